@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# build.sh [BUILD_DIR] [CMAKE_ARGS...] — configure and build (default: build/).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:-$ROOT/build}; shift || true
+cmake -S "$ROOT" -B "$B" -G Ninja "$@" >/dev/null
+ninja -C "$B" ${NINJA_JOBS:+-j "$NINJA_JOBS"}

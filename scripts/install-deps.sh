@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package stackctl needs to build, test, benchmark and
+# run its demo. Idempotent: does nothing (no apt-get update) when all are there.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl jq python3 procps iproute2 openssl
+  libyaml-cpp-dev libgit2-dev libcpp-httplib-dev libcurl4-openssl-dev nlohmann-json3-dev libssl-dev
+  libspdlog-dev libcli11-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
+  docker.io docker-registry notary lighttpd fcgiwrap age prometheus busybox-static
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
+  echo "installing: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

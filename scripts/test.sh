@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# test.sh — the whole test suite: installs what it needs, builds, then runs
+# every test (unit and integration) inside a private test bed (a swarm-mode
+# dockerd in its own network namespace, a registry; see tests/testbed/), which
+# is torn down afterwards. Must run as root (dockerd, namespaces).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [[ $(id -u) != 0 ]]; then exec sudo -E bash "$0" "$@"; fi
+"$ROOT/scripts/install-deps.sh"
+"$ROOT/scripts/build.sh" "$ROOT/build"
+export STACKCTL_BIN_DIR=$ROOT/build/src/cli
+"$ROOT/tests/testbed/run.sh" ctest --test-dir "$ROOT/build" --output-on-failure -j "$(nproc)" "$@"

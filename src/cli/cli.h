@@ -1,0 +1,27 @@
+// Shared plumbing of the `stackctl` command line: global options and the
+// registration functions of each subcommand (one cmd_*.cc file per command
+// family, wiring only: the work is done by the module libraries).
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace stackctl::cli {
+
+struct GlobalOptions {
+  std::string host;  // --host/-H, else DOCKER_HOST
+  bool tls_verify = false;
+  std::string tls_cacert, tls_cert, tls_key;
+  std::string log_level = "warn";
+};
+
+struct Context {
+  GlobalOptions global;
+  int exit_code = 0;  // set by the subcommand that ran
+};
+
+// Each adds one or more subcommands to `app`; callbacks store their exit code in ctx.
+void RegisterVersion(CLI::App& app, Context& ctx);
+
+}  // namespace stackctl::cli

@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include "common/crypto.h"
+#include "common/json.h"
+#include "common/status.h"
+
+namespace stackctl {
+namespace {
+
+Result<int> Half(int x) {
+  if (x % 2) return InvalidArgument("odd: " + std::to_string(x));
+  return x / 2;
+}
+
+Result<int> Quarter(int x) {
+  ASSIGN_OR_RETURN(int h, Half(x));
+  return Half(h);
+}
+
+TEST(Status, CodesAndPrefix) {
+  Status s = NotFound("no such service").WithPrefix("service web");
+  EXPECT_EQ(s.ToString(), "NOT_FOUND: service web: no such service");
+  EXPECT_FALSE(s.IsRetryable());
+  EXPECT_TRUE(Unavailable("x").IsRetryable());
+  EXPECT_TRUE(Aborted("x").IsRetryable());
+}
+
+TEST(Result, PropagatesErrors) {
+  EXPECT_EQ(*Quarter(8), 2);
+  Result<int> r = Quarter(6);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "odd: 3");
+}
+
+TEST(Crypto, KnownVectors) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // RFC 4231 test case 2
+  EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  std::string out;
+  ASSERT_TRUE(Base64Decode(Base64Encode("hello!?"), &out));
+  EXPECT_EQ(out, "hello!?");
+  ASSERT_TRUE(Base64Decode("aGk", &out, /*url_safe=*/true));
+  EXPECT_EQ(out, "hi");
+  EXPECT_FALSE(Base64Decode("a*b=", &out));
+  Bytes b;
+  EXPECT_FALSE(HexDecode("abc", &b));
+  EXPECT_TRUE(ConstantTimeEquals("same", "same"));
+  EXPECT_FALSE(ConstantTimeEquals("same", "sane"));
+  EXPECT_FALSE(ConstantTimeEquals("same", "samey"));
+}
+
+TEST(Json, CanonicalIsOrderIndependent) {
+  Json a = Json::parse(R"({"b":1,"a":{"y":[1,2],"x":"s"}})");
+  Json b = Json::parse(R"({"a":{"x":"s","y":[1,2]},"b":1})");
+  EXPECT_EQ(CanonicalJson(a), R"({"a":{"x":"s","y":[1,2]},"b":1})");
+  EXPECT_EQ(CanonicalHash(a), CanonicalHash(b));
+  Result<Json> bad = ParseJson("{\"a\":", "bundle.dab");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("bundle.dab: invalid JSON at byte"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stackctl

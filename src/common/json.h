@@ -1,0 +1,27 @@
+// Canonical JSON and JSON parsing that reports errors as Status.
+//
+// Canonical form: object keys sorted (nlohmann's default std::map ordering is
+// byte order), no insignificant whitespace, numbers as nlohmann dumps them.
+// Spec hashes are SHA-256 over this form, so equal specs hash equal no matter
+// how they were built. (TUF's canonical JSON has its own rules: src/notary.)
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace stackctl {
+
+using Json = nlohmann::json;
+
+std::string CanonicalJson(const Json& j);
+std::string CanonicalHash(const Json& j);  // sha256 hex of CanonicalJson
+// Parses text; on error the message names `what` and the byte offset.
+Result<Json> ParseJson(std::string_view text, std::string_view what);
+
+}  // namespace stackctl
