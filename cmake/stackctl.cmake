@@ -24,3 +24,18 @@ function(stackctl_library)
     gtest_discover_tests(${t} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
   endif()
 endfunction()
+
+# stackctl_fuzzer(NAME fuzz_compose SRCS fuzz_compose.cc DEPS stackctl_compose)
+# libFuzzer target, built only with -DSTACKCTL_FUZZ=ON and clang (scripts/fuzz.sh
+# builds them with ASan+UBSan and runs each; CI runs a short smoke period).
+function(stackctl_fuzzer)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  if(NOT STACKCTL_FUZZ)
+    return()
+  endif()
+  add_executable(${A_NAME} ${A_SRCS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+  target_compile_options(${A_NAME} PRIVATE -fsanitize=fuzzer)
+  target_link_options(${A_NAME} PRIVATE -fsanitize=fuzzer)
+  set_property(GLOBAL APPEND PROPERTY STACKCTL_FUZZERS ${A_NAME})
+endfunction()
