@@ -1,0 +1,98 @@
+#include "reconciler/normalize.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+namespace stackctl::reconciler {
+namespace {
+
+namespace fs = std::filesystem;
+
+Json ReadJson(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return Json::parse(ss.str());
+}
+
+// For every corpus entry with captured API requests: the service spec the
+// docker CLI sent and the spec the engine stored must normalize equal.
+TEST(Normalize, RequestEqualsStoredSpecAcrossCorpus) {
+  fs::path golden = fs::path(STACKCTL_SOURCE_DIR) / ".." / "shared" / "corpus" / "golden";
+  if (!fs::exists(golden)) {
+    if (std::getenv("CI")) FAIL() << "corpus missing: " << golden;
+    GTEST_SKIP() << "no corpus at " << golden;
+  }
+  int compared = 0;
+  for (const auto& entry : fs::directory_iterator(golden)) {
+    fs::path req = entry.path() / "api-requests.jsonl";
+    fs::path stored_path = entry.path() / "services.stored.json";
+    if (!fs::exists(req) || !fs::exists(stored_path)) continue;
+    Json stored = ReadJson(stored_path);
+    NormalizeContext ctx;
+    Json idmap = ReadJson(entry.path() / "idmap.json");
+    for (auto it = idmap["networks"].begin(); it != idmap["networks"].end(); ++it) {
+      ctx.network_ids[it.value().get<std::string>()] = it.key();
+    }
+    std::ifstream in(req);
+    std::string line;
+    while (std::getline(in, line)) {
+      Json r = Json::parse(line);
+      if (r["req"].get<std::string>().find("/services/create") == std::string::npos) continue;
+      if (r["status"].get<std::string>().find(" 201 ") == std::string::npos) continue;
+      const Json& body = r["body"];
+      std::string name = body["Name"];
+      ASSERT_TRUE(stored.contains(name)) << entry.path() << " " << name;
+      Json a = NormalizeServiceSpec(body, ctx);
+      Json b = NormalizeServiceSpec(stored[name], ctx);
+      EXPECT_EQ(ChangedPaths(a, b), std::vector<std::string>{})
+          << entry.path().filename() << " " << name << "\nsent:   " << a.dump()
+          << "\nstored: " << b.dump();
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 100);
+}
+
+TEST(Normalize, ChangedPathsNamesLeaves) {
+  Json a = Json::parse(R"({"TaskTemplate":{"ContainerSpec":{"Image":"a:1","Env":["X=1"]}},"Labels":{"t":"1"}})");
+  Json b = Json::parse(R"({"TaskTemplate":{"ContainerSpec":{"Image":"a:2","Env":["X=1"]}},"Labels":{"t":"1","u":"2"}})");
+  EXPECT_EQ(ChangedPaths(a, b),
+            (std::vector<std::string>{"Labels.u", "TaskTemplate.ContainerSpec.Image"}));
+}
+
+TEST(Normalize, EngineDefaultsAndIgnoredLabels) {
+  NormalizeContext ctx;
+  ctx.network_ids = {{"s_default", "abc"}, {"abc", "abc"}};
+  ctx.ignored_labels = {"io.stackctl.revision"};
+  Json sent = Json::parse(R"({"Name":"s_web","Labels":{"io.stackctl.revision":"r1"},
+    "TaskTemplate":{"ContainerSpec":{"Image":"x","Privileges":{"CredentialSpec":null}},
+    "Networks":[{"Target":"s_default"}],"ForceUpdate":0},
+    "EndpointSpec":{"Ports":[{"TargetPort":80,"PublishedPort":8080}]}})");
+  Json stored = Json::parse(R"({"Name":"s_web","Labels":{"io.stackctl.revision":"r0"},
+    "TaskTemplate":{"ContainerSpec":{"Image":"x","Isolation":"default"},"Runtime":"container",
+    "Networks":[{"Target":"abc"}]},
+    "EndpointSpec":{"Mode":"vip","Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}})");
+  EXPECT_EQ(NormalizeServiceSpec(sent, ctx), NormalizeServiceSpec(stored, ctx));
+  stored["TaskTemplate"]["ContainerSpec"]["Image"] = "y";
+  EXPECT_EQ(ChangedPaths(NormalizeServiceSpec(sent, ctx), NormalizeServiceSpec(stored, ctx)),
+            std::vector<std::string>{"TaskTemplate.ContainerSpec.Image"});
+}
+
+TEST(Normalize, NetworkSubsetIgnoresEngineAdditions) {
+  Json desired = NormalizeNetworkSpec(Json::parse(
+      R"({"Name":"s_net","Driver":"overlay","Labels":{"a":"1"},"Options":{"encrypted":""},"Attachable":true})"));
+  Json live = NormalizeNetworkSpec(Json::parse(
+      R"({"Name":"s_net","Driver":"overlay","Labels":{"a":"1"},"Attachable":true,
+          "Options":{"encrypted":"","com.docker.network.driver.overlay.vxlanid_list":"4097"},
+          "IPAM":{"Driver":"default","Config":[{"Subnet":"10.0.1.0/24"}]}})"));
+  EXPECT_TRUE(SubsetChangedPaths(desired, live).empty());
+  desired["Internal"] = true;
+  EXPECT_EQ(SubsetChangedPaths(desired, live), std::vector<std::string>{"Internal"});
+}
+
+}  // namespace
+}  // namespace stackctl::reconciler
