@@ -34,6 +34,10 @@ inline constexpr char kManagedByValue[] = "stackctl";
 inline constexpr char kSpecHashLabel[] = "io.stackctl.spec-hash";
 // Git revision (or "manual") the object was last applied from.
 inline constexpr char kRevisionLabel[] = "io.stackctl.revision";
+// Secrets/configs: the compose key and the hash of the content, so content-
+// hashed versions of one logical secret can be told apart from others.
+inline constexpr char kBlobKeyLabel[] = "io.stackctl.key";
+inline constexpr char kContentHashLabel[] = "io.stackctl.content-hash";
 
 struct Network {
   std::string key;   // compose key ("default", "backend")

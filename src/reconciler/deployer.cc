@@ -1,0 +1,579 @@
+#include "reconciler/deployer.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/crypto.h"
+#include "common/log.h"
+#include "reconciler/lock.h"
+#include "reconciler/plan.h"
+
+namespace stackctl::reconciler {
+
+std::string_view OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kInSync: return "in-sync";
+    case Outcome::kSucceeded: return "succeeded";
+    case Outcome::kFailed: return "failed";
+    case Outcome::kRolledBack: return "rolled-back";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int kMaxVersionRetries = 5;
+
+engine::Kind EngineKind(ResourceKind k) {
+  switch (k) {
+    case ResourceKind::kNetwork: return engine::Kind::kNetwork;
+    case ResourceKind::kSecret: return engine::Kind::kSecret;
+    default: return engine::Kind::kConfig;
+  }
+}
+
+std::string Describe(const Change& c) {
+  std::string s = std::string(ResourceKindName(c.kind)) + " " + c.name + ": " +
+                  std::string(ActionName(c.action));
+  if (!c.paths.empty()) {
+    s += " (";
+    for (size_t i = 0; i < c.paths.size(); ++i) s += (i ? ", " : "") + c.paths[i];
+    s += ")";
+  }
+  if (c.drift) s += " [drift]";
+  return s;
+}
+
+std::vector<std::string> DescribeChanges(const StackDiff& d) {
+  std::vector<std::string> out;
+  for (const auto& c : d.changes) {
+    if (c.action != Action::kNone) out.push_back(Describe(c));
+  }
+  return out;
+}
+
+}  // namespace
+
+// The state of one rollout: what it created and changed, so it can be undone.
+class Deployer::Run {
+ public:
+  Run(Deployer& d, model::StackSpec& desired, const DeployOptions& opts)
+      : d_(d), e_(d.engine_), desired_(desired), opts_(opts) {}
+
+  Result<DeployResult> Execute(const LiveState& live, const StackDiff& diff);
+
+ private:
+  struct Changed {
+    std::string name, id;
+    bool created = false;
+    Json previous_spec;  // for updates: the spec before this rollout
+  };
+
+  Status Prepare(const Plan& plan, const LiveState& live);
+  Status ApplyWave(const std::vector<Step>& wave, const LiveState& live);
+  Status WaitConverged(const std::vector<std::string>& names, std::string* failed_service);
+  Status Cleanup(const Plan& plan, const LiveState& live);
+  Status RetireSuperseded(const LiveState& live);
+  void Undo();
+  Result<Json> FinalizeSpec(const model::Service& s);
+  Result<std::string> ConfigId(const std::string& name);
+  Status RemoveWithRetry(engine::Kind kind, const std::string& id, const std::string& what);
+
+  Deployer& d_;
+  engine::Engine& e_;
+  model::StackSpec& desired_;
+  const DeployOptions& opts_;
+  int writes_ = 0;
+  std::map<std::string, std::string> secret_ids_, config_ids_;
+  std::vector<std::pair<engine::Kind, std::string>> created_objects_;  // kind, id
+  std::vector<Changed> changed_services_;
+};
+
+Result<std::string> Deployer::Run::ConfigId(const std::string& name) {
+  if (auto it = config_ids_.find(name); it != config_ids_.end()) return it->second;
+  auto obj = e_.InspectObject(engine::Kind::kConfig, name);
+  if (!obj.ok()) {
+    if (obj.status().code() == Code::kNotFound) return NotFound("config not found: " + name);
+    return obj.status();
+  }
+  config_ids_[name] = obj->id;
+  return obj->id;
+}
+
+Result<Json> Deployer::Run::FinalizeSpec(const model::Service& s) {
+  Json spec = s.spec;
+  spec["Labels"][model::kRevisionLabel] = opts_.revision;
+  Json& cs = spec["TaskTemplate"]["ContainerSpec"];
+  if (cs.contains("Secrets")) {
+    for (auto& ref : cs["Secrets"]) {
+      std::string name = ref.value("SecretName", "");
+      auto it = secret_ids_.find(name);
+      if (it == secret_ids_.end()) return NotFound("service " + s.key + ": secret not found: " + name);
+      ref["SecretID"] = it->second;
+    }
+  }
+  if (cs.contains("Configs")) {
+    for (auto& ref : cs["Configs"]) {
+      std::string name = ref.value("ConfigName", "");
+      auto id = ConfigId(name);
+      if (!id.ok()) return id.status().WithPrefix("service " + s.key);
+      ref["ConfigID"] = *id;
+    }
+  }
+  return spec;
+}
+
+Status Deployer::Run::Prepare(const Plan& plan, const LiveState& live) {
+  secret_ids_ = live.all_secret_ids;
+  config_ids_ = live.known_config_ids;
+  std::map<std::string, const model::Network*> nets;
+  for (const auto& n : desired_.networks) nets[n.name] = &n;
+  std::map<std::string, const model::Blob*> secrets, configs;
+  for (const auto& b : desired_.secrets) secrets[b.name] = &b;
+  for (const auto& b : desired_.configs) configs[b.name] = &b;
+
+  for (const auto& step : plan.prepare) {
+    Json spec;
+    std::string what = std::string(ResourceKindName(step.kind)) + " " + step.name;
+    if (step.kind == ResourceKind::kNetwork) {
+      spec = nets.at(step.name)->spec;
+    } else {
+      const model::Blob* b = step.kind == ResourceKind::kSecret ? secrets.at(step.name) : configs.at(step.name);
+      spec = b->spec;
+      if (b->data.empty() && !b->spec.is_null() && opts_.trigger == "rollback") {
+        return FailedPrecondition(what + " of this revision no longer exists and its content is not "
+                                  "in the history record; deploy the revision from its source instead");
+      }
+      std::string data = Base64Encode(b->data);
+      spec["Data"] = data;
+      SecureWipe(&data);
+    }
+    spec["Labels"][model::kRevisionLabel] = opts_.revision;
+    d_.Info("Creating " + what);
+    ++writes_;
+    auto id = e_.CreateObject(EngineKind(step.kind), spec);
+    if (spec.contains("Data")) {
+      std::string wipe = spec["Data"].get<std::string>();
+      SecureWipe(&wipe);
+      spec["Data"] = "";
+    }
+    if (!id.ok()) return id.status().WithPrefix(what);
+    created_objects_.emplace_back(EngineKind(step.kind), *id);
+    if (step.kind == ResourceKind::kSecret) secret_ids_[step.name] = *id;
+    if (step.kind == ResourceKind::kConfig) config_ids_[step.name] = *id;
+  }
+  return OkStatus();
+}
+
+Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& live) {
+  std::map<std::string, const model::Service*> by_name;
+  for (const auto& s : desired_.services) by_name[s.name] = &s;
+  for (const auto& step : wave) {
+    const model::Service& svc = *by_name.at(step.name);
+    ASSIGN_OR_RETURN(Json spec, FinalizeSpec(svc));
+    if (step.action == Action::kCreate) {
+      d_.Info("Creating service " + step.name);
+      ++writes_;
+      auto id = e_.CreateService(spec, opts_.registry_auth);
+      if (!id.ok()) return id.status().WithPrefix("service " + step.name);
+      changed_services_.push_back({step.name, *id, true, Json()});
+      continue;
+    }
+    const engine::Service& cur = live.services.at(step.name);
+    d_.Info("Updating service " + step.name);
+    uint64_t version = cur.version;
+    Json previous = cur.spec;
+    for (int attempt = 0;; ++attempt) {
+      ++writes_;
+      auto r = e_.UpdateService(cur.id, version, spec, opts_.registry_auth);
+      if (r.ok()) break;
+      if (r.status().code() != Code::kAborted || attempt >= kMaxVersionRetries) {
+        return r.status().WithPrefix("service " + step.name);
+      }
+      // Out of sequence: someone else wrote in between. Re-read and retry.
+      ASSIGN_OR_RETURN(engine::Service fresh, e_.InspectService(cur.id));
+      version = fresh.version;
+    }
+    changed_services_.push_back({step.name, cur.id, false, previous});
+  }
+  return OkStatus();
+}
+
+Status Deployer::Run::WaitConverged(const std::vector<std::string>& names, std::string* failed_service) {
+  auto deadline = d_.clock_.Steady() + opts_.timeout;
+  std::set<std::string> pending(names.begin(), names.end());
+  engine::Filters by_stack{{"label", {std::string(model::kStackNamespaceLabel) + "=" + desired_.name}}};
+  std::map<std::string, std::string> last_reported;
+  for (;;) {
+    ASSIGN_OR_RETURN(auto services, e_.ListServices(by_stack, true));
+    engine::Filters task_filter;
+    std::map<std::string, const engine::Service*> by_id;
+    for (const auto& s : services) {
+      if (pending.count(s.name)) {
+        task_filter["service"].push_back(s.id);
+        by_id[s.id] = &s;
+      }
+    }
+    std::map<std::string, std::vector<engine::Task>> tasks;
+    if (!task_filter.empty()) {
+      ASSIGN_OR_RETURN(auto all, e_.ListTasks(task_filter));
+      for (auto& t : all) tasks[t.service_id].push_back(std::move(t));
+    }
+    for (const auto& [id, s] : by_id) {
+      ServiceHealth h = EvaluateHealth(*s, tasks[id]);
+      std::string summary = std::string(HealthStateName(h.state)) + std::to_string(h.running) + "/" +
+                            std::to_string(h.desired) + h.update_state;
+      if (d_.progress_ && last_reported[s->name] != summary) {
+        d_.progress_->Service(s->name, h);
+        last_reported[s->name] = summary;
+      }
+      if (h.state == HealthState::kFailed) {
+        *failed_service = s->name;
+        return Aborted("service " + s->name + ": " + h.message);
+      }
+      if (h.state == HealthState::kConverged) pending.erase(s->name);
+    }
+    if (pending.empty()) return OkStatus();
+    if (d_.clock_.Steady() >= deadline) {
+      *failed_service = *pending.begin();
+      return DeadlineExceeded("service " + *pending.begin() + ": did not converge within " +
+                              std::to_string(opts_.timeout.count() / 1000) + "s");
+    }
+    d_.clock_.SleepFor(opts_.poll_interval);
+  }
+}
+
+Status Deployer::Run::RemoveWithRetry(engine::Kind kind, const std::string& id, const std::string& what) {
+  // A network (or secret) is busy until the tasks that used it are gone.
+  auto deadline = d_.clock_.Steady() + std::chrono::seconds(60);
+  for (;;) {
+    ++writes_;
+    Status st = e_.RemoveObject(kind, id);
+    if (st.ok() || st.code() == Code::kNotFound) return OkStatus();
+    if (d_.clock_.Steady() >= deadline) return st.WithPrefix(what);
+    d_.clock_.SleepFor(std::chrono::milliseconds(500));
+  }
+}
+
+void Deployer::Run::Undo() {
+  auto log = log::Get("reconciler");
+  for (auto it = changed_services_.rbegin(); it != changed_services_.rend(); ++it) {
+    if (it->created) {
+      d_.Info("Rolling back: removing service " + it->name);
+      ++writes_;
+      Status st = e_.RemoveService(it->id);
+      if (!st.ok() && st.code() != Code::kNotFound) log->error("rollback of {}: {}", it->name, st.ToString());
+      continue;
+    }
+    d_.Info("Rolling back service " + it->name);
+    for (int attempt = 0; attempt <= kMaxVersionRetries; ++attempt) {
+      auto cur = e_.InspectService(it->id);
+      if (!cur.ok()) {
+        log->error("rollback of {}: {}", it->name, cur.status().ToString());
+        break;
+      }
+      ++writes_;
+      auto r = e_.UpdateService(it->id, cur->version, it->previous_spec, opts_.registry_auth);
+      if (r.ok() || r.status().code() != Code::kAborted) {
+        if (!r.ok()) log->error("rollback of {}: {}", it->name, r.status().ToString());
+        break;
+      }
+    }
+  }
+  if (opts_.wait) {
+    std::vector<std::string> updated;
+    for (const auto& c : changed_services_) {
+      if (!c.created) updated.push_back(c.name);
+    }
+    std::string ignored;
+    if (!updated.empty()) {
+      Status st = WaitConverged(updated, &ignored);
+      if (!st.ok()) log->warn("stack {}: after rollback: {}", desired_.name, st.message());
+    }
+  }
+  for (auto it = created_objects_.rbegin(); it != created_objects_.rend(); ++it) {
+    Status st = RemoveWithRetry(it->first, it->second, std::string(engine::KindName(it->first)) + " " + it->second);
+    if (!st.ok()) log->error("rollback cleanup: {}", st.ToString());
+  }
+}
+
+Status Deployer::Run::Cleanup(const Plan& plan, const LiveState& live) {
+  for (const auto& step : plan.cleanup) {
+    std::string what = std::string(ResourceKindName(step.kind)) + " " + step.name;
+    d_.Info("Removing " + what);
+    if (step.kind == ResourceKind::kService) {
+      ++writes_;
+      Status st = e_.RemoveService(live.services.at(step.name).id);
+      if (!st.ok() && st.code() != Code::kNotFound) return st.WithPrefix(what);
+      continue;
+    }
+    const auto& objs = step.kind == ResourceKind::kNetwork  ? live.networks
+                       : step.kind == ResourceKind::kSecret ? live.secrets
+                                                            : live.configs;
+    RETURN_IF_ERROR(RemoveWithRetry(EngineKind(step.kind), objs.at(step.name).id, what));
+  }
+  return OkStatus();
+}
+
+Status Deployer::Run::RetireSuperseded(const LiveState& live) {
+  // Names still referenced by any desired service stay, whatever the retention.
+  std::set<std::string> in_use;
+  for (const auto& s : desired_.services) {
+    const Json cs = s.spec["TaskTemplate"].value("ContainerSpec", Json::object());
+    for (const auto& r : cs.value("Secrets", Json::array())) in_use.insert(r.value("SecretName", ""));
+    for (const auto& r : cs.value("Configs", Json::array())) in_use.insert(r.value("ConfigName", ""));
+  }
+  auto retire = [&](const std::vector<model::Blob>& blobs, const std::map<std::string, engine::Object>& live_objs,
+                    engine::Kind kind) -> Status {
+    std::map<std::string, std::string> wanted;  // key -> current name
+    for (const auto& b : blobs) {
+      if (!b.external) wanted[b.key] = b.name;
+    }
+    std::map<std::string, std::vector<const engine::Object*>> old_by_key;
+    for (const auto& [name, obj] : live_objs) {
+      if (!IsManaged(obj.labels)) continue;
+      auto k = obj.labels.find(model::kBlobKeyLabel);
+      if (k == obj.labels.end() || !wanted.count(k->second)) continue;
+      if (wanted[k->second] == name || in_use.count(name)) continue;
+      old_by_key[k->second].push_back(&obj);
+    }
+    for (auto& [key, objs] : old_by_key) {
+      // Newest first (CreatedAt is RFC 3339, so it sorts as text).
+      std::sort(objs.begin(), objs.end(), [](const engine::Object* a, const engine::Object* b) {
+        return a->raw.value("CreatedAt", "") > b->raw.value("CreatedAt", "");
+      });
+      for (size_t i = static_cast<size_t>(std::max(0, opts_.secret_retention)); i < objs.size(); ++i) {
+        std::string what = std::string(engine::KindName(kind)) + " " + objs[i]->name;
+        d_.Info("Removing superseded " + what);
+        RETURN_IF_ERROR(RemoveWithRetry(kind, objs[i]->id, what));
+      }
+    }
+    return OkStatus();
+  };
+  RETURN_IF_ERROR(retire(desired_.secrets, live.secrets, engine::Kind::kSecret));
+  return retire(desired_.configs, live.configs, engine::Kind::kConfig);
+}
+
+Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDiff& diff) {
+  DeployResult result;
+  result.diff = diff;
+  ASSIGN_OR_RETURN(Plan plan, BuildPlan(desired_, diff, PlanOptions{opts_.parallelism}));
+  std::string started = FormatRfc3339(d_.clock_.Now());
+
+  auto record = [&](const std::string& outcome, const std::string& message) -> Status {
+    HistoryRecord rec;
+    rec.revision = opts_.revision;
+    rec.trigger = opts_.trigger;
+    rec.started_at = started;
+    rec.finished_at = FormatRfc3339(d_.clock_.Now());
+    rec.result = outcome;
+    rec.message = message;
+    rec.changes = DescribeChanges(diff);
+    rec.spec = StackSpecToJson(desired_);
+    ++writes_;
+    auto seq = HistoryStore(e_, desired_.name).Append(std::move(rec), opts_.history_keep);
+    if (!seq.ok()) return seq.status();
+    result.history_seq = *seq;
+    return OkStatus();
+  };
+
+  auto fail = [&](Status why, std::string failed_service) -> Result<DeployResult> {
+    d_.Info("Rollout failed: " + why.message());
+    Undo();
+    result.outcome = Outcome::kRolledBack;
+    result.failed_service = std::move(failed_service);
+    result.message = why.message();
+    Status st = record("rolled-back", result.message);
+    if (!st.ok()) log::Get("reconciler")->error("stack {}: recording history: {}", desired_.name, st.ToString());
+    result.writes = writes_;
+    return result;
+  };
+
+  if (Status st = Prepare(plan, live); !st.ok()) return fail(st, "");
+  for (size_t w = 0; w < plan.waves.size(); ++w) {
+    if (w > 0 && opts_.delay.count() > 0) d_.clock_.SleepFor(opts_.delay);
+    if (Status st = ApplyWave(plan.waves[w], live); !st.ok()) return fail(st, "");
+    if (!opts_.wait) continue;
+    std::vector<std::string> names;
+    for (const auto& s : plan.waves[w]) names.push_back(s.name);
+    std::string failed;
+    if (Status st = WaitConverged(names, &failed); !st.ok()) return fail(st, failed);
+  }
+  Status cleanup = Cleanup(plan, live);
+  if (cleanup.ok() && opts_.wait) cleanup = RetireSuperseded(live);
+  result.outcome = cleanup.ok() ? Outcome::kSucceeded : Outcome::kFailed;
+  result.message = cleanup.ok() ? (opts_.wait ? "rollout complete" : "submitted") : cleanup.message();
+  RETURN_IF_ERROR(record(cleanup.ok() ? "succeeded" : "failed", result.message));
+  if (opts_.pin) {
+    StackControl c = ControlFromObject(live.control);
+    if (!c.pinned || c.pinned_revision != opts_.revision) {
+      ++writes_;
+      RETURN_IF_ERROR(WriteControl(e_, desired_.name,
+                                   {true, opts_.trigger, opts_.revision, FormatRfc3339(d_.clock_.Now())},
+                                   live.control));
+    }
+  }
+  result.writes = writes_;
+  return result;
+}
+
+Result<StackDiff> Deployer::Diff(model::StackSpec desired, const DiffOptions& options) {
+  PrepareDesired(&desired);
+  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, desired.name));
+  return Compare(desired, live, options);
+}
+
+Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOptions& options) {
+  PrepareDesired(&desired);
+  DiffOptions dopts{options.prune};
+  {
+    // Fast path: nothing to do means no lock and no write at all.
+    ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, desired.name));
+    ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
+    StackControl control = ControlFromObject(live.control);
+    bool pin_needed = options.pin && (!control.pinned || control.pinned_revision != options.revision);
+    if (diff.InSync() && !pin_needed) {
+      DeployResult r;
+      r.diff = std::move(diff);
+      r.message = "stack " + desired.name + " is in sync";
+      return r;
+    }
+  }
+  ASSIGN_OR_RETURN(auto lock, StackLock::Acquire(engine_, clock_, desired.name, options.lock_wait,
+                                                 options.timeout * 4 + std::chrono::minutes(10)));
+  // Level-triggered: read everything again under the lock.
+  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, desired.name));
+  ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
+  if (diff.InSync()) {
+    DeployResult r;
+    r.diff = std::move(diff);
+    r.message = "stack " + desired.name + " is in sync";
+    StackControl control = ControlFromObject(live.control);
+    if (options.pin && (!control.pinned || control.pinned_revision != options.revision)) {
+      RETURN_IF_ERROR(WriteControl(engine_, desired.name,
+                                   {true, options.trigger, options.revision, FormatRfc3339(clock_.Now())},
+                                   live.control));
+      r.writes = 1;
+    }
+    return r;
+  }
+  Run run(*this, desired, options);
+  return run.Execute(live, diff);
+}
+
+Result<DeployResult> Deployer::Rollback(const std::string& stack, std::optional<int64_t> to_seq,
+                                        DeployOptions options) {
+  ASSIGN_OR_RETURN(auto records, HistoryStore(engine_, stack).List());
+  const HistoryRecord* target = nullptr;
+  if (to_seq) {
+    for (const auto& r : records) {
+      if (r.seq == *to_seq) target = &r;
+    }
+    if (!target) return NotFound("stack " + stack + ": no history record " + std::to_string(*to_seq));
+    if (target->result != "succeeded") {
+      return FailedPrecondition("stack " + stack + ": record " + std::to_string(*to_seq) + " is a " +
+                                target->result + " deploy; roll back to a succeeded one");
+    }
+  } else {
+    int seen = 0;
+    for (const auto& r : records) {
+      if (r.result == "succeeded" && ++seen == 2) {
+        target = &r;
+        break;
+      }
+    }
+    if (!target) return FailedPrecondition("stack " + stack + ": no earlier successful deploy to roll back to");
+  }
+  ASSIGN_OR_RETURN(model::StackSpec spec, StackSpecFromJson(target->spec));
+  Info("Rolling back stack " + stack + " to record " + std::to_string(target->seq) + " (revision " +
+       target->revision + ")");
+  options.revision = target->revision;
+  options.trigger = "rollback";
+  options.prune = true;  // what the bad revision added goes too
+  options.pin = true;
+  return Deploy(std::move(spec), options);
+}
+
+Result<std::vector<HistoryRecord>> Deployer::History(const std::string& stack) {
+  return HistoryStore(engine_, stack).List();
+}
+
+Result<StackStatus> Deployer::GetStatus(const std::string& stack) {
+  StackStatus st;
+  st.stack = stack;
+  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack));
+  st.control = ControlFromObject(live.control);
+  ASSIGN_OR_RETURN(auto records, HistoryStore(engine_, stack).List());
+  if (!records.empty()) {
+    st.last = records.front();
+    st.last->spec = Json();
+  }
+  st.exists = !live.services.empty() || !live.networks.empty() || !records.empty();
+  engine::Filters tf;
+  for (const auto& [name, s] : live.services) tf["service"].push_back(s.id);
+  std::map<std::string, std::vector<engine::Task>> tasks;
+  if (!tf.empty()) {
+    ASSIGN_OR_RETURN(auto all, engine_.ListTasks(tf));
+    for (auto& t : all) tasks[t.service_id].push_back(std::move(t));
+  }
+  for (const auto& [name, s] : live.services) {
+    ServiceStatusLine line;
+    line.name = name;
+    line.image = s.spec["TaskTemplate"]["ContainerSpec"].value("Image", "");
+    line.mode = s.spec.value("Mode", Json::object()).contains("Global") ? "global" : "replicated";
+    line.health = EvaluateHealth(s, tasks[s.id]);
+    st.services.push_back(std::move(line));
+  }
+  return st;
+}
+
+Result<std::vector<std::string>> Deployer::Remove(const std::string& stack) {
+  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack));
+  std::vector<std::string> removed;
+  for (const auto& [name, s] : live.services) {
+    Info("Removing service " + name);
+    auto st = engine_.RemoveService(s.id);
+    if (!st.ok() && st.code() != Code::kNotFound) return st.WithPrefix("service " + name);
+    removed.push_back("service " + name);
+  }
+  auto remove_all = [&](engine::Kind kind, const std::map<std::string, engine::Object>& objs) -> Status {
+    for (const auto& [name, o] : objs) {
+      std::string what = std::string(engine::KindName(kind)) + " " + name;
+      Info("Removing " + what);
+      auto deadline = clock_.Steady() + std::chrono::seconds(60);
+      for (;;) {
+        auto st = engine_.RemoveObject(kind, o.id);
+        if (st.ok() || st.code() == Code::kNotFound) break;
+        if (clock_.Steady() >= deadline) return st.WithPrefix(what);
+        clock_.SleepFor(std::chrono::milliseconds(500));
+      }
+      removed.push_back(what);
+    }
+    return OkStatus();
+  };
+  RETURN_IF_ERROR(remove_all(engine::Kind::kSecret, live.secrets));
+  RETURN_IF_ERROR(remove_all(engine::Kind::kConfig, live.configs));
+  RETURN_IF_ERROR(remove_all(engine::Kind::kNetwork, live.networks));
+  if (live.control) {
+    auto st = engine_.RemoveObject(engine::Kind::kConfig, live.control->id);
+    if (!st.ok() && st.code() != Code::kNotFound) return st.WithPrefix("control record");
+  }
+  RETURN_IF_ERROR(HistoryStore(engine_, stack).RemoveAll());
+  return removed;
+}
+
+Status Deployer::SetPinned(const std::string& stack, bool pinned, const std::string& by,
+                           const std::string& revision) {
+  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack));
+  StackControl c;
+  c.pinned = pinned;
+  if (pinned) {
+    c.pinned_by = by;
+    c.pinned_revision = revision;
+    c.pinned_at = FormatRfc3339(clock_.Now());
+  }
+  return WriteControl(engine_, stack, c, live.control);
+}
+
+}  // namespace stackctl::reconciler

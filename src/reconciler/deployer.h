@@ -1,0 +1,110 @@
+// Deployer: one stack's deploy, diff, rollback, status and removal against an
+// Engine. The CLI calls it directly; the controller calls it per reconcile.
+//
+// Deploy is level-triggered: it reads all live state, diffs, and when nothing
+// differs it returns without a single write (4 list calls in all). Otherwise it
+// takes the stack lock (lock.h), reads again, plans (plan.h) and executes:
+// networks/configs/secrets first, then services wave by wave, waiting for each
+// wave to converge (health.h). A failed or timed-out wave rolls back every
+// service this rollout changed and removes what it created, so the stack is
+// back on its previous revision; then prune and retirement of superseded
+// secret/config versions; finally a history record (history.h).
+//
+// Every write carries the Version.Index it read; "update out of sequence"
+// re-reads and retries up to 5 times.
+//
+// Thread safety: a Deployer may be used from several threads for different
+// stacks; deploys of one stack are serialized by the swarm lock.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "engineapi/engine.h"
+#include "model/stack.h"
+#include "reconciler/diff.h"
+#include "reconciler/health.h"
+#include "reconciler/history.h"
+
+namespace stackctl::reconciler {
+
+struct DeployOptions {
+  bool prune = false;
+  bool wait = true;  // false: submit and return (--detach)
+  int parallelism = 0;
+  std::chrono::milliseconds delay{0};  // between waves
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};  // per wave
+  std::chrono::milliseconds poll_interval{500};
+  std::chrono::milliseconds lock_wait{std::chrono::minutes(10)};
+  std::string revision = "manual";
+  std::string trigger = "cli";
+  int secret_retention = 1;  // superseded secret/config versions kept for rollback
+  size_t history_keep = 20;
+  bool pin = false;  // mark the stack pinned (manual deploy/rollback)
+  std::string registry_auth;
+};
+
+enum class Outcome { kInSync, kSucceeded, kFailed, kRolledBack };
+std::string_view OutcomeName(Outcome o);
+
+struct DeployResult {
+  Outcome outcome = Outcome::kInSync;
+  StackDiff diff;
+  std::string message;
+  std::string failed_service;
+  int64_t history_seq = 0;
+  int writes = 0;  // engine write calls made
+};
+
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  virtual void Info(const std::string& line) = 0;
+  virtual void Service(const std::string& name, const ServiceHealth& health) = 0;
+};
+
+struct ServiceStatusLine {
+  std::string name, image, mode;
+  ServiceHealth health;
+};
+
+struct StackStatus {
+  std::string stack;
+  bool exists = false;
+  StackControl control;
+  std::optional<HistoryRecord> last;  // newest history record (spec dropped)
+  std::vector<ServiceStatusLine> services;
+};
+
+class Deployer {
+ public:
+  Deployer(engine::Engine& engine, Clock& clock, ProgressSink* progress = nullptr)
+      : engine_(engine), clock_(clock), progress_(progress) {}
+
+  Result<StackDiff> Diff(model::StackSpec desired, const DiffOptions& options);
+  Result<DeployResult> Deploy(model::StackSpec desired, const DeployOptions& options);
+  // Back to history record `to_seq`, or to the previous successful one.
+  Result<DeployResult> Rollback(const std::string& stack, std::optional<int64_t> to_seq,
+                                DeployOptions options);
+  Result<std::vector<HistoryRecord>> History(const std::string& stack);
+  Result<StackStatus> GetStatus(const std::string& stack);
+  // Removes every object of the stack (like docker stack rm) and its history.
+  Result<std::vector<std::string>> Remove(const std::string& stack);
+  Status SetPinned(const std::string& stack, bool pinned, const std::string& by,
+                   const std::string& revision);
+
+ private:
+  class Run;
+  void Info(const std::string& line) {
+    if (progress_) progress_->Info(line);
+  }
+  engine::Engine& engine_;
+  Clock& clock_;
+  ProgressSink* progress_;
+};
+
+}  // namespace stackctl::reconciler

@@ -1,0 +1,63 @@
+// Diff: pairs the desired objects of a stack with the live ones and says, per
+// object, what must happen (gitops-engine's reconcile + diff).
+//
+// PrepareDesired stamps stackctl's labels on a rendered stack: ownership and,
+// for services, a hash of the desired spec ("last applied"). Compare then
+// normalizes both sides (normalize.h) and reports the changed paths. A live
+// service whose hash label equals the desired hash but whose spec differs was
+// changed by someone else: that is drift.
+//
+// Thread safety: pure functions over values.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "model/stack.h"
+#include "reconciler/live.h"
+#include "reconciler/normalize.h"
+
+namespace stackctl::reconciler {
+
+enum class ResourceKind { kNetwork, kSecret, kConfig, kService };
+enum class Action { kNone, kCreate, kUpdate, kRecreate, kDelete };
+std::string_view ResourceKindName(ResourceKind k);
+std::string_view ActionName(Action a);
+
+struct Change {
+  ResourceKind kind;
+  std::string name;
+  Action action = Action::kNone;
+  std::vector<std::string> paths;  // for updates: normalized paths that differ
+  bool drift = false;              // live changed outside stackctl
+  std::string note;                // e.g. why a network must be recreated
+};
+
+struct StackDiff {
+  std::string stack;
+  std::vector<Change> changes;  // every desired object, then deletions
+  // Objects stackctl owns in this stack that the desired state no longer has
+  // and that are kept because prune is off.
+  std::vector<std::string> orphans;
+  bool InSync() const;
+  size_t Count(Action a) const;
+};
+
+struct DiffOptions {
+  bool prune = false;
+};
+
+// Adds ownership, namespace and hash labels to every object of `desired`.
+void PrepareDesired(model::StackSpec* desired);
+// Hash of a service spec as stored in kSpecHashLabel (our labels excluded).
+std::string ServiceSpecHash(const Json& spec);
+
+// `desired` must have been through PrepareDesired. Fails (FailedPrecondition)
+// when an external network/secret the stack needs does not exist.
+Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live,
+                          const DiffOptions& options);
+
+NormalizeContext MakeNormalizeContext(const LiveState& live);
+
+}  // namespace stackctl::reconciler

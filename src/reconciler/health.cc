@@ -1,0 +1,97 @@
+#include "reconciler/health.h"
+
+#include <algorithm>
+#include <set>
+
+namespace stackctl::reconciler {
+
+std::string_view HealthStateName(HealthState s) {
+  switch (s) {
+    case HealthState::kProgressing: return "progressing";
+    case HealthState::kConverged: return "converged";
+    case HealthState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+bool IsCurrent(const engine::Task& t, const Json& templ) {
+  if (!t.raw.is_object() || !t.raw.contains("Spec")) return true;
+  return t.raw["Spec"] == templ;
+}
+
+bool IsFailedState(const std::string& s) { return s == "failed" || s == "rejected"; }
+bool IsPendingState(const std::string& s) {
+  static const std::set<std::string> kPending = {"new",      "pending",   "assigned", "accepted",
+                                                 "ready",    "preparing", "starting", "allocated"};
+  return kPending.count(s) > 0;
+}
+
+}  // namespace
+
+ServiceHealth EvaluateHealth(const engine::Service& service, const std::vector<engine::Task>& tasks) {
+  ServiceHealth h;
+  const Json& spec = service.spec;
+  const Json templ = spec.value("TaskTemplate", Json::object());
+  if (service.update_status.is_object()) h.update_state = service.update_status.value("State", "");
+  const Json mode = spec.value("Mode", Json::object());
+  bool global = mode.contains("Global");
+  if (global) {
+    h.desired = service.status.desired_tasks;
+  } else if (mode.contains("Replicated")) {
+    h.desired = mode["Replicated"].value("Replicas", 1);
+  } else if (mode.empty()) {
+    h.desired = 1;
+  } else {
+    h.desired = service.status.desired_tasks;  // jobs
+  }
+  std::string condition = templ.value("RestartPolicy", Json::object()).value("Condition", "any");
+  bool one_shot = condition == "none" || condition == "on-failure" || mode.contains("ReplicatedJob") ||
+                  mode.contains("GlobalJob");
+
+  uint64_t failed = 0, complete = 0, pending = 0;
+  std::string last_error;
+  std::string last_error_time;
+  for (const auto& t : tasks) {
+    if (!IsCurrent(t, templ)) continue;
+    if (t.desired_state == "running" && t.state == "running") ++h.running;
+    if (t.state == "complete") ++complete;
+    if (IsPendingState(t.state) && t.desired_state == "running") ++pending;
+    if (IsFailedState(t.state)) {
+      ++failed;
+      if (t.timestamp >= last_error_time) {
+        last_error_time = t.timestamp;
+        last_error = !t.error.empty() ? t.error : t.message;
+      }
+    }
+  }
+
+  auto fail = [&](std::string why) {
+    h.state = HealthState::kFailed;
+    h.message = std::move(why);
+    if (!last_error.empty() && h.message.find(last_error) == std::string::npos) {
+      h.message += h.message.empty() ? last_error : ": " + last_error;
+    }
+    return h;
+  };
+
+  if (h.update_state == "paused" || h.update_state == "rollback_started" ||
+      h.update_state == "rollback_paused" || h.update_state == "rollback_completed") {
+    std::string msg = service.update_status.value("Message", "");
+    return fail("update " + h.update_state + (msg.empty() ? "" : " (" + msg + ")"));
+  }
+  if (h.update_state == "updating") return h;
+
+  if (one_shot) {
+    if (condition == "none" && failed > 0) return fail("task failed");
+    if (pending == 0 && h.running + complete >= h.desired) h.state = HealthState::kConverged;
+    return h;
+  }
+  // Two failures at least: one crash of a new task can be a fluke Swarm recovers from.
+  if (h.desired > 0 && failed >= std::max<uint64_t>(h.desired, 2)) return fail("tasks failed");
+  if (h.running >= h.desired) h.state = HealthState::kConverged;
+  return h;
+}
+
+}  // namespace stackctl::reconciler

@@ -1,0 +1,78 @@
+// Deploy history and per-stack controls, kept in the swarm itself.
+//
+// The swarm is the database (DESIGN.md): a record per deploy is a Swarm config
+// named "stackctl-history-<stack>-<seq>", labelled io.stackctl.history=<stack>
+// (deliberately *not* with the stack namespace label, so `docker stack rm`
+// keeps history and the stack's config list stays small). Its data is the
+// zlib-compressed canonical JSON of the record, including the fully resolved
+// specs (digest-pinned images, content-hashed secret names, never secret
+// values), so a rollback never re-resolves tags and works from any manager.
+//
+// The control record ("stackctl-control-<stack>", a config carrying the
+// stack's namespace label so it is read with the stack's configs) holds
+// labels only: whether the stack is pinned after a manual deploy/rollback.
+//
+// Thread safety: HistoryStore is not synchronized; callers hold the stack lock.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+#include "engineapi/engine.h"
+#include "model/stack.h"
+
+namespace stackctl::reconciler {
+
+inline constexpr char kHistoryLabel[] = "io.stackctl.history";
+
+struct HistoryRecord {
+  int64_t seq = 0;
+  std::string revision;  // git commit, "manual", or "rollback-of:<seq>"
+  std::string trigger;   // "cli", "poll", "webhook", "api", "self-heal", "rollback"
+  std::string started_at, finished_at;  // RFC 3339
+  std::string result;    // "succeeded" | "failed" | "rolled-back"
+  std::string message;
+  std::vector<std::string> changes;  // "service web: update (TaskTemplate.ContainerSpec.Image)"
+  Json spec;  // StackSpecToJson of the desired state of this deploy
+};
+
+Json RecordToJson(const HistoryRecord& r);
+Result<HistoryRecord> RecordFromJson(const Json& j);
+
+// The stack without any secret or config content.
+Json StackSpecToJson(const model::StackSpec& s);
+Result<model::StackSpec> StackSpecFromJson(const Json& j);
+
+class HistoryStore {
+ public:
+  HistoryStore(engine::Engine& engine, std::string stack) : engine_(engine), stack_(std::move(stack)) {}
+  // Newest first.
+  Result<std::vector<HistoryRecord>> List();
+  // Stores `record` with the next sequence number (returned) and removes all
+  // but the newest `keep` records.
+  Result<int64_t> Append(HistoryRecord record, size_t keep);
+  // Removes every record of the stack (stackctl rm).
+  Status RemoveAll();
+
+ private:
+  Result<std::vector<engine::Object>> ListObjects();
+  engine::Engine& engine_;
+  std::string stack_;
+};
+
+struct StackControl {
+  bool pinned = false;
+  std::string pinned_by;  // "deploy" | "rollback"
+  std::string pinned_revision;
+  std::string pinned_at;
+};
+
+StackControl ControlFromObject(const std::optional<engine::Object>& obj);
+// Creates or relabels the control record. `existing` as read in LiveState.
+Status WriteControl(engine::Engine& engine, const std::string& stack, const StackControl& control,
+                    const std::optional<engine::Object>& existing);
+
+}  // namespace stackctl::reconciler

@@ -1,0 +1,43 @@
+// LiveState: what the swarm holds for one stack, read with one list call per
+// kind (services, networks, secrets, configs), filtered by the stack's
+// namespace label where the engine allows it.
+//
+// Networks and secrets are listed whole (their lists carry no payload) so that
+// external ones resolve without extra calls; configs are listed by label since
+// a config list carries every config's data.
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "engineapi/engine.h"
+
+namespace stackctl::reconciler {
+
+// Labels of stackctl's own bookkeeping objects (see history.h).
+inline constexpr char kKindLabel[] = "io.stackctl.kind";  // "control" | "history" | "lock"
+
+struct LiveState {
+  std::string stack;
+  std::map<std::string, engine::Service> services;  // by name, this stack's
+  std::map<std::string, engine::Object> networks;   // by name, this stack's
+  std::map<std::string, engine::Object> secrets;    // by name, this stack's
+  std::map<std::string, engine::Object> configs;    // by name, this stack's (no bookkeeping)
+  std::optional<engine::Object> control;            // the stack's control record
+  // Every network and secret of the swarm by name -> ID (externals included).
+  std::map<std::string, std::string> all_network_ids;
+  std::map<std::string, std::string> all_secret_ids;
+  // Config name -> ID for this stack's configs and those live services reference.
+  std::map<std::string, std::string> known_config_ids;
+};
+
+Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack);
+
+// True when the object carries stackctl's ownership label.
+bool IsManaged(const std::map<std::string, std::string>& labels);
+
+}  // namespace stackctl::reconciler
