@@ -1,0 +1,833 @@
+#include "engineapi/docker_engine.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include <curl/curl.h>
+
+#include "common/log.h"
+
+namespace stackctl::engine {
+namespace {
+
+bool HasPrefix(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+bool FileExists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+bool ParseApiVersion(std::string_view v, int* major, int* minor) {
+  auto dot = v.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == v.size()) return false;
+  int parts[2] = {0, 0};
+  std::string_view halves[2] = {v.substr(0, dot), v.substr(dot + 1)};
+  for (int i = 0; i < 2; ++i) {
+    if (halves[i].size() > 4) return false;
+    for (char c : halves[i]) {
+      if (c < '0' || c > '9') return false;
+      parts[i] = parts[i] * 10 + (c - '0');
+    }
+  }
+  *major = parts[0];
+  *minor = parts[1];
+  return true;
+}
+
+// Percent-encodes everything but RFC 3986 unreserved characters (and '/'
+// when keep_slash, for image names in /distribution paths).
+std::string Escape(std::string_view s, bool keep_slash = false) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && (c == '/' || c == ':' || c == '@'))) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// {"label":{"a=b":true}} — the engine's filter encoding.
+std::string FiltersQuery(const Filters& filters) {
+  Json j = Json::object();
+  for (const auto& [key, values] : filters) {
+    if (values.empty()) continue;
+    for (const auto& v : values) j[key][v] = true;
+  }
+  if (j.empty()) return "";
+  return "filters=" + Escape(j.dump());
+}
+
+std::string WithQuery(std::string path, const std::vector<std::string>& params) {
+  char sep = '?';
+  for (const auto& p : params) {
+    if (p.empty()) continue;
+    path += sep;
+    path += p;
+    sep = '&';
+  }
+  return path;
+}
+
+std::string Plural(Kind kind) { return std::string(KindName(kind)) + "s"; }
+
+std::string What(std::string_view verb, std::string_view kind, std::string_view ref) {
+  std::string out = std::string(verb) + " " + std::string(kind);
+  if (!ref.empty()) out += " " + std::string(ref);
+  return out;
+}
+
+std::map<std::string, std::string> LabelsOf(const Json& j) {
+  std::map<std::string, std::string> out;
+  if (j.is_object()) {
+    auto it = j.find("Labels");
+    if (it != j.end() && it->is_object())
+      for (const auto& [k, v] : it->items())
+        if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+std::string Str(const Json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+const Json& Sub(const Json& j, const char* key) {
+  static const Json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+uint64_t VersionIndex(const Json& j) {
+  const Json& idx = Sub(Sub(j, "Version"), "Index");
+  return idx.is_number_unsigned() ? idx.get<uint64_t>() : 0;
+}
+
+uint64_t U64(const Json& j) { return j.is_number_unsigned() ? j.get<uint64_t>() : 0; }
+
+Service ParseService(const Json& j) {
+  Service s;
+  s.id = Str(j, "ID");
+  s.version = VersionIndex(j);
+  s.spec = Sub(j, "Spec");
+  s.name = Str(s.spec, "Name");
+  s.labels = LabelsOf(s.spec);
+  s.previous_spec = Sub(j, "PreviousSpec");
+  s.update_status = Sub(j, "UpdateStatus");
+  const Json& st = Sub(j, "ServiceStatus");
+  s.status.running_tasks = U64(Sub(st, "RunningTasks"));
+  s.status.desired_tasks = U64(Sub(st, "DesiredTasks"));
+  s.raw = j;
+  return s;
+}
+
+Task ParseTask(const Json& j) {
+  Task t;
+  t.id = Str(j, "ID");
+  t.service_id = Str(j, "ServiceID");
+  t.node_id = Str(j, "NodeID");
+  const Json& slot = Sub(j, "Slot");
+  t.slot = slot.is_number_integer() ? slot.get<int64_t>() : 0;
+  t.desired_state = Str(j, "DesiredState");
+  const Json& st = Sub(j, "Status");
+  t.state = Str(st, "State");
+  t.message = Str(st, "Message");
+  t.error = Str(st, "Err");
+  t.timestamp = Str(st, "Timestamp");
+  t.created_at = Str(j, "CreatedAt");
+  t.updated_at = Str(j, "UpdatedAt");
+  t.raw = j;
+  return t;
+}
+
+Node ParseNode(const Json& j) {
+  Node n;
+  n.id = Str(j, "ID");
+  const Json& spec = Sub(j, "Spec");
+  n.hostname = Str(Sub(j, "Description"), "Hostname");
+  n.role = Str(spec, "Role");
+  n.availability = Str(spec, "Availability");
+  n.state = Str(Sub(j, "Status"), "State");
+  n.addr = Str(Sub(j, "Status"), "Addr");
+  n.labels = LabelsOf(spec);
+  n.raw = j;
+  return n;
+}
+
+Object ParseObject(Kind kind, const Json& j) {
+  Object o;
+  o.raw = j;
+  if (kind == Kind::kNetwork) {
+    o.id = Str(j, "Id");
+    o.name = Str(j, "Name");
+    o.labels = LabelsOf(j);
+    o.spec = j.is_object() ? j : Json::object();
+    for (const char* k : {"Id", "Created", "Containers", "Peers", "Services", "Status"})
+      o.spec.erase(k);
+  } else {
+    o.id = Str(j, "ID");
+    o.version = VersionIndex(j);
+    o.spec = Sub(j, "Spec");
+    o.name = Str(o.spec, "Name");
+    o.labels = LabelsOf(o.spec);
+  }
+  return o;
+}
+
+// Parses a JSON body, converting nlohmann exceptions in the callback into Statuses.
+template <typename T, typename F>
+Result<T> Convert(const Json& j, std::string_view what, F&& f) {
+  try {
+    return f(j);
+  } catch (const Json::exception& e) {
+    return Internal(std::string(what) + ": unexpected engine response: " + e.what());
+  }
+}
+
+void CurlGlobalInit() {
+  // Once per process, thread safe (function-local static); never cleaned up.
+  static const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  (void)rc;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- config ----
+
+Environment ProcessEnvironment() {
+  Environment env;
+  for (const char* name :
+       {"DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION", "HOME"}) {
+    if (const char* v = std::getenv(name)) env[name] = v;
+  }
+  return env;
+}
+
+int CompareApiVersions(std::string_view a, std::string_view b) {
+  int amaj = 0, amin = 0, bmaj = 0, bmin = 0;
+  if (!ParseApiVersion(a, &amaj, &amin)) amaj = amin = 0;
+  if (!ParseApiVersion(b, &bmaj, &bmin)) bmaj = bmin = 0;
+  if (amaj != bmaj) return amaj < bmaj ? -1 : 1;
+  if (amin != bmin) return amin < bmin ? -1 : 1;
+  return 0;
+}
+
+Result<std::string> ChooseApiVersion(std::string_view engine_version, std::string_view host) {
+  int major, minor;
+  if (!ParseApiVersion(engine_version, &major, &minor))
+    return FailedPrecondition("engine at " + std::string(host) +
+                              " did not report a usable API version (API-Version: \"" +
+                              std::string(engine_version) + "\")");
+  if (CompareApiVersions(engine_version, kMinApiVersion) < 0)
+    return FailedPrecondition("engine at " + std::string(host) + " speaks API " +
+                              std::string(engine_version) + ", stackctl needs at least " +
+                              kMinApiVersion + " (Docker 20.10)");
+  if (CompareApiVersions(engine_version, kMaxApiVersion) > 0) return std::string(kMaxApiVersion);
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+Result<ClientConfig> ClientConfigFromEnvironment(const Environment& env,
+                                                 const ConfigOverrides& o) {
+  auto get = [&](const char* name) -> std::string {
+    auto it = env.find(name);
+    return it == env.end() ? "" : it->second;
+  };
+  ClientConfig c;
+  std::string host = !o.host.empty() ? o.host : get("DOCKER_HOST");
+  if (host.empty()) host = kDefaultDockerHost;
+  bool tls = o.tls_verify || !get("DOCKER_TLS_VERIFY").empty() || !o.tls_cacert.empty() ||
+             !o.tls_cert.empty() || !o.tls_key.empty();
+
+  if (HasPrefix(host, "unix://")) {
+    std::string path = host.substr(7);
+    if (path.empty() || path[0] != '/')
+      return InvalidArgument("docker host " + host + ": unix socket path must be absolute");
+    c.host = host;
+  } else if (HasPrefix(host, "tcp://") || host.find("://") == std::string::npos) {
+    std::string hostport = HasPrefix(host, "tcp://") ? host.substr(6) : host;
+    while (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
+    if (hostport.empty()) return InvalidArgument("docker host " + host + ": missing address");
+    if (hostport.find('/') != std::string::npos)
+      return InvalidArgument("docker host " + host + ": paths are not supported");
+    bool bracketed = hostport[0] == '[';
+    auto colon = hostport.rfind(':');
+    bool has_port = colon != std::string::npos && (!bracketed || colon > hostport.find(']'));
+    if (has_port) {
+      std::string port = hostport.substr(colon + 1);
+      if (port.empty() || port.size() > 5 ||
+          port.find_first_not_of("0123456789") != std::string::npos)
+        return InvalidArgument("docker host " + host + ": invalid port \"" + port + "\"");
+    } else {
+      hostport += tls ? ":2376" : ":2375";
+    }
+    c.host = "tcp://" + hostport;
+    c.tls = tls;
+  } else {
+    return InvalidArgument("docker host " + host +
+                           ": unsupported scheme (use unix:// or tcp://)");
+  }
+
+  if (c.tls) {
+    std::string cert_path = get("DOCKER_CERT_PATH");
+    if (cert_path.empty()) {
+      std::string home = get("HOME");
+      if (!home.empty()) cert_path = home + "/.docker";
+    }
+    auto pick = [&](const std::string& flag_value, const char* flag, const char* file,
+                    std::string* out) -> Status {
+      if (!flag_value.empty()) {
+        if (!FileExists(flag_value))
+          return InvalidArgument(std::string(flag) + " " + flag_value + ": no such file");
+        *out = flag_value;
+      } else if (!cert_path.empty() && FileExists(cert_path + "/" + file)) {
+        *out = cert_path + "/" + file;
+      }
+      return OkStatus();
+    };
+    RETURN_IF_ERROR(pick(o.tls_cacert, "--tlscacert", "ca.pem", &c.ca_file));
+    RETURN_IF_ERROR(pick(o.tls_cert, "--tlscert", "cert.pem", &c.cert_file));
+    RETURN_IF_ERROR(pick(o.tls_key, "--tlskey", "key.pem", &c.key_file));
+    if (c.cert_file.empty() != c.key_file.empty())
+      return InvalidArgument(c.cert_file.empty()
+                                 ? "TLS: client key " + c.key_file + " given without a certificate"
+                                 : "TLS: client certificate " + c.cert_file +
+                                       " given without a key");
+  }
+
+  std::string pinned = get("DOCKER_API_VERSION");
+  if (!pinned.empty()) {
+    int major, minor;
+    if (!ParseApiVersion(pinned, &major, &minor))
+      return InvalidArgument("DOCKER_API_VERSION " + pinned + ": not a version like 1.41");
+    if (CompareApiVersions(pinned, kMinApiVersion) < 0 ||
+        CompareApiVersions(pinned, kMaxApiVersion) > 0)
+      return InvalidArgument("DOCKER_API_VERSION " + pinned + ": stackctl speaks " +
+                             kMinApiVersion + " to " + kMaxApiVersion);
+    c.api_version = pinned;
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------- errors ----
+
+Status MapEngineError(long http_status, std::string_view body, std::string_view what) {
+  std::string message;
+  auto parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_object() && parsed.contains("message") && parsed["message"].is_string())
+    message = parsed["message"].get<std::string>();
+  else
+    message = Trim(body);
+  if (message.empty()) message = "HTTP " + std::to_string(http_status);
+  std::string text = std::string(what) + ": " + message;
+
+  if (message.find("update out of sequence") != std::string::npos) return Aborted(text);
+  for (const char* p : {"only updates to Labels are allowed", "does not have a previous spec",
+                        "is in use", "not a swarm manager", "not part of a swarm"}) {
+    if (message.find(p) != std::string::npos) return FailedPrecondition(text);
+  }
+  switch (http_status) {
+    case 400:
+      return InvalidArgument(text);
+    case 401:
+      return Unauthenticated(text);
+    case 403:
+      return PermissionDenied(text);
+    case 404:
+      return NotFound(text);
+    case 409:
+      return AlreadyExists(text);
+    case 501:
+      return FailedPrecondition(text);
+    default:
+      break;
+  }
+  if (http_status >= 500) return Unavailable(text);
+  return Status(Code::kUnknown, text + " (HTTP " + std::to_string(http_status) + ")");
+}
+
+Status MapTransportError(int curl_code, std::string_view detail, const ClientConfig& config,
+                         std::string_view what, int64_t timeout_ms) {
+  const std::string& host = config.host;
+  std::string pre = std::string(what) + ": ";
+  std::string d(detail);
+  switch (static_cast<CURLcode>(curl_code)) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return DeadlineExceeded(pre + "the Docker engine at " + host + " did not answer within " +
+                              std::to_string(timeout_ms) + " ms (" + d + ")");
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return Unavailable(pre + "cannot connect to the Docker engine at " + host + ": " + d +
+                         " (is the docker daemon running?)");
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return Unavailable(pre + "TLS handshake with " + host +
+                         " failed: certificate verify failed: the server certificate is not "
+                         "trusted by CA " +
+                         (config.ca_file.empty() ? "(system CAs)" : config.ca_file) + " (" + d +
+                         ")");
+    case CURLE_SSL_CERTPROBLEM:
+      return Unavailable(pre + "TLS handshake with " + host + " failed: cannot use client certificate " +
+                         config.cert_file + " / key " + config.key_file + " (" + d + ")");
+    case CURLE_SSL_CACERT_BADFILE:
+      return Unavailable(pre + "TLS handshake with " + host + " failed: cannot read CA file " +
+                         config.ca_file + " (" + d + ")");
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+      if (config.tls) {
+        std::string ld = Lower(d);
+        std::string why;
+        if (ld.find("certificate required") != std::string::npos ||
+            (config.cert_file.empty() &&
+             (ld.find("alert") != std::string::npos || ld.find("handshake") != std::string::npos)))
+          why = "the engine requires a client certificate and none was configured";
+        else if (ld.find("unknown ca") != std::string::npos ||
+                 ld.find("bad certificate") != std::string::npos ||
+                 ld.find("alert") != std::string::npos)
+          why = "the engine rejected the client certificate " + config.cert_file +
+                " (not signed by a CA it trusts?)";
+        else
+          why = "connection failed";
+        return Unavailable(pre + "TLS handshake with " + host + " failed: " + why + " (" + d +
+                           ")");
+      }
+      return Unavailable(pre + "connection to the Docker engine at " + host + " failed: " + d);
+    default:
+      return Unavailable(pre + "Docker engine at " + host + ": " +
+                         curl_easy_strerror(static_cast<CURLcode>(curl_code)) +
+                         (d.empty() ? "" : " (" + d + ")"));
+  }
+}
+
+// ---------------------------------------------------------------- client ----
+
+struct DockerEngine::Request {
+  std::string method = "GET";
+  std::string path;  // with query, already versioned
+  const std::string* body = nullptr;
+  std::string registry_auth;
+  std::string what;
+  int64_t timeout_ms = 0;  // 0 = none
+  // Streaming: receives body bytes of a 2xx response; false stops the transfer.
+  std::function<bool(std::string_view)> on_data;
+  bool* stopped = nullptr;    // set when on_data stopped the transfer
+  bool* timed_out = nullptr;  // set when a streaming request hit timeout_ms
+};
+
+namespace {
+
+struct Transfer {
+  CURL* handle = nullptr;
+  std::string* body = nullptr;
+  std::map<std::string, std::string>* headers = nullptr;
+  const std::function<bool(std::string_view)>* on_data = nullptr;
+  bool stopped = false;
+};
+
+size_t OnWrite(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  if (t->on_data && *t->on_data) {
+    long status = 0;
+    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+      if (!(*t->on_data)(std::string_view(data, len))) {
+        t->stopped = true;
+        return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+      }
+      return len;
+    }
+  }
+  t->body->append(data, len);
+  return len;
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  std::string_view line(data, len);
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos)
+    (*t->headers)[Lower(std::string(line.substr(0, colon)))] = Trim(line.substr(colon + 1));
+  return len;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DockerEngine>> DockerEngine::Create(ClientConfig config) {
+  CurlGlobalInit();
+  if (!HasPrefix(config.host, "unix://") && !HasPrefix(config.host, "tcp://"))
+    return InvalidArgument("docker host " + config.host + ": unsupported scheme");
+  if (config.tls && !HasPrefix(config.host, "tcp://"))
+    return InvalidArgument("docker host " + config.host + ": TLS needs a tcp:// host");
+  return std::unique_ptr<DockerEngine>(new DockerEngine(std::move(config)));
+}
+
+DockerEngine::DockerEngine(ClientConfig config) : config_(std::move(config)) {
+  api_version_ = config_.api_version;
+}
+
+DockerEngine::~DockerEngine() = default;
+
+Result<DockerEngine::Response> DockerEngine::Send(const Request& req) {
+  std::unique_ptr<CURL, void (*)(CURL*)> h(curl_easy_init(), curl_easy_cleanup);
+  if (!h) return Internal(req.what + ": curl_easy_init failed");
+  CURL* c = h.get();
+  Response resp;
+  Transfer t;
+  t.handle = c;
+  t.body = &resp.body;
+  t.headers = &resp.headers;
+  t.on_data = req.on_data ? &req.on_data : nullptr;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+
+  std::string url;
+  if (HasPrefix(config_.host, "unix://")) {
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, config_.host.c_str() + 7);
+    url = "http://localhost" + req.path;
+  } else {
+    url = (config_.tls ? "https://" : "http://") + config_.host.substr(6) + req.path;
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout_ms));
+  if (req.timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout_ms));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnWrite);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "stackctl/" STACKCTL_VERSION);
+  if (config_.tls) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!config_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, config_.ca_file.c_str());
+    if (!config_.cert_file.empty()) {
+      curl_easy_setopt(c, CURLOPT_SSLCERT, config_.cert_file.c_str());
+      curl_easy_setopt(c, CURLOPT_SSLKEY, config_.key_file.c_str());
+    }
+  }
+
+  struct curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Expect:");
+  if (req.body) headers = curl_slist_append(headers, "Content-Type: application/json");
+  std::string auth;
+  if (!req.registry_auth.empty()) {
+    auth = "X-Registry-Auth: " + req.registry_auth;
+    headers = curl_slist_append(headers, auth.c_str());
+  }
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> header_guard(headers, curl_slist_free_all);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+
+  static const std::string kEmpty;
+  const std::string& body = req.body ? *req.body : kEmpty;  // outlives curl_easy_perform
+  if (req.method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  } else if (req.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  if (rc != CURLE_OK) {
+    if (t.stopped) {
+      if (req.stopped) *req.stopped = true;
+      return resp;
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT && req.on_data && resp.status >= 200 &&
+        resp.status < 300) {
+      if (req.timed_out) *req.timed_out = true;
+      return resp;
+    }
+    std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (rc == CURLE_COULDNT_CONNECT) {
+      long os_errno = 0;
+      curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+      if (os_errno != 0) detail = std::strerror(static_cast<int>(os_errno));
+    }
+    return MapTransportError(rc, detail, config_, req.what,
+                             req.timeout_ms > 0 ? req.timeout_ms : config_.connect_timeout_ms);
+  }
+  return resp;
+}
+
+Result<std::string> DockerEngine::ApiVersion() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!api_version_.empty()) return api_version_;
+  Request req;
+  req.path = "/_ping";
+  req.what = "ping";
+  req.timeout_ms = config_.request_timeout_ms;
+  ASSIGN_OR_RETURN(Response resp, Send(req));
+  if (resp.status != 200) return MapEngineError(resp.status, resp.body, "ping");
+  auto it = resp.headers.find("api-version");
+  ASSIGN_OR_RETURN(api_version_,
+                   ChooseApiVersion(it == resp.headers.end() ? "" : it->second, config_.host));
+  log::Get("engine")->debug("engine at {} speaks API {}, using {}", config_.host,
+                            it == resp.headers.end() ? "" : it->second, api_version_);
+  return api_version_;
+}
+
+Result<Json> DockerEngine::Call(std::string_view method, const std::string& path, const Json* body,
+                                std::string_view what, const std::string& registry_auth) {
+  ASSIGN_OR_RETURN(std::string version, ApiVersion());
+  Request req;
+  req.method = std::string(method);
+  req.path = "/v" + version + path;
+  std::string body_text;
+  if (body) {
+    body_text = body->dump();
+    req.body = &body_text;
+  }
+  req.registry_auth = registry_auth;
+  req.what = std::string(what);
+  req.timeout_ms = config_.request_timeout_ms;
+  ASSIGN_OR_RETURN(Response resp, Send(req));
+  if (resp.status >= 400 || resp.status < 200) return MapEngineError(resp.status, resp.body, what);
+  if (Trim(resp.body).empty()) return Json();
+  return ParseJson(resp.body, std::string(what) + " response");
+}
+
+Status DockerEngine::Ping() {
+  // Forces a fresh /_ping even when the version is known or pinned.
+  Request req;
+  req.path = "/_ping";
+  req.what = "ping";
+  req.timeout_ms = config_.request_timeout_ms;
+  ASSIGN_OR_RETURN(Response resp, Send(req));
+  if (resp.status != 200) return MapEngineError(resp.status, resp.body, "ping");
+  auto v = ApiVersion();
+  return v.ok() ? OkStatus() : v.status();
+}
+
+Result<VersionInfo> DockerEngine::Version() {
+  ASSIGN_OR_RETURN(Json j, Call("GET", "/version", nullptr, "version"));
+  VersionInfo v;
+  v.version = Str(j, "Version");
+  v.api_version = Str(j, "ApiVersion");
+  v.min_api_version = Str(j, "MinAPIVersion");
+  v.os = Str(j, "Os");
+  v.arch = Str(j, "Arch");
+  return v;
+}
+
+Result<SwarmInfo> DockerEngine::Info() {
+  ASSIGN_OR_RETURN(Json j, Call("GET", "/info", nullptr, "info"));
+  const Json& swarm = Sub(j, "Swarm");
+  SwarmInfo s;
+  s.node_id = Str(swarm, "NodeID");
+  s.local_node_state = Str(swarm, "LocalNodeState");
+  s.control_available = Sub(swarm, "ControlAvailable").is_boolean() &&
+                        Sub(swarm, "ControlAvailable").get<bool>();
+  s.cluster_id = Str(Sub(swarm, "Cluster"), "ID");
+  return s;
+}
+
+Result<std::vector<Service>> DockerEngine::ListServices(const Filters& filters, bool with_status) {
+  std::string what = "list services";
+  ASSIGN_OR_RETURN(
+      Json j, Call("GET",
+                   WithQuery("/services", {FiltersQuery(filters), with_status ? "status=true" : ""}),
+                   nullptr, what));
+  return Convert<std::vector<Service>>(j, what, [](const Json& j) {
+    std::vector<Service> out;
+    if (j.is_array())
+      for (const auto& s : j) out.push_back(ParseService(s));
+    return out;
+  });
+}
+
+Result<Service> DockerEngine::InspectService(const std::string& ref) {
+  std::string what = What("inspect", "service", ref);
+  ASSIGN_OR_RETURN(Json j, Call("GET", "/services/" + Escape(ref) + "?insertDefaults=false",
+                                nullptr, what));
+  return Convert<Service>(j, what, [](const Json& j) { return ParseService(j); });
+}
+
+Result<std::string> DockerEngine::CreateService(const Json& spec,
+                                                const std::string& registry_auth) {
+  std::string what = What("create", "service", Str(spec, "Name"));
+  ASSIGN_OR_RETURN(Json j, Call("POST", "/services/create", &spec, what, registry_auth));
+  std::string id = Str(j, "ID");
+  if (id.empty()) return Internal(what + ": engine response has no ID: " + j.dump());
+  return id;
+}
+
+Result<std::vector<std::string>> DockerEngine::UpdateService(const std::string& id,
+                                                             uint64_t version, const Json& spec,
+                                                             const std::string& registry_auth) {
+  std::string what = What("update", "service", id);
+  ASSIGN_OR_RETURN(Json j, Call("POST",
+                                "/services/" + Escape(id) + "/update?version=" +
+                                    std::to_string(version),
+                                &spec, what, registry_auth));
+  std::vector<std::string> warnings;
+  const Json& w = Sub(j, "Warnings");
+  if (w.is_array())
+    for (const auto& s : w)
+      if (s.is_string()) warnings.push_back(s.get<std::string>());
+  return warnings;
+}
+
+Status DockerEngine::RollbackService(const std::string& id, uint64_t version) {
+  std::string what = What("rollback", "service", id);
+  auto current = InspectService(id);
+  if (!current.ok()) return Status(current.status().code(), what + ": " + current.status().message());
+  ASSIGN_OR_RETURN(Json j, Call("POST",
+                                "/services/" + Escape(id) + "/update?version=" +
+                                    std::to_string(version) + "&rollback=previous",
+                                &current->spec, what));
+  return OkStatus();
+}
+
+Status DockerEngine::RemoveService(const std::string& id) {
+  std::string what = What("remove", "service", id);
+  ASSIGN_OR_RETURN(Json j, Call("DELETE", "/services/" + Escape(id), nullptr, what));
+  return OkStatus();
+}
+
+Result<std::vector<Task>> DockerEngine::ListTasks(const Filters& filters) {
+  std::string what = "list tasks";
+  ASSIGN_OR_RETURN(Json j, Call("GET", WithQuery("/tasks", {FiltersQuery(filters)}), nullptr, what));
+  return Convert<std::vector<Task>>(j, what, [](const Json& j) {
+    std::vector<Task> out;
+    if (j.is_array())
+      for (const auto& t : j) out.push_back(ParseTask(t));
+    return out;
+  });
+}
+
+Result<std::vector<Node>> DockerEngine::ListNodes(const Filters& filters) {
+  std::string what = "list nodes";
+  ASSIGN_OR_RETURN(Json j, Call("GET", WithQuery("/nodes", {FiltersQuery(filters)}), nullptr, what));
+  return Convert<std::vector<Node>>(j, what, [](const Json& j) {
+    std::vector<Node> out;
+    if (j.is_array())
+      for (const auto& n : j) out.push_back(ParseNode(n));
+    return out;
+  });
+}
+
+Result<std::vector<Object>> DockerEngine::ListObjects(Kind kind, const Filters& filters) {
+  std::string what = "list " + Plural(kind);
+  ASSIGN_OR_RETURN(Json j, Call("GET", WithQuery("/" + Plural(kind), {FiltersQuery(filters)}),
+                                nullptr, what));
+  return Convert<std::vector<Object>>(j, what, [kind](const Json& j) {
+    std::vector<Object> out;
+    if (j.is_array())
+      for (const auto& o : j) out.push_back(ParseObject(kind, o));
+    return out;
+  });
+}
+
+Result<Object> DockerEngine::InspectObject(Kind kind, const std::string& ref) {
+  std::string what = What("inspect", KindName(kind), ref);
+  ASSIGN_OR_RETURN(Json j, Call("GET", "/" + Plural(kind) + "/" + Escape(ref), nullptr, what));
+  return Convert<Object>(j, what, [kind](const Json& j) { return ParseObject(kind, j); });
+}
+
+Result<std::string> DockerEngine::CreateObject(Kind kind, const Json& spec) {
+  std::string what = What("create", KindName(kind), Str(spec, "Name"));
+  Json body = spec;
+  if (kind == Kind::kNetwork && body.is_object() && !body.contains("CheckDuplicate"))
+    body["CheckDuplicate"] = true;
+  ASSIGN_OR_RETURN(Json j, Call("POST", "/" + Plural(kind) + "/create", &body, what));
+  std::string id = kind == Kind::kNetwork ? Str(j, "Id") : Str(j, "ID");
+  if (id.empty()) return Internal(what + ": engine response has no ID: " + j.dump());
+  return id;
+}
+
+Status DockerEngine::UpdateObject(Kind kind, const std::string& id, uint64_t version,
+                                  const Json& spec) {
+  std::string what = What("update", KindName(kind), id);
+  if (kind == Kind::kNetwork) return FailedPrecondition(what + ": networks cannot be updated");
+  ASSIGN_OR_RETURN(Json j, Call("POST",
+                                "/" + Plural(kind) + "/" + Escape(id) +
+                                    "/update?version=" + std::to_string(version),
+                                &spec, what));
+  return OkStatus();
+}
+
+Status DockerEngine::RemoveObject(Kind kind, const std::string& id) {
+  std::string what = What("remove", KindName(kind), id);
+  ASSIGN_OR_RETURN(Json j, Call("DELETE", "/" + Plural(kind) + "/" + Escape(id), nullptr, what));
+  return OkStatus();
+}
+
+Result<std::string> DockerEngine::DistributionDigest(const std::string& image,
+                                                     const std::string& registry_auth) {
+  std::string what = "distribution " + image;
+  ASSIGN_OR_RETURN(Json j, Call("GET", "/distribution/" + Escape(image, /*keep_slash=*/true) + "/json",
+                                nullptr, what, registry_auth));
+  std::string digest = Str(Sub(j, "Descriptor"), "digest");
+  if (digest.empty()) return Internal(what + ": engine response has no Descriptor.digest");
+  return digest;
+}
+
+Status DockerEngine::StreamEvents(const Filters& filters,
+                                  const std::function<bool(const Json&)>& on_event,
+                                  int64_t timeout_ms) {
+  const std::string what = "events";
+  ASSIGN_OR_RETURN(std::string version, ApiVersion());
+  Request req;
+  req.path = WithQuery("/v" + version + "/events", {FiltersQuery(filters)});
+  req.what = what;
+  req.timeout_ms = timeout_ms;
+  std::string pending;
+  Status parse_error;
+  req.on_data = [&](std::string_view data) {
+    pending.append(data);
+    size_t start = 0;
+    for (;;) {
+      size_t nl = pending.find('\n', start);
+      if (nl == std::string::npos) break;
+      std::string_view line(pending.data() + start, nl - start);
+      start = nl + 1;
+      if (Trim(line).empty()) continue;
+      auto event = ParseJson(line, "events stream");
+      if (!event.ok()) {
+        parse_error = event.status();
+        return false;
+      }
+      if (!on_event(*event)) {
+        pending.erase(0, start);
+        return false;
+      }
+    }
+    pending.erase(0, start);
+    return true;
+  };
+  bool stopped = false, timed_out = false;
+  req.stopped = &stopped;
+  req.timed_out = &timed_out;
+  ASSIGN_OR_RETURN(Response resp, Send(req));
+  if (!parse_error.ok()) return parse_error;
+  if (stopped || timed_out) return OkStatus();
+  if (resp.status >= 400) return MapEngineError(resp.status, resp.body, what);
+  return Unavailable(what + ": the Docker engine at " + config_.host + " closed the stream");
+}
+
+}  // namespace stackctl::engine

@@ -1,0 +1,345 @@
+#include "engineapi/docker_engine.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+namespace stackctl::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/engine_test.XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  std::string Touch(const std::string& name) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p) << "x";
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+// ---- ClientConfigFromEnvironment ----
+
+TEST(ClientConfigTest, DefaultsToTheUnixSocket) {
+  auto c = ClientConfigFromEnvironment({}, {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->host, "unix:///var/run/docker.sock");
+  EXPECT_FALSE(c->tls);
+  EXPECT_EQ(c->api_version, "");
+  EXPECT_EQ(c->connect_timeout_ms, 5000);
+}
+
+TEST(ClientConfigTest, TcpPortsAndFlagOverride) {
+  auto c = ClientConfigFromEnvironment({{"DOCKER_HOST", "tcp://10.0.0.1"}}, {});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "tcp://10.0.0.1:2375");
+  c = ClientConfigFromEnvironment({{"DOCKER_HOST", "tcp://10.0.0.1:2375"}},
+                                  {.host = "unix:///run/d.sock"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "unix:///run/d.sock");
+  c = ClientConfigFromEnvironment({}, {.host = "127.0.0.1:1234"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "tcp://127.0.0.1:1234");
+}
+
+TEST(ClientConfigTest, TlsFromCertPath) {
+  TempDir dir;
+  std::string ca = dir.Touch("ca.pem"), cert = dir.Touch("cert.pem"), key = dir.Touch("key.pem");
+  auto c = ClientConfigFromEnvironment(
+      {{"DOCKER_HOST", "tcp://h"}, {"DOCKER_TLS_VERIFY", "1"}, {"DOCKER_CERT_PATH", dir.path()}},
+      {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->host, "tcp://h:2376");
+  EXPECT_TRUE(c->tls);
+  EXPECT_EQ(c->ca_file, ca);
+  EXPECT_EQ(c->cert_file, cert);
+  EXPECT_EQ(c->key_file, key);
+}
+
+TEST(ClientConfigTest, TlsFromHomeAndFlags) {
+  TempDir home;
+  std::filesystem::create_directories(home.path() + "/.docker");
+  std::string ca = home.Touch(".docker/ca.pem");
+  std::string mine = home.Touch("mine.pem"), mykey = home.Touch("mykey.pem");
+  // ~/.docker holds only ca.pem: no client cert, like the docker CLI.
+  auto c = ClientConfigFromEnvironment({{"HOME", home.path()}},
+                                       {.host = "tcp://h:1", .tls_verify = true});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->ca_file, ca);
+  EXPECT_EQ(c->cert_file, "");
+  c = ClientConfigFromEnvironment({{"HOME", home.path()}},
+                                  {.host = "tcp://h:1", .tls_cert = mine, .tls_key = mykey});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->tls);
+  EXPECT_EQ(c->cert_file, mine);
+  EXPECT_EQ(c->key_file, mykey);
+  // TLS settings do not apply to unix sockets.
+  c = ClientConfigFromEnvironment({{"DOCKER_TLS_VERIFY", "1"}}, {.host = "unix:///x.sock"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->tls);
+}
+
+TEST(ClientConfigTest, Errors) {
+  EXPECT_EQ(ClientConfigFromEnvironment({{"DOCKER_HOST", "ssh://me@h"}}, {}).status(),
+            InvalidArgument("docker host ssh://me@h: unsupported scheme (use unix:// or tcp://)"));
+  EXPECT_EQ(ClientConfigFromEnvironment({}, {.host = "tcp://h:port"}).status(),
+            InvalidArgument("docker host tcp://h:port: invalid port \"port\""));
+  EXPECT_EQ(ClientConfigFromEnvironment({}, {.host = "unix://rel.sock"}).status(),
+            InvalidArgument("docker host unix://rel.sock: unix socket path must be absolute"));
+  EXPECT_EQ(ClientConfigFromEnvironment({}, {.host = "tcp://h:1", .tls_cacert = "/nonexistent/ca"})
+                .status(),
+            InvalidArgument("--tlscacert /nonexistent/ca: no such file"));
+  TempDir dir;
+  std::string cert = dir.Touch("c.pem");
+  EXPECT_EQ(ClientConfigFromEnvironment({}, {.host = "tcp://h:1", .tls_cert = cert}).status(),
+            InvalidArgument("TLS: client certificate " + cert + " given without a key"));
+  EXPECT_EQ(ClientConfigFromEnvironment({{"DOCKER_API_VERSION", "1.40"}}, {}).status(),
+            InvalidArgument("DOCKER_API_VERSION 1.40: stackctl speaks 1.41 to 1.43"));
+  EXPECT_EQ(ClientConfigFromEnvironment({{"DOCKER_API_VERSION", "v1"}}, {}).status(),
+            InvalidArgument("DOCKER_API_VERSION v1: not a version like 1.41"));
+  auto pinned = ClientConfigFromEnvironment({{"DOCKER_API_VERSION", "1.42"}}, {});
+  ASSERT_TRUE(pinned.ok());
+  EXPECT_EQ(pinned->api_version, "1.42");
+}
+
+// ---- version negotiation ----
+
+TEST(ApiVersionTest, Choose) {
+  EXPECT_EQ(*ChooseApiVersion("1.41", "h"), "1.41");
+  EXPECT_EQ(*ChooseApiVersion("1.42", "h"), "1.42");
+  EXPECT_EQ(*ChooseApiVersion("1.45", "h"), "1.43");
+  EXPECT_EQ(*ChooseApiVersion("2.0", "h"), "1.43");
+  EXPECT_EQ(ChooseApiVersion("1.40", "unix:///d.sock").status(),
+            FailedPrecondition("engine at unix:///d.sock speaks API 1.40, stackctl needs at least "
+                               "1.41 (Docker 20.10)"));
+  EXPECT_EQ(ChooseApiVersion("", "h").status().code(), Code::kFailedPrecondition);
+  EXPECT_LT(CompareApiVersions("1.9", "1.41"), 0);
+  EXPECT_EQ(CompareApiVersions("1.41", "1.41"), 0);
+}
+
+// ---- error mapping (bodies as Docker 20.10.24 sends them) ----
+
+TEST(ErrorMappingTest, EngineResponses) {
+  struct Case {
+    long status;
+    std::string body;
+    Code code;
+  } cases[] = {
+      {500, R"({"message":"rpc error: code = Unknown desc = update out of sequence"})",
+       Code::kAborted},
+      {400, R"({"message":"rpc error: code = InvalidArgument desc = only updates to Labels are allowed"})",
+       Code::kFailedPrecondition},
+      {404, R"({"message":"service nope not found"})", Code::kNotFound},
+      {409, R"({"message":"rpc error: code = AlreadyExists desc = secret s1 already exists"})",
+       Code::kAlreadyExists},
+      {409, R"({"message":"network with name n1 already exists"})", Code::kAlreadyExists},
+      {400, R"({"message":"invalid character 'b' looking for beginning of object key string"})",
+       Code::kInvalidArgument},
+      {501, R"({"message":"rpc error: code = Unimplemented desc = renaming services is not supported"})",
+       Code::kFailedPrecondition},
+      {503,
+       R"({"message":"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."})",
+       Code::kFailedPrecondition},
+      {503, R"({"message":"rpc error: code = Unavailable desc = connection error"})",
+       Code::kUnavailable},
+      {500, "plain text failure\n", Code::kUnavailable},
+      {401, R"({"message":"unauthorized"})", Code::kUnauthenticated},
+  };
+  for (const auto& c : cases) {
+    Status st = MapEngineError(c.status, c.body, "do thing");
+    EXPECT_EQ(st.code(), c.code) << c.body;
+    EXPECT_THAT(st.message(), StartsWith("do thing: ")) << c.body;
+  }
+  EXPECT_EQ(MapEngineError(404, R"({"message":"service nope not found"})", "inspect service nope"),
+            NotFound("inspect service nope: service nope not found"));
+  EXPECT_EQ(MapEngineError(500, "plain text failure\n", "x"), Unavailable("x: plain text failure"));
+  EXPECT_EQ(MapEngineError(502, "", "x"), Unavailable("x: HTTP 502"));
+}
+
+TEST(ErrorMappingTest, Transport) {
+  ClientConfig unix_cfg;
+  unix_cfg.host = "unix:///tmp/nothing.sock";
+  Status st = MapTransportError(7, "No such file or directory", unix_cfg, "ping", 5000);
+  EXPECT_EQ(st, Unavailable("ping: cannot connect to the Docker engine at unix:///tmp/nothing.sock: "
+                            "No such file or directory (is the docker daemon running?)"));
+  st = MapTransportError(28, "Operation timed out after 100 milliseconds", unix_cfg, "list tasks",
+                         100);
+  EXPECT_EQ(st.code(), Code::kDeadlineExceeded);
+  EXPECT_THAT(st.message(), HasSubstr("did not answer within 100 ms"));
+  ClientConfig tls;
+  tls.host = "tcp://127.0.0.1:2376";
+  tls.tls = true;
+  tls.ca_file = "/x/wrong-ca.pem";
+  st = MapTransportError(60, "SSL certificate problem: unable to get local issuer certificate", tls,
+                         "ping", 0);
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_THAT(st.message(), HasSubstr("TLS handshake with tcp://127.0.0.1:2376 failed: certificate "
+                                      "verify failed"));
+}
+
+// ---- DockerEngine against a canned engine (cpp-httplib on loopback, port 0) ----
+
+class CannedEngine {
+ public:
+  explicit CannedEngine(std::string api_version = "1.41") {
+    server_.Get("/_ping", [api_version](const httplib::Request&, httplib::Response& res) {
+      res.set_header("API-Version", api_version);
+      res.set_content("OK", "text/plain");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~CannedEngine() {
+    server_.stop();
+    thread_.join();
+  }
+  httplib::Server& server() { return server_; }
+  std::unique_ptr<DockerEngine> Client(int64_t request_timeout_ms = 5000) {
+    ClientConfig c;
+    c.host = "tcp://127.0.0.1:" + std::to_string(port_);
+    c.request_timeout_ms = request_timeout_ms;
+    return std::move(DockerEngine::Create(c).value());
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(DockerEngineTest, NegotiatesAndVersionsPaths) {
+  CannedEngine canned("1.44");
+  std::string seen_path, seen_query, seen_auth, seen_body;
+  canned.server().Get("/v1.43/services", [&](const httplib::Request& req, httplib::Response& res) {
+    seen_path = req.path;
+    seen_query = req.get_param_value("filters") + "|" + req.get_param_value("status");
+    res.set_content(
+        R"([{"ID":"abc","Version":{"Index":12},"Spec":{"Name":"st_web","Labels":{"a":"b"}},
+            "ServiceStatus":{"RunningTasks":2,"DesiredTasks":3,"CompletedTasks":0}}])",
+        "application/json");
+  });
+  canned.server().Post("/v1.43/services/abc/update",
+                       [&](const httplib::Request& req, httplib::Response& res) {
+                         seen_auth = req.get_header_value("X-Registry-Auth");
+                         seen_body = req.body;
+                         if (req.get_param_value("version") != "12") {
+                           res.status = 500;
+                           res.set_content(
+                               R"({"message":"rpc error: code = Unknown desc = update out of sequence"})",
+                               "application/json");
+                           return;
+                         }
+                         res.set_content(R"({"Warnings":["image could not be accessed"]})",
+                                         "application/json");
+                       });
+  auto engine = canned.Client();
+  EXPECT_EQ(*engine->ApiVersion(), "1.43");
+  auto services = engine->ListServices({{"label", {"a=b"}}}, true);
+  ASSERT_TRUE(services.ok()) << services.status().ToString();
+  EXPECT_EQ(seen_query, R"({"label":{"a=b":true}}|true)");
+  ASSERT_EQ(services->size(), 1u);
+  const Service& s = services->front();
+  EXPECT_EQ(s.id, "abc");
+  EXPECT_EQ(s.version, 12u);
+  EXPECT_EQ(s.name, "st_web");
+  EXPECT_EQ(s.labels.at("a"), "b");
+  EXPECT_EQ(s.status.running_tasks, 2u);
+  EXPECT_EQ(s.status.desired_tasks, 3u);
+
+  auto warnings = engine->UpdateService("abc", 12, {{"Name", "st_web"}}, "e30=");
+  ASSERT_TRUE(warnings.ok()) << warnings.status().ToString();
+  EXPECT_THAT(*warnings, ::testing::ElementsAre("image could not be accessed"));
+  EXPECT_EQ(seen_auth, "e30=");
+  EXPECT_EQ(seen_body, R"({"Name":"st_web"})");
+  EXPECT_EQ(engine->UpdateService("abc", 11, {{"Name", "st_web"}}, "").status(),
+            Aborted("update service abc: rpc error: code = Unknown desc = update out of sequence"));
+}
+
+TEST(DockerEngineTest, RefusesOldEngines) {
+  CannedEngine canned("1.40");
+  auto engine = canned.Client();
+  auto services = engine->ListServices({}, false);
+  EXPECT_EQ(services.status().code(), Code::kFailedPrecondition);
+  EXPECT_THAT(services.status().message(), HasSubstr("speaks API 1.40, stackctl needs at least 1.41"));
+}
+
+TEST(DockerEngineTest, RequestTimeout) {
+  CannedEngine canned;
+  canned.server().Get("/v1.41/info", [](const httplib::Request&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    res.set_content("{}", "application/json");
+  });
+  auto engine = canned.Client(/*request_timeout_ms=*/200);
+  auto info = engine->Info();
+  EXPECT_EQ(info.status().code(), Code::kDeadlineExceeded);
+  EXPECT_THAT(info.status().message(), StartsWith("info: the Docker engine at tcp://127.0.0.1:"));
+}
+
+TEST(DockerEngineTest, EventsStreamParsesChunks) {
+  CannedEngine canned;
+  canned.server().Get("/v1.41/events", [](const httplib::Request& req, httplib::Response& res) {
+    res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
+      // One event split across writes, then two in one write.
+      std::string a = R"({"Type":"service","Action":"create","Actor":{"ID":"s1"}})";
+      sink.write(a.data(), 20);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::string rest = a.substr(20) + "\n" +
+                         R"({"Type":"service","Action":"update","Actor":{"ID":"s1"}})" "\n" +
+                         R"({"Type":"service","Action":"remove","Actor":{"ID":"s1"}})" "\n";
+      sink.write(rest.data(), rest.size());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      sink.done();
+      return true;
+    });
+  });
+  auto engine = canned.Client(/*request_timeout_ms=*/100);  // not applied to the stream
+  std::vector<std::string> actions;
+  Status st = engine->StreamEvents({{"type", {"service"}}},
+                                   [&](const Json& e) {
+                                     actions.push_back(e["Action"]);
+                                     return actions.size() < 2;
+                                   },
+                                   5000);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_THAT(actions, ::testing::ElementsAre("create", "update"));
+
+  // The stream's own timeout ends it with OK.
+  actions.clear();
+  auto start = std::chrono::steady_clock::now();
+  st = engine->StreamEvents({}, [&](const Json& e) {
+    actions.push_back(e["Action"]);
+    return true;
+  }, 300);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(actions.size(), 3u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
+TEST(DockerEngineTest, NothingListening) {
+  ClientConfig c;
+  c.host = "unix:///tmp/stackctl-engine-test-nothing.sock";
+  auto engine = std::move(DockerEngine::Create(c).value());
+  Status st = engine->Ping();
+  EXPECT_EQ(st, Unavailable("ping: cannot connect to the Docker engine at "
+                            "unix:///tmp/stackctl-engine-test-nothing.sock: No such file or "
+                            "directory (is the docker daemon running?)"));
+}
+
+}  // namespace
+}  // namespace stackctl::engine

@@ -1,0 +1,152 @@
+// FakeEngine: an in-memory Engine that behaves like a one-node Swarm manager
+// where the reconciler cares, for unit tests.
+//
+// What it models (checked against Docker 20.10 / swarmkit behaviour):
+//   * IDs are generated (25 lowercase hex chars); every write bumps one global
+//     version index (like swarm's raft index) and stamps it on the object.
+//   * Update with a stale version -> kAborted "update out of sequence".
+//     Secret/config data or name change -> kFailedPrecondition "only updates
+//     to Labels are allowed". Create with a taken name -> kAlreadyExists.
+//     Unknown ID/name -> kNotFound. Rollback without PreviousSpec ->
+//     kFailedPrecondition "service X does not have a previous spec".
+//   * Services keep PreviousSpec on update; RollbackService swaps Spec and
+//     PreviousSpec (as swarm's rollback=previous does). Rollouts converge
+//     instantly: UpdateStatus becomes "completed" / "rollback_completed".
+//   * Tasks: replicated services get Spec.Mode.Replicated.Replicas tasks
+//     (default 1), global ones one task on the single fake node. A new spec
+//     shuts the old tasks down ("shutdown") and starts new ones ("running").
+//     FailImage(image, err) makes tasks of that image "failed" with Err = err;
+//     an update to such an image then ends "paused" (UpdateConfig.FailureAction
+//     "pause", the default), "rollback_completed" ("rollback": Spec goes back
+//     to PreviousSpec, PreviousSpec cleared, as swarm's automatic rollback
+//     does; "rollback_paused" if that image fails too) or "completed"
+//     ("continue").
+//   * Secrets are returned without Spec.Data (like the engine); configs with it.
+//   * List filters: `label` (key or key=value, all must match), `name` (prefix,
+//     any value matches), `id` (prefix); tasks also `service` (ID or name),
+//     `desired-state`, `node`; nodes also `role`. Unknown filter keys ->
+//     kInvalidArgument.
+//   * Calls("UpdateService") counts calls per Engine method name (also failed
+//     ones); WriteCalls() sums every create/update/rollback/remove.
+// Error messages have the DockerEngine shape: "<verb> <kind> <ref>: <engine text>".
+//
+// Thread safety: every method (Engine and test controls) is safe to call
+// concurrently; one mutex guards the state.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engineapi/engine.h"
+
+namespace stackctl::engine {
+
+class FakeEngine : public Engine {
+ public:
+  FakeEngine();
+  ~FakeEngine() override;
+
+  // --- test controls ---
+  // Tasks whose image is `image` (exactly, or `image@sha256:...`) fail with `err`.
+  // Applies to services (re)deployed after the call.
+  void FailImage(const std::string& image, const std::string& err);
+  void ClearFailedImages();
+  // Number of calls of one Engine method ("UpdateService", "CreateObject", ...).
+  int64_t Calls(std::string_view method) const;
+  // Sum of calls to CreateService, UpdateService, RollbackService, RemoveService,
+  // CreateObject, UpdateObject, RemoveObject.
+  int64_t WriteCalls() const;
+  void ResetCalls();
+  // Current global version index (bumped by every write).
+  uint64_t Index() const;
+  // The single fake node's ID (tasks run there).
+  std::string NodeId() const;
+  // Registers `digest` for DistributionDigest(image); unknown images -> kNotFound.
+  void SetImageDigest(const std::string& image, const std::string& digest);
+  // Every event emitted so far. Each write emits one engine-shaped event
+  // ({"Type":"service","Action":"update","Actor":{"ID":..,"Attributes":{"name":..}}});
+  // StreamEvents delivers those emitted after it starts (filters `type`, `event`).
+  std::vector<Json> Events() const;
+
+  // --- Engine ---
+  Status Ping() override;
+  Result<VersionInfo> Version() override;
+  Result<SwarmInfo> Info() override;
+
+  Result<std::vector<Service>> ListServices(const Filters& filters, bool with_status) override;
+  Result<Service> InspectService(const std::string& id_or_name) override;
+  Result<std::string> CreateService(const Json& spec, const std::string& registry_auth) override;
+  Result<std::vector<std::string>> UpdateService(const std::string& id, uint64_t version,
+                                                 const Json& spec,
+                                                 const std::string& registry_auth) override;
+  Status RollbackService(const std::string& id, uint64_t version) override;
+  Status RemoveService(const std::string& id) override;
+
+  Result<std::vector<Task>> ListTasks(const Filters& filters) override;
+  Result<std::vector<Node>> ListNodes(const Filters& filters) override;
+
+  Result<std::vector<Object>> ListObjects(Kind kind, const Filters& filters) override;
+  Result<Object> InspectObject(Kind kind, const std::string& id_or_name) override;
+  Result<std::string> CreateObject(Kind kind, const Json& spec) override;
+  Status UpdateObject(Kind kind, const std::string& id, uint64_t version,
+                      const Json& spec) override;
+  Status RemoveObject(Kind kind, const std::string& id) override;
+
+  Result<std::string> DistributionDigest(const std::string& image,
+                                         const std::string& registry_auth) override;
+  Status StreamEvents(const Filters& filters, const std::function<bool(const Json&)>& on_event,
+                      int64_t timeout_ms) override;
+
+ private:
+  struct FakeService {
+    std::string id;
+    uint64_t version = 0;
+    std::string created_at, updated_at;
+    Json spec, previous_spec, update_status;
+  };
+  struct FakeObject {
+    std::string id;
+    uint64_t version = 0;
+    std::string created_at, updated_at;
+    Json spec;
+  };
+
+  // All REQUIRES: mu_ held.
+  void Count(std::string_view method);
+  uint64_t Bump();
+  std::string NewId(std::string_view kind);
+  std::string Now() const;
+  void Emit(std::string_view type, std::string_view action, const std::string& id,
+            const std::string& name);
+  FakeService* FindService(const std::string& id_or_name);
+  FakeObject* FindObject(Kind kind, const std::string& id_or_name);
+  std::string FailureOf(const Json& spec) const;  // "" when the image runs
+  // Replaces the service's tasks by fresh ones for its current spec; returns
+  // the ID of a failed task ("" if all run).
+  std::string Deploy(const FakeService& s);
+  // Runs the rollout after an update: sets UpdateStatus, maybe rolls back.
+  void Rollout(FakeService& s, bool rollback);
+  Service ToService(const FakeService& s) const;
+  Object ToObject(Kind kind, const FakeObject& o) const;
+
+  mutable std::mutex mu_;
+  uint64_t index_ = 0;
+  uint64_t next_id_ = 0;
+  std::string node_id_;
+  std::map<std::string, int64_t> calls_;
+  std::map<std::string, std::string> failing_images_;
+  std::map<std::string, std::string> digests_;
+  std::map<std::string, FakeService> services_;              // by ID
+  std::map<Kind, std::map<std::string, FakeObject>> objects_;  // by kind, ID
+  std::vector<Task> tasks_;
+  std::vector<Json> events_;
+  std::condition_variable events_cv_;  // signalled by Emit()
+};
+
+}  // namespace stackctl::engine
