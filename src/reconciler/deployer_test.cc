@@ -1,0 +1,321 @@
+#include "reconciler/deployer.h"
+
+#include <gtest/gtest.h>
+
+#include "common/crypto.h"
+#include "engineapi/engine_wrapper.h"
+#include "engineapi/fake_engine.h"
+#include "reconciler/lock.h"
+#include "reconciler/plan.h"
+
+namespace stackctl::reconciler {
+namespace {
+
+using engine::FakeEngine;
+
+model::Service MakeService(const std::string& stack, const std::string& key, const std::string& image,
+                           std::vector<std::string> deps = {}) {
+  model::Service s;
+  s.key = key;
+  s.name = stack + "_" + key;
+  s.depends_on = std::move(deps);
+  s.spec = {{"Name", s.name},
+            {"Labels", {{model::kStackNamespaceLabel, stack}, {model::kStackImageLabel, image}}},
+            {"TaskTemplate",
+             {{"ContainerSpec", {{"Image", image}, {"Labels", {{model::kStackNamespaceLabel, stack}}}}},
+              {"Networks", Json::array({{{"Target", stack + "_default"}, {"Aliases", {key}}}})}}},
+            {"Mode", {{"Replicated", {{"Replicas", 1}}}}},
+            {"EndpointSpec", Json::object()}};
+  return s;
+}
+
+model::StackSpec MakeStack(const std::string& stack, const std::string& secret_value = "s3cret") {
+  model::StackSpec s;
+  s.name = stack;
+  model::Network n;
+  n.key = "default";
+  n.name = stack + "_default";
+  n.spec = {{"Name", n.name}, {"Driver", "overlay"}, {"Labels", {{model::kStackNamespaceLabel, stack}}}};
+  s.networks.push_back(n);
+  model::Blob sec;
+  sec.key = "db_pass";
+  sec.name = stack + "_db_pass-" + Sha256Hex(secret_value).substr(0, 12);
+  sec.spec = {{"Name", sec.name}, {"Labels", {{model::kStackNamespaceLabel, stack}}}};
+  sec.data = secret_value;
+  s.secrets.push_back(sec);
+  s.services.push_back(MakeService(stack, "db", "db:1"));
+  s.services.back().spec["TaskTemplate"]["ContainerSpec"]["Secrets"] = Json::array(
+      {{{"SecretName", sec.name}, {"File", {{"Name", "db_pass"}, {"UID", "0"}, {"GID", "0"}, {"Mode", 292}}}}});
+  s.services.push_back(MakeService(stack, "web", "web:1", {"db"}));
+  s.services.push_back(MakeService(stack, "worker", "worker:1", {"db"}));
+  return s;
+}
+
+class DeployerTest : public ::testing::Test {
+ protected:
+  DeployOptions Opts() {
+    DeployOptions o;
+    o.poll_interval = std::chrono::milliseconds(10);
+    o.timeout = std::chrono::seconds(30);
+    return o;
+  }
+  FakeEngine fake_;
+  FakeClock clock_;
+  Deployer deployer_{fake_, clock_};
+};
+
+TEST_F(DeployerTest, FirstDeployCreatesEverythingThenNoOpWritesNothing) {
+  auto r = deployer_.Deploy(MakeStack("app"), Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded) << r->message;
+  EXPECT_EQ(fake_.Calls("CreateService"), 3);
+  EXPECT_EQ(r->history_seq, 1);
+  auto svc = fake_.InspectService("app_web");
+  ASSERT_TRUE(svc.ok());
+  EXPECT_EQ(svc->labels[model::kManagedByLabel], "stackctl");
+  EXPECT_EQ(svc->labels[model::kRevisionLabel], "manual");
+  auto db = fake_.InspectService("app_db");
+  EXPECT_FALSE(db->spec["TaskTemplate"]["ContainerSpec"]["Secrets"][0].value("SecretID", "").empty());
+
+  fake_.ResetCalls();
+  auto again = deployer_.Deploy(MakeStack("app"), Opts());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->outcome, Outcome::kInSync);
+  EXPECT_EQ(fake_.WriteCalls(), 0);
+  // One list call per kind, nothing else.
+  EXPECT_EQ(fake_.Calls("ListServices") + fake_.Calls("ListObjects"), 4);
+  EXPECT_EQ(fake_.Calls("InspectService") + fake_.Calls("InspectObject") + fake_.Calls("ListTasks"), 0);
+}
+
+TEST_F(DeployerTest, OneServiceChangeWritesOnlyThatService) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  auto desired = MakeStack("app");
+  desired.services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:2";
+  fake_.ResetCalls();
+  auto r = deployer_.Deploy(desired, Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(fake_.Calls("UpdateService"), 1);
+  EXPECT_EQ(fake_.Calls("CreateService"), 0);
+  ASSERT_EQ(r->diff.Count(Action::kUpdate), 1u);
+  for (const auto& c : r->diff.changes) {
+    if (c.action == Action::kUpdate) {
+      EXPECT_EQ(c.name, "app_web");
+      EXPECT_EQ(c.paths, std::vector<std::string>{"TaskTemplate.ContainerSpec.Image"});
+      EXPECT_FALSE(c.drift);
+    }
+  }
+  EXPECT_EQ(fake_.InspectService("app_web")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:2");
+}
+
+TEST_F(DeployerTest, FailingServiceRollsBackTheWholeRollout) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  auto desired = MakeStack("app");
+  desired.services[0].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "db:2";      // wave 1, fine
+  desired.services[2].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "worker:bad";  // wave 2, fails
+  desired.services.push_back(MakeService("app", "extra", "extra:1"));             // wave 1, new
+  fake_.FailImage("worker:bad", "starting container failed: exec: \"nope\": executable file not found");
+  auto r = deployer_.Deploy(desired, Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kRolledBack);
+  EXPECT_EQ(r->failed_service, "app_worker");
+  EXPECT_NE(r->message.find("executable file not found"), std::string::npos) << r->message;
+  EXPECT_EQ(fake_.InspectService("app_db")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "db:1");
+  EXPECT_EQ(fake_.InspectService("app_worker")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "worker:1");
+  EXPECT_EQ(fake_.InspectService("app_extra").status().code(), Code::kNotFound);
+  auto hist = deployer_.History("app");
+  ASSERT_TRUE(hist.ok());
+  ASSERT_EQ(hist->size(), 2u);
+  EXPECT_EQ((*hist)[0].result, "rolled-back");
+  EXPECT_EQ((*hist)[1].result, "succeeded");
+}
+
+class OutOfSequenceOnce : public engine::EngineWrapper {
+ public:
+  using EngineWrapper::EngineWrapper;
+  Result<std::vector<std::string>> UpdateService(const std::string& id, uint64_t version, const Json& spec,
+                                                 const std::string& auth) override {
+    if (!failed_) {
+      failed_ = true;
+      // Someone else wrote the service meanwhile: the version we read is stale.
+      auto cur = target().InspectService(id);
+      Json touched = cur->spec;
+      touched["Labels"]["touched"] = "yes";
+      (void)target().UpdateService(id, cur->version, touched, "");
+      return Aborted("update service " + id + ": rpc error: code = Unknown desc = update out of sequence");
+    }
+    return target().UpdateService(id, version, spec, auth);
+  }
+  bool failed_ = false;
+};
+
+TEST_F(DeployerTest, OutOfSequenceUpdateIsRetriedWithAFreshVersion) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  OutOfSequenceOnce flaky(fake_);
+  Deployer d(flaky, clock_);
+  auto desired = MakeStack("app");
+  desired.services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:2";
+  fake_.ResetCalls();
+  auto r = d.Deploy(desired, Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(fake_.InspectService("app_web")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:2");
+  EXPECT_EQ(fake_.Calls("UpdateService"), 2);  // the interfering write + our retry
+}
+
+TEST_F(DeployerTest, ManualChangeShowsAsDrift) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  auto svc = fake_.InspectService("app_web");
+  Json spec = svc->spec;
+  spec["Mode"]["Replicated"]["Replicas"] = 5;
+  ASSERT_TRUE(fake_.UpdateService(svc->id, svc->version, spec, "").ok());
+  auto diff = deployer_.Diff(MakeStack("app"), {});
+  ASSERT_TRUE(diff.ok());
+  ASSERT_EQ(diff->Count(Action::kUpdate), 1u);
+  for (const auto& c : diff->changes) {
+    if (c.action != Action::kUpdate) continue;
+    EXPECT_EQ(c.name, "app_web");
+    EXPECT_TRUE(c.drift);
+    EXPECT_EQ(c.paths, std::vector<std::string>{"Mode"});
+  }
+}
+
+TEST_F(DeployerTest, PruneRemovesOnlyOwnedObjects) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  // Someone else's service in the same namespace (e.g. docker stack deploy).
+  Json foreign = MakeService("app", "foreign", "x:1").spec;
+  ASSERT_TRUE(fake_.CreateService(foreign, "").ok());
+  auto desired = MakeStack("app");
+  desired.services.pop_back();  // worker goes away
+  auto opts = Opts();
+  auto kept = deployer_.Deploy(desired, opts);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(fake_.InspectService("app_worker").ok()) << "prune is opt-in";
+  EXPECT_EQ(kept->diff.orphans, std::vector<std::string>{"service app_worker"});
+  opts.prune = true;
+  auto r = deployer_.Deploy(desired, opts);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(fake_.InspectService("app_worker").status().code(), Code::kNotFound);
+  EXPECT_TRUE(fake_.InspectService("app_foreign").ok());
+}
+
+TEST_F(DeployerTest, ChangedSecretRotatesAndRetiresOldVersions) {
+  auto opts = Opts();
+  opts.secret_retention = 0;
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app", "v1"), opts).ok());
+  std::string v1 = MakeStack("app", "v1").secrets[0].name;
+  std::string v2 = MakeStack("app", "v2").secrets[0].name;
+  auto r = deployer_.Deploy(MakeStack("app", "v2"), opts);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded);
+  auto db = fake_.InspectService("app_db");
+  EXPECT_EQ(db->spec["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretName"], v2);
+  EXPECT_TRUE(fake_.InspectObject(engine::Kind::kSecret, v2).ok());
+  EXPECT_EQ(fake_.InspectObject(engine::Kind::kSecret, v1).status().code(), Code::kNotFound);
+}
+
+TEST_F(DeployerTest, DefaultRetentionKeepsOnePreviousSecretForRollback) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app", "v1"), Opts()).ok());
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app", "v2"), Opts()).ok());
+  std::string v1 = MakeStack("app", "v1").secrets[0].name;
+  EXPECT_TRUE(fake_.InspectObject(engine::Kind::kSecret, v1).ok());
+  // Rollback goes to the v1 record and its secret still exists.
+  auto r = deployer_.Rollback("app", std::nullopt, Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded) << r->message;
+  EXPECT_EQ(fake_.InspectService("app_db")->spec["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretName"], v1);
+  auto status = deployer_.GetStatus("app");
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->control.pinned);
+  EXPECT_EQ(status->control.pinned_by, "rollback");
+}
+
+TEST_F(DeployerTest, RollbackRestoresPreviousImagesExactly) {
+  auto v1 = MakeStack("app");
+  v1.services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:1@sha256:aaaa";
+  auto o1 = Opts();
+  o1.revision = "c1";
+  ASSERT_TRUE(deployer_.Deploy(v1, o1).ok());
+  auto v2 = MakeStack("app");
+  v2.services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:1@sha256:bbbb";
+  auto o2 = Opts();
+  o2.revision = "c2";
+  ASSERT_TRUE(deployer_.Deploy(v2, o2).ok());
+  auto r = deployer_.Rollback("app", std::nullopt, Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto web = fake_.InspectService("app_web");
+  EXPECT_EQ(web->spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:1@sha256:aaaa");
+  EXPECT_EQ(web->labels[model::kRevisionLabel], "c1");
+  auto bad = deployer_.Rollback("app", 42, Opts());
+  EXPECT_EQ(bad.status().ToString(), "NOT_FOUND: stack app: no history record 42");
+}
+
+TEST_F(DeployerTest, MissingExternalNetworkFailsBeforeAnyWrite) {
+  auto desired = MakeStack("app");
+  model::Network ext;
+  ext.key = "public";
+  ext.name = "traefik-public";
+  ext.external = true;
+  desired.networks.push_back(ext);
+  auto r = deployer_.Deploy(desired, Opts());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(r.status().message(),
+            "network \"traefik-public\" is declared as external, but could not be found. You need to "
+            "create a swarm-scoped network before the stack is deployed");
+  EXPECT_EQ(fake_.WriteCalls(), 0);
+}
+
+TEST_F(DeployerTest, LockHeldByAnotherDeployTimesOut) {
+  auto held = StackLock::Acquire(fake_, clock_, "app", std::chrono::seconds(1), std::chrono::hours(1));
+  ASSERT_TRUE(held.ok());
+  auto opts = Opts();
+  opts.lock_wait = std::chrono::seconds(3);
+  auto r = deployer_.Deploy(MakeStack("app"), opts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded);
+  EXPECT_NE(r.status().message().find("stack app is locked by another deploy"), std::string::npos);
+  held->reset();
+  EXPECT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+}
+
+TEST_F(DeployerTest, RemoveDeletesTheStackAndItsHistory) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  auto removed = deployer_.Remove("app");
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(removed->size(), 5u);  // 3 services, 1 secret, 1 network
+  auto live = ReadLive(fake_, "app");
+  EXPECT_TRUE(live->services.empty());
+  EXPECT_TRUE(live->networks.empty());
+  EXPECT_TRUE(deployer_.History("app")->empty());
+}
+
+TEST(Plan, WavesFollowDependsOnThenNameWithParallelism) {
+  auto stack = MakeStack("app");
+  stack.services.push_back(MakeService("app", "api", "api:1", {"web"}));
+  StackDiff diff;
+  for (const auto& s : stack.services) diff.changes.push_back({ResourceKind::kService, s.name, Action::kCreate});
+  diff.changes.push_back({ResourceKind::kSecret, "app_db_pass", Action::kCreate});
+  diff.changes.push_back({ResourceKind::kNetwork, "app_default", Action::kCreate});
+  auto plan = BuildPlan(stack, diff, {1});
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->prepare.size(), 2u);
+  EXPECT_EQ(plan->prepare[0].kind, ResourceKind::kNetwork);
+  std::vector<std::string> order;
+  for (const auto& w : plan->waves) {
+    ASSERT_EQ(w.size(), 1u);
+    order.push_back(w[0].name);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"app_db", "app_web", "app_worker", "app_api"}));
+  auto grouped = BuildPlan(stack, diff, {0});
+  ASSERT_EQ(grouped->waves.size(), 3u);
+  EXPECT_EQ(grouped->waves[1].size(), 2u);
+
+  stack.services[0].depends_on = {"api"};
+  auto cyc = BuildPlan(stack, diff, {0});
+  ASSERT_FALSE(cyc.ok());
+  EXPECT_EQ(cyc.status().message(), "services.db.depends_on: dependency cycle db -> api -> web -> db");
+}
+
+}  // namespace
+}  // namespace stackctl::reconciler
