@@ -8,7 +8,7 @@ namespace stackctl {
 
 void SystemClock::SleepFor(std::chrono::nanoseconds d) { std::this_thread::sleep_for(d); }
 
-std::string FormatRfc3339(std::chrono::system_clock::time_point t) {
+std::string FormatRfc3339(Clock::TimePoint t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
   gmtime_r(&tt, &tm);
