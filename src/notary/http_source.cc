@@ -1,0 +1,153 @@
+#include "notary/http_source.h"
+
+#include <memory>
+#include <mutex>
+
+#include <curl/curl.h>
+
+#include "common/json.h"
+
+namespace stackctl::notary {
+namespace {
+
+struct Sink {
+  std::string* body;
+  size_t cap;
+  bool overflow = false;
+};
+
+size_t OnData(char* ptr, size_t size, size_t n, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  size_t len = size * n;
+  if (sink->body->size() + len > sink->cap) {
+    sink->overflow = true;
+    return 0;  // aborts the transfer
+  }
+  sink->body->append(ptr, len);
+  return len;
+}
+
+size_t OnHeader(char* ptr, size_t size, size_t n, void* user) {
+  std::string line(ptr, size * n);
+  static const std::string kName = "www-authenticate:";
+  if (line.size() > kName.size()) {
+    std::string head = line.substr(0, kName.size());
+    for (char& c : head) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    if (head == kName) {
+      std::string v = line.substr(kName.size());
+      while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      *static_cast<std::string*>(user) = v;
+    }
+  }
+  return size * n;
+}
+
+std::string Param(const std::string& challenge, const std::string& key) {
+  size_t pos = challenge.find(key + "=\"");
+  if (pos == std::string::npos) return "";
+  pos += key.size() + 2;
+  size_t end = challenge.find('"', pos);
+  return end == std::string::npos ? "" : challenge.substr(pos, end - pos);
+}
+
+std::string Escape(CURL* curl, const std::string& s) {
+  char* e = curl_easy_escape(curl, s.c_str(), static_cast<int>(s.size()));
+  std::string out = e ? e : "";
+  curl_free(e);
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HttpSource>> HttpSource::Create(HttpOptions options) {
+  if (options.server.rfind("https://", 0) != 0) {
+    return InvalidArgument("trust server \"" + options.server + "\" must be an https:// URL");
+  }
+  while (options.server.ends_with("/")) options.server.pop_back();
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  return std::unique_ptr<HttpSource>(new HttpSource(std::move(options)));
+}
+
+Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::string& bearer,
+                                             size_t max_bytes) {
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return Internal("curl_easy_init failed");
+  Response resp;
+  Sink sink{&resp.body, max_bytes};
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_slist* headers = nullptr;
+  if (!bearer.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + bearer).c_str());
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> hdr_guard(headers, curl_slist_free_all);
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, options_.timeout_ms);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp.www_authenticate);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "stackctl/" STACKCTL_VERSION);
+  CURLcode rc = curl_easy_perform(c);
+  if (sink.overflow) {
+    return FailedPrecondition("response from " + options_.server + " exceeds " +
+                              std::to_string(max_bytes) + " bytes");
+  }
+  if (rc != CURLE_OK) {
+    std::string why = curl_easy_strerror(rc);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
+        rc == CURLE_SSL_CACERT_BADFILE) {
+      why += std::string(" (") + errbuf + ")";
+    }
+    return Unavailable("notary server " + options_.server + " unreachable: " + why);
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  return resp;
+}
+
+Result<std::string> HttpSource::Fetch(const std::string& gun, const std::string& name,
+                                      size_t max_bytes) {
+  std::string url = options_.server + "/v2/" + gun + "/_trust/tuf/" + name + ".json";
+  ASSIGN_OR_RETURN(Response resp, Get(url, "", max_bytes));
+  if (resp.status == 401 && resp.www_authenticate.rfind("Bearer ", 0) == 0) {
+    std::string realm = Param(resp.www_authenticate, "realm");
+    std::string service = Param(resp.www_authenticate, "service");
+    if (realm.rfind("https://", 0) != 0) {
+      return Unavailable("notary server " + options_.server + ": token realm \"" + realm +
+                         "\" is not https");
+    }
+    std::unique_ptr<CURL, void (*)(CURL*)> esc(curl_easy_init(), curl_easy_cleanup);
+    std::string token_url = realm + (realm.find('?') == std::string::npos ? "?" : "&") +
+                            "service=" + Escape(esc.get(), service) +
+                            "&scope=" + Escape(esc.get(), "repository:" + gun + ":pull");
+    ASSIGN_OR_RETURN(Response tok, Get(token_url, "", 1 << 20));
+    if (tok.status != 200) {
+      return Unavailable("notary server " + options_.server + ": token request returned HTTP " +
+                         std::to_string(tok.status));
+    }
+    std::string token;
+    try {
+      Json j = Json::parse(tok.body);
+      token = j.value("token", j.value("access_token", ""));
+    } catch (const Json::exception&) {
+    }
+    if (token.empty()) {
+      return Unavailable("notary server " + options_.server + ": token response has no token");
+    }
+    ASSIGN_OR_RETURN(resp, Get(url, token, max_bytes));
+  }
+  if (resp.status == 200) return std::move(resp.body);
+  if (resp.status == 404) return NotFound(name + ".json: HTTP 404");
+  return Unavailable("notary server " + options_.server + " returned HTTP " +
+                     std::to_string(resp.status) + " for " + name + ".json");
+}
+
+}  // namespace stackctl::notary

@@ -1,0 +1,48 @@
+// HttpSource: a MetadataSource over HTTPS to a Notary v1 server (libcurl).
+//
+// GET {server}/v2/{GUN}/_trust/tuf/{name}.json with the GUN verbatim. The
+// server's TLS certificate is always verified (against `ca_file` when given,
+// else the system roots); plain http:// URLs are refused. A 401 with a Bearer
+// challenge runs the anonymous registry token flow (scope
+// repository:{GUN}:pull) once. Bodies longer than the caller's cap abort the
+// transfer. Status mapping: 200 body, 404 kNotFound, anything else and
+// transport errors kUnavailable ("notary server <url>: ...").
+//
+// Thread safety: Fetch() may be called concurrently (one curl handle per call).
+#pragma once
+
+#include <string>
+
+#include "notary/tuf_client.h"
+
+namespace stackctl::notary {
+
+struct HttpOptions {
+  std::string server;   // "https://notary.example.com:4443"
+  std::string ca_file;  // PEM bundle; "" = system roots
+  long connect_timeout_ms = 5000;
+  long timeout_ms = 30000;
+};
+
+class HttpSource : public MetadataSource {
+ public:
+  // InvalidArgument unless the server URL is https://.
+  static Result<std::unique_ptr<HttpSource>> Create(HttpOptions options);
+
+  Result<std::string> Fetch(const std::string& gun, const std::string& name,
+                            size_t max_bytes) override;
+  std::string Describe() const override { return options_.server; }
+
+ private:
+  explicit HttpSource(HttpOptions options) : options_(std::move(options)) {}
+  struct Response {
+    long status = 0;
+    std::string body;
+    std::string www_authenticate;
+  };
+  Result<Response> Get(const std::string& url, const std::string& bearer, size_t max_bytes);
+
+  HttpOptions options_;
+};
+
+}  // namespace stackctl::notary
