@@ -418,24 +418,38 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDi
   return result;
 }
 
-Result<StackDiff> Deployer::Diff(model::StackSpec desired, const DiffOptions& options) {
-  PrepareDesired(&desired);
-  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, desired.name));
+Result<LiveState> Deployer::Render(model::StackSpec* desired, const PinOptions& pin,
+                                   std::vector<std::string>* warnings) {
+  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, desired->name));
+  if (images_) {
+    ASSIGN_OR_RETURN(*warnings, PinImages(desired, live, *images_, pin));
+  }
+  PrepareDesired(desired);
+  return live;
+}
+
+Result<StackDiff> Deployer::Diff(model::StackSpec desired, const DiffOptions& options,
+                                 const PinOptions& pin) {
+  std::vector<std::string> warnings;
+  ASSIGN_OR_RETURN(LiveState live, Render(&desired, pin, &warnings));
+  for (const auto& w : warnings) Info("Warning: " + w);
   return Compare(desired, live, options);
 }
 
 Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOptions& options) {
-  PrepareDesired(&desired);
   DiffOptions dopts{options.prune};
+  std::vector<std::string> warnings;
   {
     // Fast path: nothing to do means no lock and no write at all.
-    ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, desired.name));
+    ASSIGN_OR_RETURN(LiveState live, Render(&desired, options.images, &warnings));
+    for (const auto& w : warnings) Info("Warning: " + w);
     ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
     StackControl control = ControlFromObject(live.control);
     bool pin_needed = options.pin && (!control.pinned || control.pinned_revision != options.revision);
     if (diff.InSync() && !pin_needed) {
       DeployResult r;
       r.diff = std::move(diff);
+      r.warnings = warnings;
       r.message = "stack " + desired.name + " is in sync";
       return r;
     }
@@ -459,7 +473,9 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
     return r;
   }
   Run run(*this, desired, options);
-  return run.Execute(live, diff);
+  ASSIGN_OR_RETURN(DeployResult result, run.Execute(live, diff));
+  result.warnings = std::move(warnings);
+  return result;
 }
 
 Result<DeployResult> Deployer::Rollback(const std::string& stack, std::optional<int64_t> to_seq,

@@ -29,6 +29,7 @@
 #include "reconciler/diff.h"
 #include "reconciler/health.h"
 #include "reconciler/history.h"
+#include "reconciler/pin.h"
 
 namespace stackctl::reconciler {
 
@@ -46,6 +47,7 @@ struct DeployOptions {
   size_t history_keep = 20;
   bool pin = false;  // mark the stack pinned (manual deploy/rollback)
   std::string registry_auth;
+  PinOptions images;  // used when the Deployer has an image verifier
 };
 
 enum class Outcome { kInSync, kSucceeded, kFailed, kRolledBack };
@@ -53,6 +55,7 @@ std::string_view OutcomeName(Outcome o);
 
 struct DeployResult {
   Outcome outcome = Outcome::kInSync;
+  std::vector<std::string> warnings;  // e.g. images that could not be pinned
   StackDiff diff;
   std::string message;
   std::string failed_service;
@@ -82,10 +85,13 @@ struct StackStatus {
 
 class Deployer {
  public:
-  Deployer(engine::Engine& engine, Clock& clock, ProgressSink* progress = nullptr)
-      : engine_(engine), clock_(clock), progress_(progress) {}
+  // `images` (optional) pins image tags to digests before every diff.
+  Deployer(engine::Engine& engine, Clock& clock, ProgressSink* progress = nullptr,
+           notary::ImageVerifier* images = nullptr)
+      : engine_(engine), clock_(clock), progress_(progress), images_(images) {}
 
-  Result<StackDiff> Diff(model::StackSpec desired, const DiffOptions& options);
+  Result<StackDiff> Diff(model::StackSpec desired, const DiffOptions& options,
+                         const PinOptions& pin = {});
   Result<DeployResult> Deploy(model::StackSpec desired, const DeployOptions& options);
   // Back to history record `to_seq`, or to the previous successful one.
   Result<DeployResult> Rollback(const std::string& stack, std::optional<int64_t> to_seq,
@@ -99,12 +105,17 @@ class Deployer {
 
  private:
   class Run;
+  // Reads the live state and turns `desired` into what would be applied:
+  // images pinned, our labels stamped.
+  Result<LiveState> Render(model::StackSpec* desired, const PinOptions& pin,
+                           std::vector<std::string>* warnings);
   void Info(const std::string& line) {
     if (progress_) progress_->Info(line);
   }
   engine::Engine& engine_;
   Clock& clock_;
   ProgressSink* progress_;
+  notary::ImageVerifier* images_;
 };
 
 }  // namespace stackctl::reconciler

@@ -319,3 +319,78 @@ TEST(Plan, WavesFollowDependsOnThenNameWithParallelism) {
 
 }  // namespace
 }  // namespace stackctl::reconciler
+
+namespace stackctl::reconciler {
+namespace {
+
+class CountingVerifier : public notary::ImageVerifier {
+ public:
+  Result<notary::ResolvedImage> Resolve(const std::string& ref) override {
+    ++calls;
+    if (ref == "unsigned:1") return PermissionDenied("no trust data for unsigned");
+    notary::ResolvedImage r;
+    r.digest = "sha256:" + Sha256Hex(ref + std::to_string(generation));
+    r.reference = ref + "@" + r.digest;
+    return r;
+  }
+  int calls = 0;
+  int generation = 0;
+};
+
+TEST(Pinning, PinsOnceAndReusesLiveDigestsForUnchangedTags) {
+  FakeEngine fake;
+  FakeClock clock;
+  CountingVerifier verifier;
+  Deployer d(fake, clock, nullptr, &verifier);
+  DeployOptions opts;
+  opts.poll_interval = std::chrono::milliseconds(1);
+  auto first = d.Deploy(MakeStack("app"), opts);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(verifier.calls, 3);
+  std::string web = fake.InspectService("app_web")->spec["TaskTemplate"]["ContainerSpec"]["Image"];
+  EXPECT_EQ(web, "web:1@sha256:" + Sha256Hex("web:10"));
+  EXPECT_EQ(fake.InspectService("app_web")->labels[model::kStackImageLabel], "web:1");
+
+  // The tags moved in the registry, but "changed" mode reuses live digests: no-op.
+  verifier.generation = 1;
+  fake.ResetCalls();
+  auto again = d.Deploy(MakeStack("app"), opts);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, Outcome::kInSync);
+  EXPECT_EQ(verifier.calls, 3);
+  EXPECT_EQ(fake.WriteCalls(), 0);
+
+  // "always" sees the moved tags and updates all three services.
+  opts.images.mode = ResolveMode::kAlways;
+  auto moved = d.Deploy(MakeStack("app"), opts);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->diff.Count(Action::kUpdate), 3u);
+  EXPECT_EQ(verifier.calls, 6);
+}
+
+TEST(Pinning, RequiredTrustBlocksTheWholeRevision) {
+  FakeEngine fake;
+  FakeClock clock;
+  CountingVerifier verifier;
+  Deployer d(fake, clock, nullptr, &verifier);
+  auto stack = MakeStack("app");
+  stack.services[2].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "unsigned:1";
+  DeployOptions opts;
+  opts.images.required = true;
+  auto r = d.Deploy(stack, opts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().ToString(),
+            "PERMISSION_DENIED: service worker: image unsigned:1: no trust data for unsigned");
+  EXPECT_EQ(fake.WriteCalls(), 0);
+  // Without "require" the tag is deployed unpinned with a warning.
+  opts.images.required = false;
+  auto w = d.Deploy(stack, opts);
+  ASSERT_TRUE(w.ok());
+  ASSERT_EQ(w->warnings.size(), 1u);
+  EXPECT_EQ(w->warnings[0],
+            "service worker: image unsigned:1 could not be pinned (no trust data for unsigned); "
+            "deploying the tag unpinned");
+}
+
+}  // namespace
+}  // namespace stackctl::reconciler
