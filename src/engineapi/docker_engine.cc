@@ -342,6 +342,8 @@ Status MapEngineError(long http_status, std::string_view body, std::string_view 
   std::string text = std::string(what) + ": " + message;
 
   if (message.find("update out of sequence") != std::string::npos) return Aborted(text);
+  if (message.find("HTTP request to an HTTPS server") != std::string::npos)
+    return FailedPrecondition(text + " (the engine expects TLS: use --tlsverify or DOCKER_TLS_VERIFY=1)");
   for (const char* p : {"only updates to Labels are allowed", "does not have a previous spec",
                         "is in use", "not a swarm manager", "not part of a swarm"}) {
     if (message.find(p) != std::string::npos) return FailedPrecondition(text);
