@@ -276,6 +276,7 @@ TEST(DockerEngineTest, RefusesOldEngines) {
   auto engine = canned.Client();
   auto services = engine->ListServices({}, false);
   EXPECT_EQ(services.status().code(), Code::kFailedPrecondition);
+  EXPECT_THAT(services.status().message(), StartsWith("list services: engine at tcp://127.0.0.1:"));
   EXPECT_THAT(services.status().message(), HasSubstr("speaks API 1.40, stackctl needs at least 1.41"));
 }
 
