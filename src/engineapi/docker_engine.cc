@@ -342,6 +342,8 @@ Status MapEngineError(long http_status, std::string_view body, std::string_view 
   std::string text = std::string(what) + ": " + message;
 
   if (message.find("update out of sequence") != std::string::npos) return Aborted(text);
+  if (message.find("HTTP request to an HTTPS server") != std::string::npos)
+    return FailedPrecondition(text + " (the engine expects TLS: use --tlsverify or DOCKER_TLS_VERIFY=1)");
   for (const char* p : {"only updates to Labels are allowed", "does not have a previous spec",
                         "is in use", "not a swarm manager", "not part of a swarm"}) {
     if (message.find(p) != std::string::npos) return FailedPrecondition(text);
@@ -574,18 +576,21 @@ Result<DockerEngine::Response> DockerEngine::Send(const Request& req) {
   return resp;
 }
 
-Result<std::string> DockerEngine::ApiVersion() {
+Result<std::string> DockerEngine::ApiVersion() { return NegotiatedVersion("ping"); }
+
+Result<std::string> DockerEngine::NegotiatedVersion(std::string_view what) {
   std::lock_guard<std::mutex> l(mu_);
   if (!api_version_.empty()) return api_version_;
   Request req;
   req.path = "/_ping";
-  req.what = "ping";
+  req.what = std::string(what);
   req.timeout_ms = config_.request_timeout_ms;
   ASSIGN_OR_RETURN(Response resp, Send(req));
-  if (resp.status != 200) return MapEngineError(resp.status, resp.body, "ping");
+  if (resp.status != 200) return MapEngineError(resp.status, resp.body, what);
   auto it = resp.headers.find("api-version");
-  ASSIGN_OR_RETURN(api_version_,
-                   ChooseApiVersion(it == resp.headers.end() ? "" : it->second, config_.host));
+  auto chosen = ChooseApiVersion(it == resp.headers.end() ? "" : it->second, config_.host);
+  if (!chosen.ok()) return chosen.status().WithPrefix(what);
+  api_version_ = *chosen;
   log::Get("engine")->debug("engine at {} speaks API {}, using {}", config_.host,
                             it == resp.headers.end() ? "" : it->second, api_version_);
   return api_version_;
@@ -593,7 +598,7 @@ Result<std::string> DockerEngine::ApiVersion() {
 
 Result<Json> DockerEngine::Call(std::string_view method, const std::string& path, const Json* body,
                                 std::string_view what, const std::string& registry_auth) {
-  ASSIGN_OR_RETURN(std::string version, ApiVersion());
+  ASSIGN_OR_RETURN(std::string version, NegotiatedVersion(what));
   Request req;
   req.method = std::string(method);
   req.path = "/v" + version + path;
@@ -791,7 +796,7 @@ Status DockerEngine::StreamEvents(const Filters& filters,
                                   const std::function<bool(const Json&)>& on_event,
                                   int64_t timeout_ms) {
   const std::string what = "events";
-  ASSIGN_OR_RETURN(std::string version, ApiVersion());
+  ASSIGN_OR_RETURN(std::string version, NegotiatedVersion(what));
   Request req;
   req.path = WithQuery("/v" + version + "/events", {FiltersQuery(filters)});
   req.what = what;

@@ -156,6 +156,8 @@ class DockerEngine : public Engine {
   };
   explicit DockerEngine(ClientConfig config);
 
+  // ApiVersion() with `what` naming the operation in errors.
+  Result<std::string> NegotiatedVersion(std::string_view what);
   // Sends one request; transport failures become Statuses, HTTP errors do not.
   Result<Response> Send(const Request& req);
   // Versioned call: negotiates, sends, maps HTTP >= 400 to a Status, parses JSON (if any).

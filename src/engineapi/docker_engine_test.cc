@@ -1,9 +1,14 @@
 #include "engineapi/docker_engine.h"
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -276,6 +281,7 @@ TEST(DockerEngineTest, RefusesOldEngines) {
   auto engine = canned.Client();
   auto services = engine->ListServices({}, false);
   EXPECT_EQ(services.status().code(), Code::kFailedPrecondition);
+  EXPECT_THAT(services.status().message(), StartsWith("list services: engine at tcp://127.0.0.1:"));
   EXPECT_THAT(services.status().message(), HasSubstr("speaks API 1.40, stackctl needs at least 1.41"));
 }
 
@@ -329,6 +335,68 @@ TEST(DockerEngineTest, EventsStreamParsesChunks) {
   EXPECT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(actions.size(), 3u);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
+TEST(DockerEngineTest, PinnedVersionSkipsPing) {
+  CannedEngine canned("1.30");  // would be refused if negotiated
+  canned.server().Get("/v1.42/version", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"Version":"24.0.0","ApiVersion":"1.43","MinAPIVersion":"1.12","Os":"linux","Arch":"arm64"})",
+                    "application/json");
+  });
+  auto engine = canned.Client();
+  ClientConfig c = engine->config();
+  c.api_version = "1.42";
+  auto pinned = std::move(DockerEngine::Create(c).value());
+  auto v = pinned->Version();
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->version, "24.0.0");
+  EXPECT_EQ(v->arch, "arm64");
+  EXPECT_EQ(*pinned->ApiVersion(), "1.42");
+}
+
+TEST(DockerEngineTest, ConcurrentCalls) {
+  CannedEngine canned;
+  std::atomic<int> served{0};
+  canned.server().Get("/v1.41/nodes", [&](const httplib::Request&, httplib::Response& res) {
+    ++served;
+    res.set_content(R"([{"ID":"n1","Spec":{"Role":"manager"}}])", "application/json");
+  });
+  auto engine = canned.Client();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 10; ++j) {
+        auto nodes = engine->ListNodes({});
+        if (nodes.ok() && nodes->size() == 1 && nodes->at(0).role == "manager") ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 80);
+  EXPECT_EQ(served.load(), 80);
+}
+
+TEST(DockerEngineTest, SilentEngineTimesOut) {
+  // A unix socket that accepts connections (backlog) but never answers.
+  std::string path = "/tmp/stackctl-engine-test-" + std::to_string(getpid()) + ".sock";
+  unlink(path.c_str());
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  ClientConfig c;
+  c.host = "unix://" + path;
+  c.request_timeout_ms = 200;
+  auto engine = std::move(DockerEngine::Create(c).value());
+  Status st = engine->Ping();
+  EXPECT_EQ(st.code(), Code::kDeadlineExceeded);
+  EXPECT_THAT(st.message(), StartsWith("ping: the Docker engine at unix://" + path +
+                                       " did not answer within 200 ms"));
+  close(fd);
+  unlink(path.c_str());
 }
 
 TEST(DockerEngineTest, NothingListening) {

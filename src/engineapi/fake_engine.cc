@@ -493,6 +493,7 @@ Result<std::vector<std::string>> FakeEngine::UpdateService(const std::string& re
                        ReplicasOf(old) != ReplicasOf(spec);
   if (tasks_changed) {
     Rollout(*s, /*rollback=*/false);
+    s->version = Bump();  // the updater's UpdateStatus write
   } else {
     std::string now = Now();
     s->update_status = {{"State", "completed"},
@@ -517,6 +518,7 @@ Status FakeEngine::RollbackService(const std::string& ref, uint64_t version) {
   s->version = Bump();
   s->updated_at = Now();
   Rollout(*s, /*rollback=*/true);
+  s->version = Bump();  // the updater's UpdateStatus write
   Emit("service", "update", s->id, NameOf(s->spec));
   return OkStatus();
 }

@@ -4,6 +4,9 @@
 // What it models (checked against Docker 20.10 / swarmkit behaviour):
 //   * IDs are generated (25 lowercase hex chars); every write bumps one global
 //     version index (like swarm's raft index) and stamps it on the object.
+//     A service update/rollback that replaces tasks bumps twice: the spec
+//     write, then the updater's UpdateStatus write (swarm does the same, and
+//     more than once while a rollout runs), so never predict a version: re-read.
 //   * Update with a stale version -> kAborted "update out of sequence".
 //     Secret/config data or name change -> kFailedPrecondition "only updates
 //     to Labels are allowed". Create with a taken name -> kAlreadyExists.

@@ -94,7 +94,8 @@ TEST(FakeEngineTest, UpdateKeepsPreviousSpecAndRollbackSwaps) {
   ASSERT_TRUE(warnings.ok()) << warnings.status().ToString();
   EXPECT_TRUE(warnings->empty());
   auto s = *fake.InspectService(id);
-  EXPECT_EQ(s.version, 2u);
+  EXPECT_EQ(s.version, 3u);  // spec write + UpdateStatus write
+  EXPECT_EQ(fake.Index(), 3u);
   EXPECT_EQ(s.spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:2");
   EXPECT_EQ(s.previous_spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:1");
   EXPECT_EQ(s.update_status["State"], "completed");
@@ -106,10 +107,10 @@ TEST(FakeEngineTest, UpdateKeepsPreviousSpecAndRollbackSwaps) {
   EXPECT_EQ(running[0].raw["Spec"]["ContainerSpec"]["Image"], "web:2");
   EXPECT_EQ(fake.ListTasks({{"service", {id}}, {"desired-state", {"shutdown"}}})->size(), 2u);
 
-  ASSERT_TRUE(fake.RollbackService(id, 1).code() == Code::kAborted);
-  ASSERT_TRUE(fake.RollbackService(id, 2).ok());
+  ASSERT_TRUE(fake.RollbackService(id, 2).code() == Code::kAborted);
+  ASSERT_TRUE(fake.RollbackService(id, 3).ok());
   s = *fake.InspectService(id);
-  EXPECT_EQ(s.version, 3u);
+  EXPECT_EQ(s.version, 5u);
   EXPECT_EQ(s.spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:1");
   EXPECT_EQ(s.previous_spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:2");
   EXPECT_EQ(s.update_status["State"], "rollback_completed");
@@ -314,8 +315,8 @@ TEST(EngineWrapperTest, ForwardsAndInjects) {
   std::string id = *flaky.CreateService(ServiceSpec("a", "web:1"), "");
   EXPECT_EQ(fake.Calls("CreateService"), 1);
   ASSERT_TRUE(flaky.UpdateService(id, 1, ServiceSpec("a", "web:2"), "").ok());
-  ASSERT_TRUE(flaky.UpdateService(id, 2, ServiceSpec("a", "web:3"), "").ok());
-  EXPECT_EQ(flaky.UpdateService(id, 3, ServiceSpec("a", "web:4"), "").status(),
+  ASSERT_TRUE(flaky.UpdateService(id, flaky.InspectService(id)->version, ServiceSpec("a", "web:3"), "").ok());
+  EXPECT_EQ(flaky.UpdateService(id, flaky.InspectService(id)->version, ServiceSpec("a", "web:4"), "").status(),
             Unavailable("injected"));
   EXPECT_EQ(fake.Calls("UpdateService"), 2);
   EXPECT_EQ(flaky.InspectService("a")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:3");
