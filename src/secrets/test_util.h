@@ -4,7 +4,15 @@
 // Thread safety: not thread safe; one TempDir per test.
 #pragma once
 
+#include <ostream>
 #include <string>
+
+#include "common/status.h"
+
+namespace stackctl {
+// Lets gtest print Status values readably (found by ADL).
+inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
+}  // namespace stackctl
 
 namespace stackctl::secrets::testutil {
 
