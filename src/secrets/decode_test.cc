@@ -2,6 +2,8 @@
 // no plaintext ever reaches a log line or an error message.
 #include "secrets/decode.h"
 
+#include "secrets/check.h"
+
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -173,6 +175,26 @@ TEST_F(DecodeTest, PlaintextNeverLoggedNorInErrors) {
   EXPECT_NE(captured.str().find("decrypted a.age (age, "), std::string::npos) << captured.str();
   EXPECT_EQ(captured.str().find(kPlaintext), std::string::npos) << captured.str();
   for (const std::string& m : messages) EXPECT_EQ(m.find(kPlaintext), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace stackctl::secrets
+
+namespace stackctl::secrets {
+namespace {
+
+TEST_F(DecodeTest, CheckFileReportsOnlyLengthAndHash) {
+  std::string age = AgeEnc("hello", "");
+  CheckOutcome ok = CheckFile("secrets/db.age", age, nullptr, keys_);
+  EXPECT_TRUE(ok.ok);
+  EXPECT_EQ(ok.line, "OK   secrets/db.age: age, 5 bytes, sha256:2cf24dba5fb0");
+  CheckOutcome plain = CheckFile("app.conf", "hello", nullptr, keys_);
+  EXPECT_EQ(plain.line, "OK   app.conf: plain, 5 bytes, sha256:2cf24dba5fb0");
+  CheckOutcome bad = CheckFile("secrets/db.age", age, nullptr, Keyring());
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.line,
+            "FAIL secrets/db.age: file is age-encrypted but no age identity was given "
+            "(--age-identity or SOPS_AGE_KEY_FILE)");
 }
 
 }  // namespace
