@@ -23,22 +23,31 @@ namespace {
 using OJson = nlohmann::ordered_json;
 
 // An ordered document tree, common to every SOPS format.
+struct Entry;
 struct Node {
   enum class Kind { kNull, kScalar, kMap, kList };
   enum class Type { kStr, kInt, kFloat, kBool, kBytes };
   Kind kind = Kind::kNull;
   Type type = Type::kStr;
-  std::string value;  // scalar text; int/float/bool in canonical form (see Canon*)
-  std::vector<std::pair<std::string, Node>> map;
+  std::string value;  // scalar text; int/float/bool in canonical form
+  std::vector<Entry> map;
   std::vector<Node> list;
 
-  const Node* Find(std::string_view key) const {
-    for (const auto& [k, v] : map) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
+  const Node* Find(std::string_view key) const;
 };
+
+struct Entry {
+  Entry(std::string k, Node v) : first(std::move(k)), second(std::move(v)) {}
+  std::string first;
+  Node second;
+};
+
+const Node* Node::Find(std::string_view key) const {
+  for (const auto& [k, v] : map) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
 
 void WipeTree(Node* n) {
   SecureWipe(&n->value);
@@ -102,31 +111,57 @@ std::string MacBytes(const Node& n) {
 
 // ---- Loading each format into a Node tree --------------------------------
 
+bool AllDigits(std::string_view s, int base) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    int v = (c >= '0' && c <= '9')   ? c - '0'
+            : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+            : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                     : 99;
+    if (v >= base) return false;
+  }
+  return true;
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?  (YAML 1.2 core float)
+bool IsYamlFloat(std::string_view s) {
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  size_t e = s.find_first_of("eE");
+  std::string_view mant = s.substr(0, e);
+  if (e != std::string_view::npos) {
+    std::string_view exp = s.substr(e + 1);
+    if (!exp.empty() && (exp[0] == '-' || exp[0] == '+')) exp.remove_prefix(1);
+    if (!AllDigits(exp, 10)) return false;
+  }
+  size_t dot = mant.find('.');
+  if (dot == std::string_view::npos) return AllDigits(mant, 10);
+  std::string_view ip = mant.substr(0, dot), fp = mant.substr(dot + 1);
+  if (ip.empty()) return AllDigits(fp, 10);
+  return AllDigits(ip, 10) && (fp.empty() || AllDigits(fp, 10));
+}
+
 // Resolves a plain YAML scalar the way go-yaml v3 does into interface{}.
 Node ResolveYamlPlain(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Node();
   if (s == "true" || s == "True" || s == "TRUE") return Scalar(Node::Type::kBool, "true");
   if (s == "false" || s == "False" || s == "FALSE") return Scalar(Node::Type::kBool, "false");
-  static const std::regex kInt(R"(^[-+]?[0-9]+$)");
-  static const std::regex kIntBase(R"(^[-+]?0(x[0-9a-fA-F]+|o[0-7]+|b[01]+)$)");
-  static const std::regex kFloat(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
-  if (std::regex_match(s, kInt)) {
+  std::string_view body = s;
+  const bool neg = body[0] == '-';
+  if (body[0] == '-' || body[0] == '+') body.remove_prefix(1);
+  if (AllDigits(body, 10)) {
     long long v = 0;
     if (ParseInt(s, &v)) return Scalar(Node::Type::kInt, std::to_string(v));
     double d = 0;
     if (ParseGoFloat(s, &d)) return Scalar(Node::Type::kFloat, FormatFloat(d));
   }
-  if (std::regex_match(s, kIntBase)) {
-    bool neg = s[0] == '-';
-    size_t off = (s[0] == '-' || s[0] == '+') ? 1 : 0;
-    char b = s[off + 1];
-    int base = b == 'x' ? 16 : b == 'o' ? 8 : 2;
+  if (body.size() > 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'o' || body[1] == 'b')) {
+    const int base = body[1] == 'x' ? 16 : body[1] == 'o' ? 8 : 2;
     long long v = 0;
-    auto [p, ec] = std::from_chars(s.data() + off + 2, s.data() + s.size(), v, base);
-    if (ec == std::errc() && p == s.data() + s.size())
+    auto [p, ec] = std::from_chars(body.data() + 2, body.data() + body.size(), v, base);
+    if (AllDigits(body.substr(2), base) && ec == std::errc() && p == body.data() + body.size())
       return Scalar(Node::Type::kInt, std::to_string(neg ? -v : v));
   }
-  if (std::regex_match(s, kFloat)) {
+  if (IsYamlFloat(s)) {
     double d = 0;
     if (ParseGoFloat(s, &d)) return Scalar(Node::Type::kFloat, FormatFloat(d));
   }
@@ -694,8 +729,31 @@ Result<std::vector<SopsKeyStep>> ParseSopsKey(std::string_view key) {
 
 bool LooksLikeSops(std::string_view content) {
   if (content.find("ENC[AES256_GCM,") == std::string_view::npos) return false;
-  static const std::regex kMarker(R"((^|\n)(sops:[ \t]*\r?\n|sops_mac=)|"sops"\s*:\s*\{)");
-  return std::regex_search(content.begin(), content.end(), kMarker);
+  // Some line is "sops:" (YAML metadata map) or starts with "sops_mac=" (dotenv).
+  for (size_t pos = 0; pos < content.size();) {
+    std::string_view line = content.substr(pos, content.find('\n', pos) - pos);
+    if (line.starts_with("sops_mac=")) return true;
+    if (line.starts_with("sops:")) {
+      std::string_view rest = line.substr(5);
+      while (!rest.empty() && (rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r'))
+        rest.remove_prefix(1);
+      if (rest.empty()) return true;
+    }
+    size_t nl = content.find('\n', pos);
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  // A JSON "sops": { member.
+  for (size_t p = content.find("\"sops\""); p != std::string_view::npos;
+       p = content.find("\"sops\"", p + 1)) {
+    size_t i = p + 6;
+    while (i < content.size() && std::isspace(static_cast<unsigned char>(content[i]))) ++i;
+    if (i >= content.size() || content[i] != ':') continue;
+    ++i;
+    while (i < content.size() && std::isspace(static_cast<unsigned char>(content[i]))) ++i;
+    if (i < content.size() && content[i] == '{') return true;
+  }
+  return false;
 }
 
 SopsFormat DetectSopsFormat(std::string_view display_path, std::string_view content) {
