@@ -24,5 +24,6 @@ struct Context {
 // Each adds one or more subcommands to `app`; callbacks store their exit code in ctx.
 void RegisterVersion(CLI::App& app, Context& ctx);
 void RegisterVerify(CLI::App& app, Context& ctx);  // cmd_verify.cc
+void RegisterSecrets(CLI::App& app, Context& ctx);
 
 }  // namespace stackctl::cli

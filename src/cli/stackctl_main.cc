@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
 
   cli::RegisterVersion(app, ctx);
   cli::RegisterVerify(app, ctx);
+  cli::RegisterSecrets(app, ctx);
 
   try {
     app.parse(argc, argv);
