@@ -56,8 +56,10 @@ Result<std::string> JoinRepoPath(const std::string& dir, const std::string& path
       if (part.empty() || part == ".") continue;
       if (part == "..") {
         if (out.empty()) {
-          return InvalidArgument((dir.empty() ? path : dir + "/" + path) +
-                                 ": path leaves the repository");
+          const std::string shown = dir.empty()    ? path
+                                    : path.empty() ? dir
+                                                   : dir + "/" + path;
+          return InvalidArgument(shown + ": path leaves the repository");
         }
         out.pop_back();
         continue;

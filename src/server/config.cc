@@ -33,9 +33,11 @@ Status CheckMap(const YAML::Node& node, const std::string& path,
                 std::initializer_list<const char*> allowed) {
   if (node.IsNull()) return OkStatus();
   if (!node.IsMap()) return Error(path, "must be a mapping");
+  std::set<std::string> seen;
   for (const auto& kv : node) {
     if (!kv.first.IsScalar()) return Error(path, "keys must be strings");
     const std::string k = kv.first.Scalar();
+    if (!seen.insert(k).second) return Error(Key(path, k), "duplicate key");
     bool ok = false;
     for (const char* a : allowed) ok = ok || k == a;
     if (!ok) return Error(Key(path, k), "unknown key");
