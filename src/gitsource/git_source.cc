@@ -1,0 +1,575 @@
+#include "gitsource/git_source.h"
+
+#include <git2.h>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/crypto.h"
+#include "common/log.h"
+#include "gitsource/known_hosts.h"
+#include "gitsource/url.h"
+
+namespace stackctl::gitsource {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Per-operation state shared with the libgit2 callbacks.
+struct CallbackState {
+  const RemoteSpec* spec = nullptr;
+  int credential_calls = 0;
+  bool auth_failed = false;
+  std::string auth_detail;
+  bool host_rejected = false;
+  std::string host_detail;
+  Status file_error;  // a credential or known_hosts file could not be read
+};
+
+Result<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return FailedPrecondition(path + ": cannot read file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A secret file's content without trailing newlines/spaces.
+Result<std::string> ReadSecretFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string s, ReadTextFile(path));
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  if (s.empty()) return FailedPrecondition(path + ": file is empty");
+  return s;
+}
+
+// Host and port of an ssh URL (ssh://[user@]host[:port]/path or user@host:path).
+void SshHostPort(const std::string& url, std::string* host, int* port) {
+  *port = 22;
+  std::string authority;
+  size_t p = url.find("://");
+  if (p != std::string::npos) {
+    std::string rest = url.substr(p + 3);
+    authority = rest.substr(0, rest.find('/'));
+  } else {
+    authority = url.substr(0, url.find(':'));
+  }
+  size_t at = authority.rfind('@');
+  if (at != std::string::npos) authority = authority.substr(at + 1);
+  if (!authority.empty() && authority[0] == '[') {
+    size_t close = authority.find(']');
+    *host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size() && authority[close + 1] == ':') {
+      *port = std::atoi(authority.c_str() + close + 2);
+    }
+    return;
+  }
+  size_t colon = authority.find(':');
+  if (p != std::string::npos && colon != std::string::npos) {
+    *port = std::atoi(authority.c_str() + colon + 1);
+    authority.resize(colon);
+  }
+  *host = authority;
+}
+
+int CredentialsCallback(git_credential** out, const char* url, const char* username_from_url,
+                        unsigned int allowed, void* payload) {
+  auto* st = static_cast<CallbackState*>(payload);
+  const Auth& a = st->spec->auth;
+  std::string ssh_user = !a.username.empty()                               ? a.username
+                         : (username_from_url && *username_from_url) ? username_from_url
+                                                                             : "git";
+  if (allowed & GIT_CREDENTIAL_USERNAME) {
+    return git_credential_username_new(out, ssh_user.c_str());
+  }
+  if (++st->credential_calls > 1) {
+    st->auth_failed = true;
+    st->auth_detail = "authentication failed: credentials rejected";
+    git_error_set_str(GIT_ERROR_NET, "authentication failed");
+    return GIT_EAUTH;
+  }
+  if ((allowed & GIT_CREDENTIAL_SSH_KEY) && !a.ssh_private_key_file.empty()) {
+    std::string passphrase;
+    if (!a.ssh_passphrase_file.empty()) {
+      Result<std::string> p = ReadSecretFile(a.ssh_passphrase_file);
+      if (!p.ok()) {
+        st->file_error = p.status();
+        return GIT_EUSER;
+      }
+      passphrase = *p;
+    }
+    if (!fs::exists(a.ssh_private_key_file)) {
+      st->file_error = FailedPrecondition(a.ssh_private_key_file + ": cannot read file");
+      return GIT_EUSER;
+    }
+    int rc = git_credential_ssh_key_new(out, ssh_user.c_str(), nullptr,
+                                        a.ssh_private_key_file.c_str(),
+                                        passphrase.empty() ? nullptr : passphrase.c_str());
+    SecureWipe(&passphrase);
+    return rc;
+  }
+  if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+    std::string user = a.username, secret;
+    if (!a.token_file.empty() || !a.password_file.empty()) {
+      const std::string& file = a.token_file.empty() ? a.password_file : a.token_file;
+      Result<std::string> s = ReadSecretFile(file);
+      if (!s.ok()) {
+        st->file_error = s.status();
+        return GIT_EUSER;
+      }
+      secret = *s;
+      if (user.empty()) user = a.token_file.empty() ? "git" : "x-access-token";
+      int rc = git_credential_userpass_plaintext_new(out, user.c_str(), secret.c_str());
+      SecureWipe(&secret);
+      return rc;
+    }
+    st->auth_failed = true;
+    st->auth_detail = "authentication required but no credentials are configured";
+    git_error_set_str(GIT_ERROR_NET, "authentication required");
+    return GIT_EAUTH;
+  }
+  st->auth_failed = true;
+  st->auth_detail = (allowed & GIT_CREDENTIAL_SSH_KEY)
+                        ? "authentication required but no ssh private key is configured"
+                        : "authentication required by a method stackctl does not support";
+  git_error_set_str(GIT_ERROR_NET, "authentication required");
+  return GIT_EAUTH;
+}
+
+int CertificateCheckCallback(git_cert* cert, int valid, const char* host, void* payload) {
+  auto* st = static_cast<CallbackState*>(payload);
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) {
+    return valid ? 0 : GIT_PASSTHROUGH;  // X.509: libgit2's verification decides
+  }
+  const Auth& a = st->spec->auth;
+  auto reject = [&](std::string detail) {
+    st->host_rejected = true;
+    st->host_detail = std::move(detail);
+    git_error_set_str(GIT_ERROR_SSH, "host key verification failed");
+    return GIT_ECERTIFICATE;
+  };
+  if (a.known_hosts_file.empty()) return reject("no known_hosts file configured");
+  auto* hk = reinterpret_cast<git_cert_hostkey*>(cert);
+  if (!(hk->type & GIT_CERT_SSH_RAW)) return reject("the server's raw host key is unavailable");
+  Result<std::string> text = ReadTextFile(a.known_hosts_file);
+  if (!text.ok()) {
+    st->file_error = text.status();
+    return GIT_EUSER;
+  }
+  Result<KnownHosts> kh = KnownHosts::Parse(*text, a.known_hosts_file);
+  if (!kh.ok()) {
+    st->file_error = kh.status();
+    return GIT_EUSER;
+  }
+  std::string h;
+  int port = 22;
+  SshHostPort(st->spec->url, &h, &port);
+  if (h.empty() && host) h = host;
+  switch (kh->Check(h, port, std::string(hk->hostkey, hk->hostkey_len))) {
+    case KnownHosts::Match::kMatch: return 0;
+    case KnownHosts::Match::kMismatch:
+      return reject("host key of " + h + " does not match " + a.known_hosts_file);
+    case KnownHosts::Match::kRevoked:
+      return reject("host key of " + h + " is revoked in " + a.known_hosts_file);
+    case KnownHosts::Match::kUnknownHost:
+      return reject("host " + h + " is not in " + a.known_hosts_file);
+  }
+  return reject("host key check failed");
+}
+
+git_remote_callbacks MakeCallbacks(CallbackState* st) {
+  git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
+  cb.credentials = CredentialsCallback;
+  cb.certificate_check = CertificateCheckCallback;
+  cb.payload = st;
+  return cb;
+}
+
+int HttpStatusIn(const std::string& msg) {
+  size_t p = msg.find("status code: ");
+  if (p == std::string::npos) return 0;
+  return std::atoi(msg.c_str() + p + 13);
+}
+
+bool Contains(const std::string& s, const char* needle) {
+  return s.find(needle) != std::string::npos;
+}
+
+// Converts a libgit2 failure into a Status naming the operation and URL.
+Status GitError(int rc, const std::string& op, const std::string& url, const CallbackState& st) {
+  const git_error* e = git_error_last();
+  std::string msg = e && e->message ? e->message : "libgit2 error " + std::to_string(rc);
+  int klass = e ? e->klass : 0;
+  const std::string prefix = "git " + op + " " + url + ": ";
+  if (!st.file_error.ok()) return Status(st.file_error.code(), prefix + st.file_error.message());
+  if (st.host_rejected) return PermissionDenied(prefix + st.host_detail);
+  if (st.auth_failed) return Unauthenticated(prefix + st.auth_detail);
+  if (rc == GIT_EAUTH) return Unauthenticated(prefix + msg);
+  if (rc == GIT_ECERTIFICATE) return PermissionDenied(prefix + msg);
+  int http = HttpStatusIn(msg);
+  if (http == 401) return Unauthenticated(prefix + msg);
+  if (http == 403) return PermissionDenied(prefix + msg);
+  if (http == 404) return NotFound(prefix + msg);
+  if (http >= 500) return Unavailable(prefix + msg);
+  if (klass == GIT_ERROR_SSH && Contains(msg, "uthenticat")) return Unauthenticated(prefix + msg);
+  if (rc == GIT_ENOTFOUND || Contains(msg, "not found") || Contains(msg, "not exported") ||
+      Contains(msg, "could not find repository") || Contains(msg, "failed to resolve path")) {
+    return NotFound(prefix + msg);
+  }
+  if (klass == GIT_ERROR_NET || klass == GIT_ERROR_SSH || klass == GIT_ERROR_OS ||
+      klass == GIT_ERROR_HTTP || klass == GIT_ERROR_SSL) {
+    return Unavailable(prefix + msg);
+  }
+  return Unavailable(prefix + msg);
+}
+
+std::string OidHex(const git_oid* oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, oid);
+  return buf;
+}
+
+bool IsHex(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+bool IsSafeRevision(const std::string& s) {
+  if (s.empty() || s[0] == '-' || s[0] == '/' || Contains(s, "..") || Contains(s, "//")) {
+    return false;
+  }
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' &&
+        c != '/') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RAII holders for libgit2 objects.
+template <typename T, void (*Free)(T*)>
+struct GitPtr {
+  T* p = nullptr;
+  GitPtr() = default;
+  GitPtr(const GitPtr&) = delete;
+  GitPtr& operator=(const GitPtr&) = delete;
+  ~GitPtr() {
+    if (p) Free(p);
+  }
+};
+using RemotePtr = GitPtr<git_remote, git_remote_free>;
+using CommitPtr = GitPtr<git_commit, git_commit_free>;
+using TreePtr = GitPtr<git_tree, git_tree_free>;
+using EntryPtr = GitPtr<git_tree_entry, git_tree_entry_free>;
+using BlobPtr = GitPtr<git_blob, git_blob_free>;
+using ObjectPtr = GitPtr<git_object, git_object_free>;
+using DiffPtr = GitPtr<git_diff, git_diff_free>;
+using RepoPtr = GitPtr<git_repository, git_repository_free>;
+
+// The files of one commit, read from its own handle on the cache repository.
+class GitTreeSource : public FileSource {
+ public:
+  static Result<std::shared_ptr<GitTreeSource>> Open(const std::string& repo_path,
+                                                     const git_oid& tree,
+                                                     const std::string& commit) {
+    auto src = std::shared_ptr<GitTreeSource>(new GitTreeSource(commit));
+    if (git_repository_open_bare(&src->repo_, repo_path.c_str()) != 0 ||
+        git_tree_lookup(&src->tree_, src->repo_, &tree) != 0) {
+      const git_error* e = git_error_last();
+      return Internal(repo_path + ": cannot open tree of commit " + commit + ": " +
+                      (e && e->message ? e->message : "unknown error"));
+    }
+    return src;
+  }
+  ~GitTreeSource() override {
+    if (tree_) git_tree_free(tree_);
+    if (repo_) git_repository_free(repo_);
+    git_libgit2_shutdown();
+  }
+
+  Result<std::string> Read(const std::string& path) override {
+    ASSIGN_OR_RETURN(std::string norm, JoinRepoPath("", path));
+    std::lock_guard<std::mutex> lock(mu_);
+    EntryPtr entry;
+    if (norm.empty() || git_tree_entry_bypath(&entry.p, tree_, norm.c_str()) != 0) {
+      return NotFound(norm + ": no such file at commit " + commit_.substr(0, 12));
+    }
+    if (git_tree_entry_type(entry.p) != GIT_OBJECT_BLOB) {
+      return InvalidArgument(norm + ": is a directory at commit " + commit_.substr(0, 12));
+    }
+    if (git_tree_entry_filemode(entry.p) == GIT_FILEMODE_LINK) {
+      return InvalidArgument(norm + ": is a symbolic link (not supported) at commit " +
+                             commit_.substr(0, 12));
+    }
+    BlobPtr blob;
+    if (git_blob_lookup(&blob.p, repo_, git_tree_entry_id(entry.p)) != 0) {
+      return Internal(norm + ": cannot read blob at commit " + commit_.substr(0, 12));
+    }
+    return std::string(static_cast<const char*>(git_blob_rawcontent(blob.p)),
+                       static_cast<size_t>(git_blob_rawsize(blob.p)));
+  }
+
+  bool Exists(const std::string& path) override {
+    Result<std::string> norm = JoinRepoPath("", path);
+    if (!norm.ok() || norm->empty()) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    EntryPtr entry;
+    return git_tree_entry_bypath(&entry.p, tree_, norm->c_str()) == 0 &&
+           git_tree_entry_type(entry.p) == GIT_OBJECT_BLOB;
+  }
+
+ private:
+  explicit GitTreeSource(std::string commit) : commit_(std::move(commit)) {
+    git_libgit2_init();
+  }
+  const std::string commit_;
+  std::mutex mu_;
+  git_repository* repo_ = nullptr;
+  git_tree* tree_ = nullptr;
+};
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name[0] == '.') return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool SshSupported() {
+  git_libgit2_init();
+  bool ok = (git_libgit2_features() & GIT_FEATURE_SSH) != 0;
+  git_libgit2_shutdown();
+  return ok;
+}
+
+Result<std::unique_ptr<GitSource>> GitSource::Create(RemoteSpec spec, std::string cache_dir,
+                                                     FetchObserver observer) {
+  const std::string what = "repository " + spec.name;
+  if (!ValidName(spec.name)) {
+    return InvalidArgument(what + ": name must be letters, digits, '.', '_' or '-'");
+  }
+  if (spec.url.empty()) return InvalidArgument(what + ": url is empty");
+  const std::string scheme = UrlScheme(spec.url);
+  const std::string url = RedactUrl(spec.url);
+  if (scheme != "file" && scheme != "http" && scheme != "https" && scheme != "ssh" &&
+      scheme != "git") {
+    return InvalidArgument(what + ": " + url + ": unsupported scheme \"" + scheme + "\"");
+  }
+  if (scheme == "ssh") {
+    if (!SshSupported()) {
+      return FailedPrecondition(what + ": " + url + ": this libgit2 is built without ssh support");
+    }
+    if (spec.auth.known_hosts_file.empty()) {
+      return InvalidArgument(what + ": " + url + ": ssh needs a known_hosts file");
+    }
+  }
+  if (spec.kind == RefKind::kCommit && (spec.ref.size() != GIT_OID_HEXSZ || !IsHex(spec.ref))) {
+    return InvalidArgument(what + ": commit must be a full 40-character hex id, got \"" +
+                           spec.ref + "\"");
+  }
+  if (spec.kind != RefKind::kCommit && !IsSafeRevision(spec.ref)) {
+    return InvalidArgument(what + ": invalid " +
+                           (spec.kind == RefKind::kBranch ? "branch" : "tag") + " name \"" +
+                           spec.ref + "\"");
+  }
+  std::string path = (fs::path(cache_dir) / (spec.name + ".git")).string();
+  return std::unique_ptr<GitSource>(new GitSource(std::move(spec), path, std::move(observer)));
+}
+
+GitSource::GitSource(RemoteSpec spec, std::string cache_path, FetchObserver observer)
+    : spec_(std::move(spec)), cache_path_(std::move(cache_path)), observer_(std::move(observer)) {
+  git_libgit2_init();
+}
+
+GitSource::~GitSource() {
+  if (repo_) git_repository_free(repo_);
+  git_libgit2_shutdown();
+}
+
+std::string GitSource::DisplayUrl() const { return RedactUrl(spec_.url); }
+
+Result<std::string> GitSource::ResolveRemote() {
+  if (spec_.kind == RefKind::kCommit) return spec_.ref;
+  const std::string url = DisplayUrl();
+  CallbackState st;
+  st.spec = &spec_;
+  git_remote_callbacks cb = MakeCallbacks(&st);
+  RemotePtr remote;
+  auto finish = [&](Result<std::string> r) {
+    if (observer_) observer_(spec_.name, r.ok() ? "success" : "error");
+    return r;
+  };
+  int rc = git_remote_create_detached(&remote.p, spec_.url.c_str());
+  if (rc == 0) rc = git_remote_connect(remote.p, GIT_DIRECTION_FETCH, &cb, nullptr, nullptr);
+  if (rc != 0) return finish(GitError(rc, "ls-remote", url, st));
+  const git_remote_head** heads = nullptr;
+  size_t count = 0;
+  rc = git_remote_ls(&heads, &count, remote.p);
+  if (rc != 0) return finish(GitError(rc, "ls-remote", url, st));
+  const std::string want =
+      (spec_.kind == RefKind::kBranch ? "refs/heads/" : "refs/tags/") + spec_.ref;
+  const std::string peeled = want + "^{}";
+  std::string found;
+  for (size_t i = 0; i < count; ++i) {
+    if (heads[i]->name == peeled) {
+      found = OidHex(&heads[i]->oid);
+      break;
+    }
+    if (heads[i]->name == want) found = OidHex(&heads[i]->oid);
+  }
+  git_remote_disconnect(remote.p);
+  if (found.empty()) {
+    return finish(NotFound("git ls-remote " + url + ": " +
+                           (spec_.kind == RefKind::kBranch ? "branch" : "tag") + " \"" +
+                           spec_.ref + "\" not found"));
+  }
+  return finish(found);
+}
+
+Status GitSource::OpenCacheLocked() {
+  if (repo_) return OkStatus();
+  std::error_code ec;
+  fs::create_directories(fs::path(cache_path_).parent_path(), ec);
+  if (ec) return Internal(cache_path_ + ": cannot create cache directory: " + ec.message());
+  if (fs::exists(cache_path_)) {
+    if (git_repository_open_bare(&repo_, cache_path_.c_str()) == 0) return OkStatus();
+    const git_error* e = git_error_last();
+    log::Get("gitsource")->warn("cache {} unusable ({}), recreating", cache_path_,
+                                e && e->message ? e->message : "unknown error");
+    repo_ = nullptr;
+    fs::remove_all(cache_path_, ec);
+  }
+  if (git_repository_init(&repo_, cache_path_.c_str(), /*is_bare=*/1) != 0) {
+    const git_error* e = git_error_last();
+    repo_ = nullptr;
+    return Internal(cache_path_ + ": cannot create cache repository: " +
+                    (e && e->message ? e->message : "unknown error"));
+  }
+  return OkStatus();
+}
+
+Status GitSource::FetchRefspecsLocked(const std::vector<std::string>& refspecs) {
+  const std::string url = DisplayUrl();
+  CallbackState st;
+  st.spec = &spec_;
+  git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+  opts.callbacks = MakeCallbacks(&st);
+  opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  std::vector<char*> specs;
+  for (const std::string& s : refspecs) specs.push_back(const_cast<char*>(s.c_str()));
+  git_strarray arr{specs.data(), specs.size()};
+  RemotePtr remote;
+  int rc = git_remote_create_anonymous(&remote.p, repo_, spec_.url.c_str());
+  if (rc == 0) rc = git_remote_fetch(remote.p, &arr, &opts, nullptr);
+  Status status = rc == 0 ? OkStatus() : GitError(rc, "fetch", url, st);
+  if (observer_) observer_(spec_.name, status.ok() ? "success" : "error");
+  return status;
+}
+
+Result<std::string> GitSource::LookupLocked(const std::string& revision) {
+  std::vector<std::string> candidates;
+  if (IsHex(revision)) candidates.push_back(revision);
+  candidates.push_back("refs/remotes/origin/" + revision);
+  candidates.push_back("refs/tags/" + revision);
+  for (const std::string& c : candidates) {
+    ObjectPtr obj;
+    if (git_revparse_single(&obj.p, repo_, (c + "^{commit}").c_str()) == 0) {
+      return OidHex(git_object_id(obj.p));
+    }
+  }
+  return NotFound("git fetch " + DisplayUrl() + ": revision \"" + revision + "\" not found");
+}
+
+Result<Snapshot> GitSource::Fetch(const std::string& revision) {
+  std::string rev = revision;
+  if (rev.empty()) rev = spec_.ref;
+  if (!IsSafeRevision(rev)) {
+    return InvalidArgument("git fetch " + DisplayUrl() + ": invalid revision \"" + rev + "\"");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(OpenCacheLocked());
+  const std::vector<std::string> all = {"+refs/heads/*:refs/remotes/origin/*",
+                                        "+refs/tags/*:refs/tags/*"};
+  Result<std::string> oid = NotFound("");
+  if (IsHex(rev) && rev.size() == GIT_OID_HEXSZ) oid = LookupLocked(rev);  // cached: no network
+  if (!oid.ok()) {
+    if (spec_.kind != RefKind::kCommit && (rev == spec_.ref || IsHex(rev))) {
+      std::vector<std::string> one = {
+          spec_.kind == RefKind::kBranch
+              ? "+refs/heads/" + spec_.ref + ":refs/remotes/origin/" + spec_.ref
+              : "+refs/tags/" + spec_.ref + ":refs/tags/" + spec_.ref};
+      RETURN_IF_ERROR(FetchRefspecsLocked(one));
+      oid = LookupLocked(rev);
+    }
+    if (!oid.ok()) {
+      RETURN_IF_ERROR(FetchRefspecsLocked(all));
+      oid = LookupLocked(rev);
+    }
+  }
+  if (!oid.ok()) return oid.status();
+  git_oid id;
+  git_oid_fromstr(&id, oid->c_str());
+  CommitPtr commit;
+  if (git_commit_lookup(&commit.p, repo_, &id) != 0) {
+    return Internal("git fetch " + DisplayUrl() + ": cannot read commit " + *oid);
+  }
+  CommitInfo info;
+  info.commit = *oid;
+  const char* summary = git_commit_summary(commit.p);
+  info.summary = summary ? summary : "";
+  const git_signature* author = git_commit_author(commit.p);
+  if (author) info.author = std::string(author->name) + " <" + author->email + ">";
+  info.time = static_cast<int64_t>(git_commit_time(commit.p));
+  ASSIGN_OR_RETURN(std::shared_ptr<GitTreeSource> tree,
+                   GitTreeSource::Open(cache_path_, *git_commit_tree_id(commit.p), *oid));
+  return Snapshot(std::move(info), std::move(tree));
+}
+
+Result<std::vector<std::string>> GitSource::ChangedPaths(const std::string& from,
+                                                         const std::string& to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(OpenCacheLocked());
+  auto tree_of = [&](const std::string& rev, TreePtr* out) -> Status {
+    git_oid id;
+    CommitPtr commit;
+    if (!IsHex(rev) || rev.size() != GIT_OID_HEXSZ || git_oid_fromstr(&id, rev.c_str()) != 0 ||
+        git_commit_lookup(&commit.p, repo_, &id) != 0) {
+      return NotFound("git diff " + DisplayUrl() + ": commit \"" + rev +
+                      "\" is not in the cache (fetch it first)");
+    }
+    if (git_commit_tree(&out->p, commit.p) != 0) {
+      return Internal("git diff " + DisplayUrl() + ": cannot read tree of " + rev);
+    }
+    return OkStatus();
+  };
+  TreePtr from_tree, to_tree;
+  if (!from.empty()) RETURN_IF_ERROR(tree_of(from, &from_tree));
+  RETURN_IF_ERROR(tree_of(to, &to_tree));
+  DiffPtr diff;
+  git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+  if (git_diff_tree_to_tree(&diff.p, repo_, from_tree.p, to_tree.p, &opts) != 0) {
+    const git_error* e = git_error_last();
+    return Internal("git diff " + DisplayUrl() + ": " +
+                    (e && e->message ? e->message : "unknown error"));
+  }
+  std::set<std::string> paths;
+  for (size_t i = 0, n = git_diff_num_deltas(diff.p); i < n; ++i) {
+    const git_diff_delta* d = git_diff_get_delta(diff.p, i);
+    if (d->old_file.path) paths.insert(d->old_file.path);
+    if (d->new_file.path) paths.insert(d->new_file.path);
+  }
+  return std::vector<std::string>(paths.begin(), paths.end());
+}
+
+}  // namespace stackctl::gitsource

@@ -1,0 +1,231 @@
+// GitSource against file:// repositories made with the git CLI in a temp dir
+// (hermetic: no network). Servers (git://, http://) are covered by
+// tests/integration/gitsource_test.cc.
+#include "gitsource/git_source.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace stackctl::gitsource {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int rc = pclose(p);
+  EXPECT_EQ(rc, 0) << cmd << ": " << out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+class GitSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/gitsource_test.XXXXXX";
+    root_ = mkdtemp(tmpl);
+    work_ = root_ + "/work";
+    Sh("git init -q -b main " + work_);
+    Git("config user.name Tester");
+    Git("config user.email tester@example.com");
+    Git("config commit.gpgsign false");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::string Git(const std::string& args) { return Sh("git -C " + work_ + " " + args); }
+  void Write(const std::string& path, const std::string& content) {
+    fs::create_directories(fs::path(work_ + "/" + path).parent_path());
+    std::ofstream(work_ + "/" + path) << content;
+  }
+  std::string Commit(const std::string& msg) {
+    Git("add -A");
+    Git("commit -q -m '" + msg + "'");
+    return Git("rev-parse HEAD");
+  }
+  std::unique_ptr<GitSource> Make(RefKind kind, const std::string& ref,
+                                  const std::string& name = "infra") {
+    RemoteSpec spec;
+    spec.name = name;
+    spec.url = "file://" + work_;
+    spec.kind = kind;
+    spec.ref = ref;
+    auto src = GitSource::Create(spec, root_ + "/cache",
+                                 [this](const std::string& repo, const std::string& result) {
+                                   observed_.push_back(repo + ":" + result);
+                                 });
+    EXPECT_TRUE(src.ok()) << src.status().ToString();
+    return std::move(src).value();
+  }
+
+  std::string root_, work_;
+  std::vector<std::string> observed_;
+};
+
+TEST_F(GitSourceTest, ResolveFetchReadAndChangedPaths) {
+  Write("stacks/web/docker-compose.yml", "services: {web: {image: nginx}}\n");
+  Write("stacks/db/docker-compose.yml", "services: {db: {image: postgres}}\n");
+  Write("README.md", "hello\n");
+  std::string c1 = Commit("first commit\n\nbody text");
+  auto src = Make(RefKind::kBranch, "main");
+
+  auto head = src->ResolveRemote();
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(*head, c1);
+  auto snap = src->Fetch(*head);
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(snap->info().commit, c1);
+  EXPECT_EQ(snap->info().summary, "first commit");
+  EXPECT_EQ(snap->info().author, "Tester <tester@example.com>");
+  EXPECT_GT(snap->info().time, 0);
+  auto web = snap->Files("stacks/web");
+  EXPECT_EQ(*web->Read("docker-compose.yml"), "services: {web: {image: nginx}}\n");
+  EXPECT_EQ(*web->Read("../../README.md"), "hello\n");
+  EXPECT_TRUE(web->Exists("docker-compose.yml"));
+  EXPECT_FALSE(web->Exists("nope.yml"));
+  EXPECT_FALSE(snap->Files("")->Exists("stacks"));
+  EXPECT_EQ(web->Read("nope.yml").status(),
+            NotFound("stacks/web/nope.yml: no such file at commit " + c1.substr(0, 12)));
+  EXPECT_EQ(snap->Files("")->Read("stacks/web").status(),
+            InvalidArgument("stacks/web: is a directory at commit " + c1.substr(0, 12)));
+  EXPECT_TRUE(fs::exists(root_ + "/cache/infra.git/HEAD"));
+  EXPECT_FALSE(fs::exists(root_ + "/cache/infra.git/stacks"));
+
+  // A new push: ResolveRemote sees it; the old snapshot still reads the old files.
+  Write("stacks/web/docker-compose.yml", "services: {web: {image: nginx:2}}\n");
+  Write("stacks/web/nginx.conf", "x\n");
+  std::string c2 = Commit("second");
+  EXPECT_EQ(*src->ResolveRemote(), c2);
+  auto snap2 = src->Fetch(c2);
+  ASSERT_TRUE(snap2.ok()) << snap2.status().ToString();
+  EXPECT_EQ(*snap2->Files("stacks/web")->Read("docker-compose.yml"),
+            "services: {web: {image: nginx:2}}\n");
+  EXPECT_EQ(*web->Read("docker-compose.yml"), "services: {web: {image: nginx}}\n");
+
+  auto changed = src->ChangedPaths(c1, c2);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ(*changed, (std::vector<std::string>{"stacks/web/docker-compose.yml",
+                                                "stacks/web/nginx.conf"}));
+  EXPECT_TRUE(AnyChangedUnder(*changed, "stacks/web"));
+  EXPECT_FALSE(AnyChangedUnder(*changed, "stacks/db"));
+  EXPECT_EQ(*src->ChangedPaths("", c1),
+            (std::vector<std::string>{"README.md", "stacks/db/docker-compose.yml",
+                                      "stacks/web/docker-compose.yml"}));
+  EXPECT_EQ(src->ChangedPaths(c2, std::string(40, 'a')).status(),
+            NotFound("git diff file://" + work_ + ": commit \"" + std::string(40, 'a') +
+                     "\" is not in the cache (fetch it first)"));
+  EXPECT_EQ(observed_, (std::vector<std::string>{"infra:success", "infra:success",
+                                                 "infra:success", "infra:success"}));
+}
+
+TEST_F(GitSourceTest, CachedCommitNeedsNoServerAndRenamesAreBothPaths) {
+  Write("a.yml", "a\n");
+  std::string c1 = Commit("one");
+  Git("mv a.yml b.yml");
+  std::string c2 = Commit("two");
+  auto src = Make(RefKind::kBranch, "main");
+  ASSERT_TRUE(src->Fetch("").ok());
+  fs::remove_all(work_);
+  auto snap = src->Fetch(c1);  // history came with the branch
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(*snap->Files("")->Read("a.yml"), "a\n");
+  EXPECT_EQ(*src->ChangedPaths(c1, c2), (std::vector<std::string>{"a.yml", "b.yml"}));
+  // Re-created source over the same cache still works offline.
+  src.reset();
+  auto again = Make(RefKind::kBranch, "main");
+  EXPECT_EQ(again->Fetch(c2)->commit(), c2);
+}
+
+TEST_F(GitSourceTest, TagsAnnotatedAndLightweight) {
+  Write("a", "1");
+  std::string c1 = Commit("one");
+  Git("tag -a v1 -m release");
+  Write("a", "2");
+  std::string c2 = Commit("two");
+  Git("tag v2");
+  auto v1 = Make(RefKind::kTag, "v1");
+  EXPECT_EQ(*v1->ResolveRemote(), c1);
+  EXPECT_EQ(v1->Fetch("")->commit(), c1);
+  auto v2 = Make(RefKind::kTag, "v2", "other");
+  EXPECT_EQ(*v2->ResolveRemote(), c2);
+  EXPECT_EQ(*v2->Fetch("v2")->Files("")->Read("a"), "2");
+}
+
+TEST_F(GitSourceTest, PinnedCommitAndOtherRevisions) {
+  Write("a", "1");
+  std::string c1 = Commit("one");
+  Git("checkout -q -b feature");
+  Write("a", "feature");
+  std::string cf = Commit("feature work");
+  Git("checkout -q main");
+  auto pinned = Make(RefKind::kCommit, c1);
+  EXPECT_EQ(*pinned->ResolveRemote(), c1);
+  EXPECT_EQ(pinned->Fetch(c1)->commit(), c1);
+  // A branch that is not the configured one, and an abbreviated id.
+  auto main = Make(RefKind::kBranch, "main", "main");
+  EXPECT_EQ(main->Fetch("feature")->commit(), cf);
+  EXPECT_EQ(main->Fetch(cf.substr(0, 10))->commit(), cf);
+  EXPECT_EQ(main->Fetch("nope").status(),
+            NotFound("git fetch file://" + work_ + ": revision \"nope\" not found"));
+  EXPECT_EQ(main->Fetch("HEAD@{1}").status(),
+            InvalidArgument("git fetch file://" + work_ + ": invalid revision \"HEAD@{1}\""));
+}
+
+TEST_F(GitSourceTest, UnknownBranchAndMissingRepository) {
+  Write("a", "1");
+  Commit("one");
+  auto src = Make(RefKind::kBranch, "release");
+  EXPECT_EQ(src->ResolveRemote().status(),
+            NotFound("git ls-remote file://" + work_ + ": branch \"release\" not found"));
+  EXPECT_EQ(observed_, (std::vector<std::string>{"infra:error"}));
+
+  RemoteSpec spec{"gone", "file://" + root_ + "/missing", RefKind::kBranch, "main", {}};
+  auto gone = GitSource::Create(spec, root_ + "/cache").value();
+  Status st = gone->ResolveRemote().status();
+  EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
+  EXPECT_EQ(st.message().rfind("git ls-remote file://" + root_ + "/missing: ", 0), 0u)
+      << st.message();
+  st = gone->Fetch("").status();
+  EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
+  EXPECT_EQ(st.message().rfind("git fetch file://" + root_ + "/missing: ", 0), 0u)
+      << st.message();
+}
+
+TEST(GitSourceCreateTest, RejectsBadSpecs) {
+  auto make = [](RemoteSpec s) { return GitSource::Create(std::move(s), "/tmp/x").status(); };
+  EXPECT_EQ(make({"a/b", "file:///r", RefKind::kBranch, "main", {}}),
+            InvalidArgument("repository a/b: name must be letters, digits, '.', '_' or '-'"));
+  EXPECT_EQ(make({"r", "ftp://h/r", RefKind::kBranch, "main", {}}),
+            InvalidArgument("repository r: ftp://h/r: unsupported scheme \"ftp\""));
+  EXPECT_EQ(make({"r", "file:///r", RefKind::kCommit, "abc", {}}),
+            InvalidArgument(
+                "repository r: commit must be a full 40-character hex id, got \"abc\""));
+  EXPECT_EQ(make({"r", "file:///r", RefKind::kBranch, "-x", {}}),
+            InvalidArgument("repository r: invalid branch name \"-x\""));
+  EXPECT_TRUE(SshSupported());
+  EXPECT_EQ(make({"r", "git@host:r.git", RefKind::kBranch, "main", {}}),
+            InvalidArgument("repository r: git@host:r.git: ssh needs a known_hosts file"));
+}
+
+TEST(GitSourceCreateTest, SshHostKeyIsChecked) {
+  // Nothing listens on port 1 of loopback: the connection fails before any
+  // key exchange, and the error names the URL and says "unavailable".
+  RemoteSpec spec{"r", "ssh://git@127.0.0.1:1/r.git", RefKind::kBranch, "main", {}};
+  spec.auth.known_hosts_file = "/dev/null";
+  auto src = GitSource::Create(spec, "/tmp/x").value();
+  Status st = src->ResolveRemote().status();
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  EXPECT_EQ(st.message().rfind("git ls-remote ssh://git@127.0.0.1:1/r.git: ", 0), 0u)
+      << st.message();
+}
+
+}  // namespace
+}  // namespace stackctl::gitsource

@@ -1,0 +1,142 @@
+// The stackctld configuration file (YAML): what the controller watches and
+// how it deploys. The format, every default and an example are documented in
+// docs/configuration.md; deploy/stackctld.yml is a complete example.
+//
+// ParseConfig is strict: unknown keys, wrong types, bad values and dangling
+// references are errors whose message starts with the key path, e.g.
+//   stacks[1].repository: unknown repository "foo"
+//   repositories[0].poll_interval: invalid duration "5 minutes"
+// Secrets are never in the file itself: it names files holding them (API
+// token, webhook secrets, git credentials), read when needed with
+// ReadSecretFile so rotated secrets are picked up. Relative file paths are
+// resolved against the directory of the configuration file.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "gitsource/git_source.h"
+
+namespace stackctl::server {
+
+using Duration = std::chrono::milliseconds;
+
+struct EngineConfig {
+  std::string host = "unix:///var/run/docker.sock";  // unix:///path or tcp://host:port
+  bool tls = false;         // true when any TLS file is set (tcp only)
+  bool tls_verify = true;   // verify the engine's certificate against ca_file
+  std::string ca_file, cert_file, key_file;
+
+  bool operator==(const EngineConfig&) const = default;
+};
+
+struct RepositoryConfig {
+  // remote.name, url, kind/ref (default branch "main") and auth files.
+  gitsource::RemoteSpec remote;
+  Duration poll_interval = std::chrono::minutes(1);  // 0: no polling (webhooks only)
+
+  bool operator==(const RepositoryConfig&) const = default;
+};
+
+enum class TrustPolicy { kOff, kWarn, kRequire };
+
+struct ImageTrustConfig {
+  TrustPolicy policy = TrustPolicy::kOff;
+  std::string server;   // Notary server URL; required unless policy is off
+  std::string ca_file;  // CA bundle for the Notary server (else system CAs)
+
+  bool operator==(const ImageTrustConfig&) const = default;
+};
+
+struct RolloutConfig {
+  int parallelism = 1;  // services updated at once within a wave; 0 = all
+  Duration delay{0};    // pause between waves
+
+  bool operator==(const RolloutConfig&) const = default;
+};
+
+struct StackOptions {
+  bool auto_sync = true;   // deploy new commits without being asked
+  bool prune = true;       // remove owned objects no longer in Git
+  bool self_heal = false;  // re-apply when the live state drifts
+  RolloutConfig rollout;
+  Duration timeout = std::chrono::minutes(10);  // one reconcile, rollout included
+  ImageTrustConfig image_trust;
+
+  bool operator==(const StackOptions&) const = default;
+};
+
+struct StackConfig {
+  std::string name;
+  std::string repository;  // a RepositoryConfig name
+  std::string path = ".";  // directory in the repository, normalized ("" = root)
+  // Relative to `path`. Exactly one of compose_files (default
+  // ["docker-compose.yml"]) and bundle.
+  std::vector<std::string> compose_files;
+  std::string bundle;    // a .dab file
+  std::string env_file;  // optional, relative to `path`
+  StackOptions options;
+
+  bool operator==(const StackConfig&) const = default;
+};
+
+struct WebhookConfig {
+  // Files holding each provider's shared secret; empty = provider disabled.
+  std::string github_secret_file;
+  std::string gitlab_secret_file;   // the X-Gitlab-Token value
+  std::string gitea_secret_file;    // also Forgejo
+  std::string generic_secret_file;
+
+  bool operator==(const WebhookConfig&) const = default;
+};
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:9090";  // host:port
+  std::string api_token_file;             // empty = CI API disabled
+  uint64_t max_body_bytes = 1 << 20;
+
+  bool operator==(const HttpConfig&) const = default;
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace|debug|info|warn|error|off
+  std::string format = "text";  // text|json
+
+  bool operator==(const LogConfig&) const = default;
+};
+
+struct Config {
+  EngineConfig engine;
+  std::vector<RepositoryConfig> repositories;
+  std::vector<StackConfig> stacks;
+  HttpConfig http;
+  WebhookConfig webhooks;
+  LogConfig log;
+  std::string state_dir = "/var/lib/stackctld";
+  std::string cache_dir;  // default <state_dir>/cache
+
+  const RepositoryConfig* FindRepository(const std::string& name) const;
+  const StackConfig* FindStack(const std::string& name) const;
+  bool operator==(const Config&) const = default;
+};
+
+// Parses and validates `text`. `base_dir` resolves relative file paths
+// ("" leaves them as written). Errors are kInvalidArgument "<key path>: <what>".
+Result<Config> ParseConfig(const std::string& text, const std::string& base_dir);
+
+// Reads and parses a file; errors are prefixed with the file's path.
+Result<Config> LoadConfigFile(const std::string& path);
+
+// "90s", "1m30s", "500ms", "2h", "0" -> milliseconds. Units: ms, s, m, h.
+Result<Duration> ParseDuration(const std::string& text);
+
+// Reads a secret from a file, without trailing whitespace; an empty file is
+// kFailedPrecondition. The value is never put in an error message.
+Result<std::string> ReadSecretFile(const std::string& path);
+
+}  // namespace stackctl::server

@@ -1,0 +1,262 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace stackctl::server {
+namespace {
+
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// The full example shipped in deploy/ parses to exactly these values.
+TEST(ConfigTest, FullExample) {
+  auto c = LoadConfigFile(STACKCTL_SOURCE_DIR "/deploy/stackctld.yml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->engine, (EngineConfig{"tcp://manager1.example.com:2376", true, true,
+                                     "/etc/stackctld/engine/ca.pem",
+                                     "/etc/stackctld/engine/cert.pem",
+                                     "/etc/stackctld/engine/key.pem"}));
+  EXPECT_EQ(c->state_dir, "/var/lib/stackctld");
+  EXPECT_EQ(c->cache_dir, "/var/cache/stackctld");
+  EXPECT_EQ(c->log, (LogConfig{"info", "json"}));
+  EXPECT_EQ(c->http, (HttpConfig{"0.0.0.0:9090", "/run/secrets/stackctl_api_token", 1048576}));
+  EXPECT_EQ(c->webhooks, (WebhookConfig{"/run/secrets/github_webhook_secret",
+                                        "/run/secrets/gitlab_webhook_token",
+                                        "/run/secrets/gitea_webhook_secret",
+                                        "/run/secrets/generic_webhook_secret"}));
+  ASSERT_EQ(c->repositories.size(), 3u);
+  gitsource::Auth token_auth;
+  token_auth.token_file = "/run/secrets/github_token";
+  EXPECT_EQ(c->repositories[0],
+            (RepositoryConfig{{"infra", "https://github.com/acme/infra.git",
+                               gitsource::RefKind::kBranch, "main", token_auth},
+                              minutes(1)}));
+  gitsource::Auth ssh_auth;
+  ssh_auth.username = "git";
+  ssh_auth.ssh_private_key_file = "/run/secrets/deploy_key";
+  ssh_auth.ssh_passphrase_file = "/run/secrets/deploy_key_passphrase";
+  ssh_auth.known_hosts_file = "/etc/stackctld/known_hosts";
+  EXPECT_EQ(c->repositories[1],
+            (RepositoryConfig{{"platform", "ssh://git@gitlab.example.com/acme/platform.git",
+                               gitsource::RefKind::kTag, "v1.4.2", ssh_auth},
+                              minutes(5)}));
+  gitsource::Auth basic;
+  basic.username = "deploy";
+  basic.password_file = "/run/secrets/legacy_password";
+  EXPECT_EQ(c->repositories[2],
+            (RepositoryConfig{{"legacy", "https://git.example.com/ops/legacy.git",
+                               gitsource::RefKind::kCommit,
+                               "0123456789abcdef0123456789abcdef01234567", basic},
+                              Duration(0)}));
+
+  StackOptions defaults;
+  defaults.rollout = {1, seconds(5)};
+  defaults.image_trust = {TrustPolicy::kWarn, "https://notary.example.com:4443",
+                          "/etc/stackctld/notary-ca.pem"};
+  ASSERT_EQ(c->stacks.size(), 3u);
+  StackConfig web;
+  web.name = "web";
+  web.repository = "infra";
+  web.path = "stacks/web";
+  web.compose_files = {"docker-compose.yml", "docker-compose.prod.yml"};
+  web.env_file = "prod.env";
+  web.options = defaults;
+  web.options.self_heal = true;
+  web.options.rollout = {2, seconds(10)};
+  web.options.image_trust.policy = TrustPolicy::kRequire;
+  EXPECT_EQ(c->stacks[0], web);
+  StackConfig mon;
+  mon.name = "monitoring";
+  mon.repository = "platform";
+  mon.path = "monitoring";
+  mon.bundle = "monitoring.dab";
+  mon.options = defaults;
+  mon.options.prune = false;
+  mon.options.timeout = minutes(20);
+  EXPECT_EQ(c->stacks[1], mon);
+  StackConfig legacy;
+  legacy.name = "legacy";
+  legacy.repository = "legacy";
+  legacy.path = "";
+  legacy.compose_files = {"docker-compose.yml"};
+  legacy.options = defaults;
+  legacy.options.auto_sync = false;
+  legacy.options.image_trust.policy = TrustPolicy::kOff;
+  EXPECT_EQ(c->stacks[2], legacy);
+  EXPECT_EQ(c->FindStack("monitoring"), &c->stacks[1]);
+  EXPECT_EQ(c->FindStack("nope"), nullptr);
+}
+
+TEST(ConfigTest, MinimalUsesDefaultsAndResolvesRelativePaths) {
+  auto c = ParseConfig(R"(
+repositories:
+  - {name: infra, url: "https://h/r.git", auth: {token_file: secrets/token}}
+stacks:
+  - {name: web, repository: infra}
+http: {api_token_file: api-token}
+)",
+                       "/etc/stackctld");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->engine, EngineConfig{});
+  EXPECT_EQ(c->state_dir, "/var/lib/stackctld");
+  EXPECT_EQ(c->cache_dir, "/var/lib/stackctld/cache");
+  EXPECT_EQ(c->log, LogConfig{});
+  EXPECT_EQ(c->http.listen, "127.0.0.1:9090");
+  EXPECT_EQ(c->http.api_token_file, "/etc/stackctld/api-token");
+  EXPECT_EQ(c->http.max_body_bytes, 1u << 20);
+  EXPECT_EQ(c->repositories[0].remote.kind, gitsource::RefKind::kBranch);
+  EXPECT_EQ(c->repositories[0].remote.ref, "main");
+  EXPECT_EQ(c->repositories[0].remote.auth.token_file, "/etc/stackctld/secrets/token");
+  EXPECT_EQ(c->repositories[0].poll_interval, minutes(1));
+  EXPECT_EQ(c->stacks[0].path, "");
+  EXPECT_EQ(c->stacks[0].compose_files, std::vector<std::string>{"docker-compose.yml"});
+  EXPECT_EQ(c->stacks[0].options, StackOptions{});
+  EXPECT_TRUE(c->stacks[0].options.auto_sync);
+  EXPECT_TRUE(c->stacks[0].options.prune);
+  EXPECT_FALSE(c->stacks[0].options.self_heal);
+  EXPECT_EQ(c->stacks[0].options.timeout, minutes(10));
+  EXPECT_EQ(c->stacks[0].options.image_trust.policy, TrustPolicy::kOff);
+}
+
+TEST(ConfigTest, ErrorsNameTheKeyPath) {
+  const std::string repo = "repositories: [{name: infra, url: 'https://h/r.git'}]\n";
+  struct Case {
+    std::string yaml;
+    std::string error;
+  };
+  const Case cases[] = {
+      {"", "(root): the configuration is empty"},
+      {"[1]", "(root): must be a mapping"},
+      {"stackz: []", "stackz: unknown key"},
+      {repo + "stacks: [{name: a, repository: infra}, {name: b, repository: foo}]",
+       "stacks[1].repository: unknown repository \"foo\""},
+      {repo + "stacks: [{name: a, repository: infra, optons: {}}]", "stacks[0].optons: unknown key"},
+      {repo + "stacks: [{name: a, repository: infra}, {name: a, repository: infra}]",
+       "stacks[1].name: duplicate stack \"a\""},
+      {repo + "stacks: [{repository: infra}]", "stacks[0].name: required"},
+      {repo + "stacks: [{name: 'a b', repository: infra}]",
+       "stacks[0].name: must start with a letter or digit and contain only letters, digits, "
+       "'_', '-' or '.' (at most 63)"},
+      {repo + "stacks: [{name: a, repository: infra, path: ../x}]",
+       "stacks[0].path: ../x: path leaves the repository"},
+      {repo + "stacks: [{name: a, repository: infra, compose_files: [a.yml], bundle: b.dab}]",
+       "stacks[0]: set only one of compose_files and bundle"},
+      {repo + "stacks: [{name: a, repository: infra, compose_files: []}]",
+       "stacks[0].compose_files: must not be empty"},
+      {repo + "stacks: [{name: a, repository: infra, compose_files: [a.yml, {}]}]",
+       "stacks[0].compose_files[1]: must be a non-empty string"},
+      {repo + "stacks: [{name: a, repository: infra, auto_sync: yes}]",
+       "stacks[0].auto_sync: must be true or false"},
+      {repo + "stacks: [{name: a, repository: infra, timeout: 10}]",
+       "stacks[0].timeout: invalid duration \"10\""},
+      {repo + "stacks: [{name: a, repository: infra, rollout: {parallelism: -1}}]",
+       "stacks[0].rollout.parallelism: must be between 0 and 1000"},
+      {repo + "stacks: [{name: a, repository: infra, rollout: {parallelism: two}}]",
+       "stacks[0].rollout.parallelism: must be an integer"},
+      {repo + "stacks: [{name: a, repository: infra, rollout: {wave: 1}}]",
+       "stacks[0].rollout.wave: unknown key"},
+      {repo + "stacks: [{name: a, repository: infra, image_trust: {policy: strict}}]",
+       "stacks[0].image_trust.policy: must be require, warn or off, got \"strict\""},
+      {repo + "stacks: [{name: a, repository: infra, image_trust: {policy: require}}]",
+       "stacks[0].image_trust.server: required when policy is require"},
+      {repo + "stacks: [{name: a, repository: infra, image_trust: {policy: warn, server: "
+              "'http://n'}}]",
+       "stacks[0].image_trust.server: must be an https:// URL"},
+      {repo + "defaults: {prune: maybe}", "defaults.prune: must be true or false"},
+      {repo + "defaults: {compose_files: []}", "defaults.compose_files: unknown key"},
+      {"repositories: [{name: infra}]", "repositories[0].url: required"},
+      {"repositories: [{url: 'https://h/r'}]", "repositories[0].name: required"},
+      {"repositories: [{name: a, url: 'ftp://h/r'}]",
+       "repositories[0].url: unsupported scheme \"ftp\" (use https, http, ssh, git or file)"},
+      {"repositories: [{name: a, url: 'https://h/r', branch: main, tag: v1}]",
+       "repositories[0]: set only one of branch, tag and commit"},
+      {"repositories: [{name: a, url: 'https://h/r', commit: abc}]",
+       "repositories[0].commit: must be a full 40-character hex commit id"},
+      {"repositories: [{name: a, url: 'https://h/r', poll_interval: 5 minutes}]",
+       "repositories[0].poll_interval: invalid duration \"5 minutes\""},
+      {"repositories: [{name: a, url: 'https://h/r', poll_interval: 1s}]",
+       "repositories[0].poll_interval: must be 0 (off) or at least 5s"},
+      {repo + "repositories: []", "repositories: duplicate key"},
+      {"repositories: {a: 1}", "repositories: must be a list"},
+      {"repositories: [{name: a, url: 'https://h/r'}, {name: a, url: 'https://h/s'}]",
+       "repositories[1].name: duplicate repository \"a\""},
+      {"repositories: [{name: a, url: 'https://h/r', auth: {token_file: t, password_file: p}}]",
+       "repositories[0].auth: set only one of password_file and token_file"},
+      {"repositories: [{name: a, url: 'https://h/r', auth: {password_file: p}}]",
+       "repositories[0].auth.username: required with password_file"},
+      {"repositories: [{name: a, url: 'https://h/r', auth: {token: abc}}]",
+       "repositories[0].auth.token: unknown key"},
+      {"repositories: [{name: a, url: 'git@h:r.git', auth: {ssh_private_key_file: k}}]",
+       "repositories[0].auth.known_hosts_file: required for ssh URLs"},
+      {"repositories: [{name: a, url: 'ssh://git@h/r.git'}]",
+       "repositories[0].auth.ssh_private_key_file: required for ssh URLs"},
+      {"repositories: [{name: a, url: 'https://h/r', auth: {ssh_private_key_file: k}}]",
+       "repositories[0].auth: ssh_private_key_file, ssh_passphrase_file and known_hosts_file are "
+       "only for ssh URLs"},
+      {"repositories: [{name: a, url: 'ssh://git@h/r', auth: {token_file: t, "
+       "ssh_private_key_file: k, known_hosts_file: kh}}]",
+       "repositories[0].auth: password_file and token_file are only for http(s) URLs"},
+      {"engine: {host: 'http://x'}", "engine.host: must start with unix:// or tcp://, got \"http://x\""},
+      {"engine: {tls: {ca_file: ca.pem}}", "engine.tls: TLS needs a tcp:// engine.host"},
+      {"engine: {host: 'tcp://h:2376', tls: {cert_file: c.pem}}",
+       "engine.tls: cert_file and key_file must be set together"},
+      {"engine: {host: 'tcp://h:2376', tls: {cert_file: c.pem, key_file: k.pem}}",
+       "engine.tls.ca_file: required when verify is true"},
+      {"http: {listen: 9090}", "http.listen: must be host:port, got \"9090\""},
+      {"http: {listen: ':99999'}", "http.listen: port must be between 0 and 65535"},
+      {"http: {max_body_bytes: 10}", "http.max_body_bytes: must be between 1024 and 67108864"},
+      {"webhooks: {bitbucket: {secret_file: s}}", "webhooks.bitbucket: unknown key"},
+      {"webhooks: {github: {}}", "webhooks.github.secret_file: required"},
+      {"webhooks: {github: {secret: abc}}", "webhooks.github.secret: unknown key"},
+      {"log: {level: verbose}",
+       "log.level: must be trace, debug, info, warn, error or off, got \"verbose\""},
+      {"log: {format: xml}", "log.format: must be text or json, got \"xml\""},
+      {"stacks: {a: 1}", "stacks: must be a list"},
+      {"engine: {host: [a]}", "engine.host: must be a string"},
+      {"a: [", "line 1, column 1: end of sequence flow not found"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(ParseConfig(c.yaml, "").status(), InvalidArgument(c.error))
+        << c.yaml << "\n got: " << ParseConfig(c.yaml, "").status().ToString();
+  }
+}
+
+TEST(ConfigTest, LoadFilePrefixesPath) {
+  EXPECT_EQ(LoadConfigFile("/nonexistent/stackctld.yml").status(),
+            NotFound("/nonexistent/stackctld.yml: cannot read configuration file"));
+  std::string path = ::testing::TempDir() + "/stackctld_bad.yml";
+  std::ofstream(path) << "log: {level: loud}\n";
+  EXPECT_EQ(LoadConfigFile(path).status(),
+            InvalidArgument(path +
+                            ": log.level: must be trace, debug, info, warn, error or off, got "
+                            "\"loud\""));
+  std::filesystem::remove(path);
+}
+
+TEST(ConfigTest, Durations) {
+  EXPECT_EQ(*ParseDuration("0"), Duration(0));
+  EXPECT_EQ(*ParseDuration("500ms"), Duration(500));
+  EXPECT_EQ(*ParseDuration("90s"), Duration(90000));
+  EXPECT_EQ(*ParseDuration("1m30s"), Duration(90000));
+  EXPECT_EQ(*ParseDuration("2h"), Duration(7200000));
+  for (const char* bad : {"", "10", "1d", "m", "-1s", "1.5s", "1s "}) {
+    EXPECT_EQ(ParseDuration(bad).status(),
+              InvalidArgument(std::string("invalid duration \"") + bad + "\""));
+  }
+}
+
+TEST(ConfigTest, ReadSecretFile) {
+  std::string path = ::testing::TempDir() + "/stackctld_secret";
+  std::ofstream(path) << "s3cret\n\n";
+  EXPECT_EQ(*ReadSecretFile(path), "s3cret");
+  std::ofstream(path) << " \n";
+  EXPECT_EQ(ReadSecretFile(path).status(),
+            FailedPrecondition(path + ": secret file is empty"));
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace stackctl::server

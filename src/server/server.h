@@ -1,0 +1,101 @@
+// Server: the controller's HTTP endpoint (cpp-httplib).
+//
+//   POST /hooks/{github,gitlab,gitea,generic}  webhooks (webhook.h); 401 on a
+//        bad or missing signature, 404 for a provider without a secret, 413
+//        over max_body_bytes, 200 {"status":"pong"} for pings, otherwise 202 at
+//        once: {"status":"accepted","repositories":[...]} after calling
+//        ControllerApi::OnPush for each configured repository whose URL and
+//        branch/tag match, or {"status":"ignored","reason":...}.
+//   CI API, "Authorization: Bearer <token>" (constant-time; 401 otherwise,
+//   also when no token is configured):
+//     GET  /api/v1/stacks                  ListStacks()
+//     GET  /api/v1/stacks/{name}           GetStack()
+//     GET  /api/v1/stacks/{name}/history   GetHistory()
+//     POST /api/v1/stacks/{name}/sync      body {} or {"revision": "..."} ->
+//          202 {"operation": id}; with ?wait=true[&timeout=5m] blocks: 200
+//          and the operation when it succeeded, the status of its error code
+//          when it failed, 504 and the operation when the wait timed out.
+//     GET  /api/v1/operations/{id}         GetOperation()
+//   Errors are {"error": message, "code": "NOT_FOUND"} with the status of
+//   HttpStatus(code).
+//   GET /metrics (Prometheus text), /healthz (200 while serving), /readyz
+//   (ControllerApi::Ready()).
+//
+// Ownership: the Server references the ControllerApi and metrics, which must
+// outlive it. Thread safety: Start/Stop from one thread; requests are served
+// on httplib's worker threads.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/metrics.h"
+#include "common/status.h"
+#include "gitsource/git_source.h"
+#include "server/config.h"
+#include "server/controller_api.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace stackctl::server {
+
+// A repository webhooks may trigger: pushes to `ref` of `url` (any spelling,
+// gitsource::RepoKey) call OnPush(name, commit). Pinned commits never match.
+struct WatchedRepository {
+  std::string name;
+  std::string url;
+  gitsource::RefKind kind = gitsource::RefKind::kBranch;
+  std::string ref;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: any free port (see Server::port())
+  uint64_t max_body_bytes = 1 << 20;
+  std::string api_token;                               // empty: API always 401
+  std::map<std::string, std::string> webhook_secrets;  // provider name -> secret
+  std::vector<WatchedRepository> repositories;
+  std::chrono::milliseconds default_wait = std::chrono::minutes(10);
+  std::chrono::milliseconds max_wait = std::chrono::hours(1);
+};
+
+// Builds ServerOptions from the configuration, reading the API token and the
+// webhook secrets from their files.
+Result<ServerOptions> OptionsFromConfig(const Config& config);
+
+// HTTP status for a Status code (kNotFound -> 404, kUnavailable -> 503, ...).
+int HttpStatus(Code code);
+
+class Server {
+ public:
+  Server(ControllerApi& api, metrics::ControllerMetrics& metrics, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts serving on a background thread. kUnavailable when the
+  // address cannot be bound.
+  Status Start();
+  // Stops serving and joins the thread. Idempotent.
+  void Stop();
+  // The bound port (after Start).
+  int port() const { return port_; }
+
+ private:
+  void Routes();
+
+  ControllerApi& api_;
+  metrics::ControllerMetrics& metrics_;
+  const ServerOptions options_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace stackctl::server

@@ -1,0 +1,189 @@
+// GitSource against real Git servers on loopback, started by the test with
+// tests/testbed/git-server.sh: git daemon (git://), git http-backend behind
+// lighttpd + fcgiwrap with basic auth (http://), and file://.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gitsource/git_source.h"
+#include "integration/testbed.h"
+
+namespace stackctl::gitsource {
+namespace {
+
+namespace fs = std::filesystem;
+using ::stackctl::testing::RunCommand;
+
+constexpr char kScript[] = STACKCTL_SOURCE_DIR "/tests/testbed/git-server.sh";
+
+class GitServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/gitsrv_test.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    Sh("git init -q --bare -b main " + dir_ + "/repos/infra.git");
+    Sh("git init -q -b main " + dir_ + "/work");
+    Git("config user.name Tester");
+    Git("config user.email tester@example.com");
+    Git("remote add origin " + dir_ + "/repos/infra.git");
+  }
+  void TearDown() override {
+    for (const std::string& name : started_) Sh(std::string(kScript) + " stop " + name);
+    fs::remove_all(dir_);
+  }
+
+  std::string Sh(const std::string& cmd) {
+    std::string out;
+    int rc = RunCommand(cmd, &out);
+    EXPECT_EQ(rc, 0) << cmd << ": " << out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+  std::string Git(const std::string& args) { return Sh("git -C " + dir_ + "/work " + args); }
+  // Commits `files` and pushes main; returns the commit id.
+  std::string Push(const std::map<std::string, std::string>& files, const std::string& msg) {
+    for (const auto& [path, content] : files) {
+      fs::create_directories(fs::path(dir_ + "/work/" + path).parent_path());
+      std::ofstream(dir_ + "/work/" + path) << content;
+    }
+    Git("add -A");
+    Git("commit -q -m '" + msg + "'");
+    Git("push -q origin HEAD:main");
+    return Git("rev-parse HEAD");
+  }
+  // Starts a server; returns its base URL.
+  std::string Start(const std::string& kind, const std::string& name,
+                    const std::string& auth = "") {
+    started_.push_back(name);
+    std::string out;
+    std::string cmd = "GIT_SERVER_STATE_DIR=" + dir_ + "/state-" + name + " " + kScript + " " +
+                      kind + " " + name + " " + dir_ + "/repos " + auth;
+    EXPECT_EQ(RunCommand(cmd, &out, false), 0) << cmd << ": " << out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+  void Stop(const std::string& name) { Sh(std::string(kScript) + " stop " + name); }
+  std::string SecretFile(const std::string& name, const std::string& value) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << value << "\n";
+    return path;
+  }
+  std::unique_ptr<GitSource> Make(const std::string& url, const std::string& branch = "main",
+                                  Auth auth = {}) {
+    RemoteSpec spec{"infra", url, RefKind::kBranch, branch, auth};
+    auto src = GitSource::Create(spec, dir_ + "/cache");
+    EXPECT_TRUE(src.ok()) << src.status().ToString();
+    return std::move(src).value();
+  }
+
+  // Clone, a new push seen by ResolveRemote, fetch, ChangedPaths, file reads.
+  void Lifecycle(GitSource& src) {
+    std::string c1 = Push({{"stacks/web/docker-compose.yml", "services: {web: {image: a}}\n"},
+                           {"stacks/db/docker-compose.yml", "services: {db: {image: b}}\n"}},
+                          "first");
+    auto head = src.ResolveRemote();
+    ASSERT_TRUE(head.ok()) << head.status().ToString();
+    EXPECT_EQ(*head, c1);
+    auto snap1 = src.Fetch(*head);
+    ASSERT_TRUE(snap1.ok()) << snap1.status().ToString();
+    EXPECT_EQ(snap1->info().summary, "first");
+    EXPECT_EQ(*snap1->Files("stacks/web")->Read("docker-compose.yml"),
+              "services: {web: {image: a}}\n");
+
+    std::string c2 = Push({{"stacks/db/docker-compose.yml", "services: {db: {image: c}}\n"}},
+                          "second");
+    EXPECT_EQ(*src.ResolveRemote(), c2);
+    auto snap2 = src.Fetch(c2);
+    ASSERT_TRUE(snap2.ok()) << snap2.status().ToString();
+    EXPECT_EQ(*snap2->Files("stacks/db")->Read("docker-compose.yml"),
+              "services: {db: {image: c}}\n");
+    EXPECT_EQ(*snap1->Files("stacks/db")->Read("docker-compose.yml"),
+              "services: {db: {image: b}}\n");
+    EXPECT_EQ(*src.ChangedPaths(c1, c2),
+              std::vector<std::string>{"stacks/db/docker-compose.yml"});
+  }
+
+  std::string dir_;
+  std::vector<std::string> started_;
+};
+
+TEST_F(GitServerTest, FileProtocol) {
+  testing::Testbed tb;
+  REQUIRE_TESTBED(tb);
+  auto src = Make("file://" + dir_ + "/repos/infra.git");
+  Lifecycle(*src);
+}
+
+TEST_F(GitServerTest, GitDaemon) {
+  testing::Testbed tb;
+  REQUIRE_TESTBED(tb);
+  std::string base = Start("daemon", "gsd");
+  ASSERT_EQ(base.rfind("git://127.0.0.1:", 0), 0u) << base;
+  auto src = Make(base + "infra.git");
+  Lifecycle(*src);
+  std::string head = *src->ResolveRemote();
+
+  auto missing = Make(base + "infra.git", "release");
+  EXPECT_EQ(missing->ResolveRemote().status(),
+            NotFound("git ls-remote " + base + "infra.git: branch \"release\" not found"));
+
+  Stop("gsd");
+  Status down = src->ResolveRemote().status();
+  EXPECT_EQ(down.code(), Code::kUnavailable) << down.ToString();
+  EXPECT_EQ(down.message().rfind("git ls-remote " + base + "infra.git: ", 0), 0u)
+      << down.message();
+  down = src->Fetch("main").status();
+  EXPECT_EQ(down.code(), Code::kUnavailable) << down.ToString();
+  EXPECT_EQ(down.message().rfind("git fetch " + base + "infra.git: ", 0), 0u) << down.message();
+  // What was fetched stays readable without the server.
+  auto cached = src->Fetch(head);
+  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+  EXPECT_TRUE(cached->Files("stacks/web")->Exists("docker-compose.yml"));
+}
+
+TEST_F(GitServerTest, HttpWithBasicAuth) {
+  testing::Testbed tb;
+  REQUIRE_TESTBED(tb);
+  std::string base = Start("http", "gsh", "deploy s3cret-pw");
+  ASSERT_EQ(base.rfind("http://127.0.0.1:", 0), 0u) << base;
+  const std::string url = base + "infra.git";
+  Auth good;
+  good.username = "deploy";
+  good.password_file = SecretFile("password", "s3cret-pw");
+  auto src = Make(url, "main", good);
+  Lifecycle(*src);
+
+  // The same secret given as a token (sent as the basic-auth password).
+  Auth token;
+  token.username = "deploy";
+  token.token_file = SecretFile("token", "s3cret-pw");
+  EXPECT_TRUE(Make(url, "main", token)->ResolveRemote().ok());
+
+  Auth bad = good;
+  bad.password_file = SecretFile("wrong", "nope");
+  Status st = Make(url, "main", bad)->ResolveRemote().status();
+  EXPECT_EQ(st, Unauthenticated("git ls-remote " + url +
+                                ": authentication failed: credentials rejected"));
+  st = Make(url, "main", bad)->Fetch("").status();
+  EXPECT_EQ(st, Unauthenticated("git fetch " + url +
+                                ": authentication failed: credentials rejected"));
+  st = Make(url)->ResolveRemote().status();
+  EXPECT_EQ(st, Unauthenticated("git ls-remote " + url +
+                                ": authentication required but no credentials are configured"));
+  Auth unreadable = good;
+  unreadable.password_file = dir_ + "/no-such-file";
+  st = Make(url, "main", unreadable)->ResolveRemote().status();
+  EXPECT_EQ(st, FailedPrecondition("git ls-remote " + url + ": " + dir_ +
+                                   "/no-such-file: cannot read file"));
+  st = Make(base + "other.git", "main", good)->ResolveRemote().status();
+  EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
+
+  Stop("gsh");
+  st = src->ResolveRemote().status();
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  EXPECT_EQ(st.message().rfind("git ls-remote " + url + ": ", 0), 0u) << st.message();
+}
+
+}  // namespace
+}  // namespace stackctl::gitsource
