@@ -34,9 +34,10 @@ inline constexpr char kManagedByValue[] = "stackctl";
 inline constexpr char kSpecHashLabel[] = "io.stackctl.spec-hash";
 // Git revision (or "manual") the object was last applied from.
 inline constexpr char kRevisionLabel[] = "io.stackctl.revision";
-// Secrets/configs: the compose key and the hash of the content, so content-
-// hashed versions of one logical secret can be told apart from others.
-inline constexpr char kBlobKeyLabel[] = "io.stackctl.key";
+// Secrets/configs: the name before content hashing ("mystack_db_pass") and
+// "sha256:<hex>" of the content (secrets::Materialize sets both), so the
+// content-hashed versions of one logical secret are recognized as such.
+inline constexpr char kLogicalNameLabel[] = "io.stackctl.logical-name";
 inline constexpr char kContentHashLabel[] = "io.stackctl.content-hash";
 
 struct Network {

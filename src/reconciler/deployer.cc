@@ -17,6 +17,7 @@ std::string_view OutcomeName(Outcome o) {
     case Outcome::kSucceeded: return "succeeded";
     case Outcome::kFailed: return "failed";
     case Outcome::kRolledBack: return "rolled-back";
+    case Outcome::kPinned: return "pinned";
   }
   return "?";
 }
@@ -326,14 +327,14 @@ Status Deployer::Run::RetireSuperseded(const LiveState& live) {
   }
   auto retire = [&](const std::vector<model::Blob>& blobs, const std::map<std::string, engine::Object>& live_objs,
                     engine::Kind kind) -> Status {
-    std::map<std::string, std::string> wanted;  // key -> current name
+    std::map<std::string, std::string> wanted;  // logical name -> current name
     for (const auto& b : blobs) {
-      if (!b.external) wanted[b.key] = b.name;
+      if (!b.external) wanted[b.spec["Labels"].value(model::kLogicalNameLabel, b.name)] = b.name;
     }
     std::map<std::string, std::vector<const engine::Object*>> old_by_key;
     for (const auto& [name, obj] : live_objs) {
       if (!IsManaged(obj.labels)) continue;
-      auto k = obj.labels.find(model::kBlobKeyLabel);
+      auto k = obj.labels.find(model::kLogicalNameLabel);
       if (k == obj.labels.end() || !wanted.count(k->second)) continue;
       if (wanted[k->second] == name || in_use.count(name)) continue;
       old_by_key[k->second].push_back(&obj);
@@ -445,6 +446,15 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
     for (const auto& w : warnings) Info("Warning: " + w);
     ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
     StackControl control = ControlFromObject(live.control);
+    if (options.respect_pin && control.pinned) {
+      DeployResult r;
+      r.outcome = Outcome::kPinned;
+      r.diff = std::move(diff);
+      r.warnings = warnings;
+      r.message = "stack " + desired.name + " is pinned by " + control.pinned_by + " (revision " +
+                  control.pinned_revision + "); stackctl resume " + desired.name + " hands it back";
+      return r;
+    }
     bool pin_needed = options.pin && (!control.pinned || control.pinned_revision != options.revision);
     if (diff.InSync() && !pin_needed) {
       DeployResult r;

@@ -46,11 +46,13 @@ struct DeployOptions {
   int secret_retention = 1;  // superseded secret/config versions kept for rollback
   size_t history_keep = 20;
   bool pin = false;  // mark the stack pinned (manual deploy/rollback)
+  // Automatic syncs (controller): a pinned stack is only diffed, not changed.
+  bool respect_pin = false;
   std::string registry_auth;
   PinOptions images;  // used when the Deployer has an image verifier
 };
 
-enum class Outcome { kInSync, kSucceeded, kFailed, kRolledBack };
+enum class Outcome { kInSync, kSucceeded, kFailed, kRolledBack, kPinned };
 std::string_view OutcomeName(Outcome o);
 
 struct DeployResult {

@@ -40,7 +40,8 @@ model::StackSpec MakeStack(const std::string& stack, const std::string& secret_v
   model::Blob sec;
   sec.key = "db_pass";
   sec.name = stack + "_db_pass-" + Sha256Hex(secret_value).substr(0, 12);
-  sec.spec = {{"Name", sec.name}, {"Labels", {{model::kStackNamespaceLabel, stack}}}};
+  sec.spec = {{"Name", sec.name},
+              {"Labels", {{model::kStackNamespaceLabel, stack}, {model::kLogicalNameLabel, stack + "_db_pass"}}}};
   sec.data = secret_value;
   s.secrets.push_back(sec);
   s.services.push_back(MakeService(stack, "db", "db:1"));

@@ -75,8 +75,8 @@ void PrepareDesired(model::StackSpec* desired) {
     for (auto& b : *blobs) {
       if (b.external) continue;
       Stamp(&b.spec, desired->name);
-      if (!b.spec["Labels"].contains(model::kBlobKeyLabel)) {
-        b.spec["Labels"][model::kBlobKeyLabel] = b.key;
+      if (!b.spec["Labels"].contains(model::kLogicalNameLabel)) {
+        b.spec["Labels"][model::kLogicalNameLabel] = b.name;
       }
     }
   }
@@ -191,14 +191,14 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
   }
   auto orphan_blobs = [&](const std::vector<model::Blob>& blobs, ResourceKind kind,
                           const std::map<std::string, engine::Object>& stack_live) {
-    std::set<std::string> names, keys;
+    std::set<std::string> names, keys;  // names, logical names
     for (const auto& b : blobs) {
       names.insert(b.name);
-      keys.insert(b.key);
+      if (!b.spec.is_null()) keys.insert(b.spec["Labels"].value(model::kLogicalNameLabel, b.name));
     }
     for (const auto& [name, obj] : stack_live) {
       if (names.count(name)) continue;
-      std::string key = LabelOf(obj.labels, model::kBlobKeyLabel);
+      std::string key = LabelOf(obj.labels, model::kLogicalNameLabel);
       if (!key.empty() && keys.count(key)) continue;  // an older version: retired later
       orphan(kind, name, obj.labels);
     }

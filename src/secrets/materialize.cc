@@ -36,9 +36,9 @@ Status MaterializeKind(std::vector<model::Blob>& blobs, const char* kind, const 
     const std::string full = Sha256Hex(b.data);
     std::string logical = b.name;
     if (b.spec.is_object() && b.spec.contains("Labels") && b.spec["Labels"].is_object() &&
-        b.spec["Labels"].contains(kLogicalNameLabel) &&
-        b.spec["Labels"][kLogicalNameLabel].is_string()) {
-      logical = b.spec["Labels"][kLogicalNameLabel].get<std::string>();  // already materialized
+        b.spec["Labels"].contains(model::kLogicalNameLabel) &&
+        b.spec["Labels"][model::kLogicalNameLabel].is_string()) {
+      logical = b.spec["Labels"][model::kLogicalNameLabel].get<std::string>();  // already materialized
     }
     const std::string old_name = b.name;
     const std::string name = HashedName(logical, b.data);
@@ -48,8 +48,8 @@ Status MaterializeKind(std::vector<model::Blob>& blobs, const char* kind, const 
     }
     if (!b.spec.is_object()) b.spec = Json::object();
     b.spec["Name"] = name;
-    b.spec["Labels"][kLogicalNameLabel] = logical;
-    b.spec["Labels"][kContentHashLabel] = "sha256:" + full;
+    b.spec["Labels"][model::kLogicalNameLabel] = logical;
+    b.spec["Labels"][model::kContentHashLabel] = "sha256:" + full;
     b.name = name;
     for (model::Service& s : services) {
       if (!s.spec.is_object() || !s.spec.contains("TaskTemplate")) continue;

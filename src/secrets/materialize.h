@@ -26,10 +26,8 @@
 
 namespace stackctl::secrets {
 
-// The name the object had before hashing (e.g. "mystack_db_pass").
-inline constexpr char kLogicalNameLabel[] = "io.stackctl.logical-name";
-// "sha256:<64 hex>" of the content.
-inline constexpr char kContentHashLabel[] = "io.stackctl.content-hash";
+// Labels: model::kLogicalNameLabel (the name before hashing, e.g.
+// "mystack_db_pass") and model::kContentHashLabel ("sha256:<64 hex>").
 inline constexpr size_t kMaxSwarmNameLength = 64;
 inline constexpr size_t kNameHashLength = 12;
 // Swarm's limits (swarmkit api/validation): data must be shorter than these.
