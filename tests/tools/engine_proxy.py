@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""engine_proxy.py LISTEN_SOCK TARGET_SOCK LOG_FILE
+
+A counting proxy for the Docker Engine API on unix sockets: every HTTP request
+a client sends through LISTEN_SOCK is forwarded to TARGET_SOCK unchanged and
+its request line ("POST /v1.41/services/create") is appended to LOG_FILE, one
+per line, so tests and benchmarks can count exactly which Engine API calls a
+command made. Responses (including streams) are piped back untouched.
+Stops on SIGTERM.
+"""
+import os
+import signal
+import socket
+import sys
+import threading
+
+listen_path, target_path, log_path = sys.argv[1:4]
+log_lock = threading.Lock()
+
+
+def log(line):
+    with log_lock, open(log_path, "a") as f:
+        f.write(line + "\n")
+
+
+def pipe(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def read_until(sock, buf, marker):
+    while marker not in buf:
+        data = sock.recv(65536)
+        if not data:
+            return None, buf
+        buf += data
+    i = buf.index(marker) + len(marker)
+    return buf[:i], buf[i:]
+
+
+def client_to_engine(client, engine):
+    """Parses requests (headers + Content-Length or chunked body) to log them."""
+    buf = b""
+    try:
+        while True:
+            head, buf = read_until(client, buf, b"\r\n\r\n")
+            if head is None:
+                break
+            lines = head.split(b"\r\n")
+            request_line = lines[0].decode("latin-1")
+            method, target = request_line.split(" ")[:2]
+            log(method + " " + target)
+            engine.sendall(head)
+            headers = {}
+            for l in lines[1:]:
+                if b":" in l:
+                    k, v = l.split(b":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+                while True:
+                    size_line, buf = read_until(client, buf, b"\r\n")
+                    if size_line is None:
+                        return
+                    engine.sendall(size_line)
+                    size = int(size_line.strip().split(b";")[0], 16)
+                    need = size + 2
+                    while len(buf) < need:
+                        data = client.recv(65536)
+                        if not data:
+                            return
+                        buf += data
+                    engine.sendall(buf[:need])
+                    buf = buf[need:]
+                    if size == 0:
+                        break
+            else:
+                length = int(headers.get(b"content-length", b"0"))
+                while len(buf) < length:
+                    data = client.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                engine.sendall(buf[:length])
+                buf = buf[length:]
+    except (OSError, ValueError):
+        pass
+    finally:
+        try:
+            engine.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def handle(client):
+    engine = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        engine.connect(target_path)
+    except OSError:
+        client.close()
+        return
+    t = threading.Thread(target=pipe, args=(engine, client), daemon=True)
+    t.start()
+    client_to_engine(client, engine)
+    t.join()
+    client.close()
+    engine.close()
+
+
+def main():
+    if os.path.exists(listen_path):
+        os.unlink(listen_path)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(listen_path)
+    srv.listen(64)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    open(log_path, "a").close()
+    while True:
+        client, _ = srv.accept()
+        threading.Thread(target=handle, args=(client,), daemon=True).start()
+
+
+main()
