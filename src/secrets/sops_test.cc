@@ -234,6 +234,33 @@ TEST_F(Generated, PlaintextWhereCiphertextBelongsIsRejected) {
             InvalidArgument("b: value is not in sops' encrypted format"));
 }
 
+TEST(SopsTest, DetectionTable) {
+  const std::string enc = "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]";
+  struct Case {
+    std::string content;
+    bool sops;
+  } cases[] = {
+      {"a: " + enc + "\nsops:\n  mac: x\n", true},
+      {"a: " + enc + "\r\nsops:  \r\n  mac: x\r\n", true},
+      {"{\"a\": \"" + enc + "\", \"sops\" :\n {}}", true},
+      {"A=" + enc + "\nsops_mac=" + enc + "\n", true},
+      {"a: " + enc + "\nnot_sops:\n  mac: x\n", false},   // no top-level sops key
+      {"a: 1\nsops:\n  mac: x\n", false},                   // no encrypted value
+      {"{\"a\": \"" + enc + "\", \"sops\": \"x\"}", false},  // sops is not an object
+      {"", false},
+  };
+  for (const Case& c : cases) EXPECT_EQ(LooksLikeSops(c.content), c.sops) << c.content;
+  EXPECT_EQ(DetectSopsFormat("x.yml", "{"), SopsFormat::kYaml);
+  EXPECT_EQ(DetectSopsFormat("x", "a: 1\nsops_version=1\n"), SopsFormat::kDotenv);
+  EXPECT_EQ(DetectSopsFormat("x", "{\"data\": 1, \"sops\": {}}"), SopsFormat::kJson);
+  EXPECT_EQ(DetectSopsFormat("x", "a: b\n"), SopsFormat::kYaml);
+  EXPECT_EQ(ParseSopsFormat("toml").status(),
+            InvalidArgument("unknown sops format 'toml' (expected yaml, json, dotenv or binary)"));
+  Result<std::vector<SopsKeyStep>> steps = ParseSopsKey(R"(["a\"b"][12]["c"])");
+  ASSERT_TRUE(steps.ok());
+  EXPECT_EQ(*steps, (std::vector<SopsKeyStep>{std::string("a\"b"), size_t{12}, std::string("c")}));
+}
+
 TEST(SopsTest, MetadataProblems) {
   std::vector<AgeIdentity> none;
   EXPECT_EQ(SopsDecrypt("x.yaml", "a: 1\n", nullptr, none).status(),
