@@ -689,6 +689,21 @@ void ToYaml(const Node& n, YAML::Emitter* out) {
 
 std::string ScalarText(const Node& n) { return n.value; }
 
+// Wipes the strings of a JSON value built from decrypted data.
+void WipeJson(OJson* j) {
+  if (j->is_string()) {
+    SecureWipe(&j->get_ref<std::string&>());
+  } else if (j->is_structured()) {
+    for (auto& v : *j) WipeJson(&v);
+  }
+}
+
+std::string DumpAndWipe(OJson j) {
+  std::string out = j.dump(2, ' ', false, OJson::error_handler_t::replace) + "\n";
+  WipeJson(&j);
+  return out;
+}
+
 }  // namespace
 
 std::string_view SopsFormatName(SopsFormat f) {
@@ -878,9 +893,7 @@ Result<std::string> SopsDecrypt(std::string_view display_path, std::string_view 
   if (!steps.empty()) {
     if (sel->kind == Node::Kind::kScalar) return ScalarText(*sel);
     if (sel->kind == Node::Kind::kNull) return std::string();
-    OJson j = ToJson(*sel);
-    std::string out = j.dump(2, ' ', false, OJson::error_handler_t::replace) + "\n";
-    return out;
+    return DumpAndWipe(ToJson(*sel));
   }
   switch (format) {
     case SopsFormat::kBinary:
@@ -891,7 +904,7 @@ Result<std::string> SopsDecrypt(std::string_view display_path, std::string_view 
       return out;
     }
     case SopsFormat::kJson:
-      return ToJson(data).dump(2, ' ', false, OJson::error_handler_t::replace) + "\n";
+      return DumpAndWipe(ToJson(data));
     case SopsFormat::kYaml: {
       YAML::Emitter e;
       ToYaml(data, &e);
