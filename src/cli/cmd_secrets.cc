@@ -71,8 +71,9 @@ void RegisterSecrets(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<SecretsCheckOptions>();
   auto* check = secrets->add_subcommand(
       "check", "Decrypt files in memory; report OK with length and hash, or the error");
-  check->add_option("--age-identity", opts->identities,
-                    "age identity file (repeatable; also $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY)")
+  check
+      ->add_option("--age-identity", opts->identities,
+                   "age identity file (repeatable; also $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY)")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   check->add_option("--sops-key", opts->sops_key,

@@ -2,14 +2,13 @@
 // no plaintext ever reaches a log line or an error message.
 #include "secrets/decode.h"
 
-#include "secrets/check.h"
-
-#include <sstream>
-
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <sstream>
+
 #include "common/log.h"
+#include "secrets/check.h"
 #include "secrets/test_util.h"
 
 namespace stackctl::secrets {
@@ -45,13 +44,14 @@ class DecodeTest : public ::testing::Test {
                       const std::string& extra = "") {
     WriteFileOrDie(dir_.File("in"), input);
     std::string out;
-    EXPECT_EQ(RunCommand(std::string(STACKCTL_PYTHON3) + " " STACKCTL_SOURCE_DIR
-                         "/src/secrets/testdata/sops_gen.py --age " STACKCTL_AGE_BIN
-                         " --recipient " + recipient_ + " --format " + format + " --input " +
-                             dir_.File("in") + " --output " + dir_.File("s") + " " + extra +
-                             " 2>&1",
-                         &out),
-              0)
+    EXPECT_EQ(
+        RunCommand(std::string(STACKCTL_PYTHON3) +
+                       " " STACKCTL_SOURCE_DIR
+                       "/src/secrets/testdata/sops_gen.py --age " STACKCTL_AGE_BIN " --recipient " +
+                       recipient_ + " --format " + format + " --input " + dir_.File("in") +
+                       " --output " + dir_.File("s") + " " + extra + " 2>&1",
+                   &out),
+        0)
         << out;
     return ReadFileOrDie(dir_.File("s"));
   }
@@ -151,8 +151,8 @@ TEST_F(DecodeTest, PlaintextNeverLoggedNorInErrors) {
   WriteFileOrDie(dir_.File("bin"), kPlaintext);
   std::string binary = SopsEnc("binary", dir_.File("bin"));
   std::string bad_mac = SopsEnc("yaml", tree, "--bad-mac");
-  std::string tampered_json = SopsEnc("json", std::string(R"({"pw": ")") + kPlaintext + R"("})",
-                                      "--tamper-value pw");
+  std::string tampered_json =
+      SopsEnc("json", std::string(R"({"pw": ")") + kPlaintext + R"("})", "--tamper-value pw");
   SopsSelector sel{R"(["db"]["password"])", std::nullopt};
   SopsSelector bad_sel{R"(["db"]["password"]["deeper"])", std::nullopt};
   for (const Keyring* k : {&keys_, &wrong}) {
