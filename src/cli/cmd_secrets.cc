@@ -25,9 +25,7 @@ struct SecretsCheckOptions {
 };
 
 int RunSecretsCheck(const SecretsCheckOptions& o) {
-  secrets::KeyEnvironment env;
-  if (const char* v = std::getenv("SOPS_AGE_KEY_FILE")) env.sops_age_key_file = v;
-  if (const char* v = std::getenv("SOPS_AGE_KEY")) env.sops_age_key = v;
+  secrets::KeyEnvironment env = secrets::KeyEnvironment::FromEnv(std::getenv);
   Result<secrets::Keyring> keys = secrets::Keyring::Load(o.identities, env);
   SecureWipe(&env.sops_age_key);
   if (!keys.ok()) {

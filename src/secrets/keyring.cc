@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "common/crypto.h"
@@ -17,6 +18,9 @@ Result<Keyring> Keyring::Load(const std::vector<std::string>& identity_files,
   }
   if (!env.sops_age_key.empty()) {
     RETURN_IF_ERROR(k.AddIdentityText("SOPS_AGE_KEY", env.sops_age_key));
+  }
+  if (!env.default_key_file.empty() && std::filesystem::exists(env.default_key_file)) {
+    RETURN_IF_ERROR(k.AddIdentityFile(env.default_key_file));
   }
   return k;
 }
