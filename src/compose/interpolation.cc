@@ -54,6 +54,8 @@ Result<std::string> Braced(const std::string& whole, const std::string& body, co
   bool missing = !value || (colon && value->empty());
   if (op == '-') {
     if (!missing) return *value;
+    // docker takes a default literally; nested ${...} are expanded (compose spec).
+    if (rest.find("${") == std::string::npos) return rest;
     return Substitute(rest, lookup, unset);
   }
   if (!missing) return *value;

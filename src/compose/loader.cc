@@ -170,6 +170,12 @@ Status ParsePortSpec(const std::string& spec, Json* out, std::vector<std::string
     }
   }
   *out = Json::array();
+  if (!pub.empty() && tlo == thi && phi > plo) {  // "8000-8010:80": a range of published ports
+    for (int64_t p = plo; p <= phi; ++p) {
+      out->push_back({{"target", tlo}, {"protocol", proto}, {"mode", "ingress"}, {"published", p}});
+    }
+    return OkStatus();
+  }
   for (int64_t p = tlo; p <= thi; ++p) {
     Json port = {{"target", p}, {"protocol", proto}, {"mode", "ingress"}};
     if (!pub.empty()) port["published"] = (thi == tlo) ? plo : plo + (p - tlo);
@@ -309,11 +315,7 @@ void NormalizeService(const std::string& name, Json& s, Ctx& c, Diag& d) {
   if (s.contains("environment")) update(ListOrDict(s["environment"], "=", false));
   if (s.contains("environment") || !env.empty()) s["environment"] = env;
   if (s.contains("labels")) s["labels"] = ListOrDict(s["labels"], "=", true);
-  if (s.contains("sysctls")) {
-    Json out = Json::object();
-    for (const auto& [k, v] : ListOrDict(s["sysctls"], "=", true).items()) out[k] = v;
-    s["sysctls"] = out;
-  }
+  if (s.contains("sysctls")) s["sysctls"] = ListOrDict(s["sysctls"], "=", true);
   if (s.contains("extra_hosts") && s["extra_hosts"].is_object()) {
     Json list = Json::array();
     for (const auto& [k, v] : s["extra_hosts"].items()) list.push_back(k + ":" + ScalarText(v));
