@@ -232,8 +232,31 @@ Result<StackSpec> Render(const Case& c, const std::string& stack) {
   return spec;
 }
 
-// Writes our spec in golden layout and normalizes it with normalize.py.
-Json NormalizeOurs(const StackSpec& spec, const Case& c, const std::string& tmp) {
+// Runs normalize.py over many entry dirs in one python process.
+// jobs: (dir, entry_dir or "") -> normalized documents in order.
+std::vector<Json> NormalizeAll(const std::vector<std::pair<std::string, std::string>>& jobs,
+                               const std::string& tmp) {
+  Json in = Json::array();
+  for (const auto& [dir, entry_dir] : jobs) in.push_back({dir, entry_dir});
+  std::ofstream(tmp + "/jobs.json") << in.dump();
+  std::string script =
+      "import json,sys; sys.path.insert(0, sys.argv[1]); from normalize import normalize_dir; "
+      "print(json.dumps([normalize_dir(d, entry_dir=(e or None), stored=True) for d, e in "
+      "json.load(open(sys.argv[2]))]))";
+  std::string cmd = "CORPUS=" + kCorpus + "/cases python3 -c '" + script + "' " + kCorpus + " " +
+                    tmp + "/jobs.json";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  Json docs = Json::parse(out);
+  return docs.get<std::vector<Json>>();
+}
+
+// Writes our spec in golden layout (engine view) for normalize.py.
+void WriteOurs(const StackSpec& spec, const Case& c, const std::string& tmp) {
   Json services = Json::object();
   for (const auto& s : spec.services) {
     Json j = s.spec;
@@ -266,25 +289,6 @@ Json NormalizeOurs(const StackSpec& spec, const Case& c, const std::string& tmp)
     }
   }
   std::ofstream(tmp + "/result.json") << Json{{"stack", spec.name}, {"entry", c.entry}, {"rc", 0}}.dump();
-  std::string cmd = "python3 " + kCorpus + "/normalize.py " + tmp + " --stored --dir-path " + c.dir;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return Json::parse(out);
-}
-
-Json NormalizeGolden(const Case& c) {
-  std::string cmd = "CORPUS=" + kCorpus + "/cases python3 " + kCorpus + "/normalize.py " + c.golden + " --stored";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return Json::parse(out);
 }
 
 // Sorting ports fully: docker orders them with Go's unstable sort.Slice on
@@ -328,6 +332,7 @@ TEST(CorpusTest, EveryCaseMatchesDocker) {
   std::string tmp = mkdtemp(tmpl);
   int deploying = 0, matched = 0, rejected = 0, rejected_ok = 0;
   std::vector<std::string> mismatches;
+  std::vector<Case> compare;
   for (const auto& entry : Entries()) {
     Case c{entry, kCorpus + "/cases/" + entry, kCorpus + "/golden/" + entry, {}};
     c.result = Json::parse(ReadAll(c.golden + "/result.json"));
@@ -355,8 +360,22 @@ TEST(CorpusTest, EveryCaseMatchesDocker) {
       mismatches.push_back(entry + ": we reject it: " + spec.status().message());
       continue;
     }
-    Json ours = NormalizeOurs(*spec, c, tmp);
-    Json gold = NormalizeGolden(c);
+    std::string mine = tmp + "/" + entry;
+    mkdir(mine.c_str(), 0700);
+    WriteOurs(*spec, c, mine);
+    compare.push_back(c);
+  }
+  std::vector<std::pair<std::string, std::string>> jobs;
+  for (const auto& c : compare) {
+    jobs.emplace_back(tmp + "/" + c.entry, c.dir);
+    jobs.emplace_back(c.golden, "");
+  }
+  std::vector<Json> docs = NormalizeAll(jobs, tmp);
+  ASSERT_EQ(docs.size(), jobs.size());
+  for (size_t i = 0; i < compare.size(); ++i) {
+    const std::string& entry = compare[i].entry;
+    Json ours = docs[2 * i];
+    Json gold = docs[2 * i + 1];
     SortPorts(ours);
     SortPorts(gold);
     MaskLocalIpam(ours);
