@@ -23,5 +23,6 @@ struct Context {
 
 // Each adds one or more subcommands to `app`; callbacks store their exit code in ctx.
 void RegisterVersion(CLI::App& app, Context& ctx);
+void RegisterRender(CLI::App& app, Context& ctx);  // render, validate
 
 }  // namespace stackctl::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { log::Setup(g.log_level, log::Format::kText); });
 
   cli::RegisterVersion(app, ctx);
+  cli::RegisterRender(app, ctx);
 
   try {
     app.parse(argc, argv);
