@@ -8,6 +8,7 @@ PKGS=(
   libspdlog-dev libcli11-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   docker.io docker-registry notary lighttpd fcgiwrap age prometheus busybox-static
+  faketime  # notary integration tests: an expired timestamp seen through a later wall clock
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "common/log.h"
 #include "notary/http_source.h"
 
 namespace stackctl::notary {
@@ -105,13 +106,23 @@ Result<ResolvedImage> NotaryVerifier::Resolve(const std::string& image_ref) {
   }
   TufClient client(*it->second, roots_, cache_, clock_, options_.pinning);
   auto repo = client.Update(ref.Gun());
-  if (!repo.ok()) return repo.status();
-  last_fetches_ = repo->fetches;
-  ASSIGN_OR_RETURN(Target target, ResolveTag(*repo, ref.tag));
-  out.reference = ref.Familiar() + "@" + target.digest;
-  out.digest = target.digest;
+  last_fetches_ = client.last_fetches();
+  if (!repo.ok()) {
+    log::Get("notary")->debug("{}: trust verification failed: {}", image_ref, repo.status().message());
+    return repo.status();
+  }
+  auto target = ResolveTag(*repo, ref.tag);
+  if (!target.ok()) {
+    log::Get("notary")->debug("{}: {}", image_ref, target.status().message());
+    return target.status();
+  }
+  log::Get("notary")->debug("{}: {} signed by {} (root v{}, {} fetches from {})", image_ref,
+                            target->digest, target->role, repo->root_version, repo->fetches,
+                            server);
+  out.reference = ref.Familiar() + "@" + target->digest;
+  out.digest = target->digest;
   out.tag = ref.tag;
-  out.signed_by = target.role;
+  out.signed_by = target->role;
   out.warnings = repo->warnings;
   return out;
 }

@@ -613,6 +613,11 @@ TufClient::TufClient(MetadataSource& source, RootStore& roots, MetadataCache& ca
 
 Result<VerifiedRepo> TufClient::Update(const std::string& gun) {
   Session s(source_, cache_, clock_, pinning_, gun);
+  struct Count {
+    Session& s;
+    int& out;
+    ~Count() { out = s.fetches(); }
+  } count{s, last_fetches_};
   auto loaded = roots_.Load(gun);
   if (!loaded.ok()) {
     return Status(loaded.status().code(),
