@@ -110,19 +110,23 @@ variant() { # n -> image testbed/busybox:vN = the bed's busybox plus /etc/varian
   rm -rf "$w"
   echo "testbed/busybox:v$1"
 }
-V1=$STACKCTL_TEST_LOCAL_IMAGE; V2=$(variant 2); V3=$(variant 3)
-push() { # src dst
-  $DOCKER tag "$1" "$2"
-  DOCKER_CONTENT_TRUST=0 $DOCKER push "$2" >/dev/null
+V1=$STACKCTL_TEST_LOCAL_IMAGE; V2=testbed/busybox:v2; V3=testbed/busybox:v3
+variant 2 >/dev/null & v2=$!; variant 3 >/dev/null & v3=$!
+wait "$v2" && wait "$v3" || fail "docker import failed"
+push() { # src dst...: tag and push in parallel (the registry dedups the shared layers)
+  local src=$1 dst pids=(); shift
+  for dst in "$@"; do
+    $DOCKER tag "$src" "$dst"
+    DOCKER_CONTENT_TRUST=0 $DOCKER push "$dst" >/dev/null & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || fail "push from $src failed"; done
 }
 push "$V1" "$REG/library/busybox:1.0"
 push "$V2" "$REG/library/busybox:2.0"
 push "$V3" "$REG/library/busybox:unsigned"
-push "$V2" "$REG/library/busybox-deleg:conflict"
+push "$V1" "$REG/library/nosig:1.0" "$REG/library/busybox-pinned:1.0"
+push "$V2" "$REG/library/busybox-deleg:conflict" "$REG/library/busybox-rotated:1.0"
 push "$V3" "$REG/library/busybox-deleg:only-alice"
-push "$V1" "$REG/library/nosig:1.0"
-push "$V2" "$REG/library/busybox-rotated:1.0"
-push "$V1" "$REG/library/busybox-pinned:1.0"
 manifest() { # repo tag out -> digest; the exact manifest bytes are the signed target
   curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' -D "$3.hdr" -o "$3" \
     "http://$REG/v2/$1/manifests/$2"
