@@ -70,9 +70,32 @@ Result<std::unique_ptr<HttpSource>> HttpSource::Create(HttpOptions options) {
   return std::unique_ptr<HttpSource>(new HttpSource(std::move(options)));
 }
 
+HttpSource::~HttpSource() {
+  for (void* c : idle_) curl_easy_cleanup(static_cast<CURL*>(c));
+}
+
+void* HttpSource::TakeHandle() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!idle_.empty()) {
+      void* c = idle_.back();
+      idle_.pop_back();
+      curl_easy_reset(static_cast<CURL*>(c));  // keeps live connections
+      return c;
+    }
+  }
+  return curl_easy_init();
+}
+
+void HttpSource::ReturnHandle(void* curl) {
+  std::lock_guard<std::mutex> l(mu_);
+  idle_.push_back(curl);
+}
+
 Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::string& bearer,
                                              size_t max_bytes) {
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  auto give_back = [this](CURL* c) { ReturnHandle(c); };
+  std::unique_ptr<CURL, decltype(give_back)> curl(static_cast<CURL*>(TakeHandle()), give_back);
   if (!curl) return Internal("curl_easy_init failed");
   Response resp;
   Sink sink{&resp.body, max_bytes};
