@@ -1,9 +1,9 @@
 #include "notary/http_source.h"
 
+#include <curl/curl.h>
+
 #include <memory>
 #include <mutex>
-
-#include <curl/curl.h>
 
 #include "common/json.h"
 
@@ -101,7 +101,8 @@ Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::
   Sink sink{&resp.body, max_bytes};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
-  if (!bearer.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + bearer).c_str());
+  if (!bearer.empty())
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + bearer).c_str());
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> hdr_guard(headers, curl_slist_free_all);
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());

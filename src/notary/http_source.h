@@ -52,12 +52,12 @@ class HttpSource : public MetadataSource {
   };
   Result<Response> Get(const std::string& url, const std::string& bearer, size_t max_bytes);
 
-  void* TakeHandle();            // a pooled or new CURL*
+  void* TakeHandle();  // a pooled or new CURL*
   void ReturnHandle(void* curl);
 
   HttpOptions options_;
   std::mutex mu_;
-  std::vector<void*> idle_;      // CURL* handles keeping their connections
+  std::vector<void*> idle_;  // CURL* handles keeping their connections
 };
 
 }  // namespace stackctl::notary

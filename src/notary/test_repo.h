@@ -7,16 +7,16 @@
 // Thread safety: none.
 #pragma once
 
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "common/crypto.h"
 #include "notary/test_support.h"
@@ -42,7 +42,8 @@ class TestKey {
       size_t len = 32;
       pub_.type = "ed25519";
       pub_.public_bytes.resize(32);
-      EVP_PKEY_get_raw_public_key(k, reinterpret_cast<unsigned char*>(pub_.public_bytes.data()), &len);
+      EVP_PKEY_get_raw_public_key(k, reinterpret_cast<unsigned char*>(pub_.public_bytes.data()),
+                                  &len);
     } else {
       unsigned char* der = nullptr;
       int n = i2d_PUBKEY(k, &der);
@@ -92,7 +93,8 @@ class TestKey {
       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32);
     }
     size_t len = 0;
-    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(msg.data()), msg.size());
+    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(msg.data()),
+                   msg.size());
     std::string sig(len, '\0');
     EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
                    reinterpret_cast<const unsigned char*>(msg.data()), msg.size());
@@ -118,7 +120,8 @@ class TestKey {
 };
 
 inline Json KeyJson(const PublicKey& k) {
-  return {{"keytype", k.type}, {"keyval", {{"private", nullptr}, {"public", Base64Encode(k.public_bytes)}}}};
+  return {{"keytype", k.type},
+          {"keyval", {{"private", nullptr}, {"public", Base64Encode(k.public_bytes)}}}};
 }
 
 // Signs `signed_part` with `signers` (key ID as listed -> key).
@@ -127,7 +130,8 @@ inline std::string Envelope(const Json& signed_part,
   std::string msg = *TufCanonical(signed_part);
   Json sigs = Json::array();
   for (const auto& [id, key] : signers) {
-    sigs.push_back({{"keyid", id}, {"method", key->method()}, {"sig", Base64Encode(key->Sign(msg))}});
+    sigs.push_back(
+        {{"keyid", id}, {"method", key->method()}, {"sig", Base64Encode(key->Sign(msg))}});
   }
   return *TufCanonical(Json{{"signed", signed_part}, {"signatures", sigs}});
 }
@@ -145,23 +149,31 @@ struct TestRepo {
   Clock::TimePoint now;
   TestKey root_key, targets_key, snapshot_key, timestamp_key;
   PublicKey root_cert;
-  Json targets;                                  // signed part of targets
-  std::map<std::string, Json> delegations;       // name -> signed part
+  Json targets;                             // signed part of targets
+  std::map<std::string, Json> delegations;  // name -> signed part
   std::map<std::string, std::vector<std::pair<std::string, const TestKey*>>> delegation_signers;
-  std::string expires;                           // default expiry (RFC 3339)
+  std::string expires;  // default expiry (RFC 3339)
 
   TestRepo(std::string g, Clock::TimePoint t, TestKey::Kind targets_kind = TestKey::Kind::kEcdsa)
-      : gun(std::move(g)), now(t), targets_key(targets_kind), timestamp_key(TestKey::Kind::kEd25519) {
-    root_cert = root_key.Certificate(gun, now - std::chrono::hours(24), now + std::chrono::hours(24 * 365));
+      : gun(std::move(g)),
+        now(t),
+        targets_key(targets_kind),
+        timestamp_key(TestKey::Kind::kEd25519) {
+    root_cert =
+        root_key.Certificate(gun, now - std::chrono::hours(24), now + std::chrono::hours(24 * 365));
     expires = FormatRfc3339(now + std::chrono::hours(24 * 30));
-    targets = {{"_type", "Targets"}, {"version", 1}, {"expires", expires}, {"targets", Json::object()},
+    targets = {{"_type", "Targets"},
+               {"version", 1},
+               {"expires", expires},
+               {"targets", Json::object()},
                {"delegations", {{"keys", Json::object()}, {"roles", Json::array()}}}};
   }
 
   static Json Target(const std::string& digest_hex) {
     Bytes d;
     HexDecode(digest_hex, &d);
-    return {{"hashes", {{"sha256", Base64Encode(std::string(d.begin(), d.end()))}}}, {"length", 527}};
+    return {{"hashes", {{"sha256", Base64Encode(std::string(d.begin(), d.end()))}}},
+            {"length", 527}};
   }
 
   // Adds delegation `name` (child of `parent`) signed by `key`.
@@ -171,7 +183,9 @@ struct TestRepo {
     p["delegations"]["keys"][key.id()] = KeyJson(key.pub());
     p["delegations"]["roles"].push_back(
         {{"name", name}, {"keyids", {key.id()}}, {"threshold", threshold}, {"paths", {""}}});
-    delegations[name] = {{"_type", "Targets"}, {"version", 1}, {"expires", expires},
+    delegations[name] = {{"_type", "Targets"},
+                         {"version", 1},
+                         {"expires", expires},
                          {"targets", Json::object()},
                          {"delegations", {{"keys", Json::object()}, {"roles", Json::array()}}}};
     delegation_signers[name] = {{key.id(), &key}};
@@ -179,15 +193,20 @@ struct TestRepo {
 
   std::string RootRaw() const {
     std::string rid = KeyId(root_cert);
-    Json s = {{"_type", "Root"}, {"consistent_snapshot", false}, {"version", 1},
+    Json s = {{"_type", "Root"},
+              {"consistent_snapshot", false},
+              {"version", 1},
               {"expires", FormatRfc3339(now + std::chrono::hours(24 * 365))},
-              {"keys", {{rid, KeyJson(root_cert)}, {targets_key.id(), KeyJson(targets_key.pub())},
-                        {snapshot_key.id(), KeyJson(snapshot_key.pub())},
-                        {timestamp_key.id(), KeyJson(timestamp_key.pub())}}},
-              {"roles", {{"root", {{"keyids", {rid}}, {"threshold", 1}}},
-                         {"targets", {{"keyids", {targets_key.id()}}, {"threshold", 1}}},
-                         {"snapshot", {{"keyids", {snapshot_key.id()}}, {"threshold", 1}}},
-                         {"timestamp", {{"keyids", {timestamp_key.id()}}, {"threshold", 1}}}}}};
+              {"keys",
+               {{rid, KeyJson(root_cert)},
+                {targets_key.id(), KeyJson(targets_key.pub())},
+                {snapshot_key.id(), KeyJson(snapshot_key.pub())},
+                {timestamp_key.id(), KeyJson(timestamp_key.pub())}}},
+              {"roles",
+               {{"root", {{"keyids", {rid}}, {"threshold", 1}}},
+                {"targets", {{"keyids", {targets_key.id()}}, {"threshold", 1}}},
+                {"snapshot", {{"keyids", {snapshot_key.id()}}, {"threshold", 1}}},
+                {"timestamp", {{"keyids", {timestamp_key.id()}}, {"threshold", 1}}}}}};
     return Envelope(s, {{rid, &root_key}});
   }
 
@@ -209,10 +228,13 @@ struct TestRepo {
       put(name, raw);
     }
     src.Replace(gun, "root", root);
-    std::string sn = Envelope({{"_type", "Snapshot"}, {"version", 1}, {"expires", expires}, {"meta", meta}},
-                              {{snapshot_key.id(), &snapshot_key}});
+    std::string sn =
+        Envelope({{"_type", "Snapshot"}, {"version", 1}, {"expires", expires}, {"meta", meta}},
+                 {{snapshot_key.id(), &snapshot_key}});
     put("snapshot", sn);
-    std::string ts = Envelope({{"_type", "Timestamp"}, {"version", 1}, {"expires", expires},
+    std::string ts = Envelope({{"_type", "Timestamp"},
+                               {"version", 1},
+                               {"expires", expires},
                                {"meta", {{"snapshot", FileMetaJson(sn)}}}},
                               {{timestamp_key.id(), &timestamp_key}});
     src.Replace(gun, "timestamp", ts);

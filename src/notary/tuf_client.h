@@ -65,7 +65,7 @@ struct Target {
   std::string name;
   std::string digest;  // "sha256:<hex>"
   int64_t length = 0;
-  std::string role;    // role that signed it
+  std::string role;  // role that signed it
   bool operator==(const Target&) const = default;
 };
 

@@ -86,10 +86,9 @@ TEST_F(RepoTest, DuplicateSignaturesCountOnce) {
   repo_.delegations["targets/releases"]["targets"]["1.0"] = TestRepo::Target(kD2);
   repo_.Publish(src_);
   EXPECT_EQ(Lookup("1.0").status(), NotFound(kGun + ": no trust data for tag \"1.0\""));
-  EXPECT_EQ(warnings_,
-            std::vector<std::string>{kGun +
-                                     ": targets/releases: skipped: signature threshold not met (1 "
-                                     "of 2 required valid signatures)"});
+  EXPECT_EQ(warnings_, std::vector<std::string>{
+                           kGun + ": targets/releases: skipped: signature threshold not met (1 "
+                                  "of 2 required valid signatures)"});
 }
 
 TEST_F(RepoTest, ThresholdOfDistinctKeys) {
@@ -123,9 +122,8 @@ TEST_F(RepoTest, DelegationKeyIdMismatchIsFatal) {
   repo_.targets["delegations"]["roles"][0]["keyids"] = {fake};
   repo_.delegation_signers["targets/releases"] = {{fake, &rel}};
   repo_.Publish(src_);
-  EXPECT_EQ(Lookup("1.0").status(),
-            FailedPrecondition(kGun + ": targets/releases: key ID " + fake +
-                               " does not match its key"));
+  EXPECT_EQ(Lookup("1.0").status(), FailedPrecondition(kGun + ": targets/releases: key ID " + fake +
+                                                       " does not match its key"));
 }
 
 TEST_F(RepoTest, InvalidDelegationNameIsFatal) {
@@ -133,8 +131,9 @@ TEST_F(RepoTest, InvalidDelegationNameIsFatal) {
   repo_.Delegate("targets", "targets/releases", rel);
   repo_.targets["delegations"]["roles"][0]["name"] = "targets/../releases";
   repo_.Publish(src_);
-  EXPECT_EQ(Lookup("1.0").status(),
-            FailedPrecondition(kGun + ": targets: invalid delegation name \"targets/../releases\""));
+  EXPECT_EQ(
+      Lookup("1.0").status(),
+      FailedPrecondition(kGun + ": targets: invalid delegation name \"targets/../releases\""));
 }
 
 TEST_F(RepoTest, TargetsSignedByTheWrongKeyIsRejected) {

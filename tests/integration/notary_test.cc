@@ -1,13 +1,13 @@
 // Integration tests of image trust: the real `stackctl verify` binary against
 // the real notary-server/notary-signer of the test bed (tests/testbed/notary-up.sh),
 // compared with what the docker 20.10 CLI resolves with DOCKER_CONTENT_TRUST=1.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "integration/testbed.h"
 
@@ -19,18 +19,18 @@ struct NotaryBed {
   std::string url, ca, wrong_ca, rootkey_ca, expected, tampered_url, down_url;
 };
 
-#define REQUIRE_NOTARY_BED(nb)                                                             \
-  REQUIRE_TESTBED((nb).tb);                                                                \
-  (nb).url = Env("STACKCTL_TEST_NOTARY_URL");                                              \
-  if ((nb).url.empty()) {                                                                  \
-    if (Env("CI") == "true") FAIL() << "test bed started without notary (notary-up.sh)";  \
-    GTEST_SKIP() << "test bed has no notary server (STACKCTL_TESTBED_NOTARY=0?)";          \
-  }                                                                                        \
-  (nb).ca = Env("STACKCTL_TEST_NOTARY_CA");                                                \
-  (nb).wrong_ca = Env("STACKCTL_TEST_NOTARY_WRONG_CA");                                    \
-  (nb).rootkey_ca = Env("STACKCTL_TEST_NOTARY_ROOTKEY_CA");                                \
-  (nb).expected = Env("STACKCTL_TEST_NOTARY_EXPECTED");                                    \
-  (nb).tampered_url = Env("STACKCTL_TEST_NOTARY_TAMPERED_URL");                            \
+#define REQUIRE_NOTARY_BED(nb)                                                           \
+  REQUIRE_TESTBED((nb).tb);                                                              \
+  (nb).url = Env("STACKCTL_TEST_NOTARY_URL");                                            \
+  if ((nb).url.empty()) {                                                                \
+    if (Env("CI") == "true") FAIL() << "test bed started without notary (notary-up.sh)"; \
+    GTEST_SKIP() << "test bed has no notary server (STACKCTL_TESTBED_NOTARY=0?)";        \
+  }                                                                                      \
+  (nb).ca = Env("STACKCTL_TEST_NOTARY_CA");                                              \
+  (nb).wrong_ca = Env("STACKCTL_TEST_NOTARY_WRONG_CA");                                  \
+  (nb).rootkey_ca = Env("STACKCTL_TEST_NOTARY_ROOTKEY_CA");                              \
+  (nb).expected = Env("STACKCTL_TEST_NOTARY_EXPECTED");                                  \
+  (nb).tampered_url = Env("STACKCTL_TEST_NOTARY_TAMPERED_URL");                          \
   (nb).down_url = Env("STACKCTL_TEST_NOTARY_DOWN_URL")
 
 const std::string kR = "127.0.0.1:5000/library/";
@@ -53,8 +53,8 @@ class NotaryTest : public ::testing::Test {
   // Runs `stackctl verify` for one image; returns its exit status, output in *out.
   int Verify(const std::string& image, const std::string& flags, std::string* out,
              const std::string& prefix = "") {
-    std::string cmd = prefix + nb_.tb.bin_dir + "/stackctl verify --trust-dir " + trust_dir_ +
-                      " " + flags + " " + image;
+    std::string cmd = prefix + nb_.tb.bin_dir + "/stackctl verify --trust-dir " + trust_dir_ + " " +
+                      flags + " " + image;
     return RunCommand(cmd, out);
   }
   std::string Flags(const std::string& url = "") const {
@@ -73,12 +73,13 @@ class NotaryTest : public ::testing::Test {
   std::string DockerPull(const std::string& ref) {
     std::string cfg = TempDir("docker");
     std::string out;
-    int rc = RunCommand("DOCKER_CONFIG=" + cfg + " DOCKER_CONTENT_TRUST=1 DOCKER_CONTENT_TRUST_SERVER=" +
-                            nb_.url + " " + nb_.tb.docker_cli + " -H " + nb_.tb.docker_host +
-                            " pull " + ref,
+    int rc = RunCommand("DOCKER_CONFIG=" + cfg +
+                            " DOCKER_CONTENT_TRUST=1 DOCKER_CONTENT_TRUST_SERVER=" + nb_.url + " " +
+                            nb_.tb.docker_cli + " -H " + nb_.tb.docker_host + " pull " + ref,
                         &out);
     std::smatch m;
-    if (rc == 0 && std::regex_search(out, m, std::regex("Pull \\(1 of 1\\): \\S+@(sha256:[0-9a-f]{64})"))) {
+    if (rc == 0 &&
+        std::regex_search(out, m, std::regex("Pull \\(1 of 1\\): \\S+@(sha256:[0-9a-f]{64})"))) {
       return m[1];
     }
     return "";
@@ -185,8 +186,8 @@ TEST_F(NotaryTest, PinnedRootCertificates) {
   EXPECT_EQ(Verify(gun + ":1.0", Flags() + " --no-tofu --trust-pin " + gun + "=" + id, &out), 0)
       << out;
   trust_dir_ = TempDir("trust");
-  EXPECT_EQ(Verify(gun + ":1.0", Flags() + " --trust-pin '" + kR + "*=" + std::string(64, 'a') + "'",
-                   &out),
+  EXPECT_EQ(Verify(gun + ":1.0",
+                   Flags() + " --trust-pin '" + kR + "*=" + std::string(64, 'a') + "'", &out),
             1);
   EXPECT_EQ(out, gun + ":1.0: not trusted: " + gun +
                      ": root: no root key matches the pinned certificate IDs\n");
@@ -223,9 +224,9 @@ TEST_F(NotaryTest, OutageFailsClosed) {
 
 TEST_F(NotaryTest, ServerCertificateIsAlwaysVerified) {
   std::string out;
-  EXPECT_EQ(Verify(kR + "busybox:1.0", "--trust-server " + nb_.url + " --trust-ca " + nb_.wrong_ca,
-                   &out),
-            1);
+  EXPECT_EQ(
+      Verify(kR + "busybox:1.0", "--trust-server " + nb_.url + " --trust-ca " + nb_.wrong_ca, &out),
+      1);
   EXPECT_EQ(out, kR + "busybox:1.0: not trusted: " + kR + "busybox: root: notary server " +
                      nb_.url +
                      " unreachable: SSL peer certificate or SSH remote key was not OK (SSL "
