@@ -109,9 +109,15 @@ Status Server::Start() {
     }
     port_ = options_.port;
   }
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  listen_done_ = false;
+  thread_ = std::thread([this] {
+    http_->listen_after_bind();
+    listen_done_ = true;
+  });
   // stop() is a no-op until the accept loop runs: wait for it so Stop() never hangs.
-  while (!http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!http_->is_running() && !listen_done_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   log::Get("server")->info("listening on {}:{}", options_.host, port_);
   return OkStatus();
 }

@@ -26,6 +26,7 @@
 // on httplib's worker threads.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -95,6 +96,7 @@ class Server {
   const ServerOptions options_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
+  std::atomic<bool> listen_done_{false};
   int port_ = 0;
 };
 
