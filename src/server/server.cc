@@ -180,7 +180,12 @@ void Server::Routes() {
       count("unauthorized");
       return Reply(res, 401, Json{{"error", "invalid or missing webhook signature"}});
     }
-    Result<PushEvent> ev = ParseWebhook(p, header, req.body);
+    // GitHub and Gitea may send form-encoded deliveries ("payload=<json>"); the
+    // signature covers the raw body, the JSON is the form field.
+    const bool form = req.get_header_value("Content-Type").rfind(
+                          "application/x-www-form-urlencoded", 0) == 0;
+    const std::string payload = form ? req.get_param_value("payload") : req.body;
+    Result<PushEvent> ev = ParseWebhook(p, header, payload);
     if (!ev.ok()) {
       count("bad_request");
       return Reply(res, 400, Json{{"error", ev.status().message()}});
@@ -275,7 +280,8 @@ void Server::Routes() {
     if (!wait) return Reply(res, 202, Json{{"operation", *id}});
     Result<Json> op = api_.WaitOperation(*id, timeout);
     if (!op.ok()) return ReplyError(res, op.status());
-    const std::string state = op->value("state", "");
+    const std::string state =
+        op->is_object() && (*op)["state"].is_string() ? (*op)["state"].get<std::string>() : "";
     if (state == "succeeded") return Reply(res, 200, *op);
     if (state == "failed") {
       Code code = Code::kUnknown;

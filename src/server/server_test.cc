@@ -110,6 +110,18 @@ TEST_F(ServerTest, GitHubPushToWatchedBranchIsAccepted) {
   EXPECT_EQ(Webhooks("github", "accepted"), 1);
 }
 
+TEST_F(ServerTest, FormEncodedGitHubDelivery) {
+  std::string json = GitHubPush("refs/heads/main", "https://github.com/acme/infra.git");
+  std::string body = "payload=" + httplib::detail::encode_query_param(json);
+  auto res = client_->Post("/hooks/github",
+                           {{"X-GitHub-Event", "push"},
+                            {"X-Hub-Signature-256", "sha256=" + Sign("gh-secret", body)}},
+                           body, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"infra@1111111111111111111111111111111111111111"}));
+}
+
 TEST_F(ServerTest, TagPushMatchesTagRepository) {
   std::string body = GitHubPush("refs/tags/v1", "https://github.com/acme/infra.git");
   auto res = Hook("github", body,
