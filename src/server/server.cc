@@ -131,6 +131,9 @@ void Server::Stop() {
 void Server::Routes() {
   httplib::Server& s = *http_;
   s.set_payload_max_length(options_.max_body_bytes);
+  // Waited syncs hold a worker each; keep enough for webhooks and probes.
+  const size_t workers = options_.worker_threads;
+  s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
 
   s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 413 && req.path.rfind("/hooks/", 0) == 0) {

@@ -64,6 +64,8 @@ struct ServerOptions {
   std::vector<WatchedRepository> repositories;
   std::chrono::milliseconds default_wait = std::chrono::minutes(10);
   std::chrono::milliseconds max_wait = std::chrono::hours(1);
+  // Request workers; each `?wait=true` sync holds one until it finishes.
+  size_t worker_threads = 16;
 };
 
 // Builds ServerOptions from the configuration, reading the API token and the
