@@ -33,7 +33,7 @@ TEST(BundleTest, ReportsEveryErrorWithItsPath) {
 TEST(BundleTest, InvalidJson) {
   auto b = LoadBundle("{", "b.dab");
   ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.status().message().rfind("b.dab: invalid JSON at byte ", 0), 0u) << b.status().message();
+  EXPECT_EQ(b.status().message().rfind("b.dab: invalid JSON: ", 0), 0u) << b.status().message();
 }
 
 }  // namespace

@@ -27,18 +27,18 @@ std::string Lower(std::string s) {
 Result<int64_t> Duration(const Json& v, const std::string& where) {
   int64_t ns = 0;
   if (!v.is_string() || !DurationNanos(v.get<std::string>(), &ns)) {
-    return InvalidArgument(where + ": invalid duration " + v.dump());
+    return InvalidArgument(where + ": invalid duration " + v.dump(-1, ' ', false, Json::error_handler_t::replace));
   }
   return ns;
 }
 
 Result<int64_t> NanoCpus(const Json& v, const std::string& where) {
-  std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+  std::string s = v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, Json::error_handler_t::replace);
   // Decimal with at most 9 fractional digits, computed exactly like big.Rat.
   static const std::regex kNum("([0-9]*)(\\.([0-9]*))?");
   std::smatch m;
   if (!std::regex_match(s, m, kNum) || s.empty() || s == ".") {
-    return InvalidArgument(where + ": failed to parse " + Json(s).dump() + " as a rational number");
+    return InvalidArgument(where + ": failed to parse " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace) + " as a rational number");
   }
   std::string ip = m[1].str(), fp = m[3].str();
   while (!fp.empty() && fp.back() == '0') fp.pop_back();
@@ -54,7 +54,7 @@ Result<int64_t> Bytes(const Json& v, const std::string& where) {
   if (v.is_number_integer()) return v.get<int64_t>();
   int64_t b = 0;
   if (!v.is_string() || !compose::ParseRamBytes(v.get<std::string>(), &b)) {
-    return InvalidArgument(where + ": invalid size " + v.dump());
+    return InvalidArgument(where + ": invalid size " + v.dump(-1, ' ', false, Json::error_handler_t::replace));
   }
   return b;
 }
