@@ -44,6 +44,9 @@ Status Controller::Start() {
     ASSIGN_OR_RETURN(repo.source, source_factory_(*repo.config));
   }
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { WorkerLoop(); });
+  // Level-triggered start: resolve every repository now, so every stack is
+  // reconciled against the swarm as it is (after a restart too).
+  for (auto& [name, repo] : repos_) PollRepository(name);
   for (auto& [name, repo] : repos_) {
     threads_.emplace_back([this, n = name] { PollLoop(n); });
   }
@@ -93,7 +96,9 @@ void Controller::Enqueue(Request r) {
   }
   queued_.insert(r.stack);
   queue_.push_back(std::move(r));
-  cv_.notify_one();
+  // notify_all: pollers and the drift loop wait on cv_ too; one notify could
+  // wake one of them instead of a worker.
+  cv_.notify_all();
 }
 
 void Controller::WorkerLoop() {
@@ -126,7 +131,6 @@ void Controller::WorkerLoop() {
 void Controller::PollLoop(std::string repository) {
   const auto interval = repos_.at(repository).config->poll_interval;
   std::mt19937 rng(std::hash<std::string>{}(repository) ^ static_cast<unsigned>(getpid()));
-  PollRepository(repository);  // at start: pick up where the swarm is
   if (interval.count() <= 0) return;  // webhooks only
   for (;;) {
     // +-10% jitter so many controllers/repositories do not poll in lockstep.
