@@ -1,0 +1,1 @@
+stackctl_integration_test(NAME controller_integration_test SRCS integration/controller_test.cc DEPS OpenSSL::Crypto)
