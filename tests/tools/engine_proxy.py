@@ -6,6 +6,9 @@ a client sends through LISTEN_SOCK is forwarded to TARGET_SOCK unchanged and
 its request line ("POST /v1.41/services/create") is appended to LOG_FILE, one
 per line, so tests and benchmarks can count exactly which Engine API calls a
 command made. Responses (including streams) are piped back untouched.
+With ENGINE_PROXY_TIMES=1 each line starts with the CLOCK_MONOTONIC time the
+request line arrived ("12345.678901 POST /v1.41/services/create"), so a
+benchmark can time "event -> first engine write" against its own clock.
 Stops on SIGTERM.
 """
 import os
@@ -13,12 +16,16 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 listen_path, target_path, log_path = sys.argv[1:4]
 log_lock = threading.Lock()
+with_times = os.environ.get("ENGINE_PROXY_TIMES") == "1"
 
 
 def log(line):
+    if with_times:
+        line = "%.6f %s" % (time.monotonic(), line)
     with log_lock, open(log_path, "a") as f:
         f.write(line + "\n")
 
