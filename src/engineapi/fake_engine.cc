@@ -50,6 +50,14 @@ bool MatchPrefix(const std::string& value, const Filters& filters, const std::st
                      [&](const std::string& w) { return HasPrefix(value, w); });
 }
 
+bool MatchSubstring(const std::string& value, const Filters& filters, const std::string& key) {
+  const auto* want = Get(filters, key);
+  if (!want) return true;
+  return std::any_of(want->begin(), want->end(), [&](const std::string& w) {
+    return value.find(w) != std::string::npos;
+  });
+}
+
 bool MatchExact(const std::string& value, const Filters& filters, const std::string& key) {
   const auto* want = Get(filters, key);
   if (!want) return true;
@@ -593,7 +601,10 @@ Result<std::vector<Object>> FakeEngine::ListObjects(Kind kind, const Filters& fi
                       .WithPrefix("list " + std::string(KindName(kind)) + "s"));
   std::vector<Object> out;
   for (const auto& [id, o] : objects_[kind]) {
-    if (!MatchPrefix(id, filters, "id") || !MatchPrefix(NameOf(o.spec), filters, "name") ||
+    // The engine matches network names as substrings, secret/config names as prefixes.
+    bool name_ok = kind == Kind::kNetwork ? MatchSubstring(NameOf(o.spec), filters, "name")
+                                          : MatchPrefix(NameOf(o.spec), filters, "name");
+    if (!MatchPrefix(id, filters, "id") || !name_ok ||
         !MatchLabels(LabelsOf(o.spec), filters))
       continue;
     out.push_back(ToObject(kind, o));

@@ -26,7 +26,7 @@
 //     ("continue").
 //   * Secrets are returned without Spec.Data (like the engine); configs with it.
 //   * List filters: `label` (key or key=value, all must match), `name` (prefix,
-//     any value matches), `id` (prefix); tasks also `service` (ID or name),
+//     any value matches; substring for networks, as the engine does), `id` (prefix); tasks also `service` (ID or name),
 //     `desired-state`, `node`; nodes also `role`. Unknown filter keys ->
 //     kInvalidArgument.
 //   * Calls("UpdateService") counts calls per Engine method name (also failed

@@ -250,6 +250,8 @@ TEST(FakeEngineTest, NetworksLookLikeTheEngine) {
             AlreadyExists("create network st_net: network with name st_net already exists"));
   EXPECT_EQ(fake.UpdateObject(Kind::kNetwork, id, 1, {{"Name", "st_net"}}).code(),
             Code::kFailedPrecondition);
+  EXPECT_EQ(fake.ListObjects(Kind::kNetwork, {{"name", {"_ne"}}})->size(), 1u);
+  EXPECT_EQ(fake.ListObjects(Kind::kNetwork, {{"name", {"x"}}})->size(), 0u);
 }
 
 TEST(FakeEngineTest, CallCounters) {
