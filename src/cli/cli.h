@@ -25,5 +25,6 @@ struct Context {
 void RegisterVersion(CLI::App& app, Context& ctx);
 void RegisterVerify(CLI::App& app, Context& ctx);  // cmd_verify.cc
 void RegisterSecrets(CLI::App& app, Context& ctx);
+void RegisterRender(CLI::App& app, Context& ctx);  // render, validate
 
 }  // namespace stackctl::cli

@@ -25,9 +25,7 @@ struct SecretsCheckOptions {
 };
 
 int RunSecretsCheck(const SecretsCheckOptions& o) {
-  secrets::KeyEnvironment env;
-  if (const char* v = std::getenv("SOPS_AGE_KEY_FILE")) env.sops_age_key_file = v;
-  if (const char* v = std::getenv("SOPS_AGE_KEY")) env.sops_age_key = v;
+  secrets::KeyEnvironment env = secrets::KeyEnvironment::FromEnv(std::getenv);
   Result<secrets::Keyring> keys = secrets::Keyring::Load(o.identities, env);
   SecureWipe(&env.sops_age_key);
   if (!keys.ok()) {
@@ -71,8 +69,9 @@ void RegisterSecrets(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<SecretsCheckOptions>();
   auto* check = secrets->add_subcommand(
       "check", "Decrypt files in memory; report OK with length and hash, or the error");
-  check->add_option("--age-identity", opts->identities,
-                    "age identity file (repeatable; also $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY)")
+  check
+      ->add_option("--age-identity", opts->identities,
+                   "age identity file (repeatable; also $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY)")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   check->add_option("--sops-key", opts->sops_key,

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   cli::RegisterVersion(app, ctx);
   cli::RegisterVerify(app, ctx);
   cli::RegisterSecrets(app, ctx);
+  cli::RegisterRender(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,11 +1,20 @@
-// FileSource: read-only access to a tree of files addressed by relative paths
-// ("docker-compose.yml", "config/nginx.conf"). Implementations: a directory on
-// disk, a Git commit (src/gitsource), an in-memory map in tests.
+// FileSource: read-only access to the files a stack definition refers to.
 //
-// Paths are relative to the source's root, '/'-separated. Implementations
-// document their own thread safety.
+// Compose files, .env files, env_file entries and secret/config `file:`
+// sources are all read through this interface, so the same loader works on
+// a directory on disk (DiskFileSource), on a Git snapshot without a work tree
+// (the git module implements FileSource over a commit), and on an in-memory
+// map in tests (MemoryFileSource).
+//
+// Paths are '/'-separated. Relative paths are resolved against the source's
+// root; absolute paths are taken as they are (DiskFileSource) or looked up
+// verbatim (MemoryFileSource).
+//
+// Thread safety: implementations are safe for concurrent const use only if
+// documented; the ones here hold no mutable state after construction.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "common/status.h"
@@ -15,9 +24,44 @@ namespace stackctl {
 class FileSource {
  public:
   virtual ~FileSource() = default;
-  // The file's bytes, or kNotFound naming the path.
+  // Whole content of `path`; NotFound with "open PATH: no such file or
+  // directory" when it does not exist.
   virtual Result<std::string> Read(const std::string& path) = 0;
   virtual bool Exists(const std::string& path) = 0;
 };
+
+// Files of a directory tree on the local disk.
+class DiskFileSource : public FileSource {
+ public:
+  explicit DiskFileSource(std::string root);
+  Result<std::string> Read(const std::string& path) override;
+  bool Exists(const std::string& path) override;
+  // The path Read() would open for `path`.
+  std::string Resolve(const std::string& path) const;
+
+ private:
+  std::string root_;
+};
+
+// Files held in memory (tests, fuzzers, snapshots already in memory).
+class MemoryFileSource : public FileSource {
+ public:
+  MemoryFileSource() = default;
+  explicit MemoryFileSource(std::map<std::string, std::string> files) : files_(std::move(files)) {}
+  void Put(const std::string& path, std::string content) { files_[path] = std::move(content); }
+  Result<std::string> Read(const std::string& path) override;
+  bool Exists(const std::string& path) override;
+
+ private:
+  std::map<std::string, std::string> files_;
+};
+
+// Path helpers shared by the loaders ('/'-separated, lexical only).
+// JoinPath("a/b", "../c") == "a/c"; an absolute `rel` is returned cleaned.
+std::string JoinPath(const std::string& base, const std::string& rel);
+// Lexical clean like Go's path.Clean ("" -> ".").
+std::string CleanPath(const std::string& path);
+// Directory part ("a/b.yml" -> "a", "b.yml" -> ".", "/x" -> "/").
+std::string DirName(const std::string& path);
 
 }  // namespace stackctl

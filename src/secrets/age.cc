@@ -25,7 +25,7 @@ struct Stanza {
 
 struct Header {
   std::vector<Stanza> stanzas;
-  std::string mac;            // 32 bytes
+  std::string mac;             // 32 bytes
   std::string_view mac_input;  // header up to and including "---"
   size_t payload_offset = 0;
 };
@@ -146,8 +146,7 @@ Result<std::optional<std::string>> UnwrapScrypt(const Stanza& st, const AgeIdent
   }
   std::string wrap_key, file_key;
   Wiper w(&wrap_key);
-  if (!internal::Scrypt(id.secret(), std::string(kScryptLabel) + salt, log_n, 8, 1, 32,
-                        &wrap_key))
+  if (!internal::Scrypt(id.secret(), std::string(kScryptLabel) + salt, log_n, 8, 1, 32, &wrap_key))
     return Internal("scrypt failed");
   static const std::string kZeroNonce(12, '\0');
   if (!internal::ChaChaPolyOpen(wrap_key, kZeroNonce, st.body, &file_key))
@@ -237,7 +236,7 @@ AgeIdentity AgeIdentity::Passphrase(std::string_view passphrase, int max_work_fa
 }
 
 Result<std::vector<AgeIdentity>> ParseAgeIdentities(std::string_view display_path,
-                                                     std::string_view text) {
+                                                    std::string_view text) {
   std::vector<AgeIdentity> out;
   size_t pos = 0;
   int lineno = 0;

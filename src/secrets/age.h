@@ -71,7 +71,7 @@ class AgeIdentity {
 // blank lines and lines starting with '#' ignored. Errors read
 // "<display_path>:<line>: <problem>" and never quote the line.
 Result<std::vector<AgeIdentity>> ParseAgeIdentities(std::string_view display_path,
-                                                     std::string_view text);
+                                                    std::string_view text);
 
 // True when `content` starts with the binary age header or (after leading
 // whitespace) the armor's BEGIN line.

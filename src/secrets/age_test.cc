@@ -27,8 +27,8 @@ std::vector<AgeIdentity> LoadIds(const std::string& path) {
 std::string AgeEncrypt(const TempDir& dir, const std::string& plain, const std::string& flags) {
   WriteFileOrDie(dir.File("plain"), plain);
   std::string out;
-  int rc = RunCommand(kAge + " " + flags + " -o " + dir.File("enc") + " " + dir.File("plain") + " 2>&1",
-               &out);
+  int rc = RunCommand(
+      kAge + " " + flags + " -o " + dir.File("enc") + " " + dir.File("plain") + " 2>&1", &out);
   EXPECT_EQ(rc, 0) << out;
   return ReadFileOrDie(dir.File("enc"));
 }
@@ -70,8 +70,10 @@ TEST(AgeTest, ArmoredFromCli) {
   // CRLF line endings and surrounding whitespace are accepted.
   std::string crlf = "\n  ";
   for (char c : enc) {
-    if (c == '\n') crlf += "\r\n";
-    else crlf += c;
+    if (c == '\n')
+      crlf += "\r\n";
+    else
+      crlf += c;
   }
   plain = AgeDecrypt(crlf + "\n\n", LoadIds(d.File("key.txt")));
   ASSERT_TRUE(plain.ok()) << plain.status().ToString();
@@ -94,8 +96,8 @@ TEST(AgeTest, IdentityFileWithSeveralKeysAndComments) {
   TempDir d;
   KeyGen(d, "a.txt");
   std::string b = KeyGen(d, "b.txt");
-  WriteFileOrDie(d.File("both.txt"), "# two keys\n\n" + ReadFileOrDie(d.File("a.txt")) +
-                                         "   \n" + ReadFileOrDie(d.File("b.txt")));
+  WriteFileOrDie(d.File("both.txt"), "# two keys\n\n" + ReadFileOrDie(d.File("a.txt")) + "   \n" +
+                                         ReadFileOrDie(d.File("b.txt")));
   std::vector<AgeIdentity> ids = LoadIds(d.File("both.txt"));
   ASSERT_EQ(ids.size(), 2u);
   EXPECT_EQ(ids[1].recipient(), b);
@@ -111,8 +113,7 @@ TEST(AgeTest, WrongIdentity) {
   KeyGen(d, "b.txt");
   std::string enc = AgeEncrypt(d, "x", "-r " + a);
   Result<std::string> plain = AgeDecrypt(enc, LoadIds(d.File("b.txt")));
-  EXPECT_EQ(plain.status(),
-            InvalidArgument("no identity matched any of the file's recipients"));
+  EXPECT_EQ(plain.status(), InvalidArgument("no identity matched any of the file's recipients"));
 }
 
 TEST(AgeTest, MultiChunkPayloadsAtBoundaries) {
@@ -211,10 +212,11 @@ TEST(AgeTest, PassphraseFromCliViaPty) {
   TempDir d;
   WriteFileOrDie(d.File("plain"), "scrypt protected");
   std::string out;
-  int rc = RunCommand(std::string(STACKCTL_PYTHON3) + " " STACKCTL_SOURCE_DIR
-                   "/src/secrets/testdata/age_passphrase.py 'correct horse' " +
-                   kAge + " -p -a -o " + d.File("enc") + " " + d.File("plain") + " 2>&1",
-               &out);
+  int rc = RunCommand(std::string(STACKCTL_PYTHON3) +
+                          " " STACKCTL_SOURCE_DIR
+                          "/src/secrets/testdata/age_passphrase.py 'correct horse' " +
+                          kAge + " -p -a -o " + d.File("enc") + " " + d.File("plain") + " 2>&1",
+                      &out);
   ASSERT_EQ(rc, 0) << out;
   std::string enc = ReadFileOrDie(d.File("enc"));
   Result<std::string> plain = AgeDecrypt(enc, {AgeIdentity::Passphrase("correct horse")});

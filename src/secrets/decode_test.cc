@@ -2,14 +2,14 @@
 // no plaintext ever reaches a log line or an error message.
 #include "secrets/decode.h"
 
-#include "secrets/check.h"
-
-#include <sstream>
-
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <map>
+#include <sstream>
+
 #include "common/log.h"
+#include "secrets/check.h"
 #include "secrets/test_util.h"
 
 namespace stackctl::secrets {
@@ -45,13 +45,14 @@ class DecodeTest : public ::testing::Test {
                       const std::string& extra = "") {
     WriteFileOrDie(dir_.File("in"), input);
     std::string out;
-    EXPECT_EQ(RunCommand(std::string(STACKCTL_PYTHON3) + " " STACKCTL_SOURCE_DIR
-                         "/src/secrets/testdata/sops_gen.py --age " STACKCTL_AGE_BIN
-                         " --recipient " + recipient_ + " --format " + format + " --input " +
-                             dir_.File("in") + " --output " + dir_.File("s") + " " + extra +
-                             " 2>&1",
-                         &out),
-              0)
+    EXPECT_EQ(
+        RunCommand(std::string(STACKCTL_PYTHON3) +
+                       " " STACKCTL_SOURCE_DIR
+                       "/src/secrets/testdata/sops_gen.py --age " STACKCTL_AGE_BIN " --recipient " +
+                       recipient_ + " --format " + format + " --input " + dir_.File("in") +
+                       " --output " + dir_.File("s") + " " + extra + " 2>&1",
+                   &out),
+        0)
         << out;
     return ReadFileOrDie(dir_.File("s"));
   }
@@ -113,6 +114,34 @@ TEST_F(DecodeTest, KeyringSources) {
   EXPECT_EQ(Keyring::Load({dir_.File("missing.txt")}, {}).status(),
             NotFound(dir_.File("missing.txt") +
                      ": cannot read identity file: No such file or directory"));
+  // sops' default file is read when present, skipped when absent.
+  std::string crlf;
+  for (char c : ReadFileOrDie(other.File("k.txt")))
+    crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  WriteFileOrDie(dir_.File("default.txt"), crlf);
+  KeyEnvironment def;
+  def.default_key_file = dir_.File("default.txt");
+  Result<Keyring> with_default = Keyring::Load({}, def);
+  ASSERT_TRUE(with_default.ok()) << with_default.status().ToString();
+  ASSERT_EQ(with_default->identities().size(), 1u);
+  EXPECT_EQ(with_default->identities()[0].recipient(), pub2);
+  def.default_key_file = dir_.File("absent.txt");
+  EXPECT_TRUE(Keyring::Load({}, def)->empty());
+  std::map<std::string, std::string> vars = {{"SOPS_AGE_KEY_FILE", "/k"}, {"HOME", "/home/u"}};
+  KeyEnvironment from = KeyEnvironment::FromEnv([&](const char* n) -> const char* {
+    auto it = vars.find(n);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  });
+  EXPECT_EQ(from.sops_age_key_file, "/k");
+  EXPECT_EQ(from.sops_age_key, "");
+  EXPECT_EQ(from.default_key_file, "/home/u/.config/sops/age/keys.txt");
+  vars["XDG_CONFIG_HOME"] = "/xdg";
+  from = KeyEnvironment::FromEnv([&](const char* n) -> const char* {
+    auto it = vars.find(n);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  });
+  EXPECT_EQ(from.default_key_file, "/xdg/sops/age/keys.txt");
+
   WriteFileOrDie(dir_.File("bad.txt"), "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQ\n");
   env.sops_age_key_file = dir_.File("bad.txt");
   EXPECT_EQ(Keyring::Load({}, env).status(),
@@ -151,8 +180,8 @@ TEST_F(DecodeTest, PlaintextNeverLoggedNorInErrors) {
   WriteFileOrDie(dir_.File("bin"), kPlaintext);
   std::string binary = SopsEnc("binary", dir_.File("bin"));
   std::string bad_mac = SopsEnc("yaml", tree, "--bad-mac");
-  std::string tampered_json = SopsEnc("json", std::string(R"({"pw": ")") + kPlaintext + R"("})",
-                                      "--tamper-value pw");
+  std::string tampered_json =
+      SopsEnc("json", std::string(R"({"pw": ")") + kPlaintext + R"("})", "--tamper-value pw");
   SopsSelector sel{R"(["db"]["password"])", std::nullopt};
   SopsSelector bad_sel{R"(["db"]["password"]["deeper"])", std::nullopt};
   for (const Keyring* k : {&keys_, &wrong}) {

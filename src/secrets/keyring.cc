@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "common/crypto.h"
@@ -13,11 +14,13 @@ Result<Keyring> Keyring::Load(const std::vector<std::string>& identity_files,
   Keyring k;
   for (const std::string& f : identity_files) RETURN_IF_ERROR(k.AddIdentityFile(f));
   if (!env.sops_age_key_file.empty()) {
-    RETURN_IF_ERROR(
-        k.AddIdentityFile(env.sops_age_key_file).WithPrefix("SOPS_AGE_KEY_FILE"));
+    RETURN_IF_ERROR(k.AddIdentityFile(env.sops_age_key_file).WithPrefix("SOPS_AGE_KEY_FILE"));
   }
   if (!env.sops_age_key.empty()) {
     RETURN_IF_ERROR(k.AddIdentityText("SOPS_AGE_KEY", env.sops_age_key));
+  }
+  if (!env.default_key_file.empty() && std::filesystem::exists(env.default_key_file)) {
+    RETURN_IF_ERROR(k.AddIdentityFile(env.default_key_file));
   }
   return k;
 }

@@ -23,8 +23,7 @@ void Repoint(Json* container_spec, const char* list, const char* field, const st
 }
 
 Status MaterializeKind(std::vector<model::Blob>& blobs, const char* kind, const char* list,
-                       const char* field, size_t max_size,
-                       std::vector<model::Service>& services) {
+                       const char* field, size_t max_size, std::vector<model::Service>& services) {
   std::map<std::string, std::string> used;  // new name -> key
   for (model::Blob& b : blobs) {
     const std::string what = std::string(kind) + " " + b.key;
@@ -74,8 +73,8 @@ std::string HashedName(std::string_view logical_name, std::string_view data) {
 }
 
 Status Materialize(model::StackSpec& stack) {
-  RETURN_IF_ERROR(MaterializeKind(stack.secrets, "secret", "Secrets", "SecretName",
-                                  kMaxSecretSize, stack.services));
+  RETURN_IF_ERROR(MaterializeKind(stack.secrets, "secret", "Secrets", "SecretName", kMaxSecretSize,
+                                  stack.services));
   return MaterializeKind(stack.configs, "config", "Configs", "ConfigName", kMaxConfigSize,
                          stack.services);
 }

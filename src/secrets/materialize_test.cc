@@ -13,7 +13,8 @@ model::Blob MakeBlob(const std::string& key, const std::string& name, const std:
   b.name = name;
   b.external = external;
   b.data = data;
-  b.spec = external ? Json() : Json{{"Name", name}, {"Labels", {{"com.docker.stack.namespace", "st"}}}};
+  b.spec =
+      external ? Json() : Json{{"Name", name}, {"Labels", {{"com.docker.stack.namespace", "st"}}}};
   return b;
 }
 
@@ -61,12 +62,14 @@ TEST(MaterializeTest, RenamesLabelsAndRepointsServices) {
   EXPECT_EQ(st.secrets[0].spec, Json());
   const model::Blob& s = st.secrets[1];
   EXPECT_EQ(s.name, "st_db_pass-2cf24dba5fb0");
-  EXPECT_EQ(s.spec, (Json{{"Name", "st_db_pass-2cf24dba5fb0"},
-                          {"Labels",
-                           {{"com.docker.stack.namespace", "st"},
-                            {"io.stackctl.logical-name", "st_db_pass"},
-                            {"io.stackctl.content-hash",
-                             "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}}}}));
+  EXPECT_EQ(
+      s.spec,
+      (Json{{"Name", "st_db_pass-2cf24dba5fb0"},
+            {"Labels",
+             {{"com.docker.stack.namespace", "st"},
+              {"io.stackctl.logical-name", "st_db_pass"},
+              {"io.stackctl.content-hash",
+               "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}}}}));
   const std::string cfg = HashedName("st_nginx", "server {}\n");
   EXPECT_EQ(st.configs[0].name, cfg);
 
@@ -108,8 +111,9 @@ TEST(MaterializeTest, ContentChangeChangesOnlyThatName) {
 TEST(MaterializeTest, Errors) {
   model::StackSpec big;
   big.secrets = {MakeBlob("huge", "st_huge", std::string(kMaxSecretSize, 'x'))};
-  EXPECT_EQ(Materialize(big),
-            InvalidArgument("secret huge: content is 512000 bytes; Swarm accepts less than 512000"));
+  EXPECT_EQ(
+      Materialize(big),
+      InvalidArgument("secret huge: content is 512000 bytes; Swarm accepts less than 512000"));
   model::StackSpec clash;
   const std::string long_a = std::string(60, 'n') + "_a", long_b = std::string(60, 'n') + "_b";
   clash.configs = {MakeBlob("a", long_a, "same"), MakeBlob("b", long_b, "same")};

@@ -1,12 +1,12 @@
 #include "secrets/primitives.h"
 
-#include <memory>
-
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+
+#include <memory>
 
 #include "common/crypto.h"
 
@@ -54,13 +54,13 @@ bool AeadOpen(const EVP_CIPHER* cipher, std::string_view key, std::string_view i
   std::string out(ciphertext.size(), '\0');
   int n = 0;
   if (!ciphertext.empty() &&
-      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &n,
-                        U(ciphertext), static_cast<int>(ciphertext.size())) != 1) {
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &n, U(ciphertext),
+                        static_cast<int>(ciphertext.size())) != 1) {
     SecureWipe(&out);
     return false;
   }
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, 16,
-                          const_cast<char*>(tag.data())) != 1) {
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, 16, const_cast<char*>(tag.data())) !=
+      1) {
     SecureWipe(&out);
     return false;
   }
@@ -108,16 +108,16 @@ bool X25519Public(std::string_view scalar, std::string* point) {
   if (!priv) return false;
   std::string out(32, '\0');
   size_t len = out.size();
-  if (EVP_PKEY_get_raw_public_key(priv.get(), reinterpret_cast<unsigned char*>(out.data()),
-                                  &len) != 1 ||
+  if (EVP_PKEY_get_raw_public_key(priv.get(), reinterpret_cast<unsigned char*>(out.data()), &len) !=
+          1 ||
       len != 32)
     return false;
   *point = std::move(out);
   return true;
 }
 
-bool HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info,
-                size_t out_len, std::string* out) {
+bool HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info, size_t out_len,
+                std::string* out) {
   std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (!kdf) return false;
   std::unique_ptr<EVP_KDF_CTX, KdfCtxFree> ctx(EVP_KDF_CTX_new(kdf.get()));
@@ -126,8 +126,8 @@ bool HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view in
   OSSL_PARAM params[5];
   size_t i = 0;
   params[i++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-  params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                                  const_cast<char*>(ikm.data()), ikm.size());
+  params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(ikm.data()),
+                                                  ikm.size());
   if (!salt.empty())
     params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
                                                     const_cast<char*>(salt.data()), salt.size());
@@ -135,8 +135,8 @@ bool HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view in
                                                   const_cast<char*>(info.data()), info.size());
   params[i++] = OSSL_PARAM_construct_end();
   std::string buf(out_len, '\0');
-  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(buf.data()), out_len,
-                     params) != 1) {
+  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(buf.data()), out_len, params) !=
+      1) {
     SecureWipe(&buf);
     return false;
   }

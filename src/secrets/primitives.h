@@ -23,8 +23,8 @@ bool X25519(std::string_view scalar, std::string_view point, std::string* shared
 bool X25519Public(std::string_view scalar, std::string* point);
 // HKDF-SHA256 (RFC 5869) with `out_len` output bytes; an empty salt means
 // "not provided" (HashLen zero bytes), as in RFC 5869 and Go's x/crypto/hkdf.
-bool HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info,
-                size_t out_len, std::string* out);
+bool HkdfSha256(std::string_view ikm, std::string_view salt, std::string_view info, size_t out_len,
+                std::string* out);
 // ChaCha20-Poly1305 (RFC 8439) open: `sealed` is ciphertext || 16-byte tag.
 bool ChaChaPolyOpen(std::string_view key, std::string_view nonce12, std::string_view sealed,
                     std::string* plain);

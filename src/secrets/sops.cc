@@ -1,17 +1,15 @@
 #include "secrets/sops.h"
 
 #include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
 
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <memory>
-#include <regex>
-
-#include <yaml-cpp/yaml.h>
-
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "common/crypto.h"
 #include "secrets/encoding.h"
@@ -207,14 +205,33 @@ Result<Node> FromYaml(const YAML::Node& y, int depth) {
   return n;
 }
 
+// True when a second YAML document starts after content: a "---" marker at
+// column 0 after some non-comment line. (yaml-cpp 0.7's LoadAll can loop
+// forever on malformed input, so documents are counted by hand.)
+bool HasSecondDocument(std::string_view content) {
+  bool seen_content = false;
+  for (size_t pos = 0; pos < content.size();) {
+    size_t nl = content.find('\n', pos);
+    std::string_view line =
+        content.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? content.size() : nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const bool marker =
+        line.starts_with("---") && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
+    if (marker && seen_content) return true;
+    if (!marker && !line.empty() && line[0] != '#' && line[0] != '%' &&
+        line.find_first_not_of(" \t") != std::string_view::npos)
+      seen_content = true;
+  }
+  return false;
+}
+
 Result<Node> LoadYaml(std::string_view content) {
+  if (HasSecondDocument(content)) return InvalidArgument("multi-document YAML is not supported");
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(content));
-    if (docs.size() != 1) {
-      return InvalidArgument(docs.empty() ? "yaml: empty document"
-                                          : "multi-document YAML is not supported");
-    }
-    return FromYaml(docs[0], 0);
+    YAML::Node doc = YAML::Load(std::string(content));
+    if (!doc.IsDefined() || doc.IsNull()) return InvalidArgument("yaml: empty document");
+    return FromYaml(doc, 0);
   } catch (const YAML::Exception& e) {
     // The mark locates the problem; e.msg never quotes document content.
     return InvalidArgument("yaml: line " + std::to_string(e.mark.line + 1) + ", column " +
@@ -406,8 +423,7 @@ Result<Metadata> ParseMetadata(const Node* sops) {
   Metadata md;
   RETURN_IF_ERROR(CollectAge(*sops, "sops.age", &md));
   if (const Node* kg = sops->Find("key_groups"); kg && kg->kind == Node::Kind::kList) {
-    if (kg->list.size() > 1)
-      return InvalidArgument("sops: Shamir key groups are not supported");
+    if (kg->list.size() > 1) return InvalidArgument("sops: Shamir key groups are not supported");
     for (const Node& g : kg->list) RETURN_IF_ERROR(CollectAge(g, "sops.key_groups[0].age", &md));
   }
   if (md.age.empty()) {
@@ -436,8 +452,7 @@ Result<std::string> UnwrapDataKey(const Metadata& md, const std::vector<AgeIdent
     if (key.ok()) {
       if (key->size() != 32) {
         SecureWipe(&key.value());
-        return InvalidArgument("sops.age[" + std::to_string(i) +
-                               "]: data key has the wrong size");
+        return InvalidArgument("sops.age[" + std::to_string(i) + "]: data key has the wrong size");
       }
       return key;
     }
@@ -448,8 +463,8 @@ Result<std::string> UnwrapDataKey(const Metadata& md, const std::vector<AgeIdent
   if (!last_other.ok()) return last_other;
   std::string recipients;
   for (const auto& [r, e] : md.age) recipients += (recipients.empty() ? "" : ", ") + r;
-  return InvalidArgument(
-      "sops: no identity matched any of the document's age recipients (" + recipients + ")");
+  return InvalidArgument("sops: no identity matched any of the document's age recipients (" +
+                         recipients + ")");
 }
 
 // ---- Values ----------------------------------------------------------------
@@ -490,8 +505,9 @@ Result<Node> DecryptValue(std::string_view enc, std::string_view key, std::strin
     return InvalidArgument(where + ": value is not in sops' encrypted format");
   std::string plain;
   if (!internal::AesGcmOpen(key, v.iv, v.data, v.tag, aad, &plain)) {
-    return InvalidArgument(where + ": value could not be decrypted (tampered, moved, or "
-                                   "encrypted with another data key)");
+    return InvalidArgument(where +
+                           ": value could not be decrypted (tampered, moved, or "
+                           "encrypted with another data key)");
   }
   if (v.type == "str" || v.type == "time") return Scalar(Node::Type::kStr, std::move(plain));
   if (v.type == "bytes") return Scalar(Node::Type::kBytes, std::move(plain));
@@ -660,8 +676,8 @@ void ToYaml(const Node& n, YAML::Emitter* out) {
   }
   if (n.type == Node::Type::kStr || n.type == Node::Type::kBytes) {
     *out << YAML::DoubleQuoted << n.value;
-  } else if (n.type == Node::Type::kFloat && (n.value == "+Inf" || n.value == "-Inf" ||
-                                             n.value == "NaN")) {
+  } else if (n.type == Node::Type::kFloat &&
+             (n.value == "+Inf" || n.value == "-Inf" || n.value == "NaN")) {
     *out << (n.value == "NaN" ? ".nan" : n.value == "+Inf" ? ".inf" : "-.inf");
   } else {
     *out << n.value;
@@ -669,6 +685,21 @@ void ToYaml(const Node& n, YAML::Emitter* out) {
 }
 
 std::string ScalarText(const Node& n) { return n.value; }
+
+// Wipes the strings of a JSON value built from decrypted data.
+void WipeJson(OJson* j) {
+  if (j->is_string()) {
+    SecureWipe(&j->get_ref<std::string&>());
+  } else if (j->is_structured()) {
+    for (auto& v : *j) WipeJson(&v);
+  }
+}
+
+std::string DumpAndWipe(OJson j) {
+  std::string out = j.dump(2, ' ', false, OJson::error_handler_t::replace) + "\n";
+  WipeJson(&j);
+  return out;
+}
 
 }  // namespace
 
@@ -697,8 +728,8 @@ Result<SopsFormat> ParseSopsFormat(std::string_view name) {
 
 Result<std::vector<SopsKeyStep>> ParseSopsKey(std::string_view key) {
   std::vector<SopsKeyStep> steps;
-  const std::string err = "invalid sops key '" + std::string(key) +
-                          "': expected steps like [\"name\"] or [0]";
+  const std::string err =
+      "invalid sops key '" + std::string(key) + "': expected steps like [\"name\"] or [0]";
   size_t i = 0;
   while (i < key.size()) {
     if (key[i] != '[') return InvalidArgument(err);
@@ -781,9 +812,8 @@ SopsFormat DetectSopsFormat(std::string_view display_path, std::string_view cont
 Result<std::string> SopsDecrypt(std::string_view display_path, std::string_view content,
                                 const SopsSelector* selector,
                                 const std::vector<AgeIdentity>& identities) {
-  const SopsFormat format = selector && selector->format
-                                ? *selector->format
-                                : DetectSopsFormat(display_path, content);
+  const SopsFormat format =
+      selector && selector->format ? *selector->format : DetectSopsFormat(display_path, content);
   std::vector<SopsKeyStep> steps;
   if (selector && !selector->key.empty()) {
     ASSIGN_OR_RETURN(steps, ParseSopsKey(selector->key));
@@ -805,8 +835,10 @@ Result<std::string> SopsDecrypt(std::string_view display_path, std::string_view 
       return InvalidArgument("not a sops document: top level is not a map");
     data.kind = Node::Kind::kMap;
     for (auto& [k, v] : doc.map) {
-      if (k == "sops") sops = std::move(v);
-      else data.map.emplace_back(std::move(k), std::move(v));
+      if (k == "sops")
+        sops = std::move(v);
+      else
+        data.map.emplace_back(std::move(k), std::move(v));
     }
     if (format == SopsFormat::kBinary) {
       const Node* d = data.Find("data");
@@ -859,9 +891,7 @@ Result<std::string> SopsDecrypt(std::string_view display_path, std::string_view 
   if (!steps.empty()) {
     if (sel->kind == Node::Kind::kScalar) return ScalarText(*sel);
     if (sel->kind == Node::Kind::kNull) return std::string();
-    OJson j = ToJson(*sel);
-    std::string out = j.dump(2, ' ', false, OJson::error_handler_t::replace) + "\n";
-    return out;
+    return DumpAndWipe(ToJson(*sel));
   }
   switch (format) {
     case SopsFormat::kBinary:
@@ -872,7 +902,7 @@ Result<std::string> SopsDecrypt(std::string_view display_path, std::string_view 
       return out;
     }
     case SopsFormat::kJson:
-      return ToJson(data).dump(2, ' ', false, OJson::error_handler_t::replace) + "\n";
+      return DumpAndWipe(ToJson(data));
     case SopsFormat::kYaml: {
       YAML::Emitter e;
       ToYaml(data, &e);

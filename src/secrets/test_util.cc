@@ -50,7 +50,8 @@ int RunCommand(const std::string& cmd, std::string* out) {
 
 std::string KeyGen(const TempDir& dir, const std::string& name) {
   std::string pub;
-  if (RunCommand(std::string(STACKCTL_AGE_KEYGEN_BIN) + " -o " + dir.File(name) + " 2>&1", &pub) != 0)
+  if (RunCommand(std::string(STACKCTL_AGE_KEYGEN_BIN) + " -o " + dir.File(name) + " 2>&1", &pub) !=
+      0)
     throw std::runtime_error("age-keygen failed: " + pub);
   // "Public key: age1...\n"
   size_t p = pub.find("age1");

@@ -1,0 +1,31 @@
+// Structural validation of one interpolated compose file (the job docker's
+// JSON schema does), against the compose file format 3.0-3.9 accepted by
+// `docker stack deploy`.
+//
+// Checks key names (unknown keys are reported with the allowed ones; keys
+// newer than the file's version are reported with the version that
+// introduced them), value types, enumerations and the formats of durations.
+// Every finding is appended to `errors` as "FILE:LINE:COL: PATH: message";
+// validation never stops at the first error.
+//
+// Thread safety: pure function.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "compose/yaml_tree.h"
+
+namespace stackctl::compose {
+
+// `minor` is the file's format minor version (3.`minor`); files without a
+// version key validate as 3.9.
+void ValidateFile(const Json& root, int minor, const std::string& filename,
+                  const std::map<std::string, Mark>& marks, std::vector<std::string>* errors);
+
+// Go time.ParseDuration syntax ("1h2m3.5s", "300ms", "0"); nanoseconds.
+bool ParseDuration(const std::string& s, int64_t* nanos);
+
+}  // namespace stackctl::compose

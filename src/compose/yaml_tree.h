@@ -1,0 +1,47 @@
+// YAML -> JSON adapter of the compose loader (the only code that calls
+// yaml-cpp).
+//
+// ParseYaml turns one YAML document into a JSON tree typed like the YAML 1.2
+// core schema that the current docker CLI uses (plain `true`/`false` are
+// booleans, `yes`/`on`/`y` are strings; integers in decimal, 0x, 0o and
+// leading-zero octal; floats; null/~/empty), resolves anchors and aliases and
+// applies YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`), which yaml-cpp 0.7
+// does not. Every node's position is recorded by its dotted key path
+// ("services.web.ports.0") so later stages can report file:line:col.
+//
+// Alias expansion is bounded (billion-laughs guard): a document that expands
+// to more than max_nodes nodes, or nests deeper than 200 levels, is rejected.
+//
+// Thread safety: pure function.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/json.h"
+#include "common/status.h"
+
+namespace stackctl::compose {
+
+struct Mark {
+  int line = 0;  // 1-based
+  int column = 0;
+};
+
+struct YamlDocument {
+  Json root;                           // null for an empty document
+  std::map<std::string, Mark> marks;   // dotted key path -> position
+};
+
+inline constexpr size_t kDefaultMaxYamlNodes = 1000000;
+
+// `filename` only names the document in errors ("a.yml:3:5: ...").
+Result<YamlDocument> ParseYaml(const std::string& filename, const std::string& content,
+                               size_t max_nodes = kDefaultMaxYamlNodes);
+
+// Joins a key path the way the marks are keyed ("services" + "web" -> "services.web").
+inline std::string JoinKey(const std::string& base, const std::string& key) {
+  return base.empty() ? key : base + "." + key;
+}
+
+}  // namespace stackctl::compose
