@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench.py OUT_DIR [--quick] [--reps N] [--replicas R]
+"""bench.py OUT_DIR [--quick] [--reps N] [--replicas R] [--parts stacks,render,stackctld]
 
 The benchmark driver; bench/run.sh runs it inside a fresh test bed (it reads
 the STACKCTL_TEST_* variables of tests/testbed/up.sh and STACKCTL_BIN_DIR).
@@ -416,7 +416,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--replicas", type=int, default=0)
-    ap.add_argument("--skip-stackctld", action="store_true")
+    ap.add_argument("--parts", default="stacks,render,stackctld",
+                    help="comma-separated subset of stacks,render,stackctld")
     a = ap.parse_args()
     sizes = [10, 100] if a.quick else [10, 100, 300]
     work = os.path.join(TESTBED, "bench")
@@ -433,11 +434,13 @@ def main():
         "stacks": {},
     }
     try:
-        for n in sizes:
+        parts = a.parts.split(",")
+        for n in sizes if "stacks" in parts else []:
             log("%d services" % n)
             results["stacks"][str(n)] = bench_size(proxy, work, n, a.reps, a.replicas)
-        results["render"] = bench_render(work, a.reps)
-        if not a.skip_stackctld:
+        if "render" in parts:
+            results["render"] = bench_render(work, a.reps)
+        if "stackctld" in parts:
             results["stackctld"] = bench_stackctld(work, proxy, 1000, a.replicas)
     finally:
         proxy.stop()
