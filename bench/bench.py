@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""bench.py OUT_DIR [--quick] [--reps N] [--replicas R] [--parts stacks,render,stackctld]
+"""bench.py OUT_DIR [--quick] [--reps N] [--replicas R] [--tools docker,stackctl]
+                 [--parts stacks,render,stackctld]
 
 The benchmark driver; bench/run.sh runs it inside a fresh test bed (it reads
 the STACKCTL_TEST_* variables of tests/testbed/up.sh and STACKCTL_BIN_DIR).
@@ -182,12 +183,12 @@ def measure(proxy, tool, cmd):
 OPS = ["first deploy", "no-op redeploy", "one-service change", "removal"]
 
 
-def bench_size(proxy, work, n, reps, replicas):
+def bench_size(proxy, work, n, reps, replicas, tools):
     base = generate_stack(os.path.join(work, "stack%d-a" % n), n, replicas, 1)
     changed = generate_stack(os.path.join(work, "stack%d-b" % n), n, replicas, 2)
-    results = {t: {op: [] for op in OPS} for t in ("docker", "stackctl")}
+    results = {t: {op: [] for op in OPS} for t in tools}
     for rep in range(reps):
-        order = ["docker", "stackctl"] if rep % 2 == 0 else ["stackctl", "docker"]
+        order = tools if rep % 2 == 0 else list(reversed(tools))
         for name in order:
             tool = Tool(name, proxy)
             stack = "b%d%s" % (n, name[0])
@@ -217,7 +218,7 @@ def bench_size(proxy, work, n, reps, replicas):
 
 
 def wait4_rss(cmd, env=None, timeout=300):
-    """Runs cmd; returns (seconds, peak RSS in MiB, returncode, output)."""
+    """Runs cmd; returns (seconds, peak RSS in MiB, returncode, output, CPU seconds)."""
     out_path = os.path.join(TESTBED, "bench-cmd.out")
     with open(out_path, "w") as out:
         t0 = time.monotonic()
@@ -227,22 +228,25 @@ def wait4_rss(cmd, env=None, timeout=300):
     p.returncode = os.waitstatus_to_exitcode(status)
     with open(out_path) as f:
         text = f.read()
-    return dt, ru.ru_maxrss / 1024.0, p.returncode, text
+    return dt, ru.ru_maxrss / 1024.0, p.returncode, text, ru.ru_utime + ru.ru_stime
 
 
 def bench_render(work, reps):
     compose = generate_stack(os.path.join(work, "render1000"), 1000, 1)
-    times, rss = [], []
+    times, rss, cpu = [], [], []
     for _ in range(reps):
-        dt, mib, rc, text = wait4_rss([STACKCTL, "render", "-c", compose, "big"])
+        dt, mib, rc, text, cpu_s = wait4_rss([STACKCTL, "render", "-c", compose, "big"])
+        cpu.append(cpu_s)
         if rc != 0:
             raise RuntimeError("stackctl render failed:\n" + text[-2000:])
         times.append(dt)
         rss.append(mib)
         if "svc0999" not in text:
             raise RuntimeError("stackctl render output lacks svc0999")
-    log("render 1000: %.3fs, %.1f MiB" % (statistics.median(times), max(rss)))
+    log("render 1000: %.3fs (CPU %.3fs), %.1f MiB" %
+        (statistics.median(times), statistics.median(cpu), max(rss)))
     return {"services": 1000, "median_seconds": statistics.median(times),
+            "median_cpu_seconds": statistics.median(cpu),
             "seconds": [round(t, 4) for t in times], "peak_rss_mib": max(rss)}
 
 
@@ -384,17 +388,19 @@ def table(results):
             "| stackctl calls (writes) |", "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
     for n, s in results["stacks"].items():
         for op in OPS:
-            d, c = s["docker"][op], s["stackctl"][op]
-            ratio = d["median_seconds"] / c["median_seconds"] if c["median_seconds"] else 0
-            rows.append("| %s | %s | %s | %s | %.1f× | %g (%g) | %g (%g) |" % (
-                n, op, fmt_s(d["median_seconds"]), fmt_s(c["median_seconds"]), ratio,
-                d["median_calls"], d["median_writes"], c["median_calls"], c["median_writes"]))
+            d, c = s.get("docker", {}).get(op), s.get("stackctl", {}).get(op)
+            cell = lambda r: fmt_s(r["median_seconds"]) if r else "–"
+            calls = lambda r: "%g (%g)" % (r["median_calls"], r["median_writes"]) if r else "–"
+            ratio = ("%.1f×" % (d["median_seconds"] / c["median_seconds"])
+                     if d and c and c["median_seconds"] else "–")
+            rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                n, op, cell(d), cell(c), ratio, calls(d), calls(c)))
     out = "\n".join(rows) + "\n"
     extra = []
     if "render" in results:
         r = results["render"]
-        extra.append("| `stackctl render`, 1,000 services | %.3f s, peak RSS %.1f MiB |" %
-                     (r["median_seconds"], r["peak_rss_mib"]))
+        extra.append("| `stackctl render`, 1,000 services | %.3f s wall, %.3f s CPU, peak RSS %.1f MiB |" %
+                     (r["median_seconds"], r["median_cpu_seconds"], r["peak_rss_mib"]))
     if "stackctld" in results:
         d = results["stackctld"]
         extra.append("| `stackctld`, %d services: first sync | %.1f s |" %
@@ -416,6 +422,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--replicas", type=int, default=0)
+    ap.add_argument("--tools", default="docker,stackctl",
+                    help="docker,stackctl (both, alternating) or one of them")
     ap.add_argument("--parts", default="stacks,render,stackctld",
                     help="comma-separated subset of stacks,render,stackctld")
     a = ap.parse_args()
@@ -426,7 +434,7 @@ def main():
     proxy = Proxy(work)
     results = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0]},
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0]},  # shared machine
         "docker_cli": subprocess.run([DOCKER, "--version"], stdout=subprocess.PIPE,
                                      text=True).stdout.strip(),
         "replicas": a.replicas, "reps": a.reps, "quick": a.quick,
@@ -437,7 +445,8 @@ def main():
         parts = a.parts.split(",")
         for n in sizes if "stacks" in parts else []:
             log("%d services" % n)
-            results["stacks"][str(n)] = bench_size(proxy, work, n, a.reps, a.replicas)
+            results["stacks"][str(n)] = bench_size(proxy, work, n, a.reps, a.replicas,
+                                                   a.tools.split(","))
         if "render" in parts:
             results["render"] = bench_render(work, a.reps)
         if "stackctld" in parts:

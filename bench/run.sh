@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh [--quick] [--reps N] [--replicas R] [--parts stacks,render,stackctld]
+# bench/run.sh [--quick] [--reps N] [--replicas R] [--tools docker,stackctl]
+#              [--parts stacks,render,stackctld]
 #
 # Benchmarks stackctl against `docker stack deploy` on a private test bed:
 #   1. builds stackctl optimized if needed (build/ when it is a Release or
