@@ -4,7 +4,8 @@
 #
 # Benchmarks stackctl against `docker stack deploy` on a private test bed:
 #   1. builds stackctl optimized if needed (build/ when it is a Release or
-#      RelWithDebInfo tree, else build-release/),
+#      RelWithDebInfo tree -- an empty CMAKE_BUILD_TYPE is the project's
+#      default, RelWithDebInfo -- else build-release/),
 #   2. starts a fresh test bed (tests/testbed/run.sh: its own network
 #      namespace, swarm-mode dockerd, registry with 127.0.0.1:5000/busybox:1),
 #   3. runs bench/bench.py there (stacks of 10, 100, 300 services; --quick:
@@ -19,7 +20,7 @@ if [[ $(id -u) != 0 ]]; then exec sudo -E bash "$0" "$@"; fi
 "$ROOT/scripts/install-deps.sh"
 B=${BENCH_BUILD_DIR:-$ROOT/build}
 type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$B/CMakeCache.txt" 2>/dev/null || true)
-if [[ $type != Release && $type != RelWithDebInfo ]]; then
+if [[ ! -f $B/CMakeCache.txt || ( -n $type && $type != Release && $type != RelWithDebInfo ) ]]; then
   B=$ROOT/build-release
   "$ROOT/scripts/build.sh" "$B" -DCMAKE_BUILD_TYPE=Release
 else
