@@ -8,7 +8,9 @@ PKGS=(
   libspdlog-dev libcli11-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   docker.io docker-registry notary lighttpd fcgiwrap age prometheus busybox-static
-  python3-cryptography
+  python3-cryptography  # secrets tests: an independent SOPS document generator
+  faketime  # notary integration tests: an expired timestamp seen through a later wall clock
+  zlib1g-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -26,5 +26,6 @@ void RegisterVersion(CLI::App& app, Context& ctx);
 void RegisterVerify(CLI::App& app, Context& ctx);  // cmd_verify.cc
 void RegisterSecrets(CLI::App& app, Context& ctx);
 void RegisterRender(CLI::App& app, Context& ctx);  // render, validate
+void RegisterStackCommands(CLI::App& app, Context& ctx);  // cmd_stack.cc: deploy, diff, rollback, ...
 
 }  // namespace stackctl::cli

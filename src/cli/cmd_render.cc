@@ -4,7 +4,6 @@
 
 #include "cli/cli.h"
 #include "cli/stack_source.h"
-#include "common/file_source.h"
 
 namespace stackctl::cli {
 namespace {
@@ -46,8 +45,7 @@ void RegisterRender(CLI::App& app, Context& ctx) {
   AddStackSourceFlags(render, &flags->source);
   render->add_option("stack", flags->stack, "Stack name")->required();
   render->callback([flags, &ctx] {
-    DiskFileSource files("");
-    auto spec = LoadStack(flags->source, flags->stack, ProcessEnv(), files);
+    auto spec = LoadStack(flags->source, flags->stack);
     if (!spec.ok()) {
       std::cerr << spec.status().message() << "\n";
       ctx.exit_code = 1;
@@ -63,9 +61,7 @@ void RegisterRender(CLI::App& app, Context& ctx) {
   AddStackSourceFlags(validate, &vflags->source);
   validate->add_option("stack", vflags->stack, "Stack name (default: stack)");
   validate->callback([vflags, &ctx] {
-    DiskFileSource files("");
-    auto spec = LoadStack(vflags->source, vflags->stack.empty() ? "stack" : vflags->stack,
-                          ProcessEnv(), files);
+    auto spec = LoadStack(vflags->source, vflags->stack.empty() ? "stack" : vflags->stack);
     if (!spec.ok()) {
       std::cerr << spec.status().message() << "\n";
       ctx.exit_code = 1;

@@ -13,7 +13,8 @@
 namespace stackctl::cli {
 
 void RegisterVerify(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("verify", "Verify images against Docker Content Trust (Notary v1)");
+  auto* cmd =
+      app.add_subcommand("verify", "Verify images against Docker Content Trust (Notary v1)");
   struct Args {
     TrustOptions trust;
     std::vector<std::string> images;

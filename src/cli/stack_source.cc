@@ -3,12 +3,11 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 
-#include "compose/loader.h"
-#include "dab/bundle.h"
-#include "model/from_compose.h"
-
-extern char** environ;
+#include "common/file_source.h"
+#include "render/render.h"
+#include "secrets/keyring.h"
 
 namespace stackctl::cli {
 
@@ -18,46 +17,32 @@ void AddStackSourceFlags(CLI::App* cmd, StackSourceOptions* opts) {
   cmd->add_flag("--dotenv", opts->dotenv,
                 "Also read .env beside the first compose file (docker stack deploy does not)");
   cmd->add_option("--bundle", opts->bundle, "DAB bundle file (instead of compose files)");
+  cmd->add_option("--age-identity", opts->age_identities,
+                  "age identity file for encrypted secrets/configs (repeatable)");
 }
 
-std::map<std::string, std::string> ProcessEnv() {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv = *e;
-    size_t eq = kv.find('=');
-    if (eq != std::string::npos) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
-  }
-  return env;
-}
-
-Result<model::StackSpec> LoadStack(const StackSourceOptions& opts, const std::string& stack,
-                                   const std::map<std::string, std::string>& env, FileSource& files) {
+Result<model::StackSpec> LoadStack(const StackSourceOptions& opts, const std::string& stack) {
   if (stack.empty()) return InvalidArgument("stack name must not be empty");
-  if (!opts.bundle.empty()) {
-    if (!opts.compose_files.empty()) {
-      return InvalidArgument("--bundle and --compose-file cannot be used together");
+  ASSIGN_OR_RETURN(secrets::Keyring keys,
+                   secrets::Keyring::Load(opts.age_identities, secrets::KeyEnvironment::FromEnv(std::getenv)));
+  render::RenderInput in;
+  in.stack = stack;
+  in.compose_files = opts.compose_files;
+  in.bundle = opts.bundle;
+  in.env_files = opts.env_files;
+  in.read_dotenv = opts.dotenv;
+  in.env = render::ProcessEnvironment();
+  if (!opts.compose_files.empty()) {
+    // docker resolves relative bind mounts against the absolute directory of the first file.
+    std::string dir = DirName(opts.compose_files[0]);
+    if (dir.empty() || dir[0] != '/') {
+      char cwd[PATH_MAX];
+      if (getcwd(cwd, sizeof cwd)) dir = JoinPath(cwd, dir);
     }
-    ASSIGN_OR_RETURN(std::string content, files.Read(opts.bundle));
-    ASSIGN_OR_RETURN(dab::Bundle bundle, dab::LoadBundle(content, opts.bundle));
-    return model::FromBundle(bundle, stack);
+    in.working_dir = dir;
   }
-  if (opts.compose_files.empty()) {
-    return InvalidArgument("give at least one compose file (-c FILE) or a bundle (--bundle FILE)");
-  }
-  compose::LoadOptions lo;
-  lo.files = opts.compose_files;
-  lo.env = env;
-  lo.env_files = opts.env_files;
-  lo.read_dotenv = opts.dotenv;
-  // docker resolves relative bind mounts against the absolute directory of the first file.
-  std::string dir = DirName(opts.compose_files[0]);
-  if (dir.empty() || dir[0] != '/') {
-    char cwd[PATH_MAX];
-    if (getcwd(cwd, sizeof cwd)) dir = JoinPath(cwd, dir);
-  }
-  lo.working_dir = dir;
-  ASSIGN_OR_RETURN(compose::Project project, compose::LoadProject(lo, files));
-  return model::FromCompose(project, stack, files);
+  DiskFileSource files("");
+  return render::RenderStack(in, files, keys);
 }
 
 }  // namespace stackctl::cli

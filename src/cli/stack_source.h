@@ -1,17 +1,22 @@
-// Shared "where does the desired stack come from" flags of render, validate,
-// deploy and diff: -c FILE (repeatable), --env-file FILE, --dotenv,
-// --bundle FILE.DAB, and the function that turns them into a StackSpec.
+// The flags that say where a stack comes from, shared by render, validate,
+// diff and deploy (docker CLI conventions), and LoadStack, which runs the
+// real pipeline (render::RenderStack) on the local disk:
+//   -c, --compose-file FILE   repeatable; later files override earlier ones
+//   --bundle FILE.dab         instead of compose files
+//   --env-file FILE           repeatable; values for ${VAR} interpolation
+//   --dotenv                  also read .env beside the first compose file
+//                             (docker stack deploy does not)
+//   --age-identity FILE       repeatable; age identities for encrypted
+//                             secrets/configs (also $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY)
 //
-// Thread safety: plain values and a pure function (reads files only).
+// Thread safety: plain values; LoadStack only reads files.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
-#include "common/file_source.h"
 #include "common/status.h"
 #include "model/stack.h"
 
@@ -22,18 +27,13 @@ struct StackSourceOptions {
   std::vector<std::string> env_files;
   bool dotenv = false;
   std::string bundle;
+  std::vector<std::string> age_identities;
 };
 
-// Adds -c/--compose-file, --env-file, --dotenv and --bundle to `cmd`.
 void AddStackSourceFlags(CLI::App* cmd, StackSourceOptions* opts);
 
-// Loads and converts the stack. `env` is the environment interpolation sees
-// (main passes the process environment). Relative paths resolve against the
-// current directory through `files`.
-Result<model::StackSpec> LoadStack(const StackSourceOptions& opts, const std::string& stack,
-                                   const std::map<std::string, std::string>& env, FileSource& files);
-
-// The process environment as a map.
-std::map<std::string, std::string> ProcessEnv();
+// Loads, converts, decrypts and content-hashes the stack from the current
+// directory, with the process environment for interpolation.
+Result<model::StackSpec> LoadStack(const StackSourceOptions& opts, const std::string& stack);
 
 }  // namespace stackctl::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   cli::RegisterVerify(app, ctx);
   cli::RegisterSecrets(app, ctx);
   cli::RegisterRender(app, ctx);
+  cli::RegisterStackCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,15 +1,114 @@
-// stackctld: the long-running GitOps controller.
+// stackctld: the long-running GitOps controller. main() builds the object
+// graph (Envoy's source/exe style): config -> engine client -> git sources
+// -> controller -> HTTP server, then waits for SIGTERM/SIGINT.
+#include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "controller/controller.h"
+#include "engineapi/docker_engine.h"
+#include "gitsource/git_source.h"
+#include "secrets/keyring.h"
+#include "server/config.h"
+#include "server/server.h"
+
+namespace {
+
+using namespace stackctl;
+
+int Die(const std::string& what, const Status& st) {
+  std::cerr << "stackctld: " << what << ": " << st.message() << "\n";
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"stackctld: the stackctl GitOps controller for Docker Swarm"};
-  std::string config_path;
+  std::string config_path, log_level, log_format;
+  std::vector<std::string> age_identities;
+  bool check_only = false;
   app.add_option("-c,--config", config_path, "Controller configuration file (YAML)")->required();
+  app.add_option("--age-identity", age_identities,
+                 "age identity file for encrypted secrets (repeatable; also $SOPS_AGE_KEY_FILE)");
+  app.add_option("--log-level", log_level, "Override log.level of the config");
+  app.add_option("--log-format", log_format, "Override log.format of the config (text|json)");
+  app.add_flag("--check", check_only, "Validate the configuration and exit");
   CLI11_PARSE(app, argc, argv);
-  std::cerr << "stackctld " << STACKCTL_VERSION << ": " << config_path << "\n";
+
+  std::ifstream in(config_path);
+  if (!in) return Die(config_path, NotFound("cannot read the configuration file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string base = std::filesystem::absolute(config_path).parent_path().string();
+  auto config = server::ParseConfig(text.str(), base);
+  if (!config.ok()) return Die(config_path, config.status());
+  if (!log_level.empty()) config->log.level = log_level;
+  if (!log_format.empty()) config->log.format = log_format;
+  log::Setup(config->log.level, config->log.format == "json" ? log::Format::kJson : log::Format::kText);
+
+  auto kenv = secrets::KeyEnvironment::FromEnv(std::getenv);
+  auto keys = secrets::Keyring::Load(age_identities, kenv);
+  if (!keys.ok()) return Die("age identities", keys.status());
+  auto server_options = server::OptionsFromConfig(*config);
+  if (!server_options.ok()) return Die(config_path, server_options.status());
+  if (check_only) {
+    std::cout << "configuration OK: " << config->repositories.size() << " repositories, "
+              << config->stacks.size() << " stacks\n";
+    return 0;
+  }
+
+  engine::ClientConfig ec;
+  ec.host = config->engine.host;
+  ec.tls = config->engine.tls;
+  ec.ca_file = config->engine.ca_file;
+  ec.cert_file = config->engine.cert_file;
+  ec.key_file = config->engine.key_file;
+  auto engine = engine::DockerEngine::Create(ec);
+  if (!engine.ok()) return Die("engine " + ec.host, engine.status());
+
+  metrics::Registry registry;
+  metrics::ControllerMetrics metrics(registry);
+  std::string cache_dir = config->cache_dir.empty() ? config->state_dir + "/cache" : config->cache_dir;
+  std::filesystem::create_directories(cache_dir);
+  auto sources = [&](const server::RepositoryConfig& r) -> Result<std::unique_ptr<gitsource::Source>> {
+    auto observer = [&metrics](const std::string& repo, const std::string& result) {
+      metrics.git_fetch_total.With({repo, result}).Inc();
+    };
+    ASSIGN_OR_RETURN(auto s, gitsource::GitSource::Create(r.remote, cache_dir, observer));
+    return std::unique_ptr<gitsource::Source>(std::move(s));
+  };
+
+  // Signals are taken synchronously by this thread only.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  SystemClock clock;
+  controller::Controller ctl(*config, **engine, clock, sources, std::move(*keys), metrics);
+  Status st = ctl.Start();
+  if (!st.ok()) return Die("controller", st);
+  server::Server http(ctl, metrics, *server_options);
+  st = http.Start();
+  if (!st.ok()) {
+    ctl.Stop();
+    return Die("http " + config->http.listen, st);
+  }
+  log::Get("controller")->info("stackctld {} serving on {}:{}, {} stacks", STACKCTL_VERSION,
+                               server_options->host, http.port(), config->stacks.size());
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::Get("controller")->info("signal {}: shutting down", sig);
+  http.Stop();
+  ctl.Stop();
   return 0;
 }

@@ -13,10 +13,9 @@
 // Thread safety: plain values.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "common/status.h"
 #include "notary/image_verifier.h"

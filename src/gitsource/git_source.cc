@@ -334,6 +334,16 @@ class GitTreeSource : public FileSource {
   git_tree* tree_ = nullptr;
 };
 
+// An in-memory remote for `url`. url.*.insteadOf rewriting from the user's Git
+// configuration is skipped: the configured URL is the one used (and libgit2
+// 1.5 leaks PCRE2 match data on every insteadOf lookup, libgit2 PR #6382).
+int CreateRemote(git_remote** out, git_repository* repo, const std::string& url) {
+  git_remote_create_options opts = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  opts.repository = repo;
+  opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  return git_remote_create_with_opts(out, url.c_str(), &opts);
+}
+
 bool ValidName(const std::string& name) {
   if (name.empty() || name[0] == '.') return false;
   for (char c : name) {
@@ -410,7 +420,7 @@ Result<std::string> GitSource::ResolveRemote() {
     if (observer_) observer_(spec_.name, r.ok() ? "success" : "error");
     return r;
   };
-  int rc = git_remote_create_detached(&remote.p, spec_.url.c_str());
+  int rc = CreateRemote(&remote.p, nullptr, spec_.url);
   if (rc == 0) rc = git_remote_connect(remote.p, GIT_DIRECTION_FETCH, &cb, nullptr, nullptr);
   if (rc != 0) return finish(GitError(rc, "ls-remote", url, st));
   const git_remote_head** heads = nullptr;
@@ -470,7 +480,7 @@ Status GitSource::FetchRefspecsLocked(const std::vector<std::string>& refspecs) 
   for (const std::string& s : refspecs) specs.push_back(const_cast<char*>(s.c_str()));
   git_strarray arr{specs.data(), specs.size()};
   RemotePtr remote;
-  int rc = git_remote_create_anonymous(&remote.p, repo_, spec_.url.c_str());
+  int rc = CreateRemote(&remote.p, repo_, spec_.url);
   if (rc == 0) rc = git_remote_fetch(remote.p, &arr, &opts, nullptr);
   Status status = rc == 0 ? OkStatus() : GitError(rc, "fetch", url, st);
   if (observer_) observer_(spec_.name, status.ok() ? "success" : "error");

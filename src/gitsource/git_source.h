@@ -12,6 +12,13 @@
 // libssh2: git_libgit2_features() & GIT_FEATURE_SSH, true on Debian 12).
 // Secret values never appear in errors or logs.
 //
+// Timeouts: libgit2 1.5 has no connect or I/O timeout option. A refused
+// connection fails at once (kUnavailable), a silent host fails after the
+// kernel's TCP connect timeout, but a server that accepts and then stalls
+// blocks the call. Run each repository's polls on its own thread (calls on
+// distinct GitSources never wait for each other) so one stuck remote cannot
+// delay the others.
+//
 // libgit2 is initialized per GitSource (git_libgit2_init is reference
 // counted and thread-safe), so no global setup is needed.
 //

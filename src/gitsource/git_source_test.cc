@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -142,6 +144,32 @@ TEST_F(GitSourceTest, CachedCommitNeedsNoServerAndRenamesAreBothPaths) {
   src.reset();
   auto again = Make(RefKind::kBranch, "main");
   EXPECT_EQ(again->Fetch(c2)->commit(), c2);
+}
+
+TEST_F(GitSourceTest, ConcurrentFetchesAndReads) {
+  std::vector<std::string> commits;
+  for (int i = 0; i < 4; ++i) {
+    Write("f.txt", std::to_string(i));
+    commits.push_back(Commit("c" + std::to_string(i)));
+  }
+  auto src = Make(RefKind::kBranch, "main");
+  auto snap = src->Fetch("");
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  auto files = snap->Files("");
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        auto s = src->Fetch(commits[(t + i) % 4]);
+        if (!s.ok() || *s->Files("")->Read("f.txt") != std::to_string((t + i) % 4)) ++failures;
+        if (*files->Read("f.txt") != "3") ++failures;
+        if (!src->ChangedPaths(commits[0], commits[3]).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 TEST_F(GitSourceTest, TagsAnnotatedAndLightweight) {

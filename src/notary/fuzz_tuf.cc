@@ -20,12 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::string gun = kGuns[data[0] & 1];
   testing::SampleSource src = base;
-  const char* roles[] = {"root", "timestamp", "snapshot", "targets", "targets/releases",
-                         "targets/alice", "2.root", "root"};
+  const char* roles[] = {"root",          "timestamp", "snapshot", "targets", "targets/releases",
+                         "targets/alice", "2.root",    "root"};
   std::string role = roles[(data[0] >> 1) & 7];
-  std::string name = role == "root" || role == "timestamp" || role == "2.root"
-                         ? role
-                         : src.Addressed(gun, role);
+  std::string name =
+      role == "root" || role == "timestamp" || role == "2.root" ? role : src.Addressed(gun, role);
   std::string input(reinterpret_cast<const char*>(data + 1), size - 1);
   src.Replace(gun, name, input);
   // Also exercise the canonical encoder and time parser directly.

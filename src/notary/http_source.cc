@@ -1,9 +1,9 @@
 #include "notary/http_source.h"
 
+#include <curl/curl.h>
+
 #include <memory>
 #include <mutex>
-
-#include <curl/curl.h>
 
 #include "common/json.h"
 
@@ -70,15 +70,39 @@ Result<std::unique_ptr<HttpSource>> HttpSource::Create(HttpOptions options) {
   return std::unique_ptr<HttpSource>(new HttpSource(std::move(options)));
 }
 
+HttpSource::~HttpSource() {
+  for (void* c : idle_) curl_easy_cleanup(static_cast<CURL*>(c));
+}
+
+void* HttpSource::TakeHandle() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!idle_.empty()) {
+      void* c = idle_.back();
+      idle_.pop_back();
+      curl_easy_reset(static_cast<CURL*>(c));  // keeps live connections
+      return c;
+    }
+  }
+  return curl_easy_init();
+}
+
+void HttpSource::ReturnHandle(void* curl) {
+  std::lock_guard<std::mutex> l(mu_);
+  idle_.push_back(curl);
+}
+
 Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::string& bearer,
                                              size_t max_bytes) {
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  auto give_back = [this](CURL* c) { ReturnHandle(c); };
+  std::unique_ptr<CURL, decltype(give_back)> curl(static_cast<CURL*>(TakeHandle()), give_back);
   if (!curl) return Internal("curl_easy_init failed");
   Response resp;
   Sink sink{&resp.body, max_bytes};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
-  if (!bearer.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + bearer).c_str());
+  if (!bearer.empty())
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + bearer).c_str());
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> hdr_guard(headers, curl_slist_free_all);
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());

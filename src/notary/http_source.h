@@ -8,10 +8,16 @@
 // transfer. Status mapping: 200 body, 404 kNotFound, anything else and
 // transport errors kUnavailable ("notary server <url>: ...").
 //
-// Thread safety: Fetch() may be called concurrently (one curl handle per call).
+// Connections are kept alive between fetches: idle curl handles are pooled, so
+// a verification of several files pays for one TLS handshake.
+//
+// Thread safety: Fetch() may be called concurrently (a handle is used by one
+// call at a time; the pool is locked).
 #pragma once
 
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "notary/tuf_client.h"
 
@@ -29,6 +35,10 @@ class HttpSource : public MetadataSource {
   // InvalidArgument unless the server URL is https://.
   static Result<std::unique_ptr<HttpSource>> Create(HttpOptions options);
 
+  ~HttpSource() override;
+  HttpSource(const HttpSource&) = delete;
+  HttpSource& operator=(const HttpSource&) = delete;
+
   Result<std::string> Fetch(const std::string& gun, const std::string& name,
                             size_t max_bytes) override;
   std::string Describe() const override { return options_.server; }
@@ -42,7 +52,12 @@ class HttpSource : public MetadataSource {
   };
   Result<Response> Get(const std::string& url, const std::string& bearer, size_t max_bytes);
 
+  void* TakeHandle();  // a pooled or new CURL*
+  void ReturnHandle(void* curl);
+
   HttpOptions options_;
+  std::mutex mu_;
+  std::vector<void*> idle_;  // CURL* handles keeping their connections
 };
 
 }  // namespace stackctl::notary

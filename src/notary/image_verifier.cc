@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "common/log.h"
 #include "notary/http_source.h"
 
 namespace stackctl::notary {
@@ -40,8 +41,8 @@ Result<ImageRef> ParseImageRef(const std::string& ref) {
   }
   size_t first = name.find('/');
   std::string head = first == std::string::npos ? "" : name.substr(0, first);
-  if (!head.empty() && (head.find('.') != std::string::npos || head.find(':') != std::string::npos ||
-                        head == "localhost")) {
+  if (!head.empty() && (head.find('.') != std::string::npos ||
+                        head.find(':') != std::string::npos || head == "localhost")) {
     r.registry = head;
     r.path = name.substr(first + 1);
   } else {
@@ -49,8 +50,10 @@ Result<ImageRef> ParseImageRef(const std::string& ref) {
     r.path = name;
   }
   if (r.registry == "index.docker.io") r.registry = "docker.io";
-  if (r.registry == "docker.io" && r.path.find('/') == std::string::npos) r.path = "library/" + r.path;
-  static const std::regex kPath("^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$");
+  if (r.registry == "docker.io" && r.path.find('/') == std::string::npos)
+    r.path = "library/" + r.path;
+  static const std::regex kPath(
+      "^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$");
   if (!std::regex_match(r.path, kPath)) return bad("invalid repository name \"" + r.path + "\"");
   if (r.tag.empty() && r.digest.empty()) r.tag = "latest";
   return r;
@@ -75,8 +78,8 @@ NotaryVerifier::NotaryVerifier(NotaryOptions options, RootStore& roots, Metadata
 NotaryVerifier::NotaryVerifier(NotaryOptions options, RootStore& roots, MetadataCache& cache,
                                const Clock& clock)
     : NotaryVerifier(options, roots, cache, clock,
-                     [ca = options.ca_file](const std::string& server)
-                         -> Result<std::unique_ptr<MetadataSource>> {
+                     [ca = options.ca_file](
+                         const std::string& server) -> Result<std::unique_ptr<MetadataSource>> {
                        HttpOptions http;
                        http.server = server;
                        http.ca_file = ca;
@@ -105,13 +108,24 @@ Result<ResolvedImage> NotaryVerifier::Resolve(const std::string& image_ref) {
   }
   TufClient client(*it->second, roots_, cache_, clock_, options_.pinning);
   auto repo = client.Update(ref.Gun());
-  if (!repo.ok()) return repo.status();
-  last_fetches_ = repo->fetches;
-  ASSIGN_OR_RETURN(Target target, ResolveTag(*repo, ref.tag));
-  out.reference = ref.Familiar() + "@" + target.digest;
-  out.digest = target.digest;
+  last_fetches_ = client.last_fetches();
+  if (!repo.ok()) {
+    log::Get("notary")->debug("{}: trust verification failed: {}", image_ref,
+                              repo.status().message());
+    return repo.status();
+  }
+  auto target = ResolveTag(*repo, ref.tag);
+  if (!target.ok()) {
+    log::Get("notary")->debug("{}: {}", image_ref, target.status().message());
+    return target.status();
+  }
+  log::Get("notary")->debug("{}: {} signed by {} (root v{}, {} fetches from {})", image_ref,
+                            target->digest, target->role, repo->root_version, repo->fetches,
+                            server);
+  out.reference = ref.Familiar() + "@" + target->digest;
+  out.digest = target->digest;
   out.tag = ref.tag;
-  out.signed_by = target.role;
+  out.signed_by = target->role;
   out.warnings = repo->warnings;
   return out;
 }
@@ -148,8 +162,8 @@ Result<ResolvedImage> PolicyVerifier::Resolve(const std::string& image_ref) {
   auto fallback = engine_.Resolve(image_ref);
   if (!fallback.ok()) {
     return Status(fallback.status().code(), "trust verification failed (" +
-                                                trusted.status().message() +
-                                                ") and " + fallback.status().message());
+                                                trusted.status().message() + ") and " +
+                                                fallback.status().message());
   }
   fallback->warnings.insert(fallback->warnings.begin(),
                             "image " + image_ref + ": not trust-verified (" +

@@ -1,9 +1,9 @@
 #include "notary/image_verifier.h"
 
-#include <filesystem>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "common/crypto.h"
 #include "notary/http_source.h"
@@ -153,8 +153,9 @@ TEST(HttpSource, RefusesPlainHttp) {
 TEST(HttpSource, ServerDownFailsClosed) {
   auto src = HttpSource::Create({"https://127.0.0.1:1", ""});
   ASSERT_TRUE(src.ok());
-  EXPECT_EQ((*src)->Fetch("g", "timestamp", 100).status(),
-            Unavailable("notary server https://127.0.0.1:1 unreachable: Couldn't connect to server"));
+  EXPECT_EQ(
+      (*src)->Fetch("g", "timestamp", 100).status(),
+      Unavailable("notary server https://127.0.0.1:1 unreachable: Couldn't connect to server"));
 }
 
 class VerifierTest : public ::testing::Test {
@@ -192,8 +193,11 @@ class VerifierTest : public ::testing::Test {
 TEST_F(VerifierTest, NotaryResolvesSignedDigest) {
   auto r = notary_->Resolve("127.0.0.1:5000/library/busybox-deleg:conflict");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(*r, (ResolvedImage{"127.0.0.1:5000/library/busybox-deleg@" + std::string(kV2), kV2,
-                               "conflict", "targets/releases", {}}));
+  EXPECT_EQ(*r, (ResolvedImage{"127.0.0.1:5000/library/busybox-deleg@" + std::string(kV2),
+                               kV2,
+                               "conflict",
+                               "targets/releases",
+                               {}}));
   EXPECT_EQ(notary_->last_fetches(), 6);
   ASSERT_TRUE(notary_->Resolve("127.0.0.1:5000/library/busybox-deleg:1.0").ok());
   EXPECT_EQ(notary_->last_fetches(), 1);
@@ -205,10 +209,10 @@ TEST_F(VerifierTest, DigestReferencePassesThrough) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->reference, "127.0.0.1:5000/library/busybox@" + std::string(kOther));
   EXPECT_EQ(r->signed_by, "");
-  EXPECT_EQ(r->warnings, std::vector<std::string>{"127.0.0.1:5000/library/busybox@" +
-                                                  std::string(kOther) +
-                                                  ": already pinned by digest; trust data not "
-                                                  "consulted"});
+  EXPECT_EQ(r->warnings,
+            std::vector<std::string>{"127.0.0.1:5000/library/busybox@" + std::string(kOther) +
+                                     ": already pinned by digest; trust data not "
+                                     "consulted"});
 }
 
 TEST_F(VerifierTest, Policies) {
@@ -223,8 +227,10 @@ TEST_F(VerifierTest, Policies) {
   PolicyVerifier warn(TrustPolicy::kWarn, notary_.get(), eng);
   auto w = warn.Resolve(unsigned_ref);
   ASSERT_TRUE(w.ok());
-  EXPECT_EQ(*w, (ResolvedImage{"127.0.0.1:5000/library/busybox@" + std::string(kOther), kOther,
-                               "unsigned", "",
+  EXPECT_EQ(*w, (ResolvedImage{"127.0.0.1:5000/library/busybox@" + std::string(kOther),
+                               kOther,
+                               "unsigned",
+                               "",
                                {"image " + unsigned_ref + ": not trust-verified (" + why +
                                 "); using the registry digest"}}));
   EXPECT_EQ(warn.Resolve("127.0.0.1:5000/library/nope:1").status(),
@@ -235,8 +241,8 @@ TEST_F(VerifierTest, Policies) {
   PolicyVerifier off(TrustPolicy::kOff, nullptr, eng);
   auto o = off.Resolve("127.0.0.1:5000/library/busybox:1.0");
   ASSERT_TRUE(o.ok());
-  EXPECT_EQ(*o, (ResolvedImage{"127.0.0.1:5000/library/busybox@" + std::string(kV1), kV1, "1.0",
-                               "", {}}));
+  EXPECT_EQ(*o, (ResolvedImage{
+                    "127.0.0.1:5000/library/busybox@" + std::string(kV1), kV1, "1.0", "", {}}));
   EXPECT_EQ(ParseTrustPolicy("maybe").status(),
             InvalidArgument("trust policy \"maybe\": must be require, warn or off"));
 }

@@ -67,7 +67,8 @@ Result<std::optional<TrustState>> SwarmRootStore::Load(const std::string& gun) {
 Status SwarmRootStore::Save(const std::string& gun, const TrustState& state) {
   std::string data = EncodeTrustState(state);
   std::string gun_hash = Sha256Hex(gun);
-  std::string name = "stackctl-notary-" + gun_hash.substr(0, 16) + "-" + Sha256Hex(data).substr(0, 16);
+  std::string name =
+      "stackctl-notary-" + gun_hash.substr(0, 16) + "-" + Sha256Hex(data).substr(0, 16);
   int64_t weight = 0;
   for (const auto& [role, v] : state.versions) weight += v;
   Json spec = {{"Name", name},

@@ -76,7 +76,8 @@ class SampleSource : public MetadataSource {
   std::string Addressed(const std::string& gun, const std::string& role) const {
     std::string prefix = GunDir(gun) + "/" + role + ".";
     for (const auto& [k, v] : files_) {
-      if (k.rfind(prefix, 0) == 0 && k.size() == prefix.size() + 64) return k.substr(GunDir(gun).size() + 1);
+      if (k.rfind(prefix, 0) == 0 && k.size() == prefix.size() + 64)
+        return k.substr(GunDir(gun).size() + 1);
     }
     return role;
   }

@@ -1,13 +1,13 @@
 #include "notary/trust_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "common/crypto.h"
 #include "common/json.h"
@@ -105,8 +105,7 @@ void MemoryMetadataCache::Put(const std::string& gun, const std::string& name,
   files_[gun + "\n" + name] = raw;
 }
 
-std::optional<std::string> FileMetadataCache::Get(const std::string& gun,
-                                                  const std::string& name) {
+std::optional<std::string> FileMetadataCache::Get(const std::string& gun, const std::string& name) {
   return ReadAll(fs::path(dir_) / Sha256Hex(gun) / Sha256Hex(name));
 }
 

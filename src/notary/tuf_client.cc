@@ -12,9 +12,9 @@
 namespace stackctl::notary {
 namespace {
 
-constexpr size_t kTimestampCap = 1 << 20;   // 1 MiB, as notary
-constexpr size_t kRootCap = 10 << 20;       // 10 MiB (notary: 100 MiB)
-constexpr int64_t kMaxRootWalk = 1000;      // versions walked on rotation
+constexpr size_t kTimestampCap = 1 << 20;  // 1 MiB, as notary
+constexpr size_t kRootCap = 10 << 20;      // 10 MiB (notary: 100 MiB)
+constexpr int64_t kMaxRootWalk = 1000;     // versions walked on rotation
 
 struct RoleKeys {
   std::vector<std::string> keyids;
@@ -62,8 +62,8 @@ Result<FileMeta> ParseFileMeta(const Json& j) {
   if (h == j.end() || !h->is_object()) return InvalidArgument("missing hashes");
   m.hashes = *h;
   auto s256 = h->find("sha256");
-  if (s256 == h->end() || !s256->is_string() || !DecodeBase64(s256->get<std::string>(), &m.sha256) ||
-      m.sha256.size() != 32) {
+  if (s256 == h->end() || !s256->is_string() ||
+      !DecodeBase64(s256->get<std::string>(), &m.sha256) || m.sha256.size() != 32) {
     return InvalidArgument("missing or invalid sha256 hash");
   }
   auto s512 = h->find("sha512");
@@ -263,8 +263,7 @@ class Session {
     std::string detail;
     if (prev) {
       KeyMap kp = RootCertKeys(prev->signed_part, gun_, std::nullopt);
-      if (VerifySignatures(env, kp, prev->roles.at("root").threshold, &detail) !=
-          SigOutcome::kOk) {
+      if (VerifySignatures(env, kp, prev->roles.at("root").threshold, &detail) != SigOutcome::kOk) {
         return Fail(gun_, "root",
                     "could not rotate trust to root version " + std::to_string(root.version) +
                         ": not signed by the trusted root keys of version " +
@@ -406,7 +405,8 @@ class Session {
 
     // Timestamp.
     ASSIGN_OR_RETURN(std::string ts_raw, Get("timestamp", "timestamp", kTimestampCap));
-    ASSIGN_OR_RETURN(Envelope ts, Wrap("timestamp", ParseEnvelope(std::move(ts_raw), "timestamp.json")));
+    ASSIGN_OR_RETURN(Envelope ts,
+                     Wrap("timestamp", ParseEnvelope(std::move(ts_raw), "timestamp.json")));
     if (VerifySignatures(ts, role_keys("timestamp"), root.roles.at("timestamp").threshold,
                          &detail) != SigOutcome::kOk) {
       return Fail(gun_, "timestamp", detail);
@@ -418,19 +418,23 @@ class Session {
       return Fail(gun_, "timestamp", "missing meta.snapshot");
     }
     ASSIGN_OR_RETURN(FileMeta sn_meta, Wrap("timestamp", ParseFileMeta(*sn_meta_j)));
-    RETURN_IF_ERROR(CheckCommon(ts.signed_part, "timestamp", "Timestamp", floor("timestamp"), false));
+    RETURN_IF_ERROR(
+        CheckCommon(ts.signed_part, "timestamp", "Timestamp", floor("timestamp"), false));
     (*versions)["timestamp"] = IntField(ts.signed_part, "version").value();
 
     // Snapshot.
-    std::string sn_name = "snapshot." + HexEncode(reinterpret_cast<const uint8_t*>(sn_meta.sha256.data()), 32);
+    std::string sn_name =
+        "snapshot." + HexEncode(reinterpret_cast<const uint8_t*>(sn_meta.sha256.data()), 32);
     ASSIGN_OR_RETURN(std::string sn_raw, GetChecked("snapshot", sn_name, sn_meta, "timestamp"));
-    ASSIGN_OR_RETURN(Envelope sn, Wrap("snapshot", ParseEnvelope(std::move(sn_raw), "snapshot.json")));
+    ASSIGN_OR_RETURN(Envelope sn,
+                     Wrap("snapshot", ParseEnvelope(std::move(sn_raw), "snapshot.json")));
     if (VerifySignatures(sn, role_keys("snapshot"), root.roles.at("snapshot").threshold, &detail) !=
         SigOutcome::kOk) {
       return Fail(gun_, "snapshot", detail);
     }
     auto meta = sn.signed_part.find("meta");
-    if (meta == sn.signed_part.end() || !meta->is_object()) return Fail(gun_, "snapshot", "missing meta");
+    if (meta == sn.signed_part.end() || !meta->is_object())
+      return Fail(gun_, "snapshot", "missing meta");
     std::map<std::string, FileMeta> files;
     for (auto it = meta->begin(); it != meta->end(); ++it) {
       auto fm = ParseFileMeta(it.value());
@@ -452,9 +456,11 @@ class Session {
     }
 
     // Targets and delegations, pre-order.
-    auto load = [&](const std::string& name, const FileMeta& fm,
-                    std::vector<std::string> eff_paths) -> Result<std::pair<Envelope, TargetsRole>> {
-      std::string fname = name + "." + HexEncode(reinterpret_cast<const uint8_t*>(fm.sha256.data()), 32);
+    auto load =
+        [&](const std::string& name, const FileMeta& fm,
+            std::vector<std::string> eff_paths) -> Result<std::pair<Envelope, TargetsRole>> {
+      std::string fname =
+          name + "." + HexEncode(reinterpret_cast<const uint8_t*>(fm.sha256.data()), 32);
       ASSIGN_OR_RETURN(std::string raw, GetChecked(name, fname, fm, "snapshot"));
       ASSIGN_OR_RETURN(Envelope env, Wrap(name, ParseEnvelope(std::move(raw), name + ".json")));
       ASSIGN_OR_RETURN(TargetsRole role, ParseTargets(name, env.signed_part, std::move(eff_paths)));
@@ -465,7 +471,8 @@ class Session {
                          &detail) != SigOutcome::kOk) {
       return Fail(gun_, "targets", detail);
     }
-    RETURN_IF_ERROR(CheckCommon(top.first.signed_part, "targets", "Targets", floor("targets"), false));
+    RETURN_IF_ERROR(
+        CheckCommon(top.first.signed_part, "targets", "Targets", floor("targets"), false));
     (*versions)["targets"] = top.second.version;
     std::deque<std::string> stack;  // pre-order: children pushed to the front in listed order
     auto push_children = [&](const TargetsRole& parent) {
@@ -576,11 +583,13 @@ class Session {
         return Fail(gun_, name, std::string("invalid delegation: ") + e.what());
       }
       auto th = IntField(rj, "threshold");
-      if (!th.ok() || *th < 1) return Fail(gun_, name, "delegation " + d.name + ": threshold must be >= 1");
+      if (!th.ok() || *th < 1)
+        return Fail(gun_, name, "delegation " + d.name + ": threshold must be >= 1");
       d.threshold = *th;
       bool clean = d.name.find("//") == std::string::npos && d.name.back() != '/' &&
-                   d.name.find("/./") == std::string::npos && d.name.find("/../") == std::string::npos &&
-                   !d.name.ends_with("/.") && !d.name.ends_with("/..");
+                   d.name.find("/./") == std::string::npos &&
+                   d.name.find("/../") == std::string::npos && !d.name.ends_with("/.") &&
+                   !d.name.ends_with("/..");
       if (d.name.size() >= 256 || !std::regex_match(d.name, kName) || !clean ||
           d.name.substr(0, d.name.rfind('/')) != name) {
         return Fail(gun_, name, "invalid delegation name \"" + d.name + "\"");
@@ -613,6 +622,11 @@ TufClient::TufClient(MetadataSource& source, RootStore& roots, MetadataCache& ca
 
 Result<VerifiedRepo> TufClient::Update(const std::string& gun) {
   Session s(source_, cache_, clock_, pinning_, gun);
+  struct Count {
+    Session& s;
+    int& out;
+    ~Count() { out = s.fetches(); }
+  } count{s, last_fetches_};
   auto loaded = roots_.Load(gun);
   if (!loaded.ok()) {
     return Status(loaded.status().code(),
@@ -622,7 +636,9 @@ Result<VerifiedRepo> TufClient::Update(const std::string& gun) {
   std::optional<Root> cached;
   if (loaded->has_value()) {
     auto c = s.ParseRoot(state.root);
-    if (!c.ok()) return Status(Code::kFailedPrecondition, gun + ": stored trusted root is invalid: " + c.status().message());
+    if (!c.ok())
+      return Status(Code::kFailedPrecondition,
+                    gun + ": stored trusted root is invalid: " + c.status().message());
     cached = std::move(*c);
   }
   Root root;

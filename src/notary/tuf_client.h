@@ -65,7 +65,7 @@ struct Target {
   std::string name;
   std::string digest;  // "sha256:<hex>"
   int64_t length = 0;
-  std::string role;    // role that signed it
+  std::string role;  // role that signed it
   bool operator==(const Target&) const = default;
 };
 
@@ -99,6 +99,8 @@ class TufClient {
             TrustPinning pinning);
 
   Result<VerifiedRepo> Update(const std::string& gun);
+  // Metadata files fetched by the last Update, successful or not.
+  int last_fetches() const { return last_fetches_; }
 
  private:
   MetadataSource& source_;
@@ -106,6 +108,7 @@ class TufClient {
   MetadataCache& cache_;
   const Clock& clock_;
   TrustPinning pinning_;
+  int last_fetches_ = 0;
 };
 
 // Docker's tag resolution (§7 step 13): targets/releases first (the winner

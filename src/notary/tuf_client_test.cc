@@ -1,11 +1,11 @@
 #include "notary/tuf_client.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "notary/test_support.h"
 #include "notary/tuf_json.h"
@@ -78,8 +78,9 @@ TEST_P(TufTest, EveryExpectedCase) {
       EXPECT_EQ(r->role, role);
       EXPECT_EQ(r->name, tag);
     } else if (want == "UNTRUSTED:no-trust-data") {
-      EXPECT_EQ(r.status(), NotFound(gun + ": no trust data (root.json not found on samples:" +
-                                     GetParam() + ")"));
+      EXPECT_EQ(
+          r.status(),
+          NotFound(gun + ": no trust data (root.json not found on samples:" + GetParam() + ")"));
     } else if (want == "UNTRUSTED:no-such-target") {
       EXPECT_EQ(r.status(), NotFound(gun + ": no trust data for tag \"" + tag + "\""));
     } else if (want == "UNTRUSTED:not-in-releases-or-targets") {
@@ -115,7 +116,8 @@ TEST_P(TufTest, StoresRootAndRollbackFloors) {
   EXPECT_EQ((*st)->versions.at("timestamp"), SignedOf(kDeleg, "timestamp")["version"]);
   EXPECT_EQ((*st)->versions.at("snapshot"), SignedOf(kDeleg, "snapshot")["version"]);
   EXPECT_EQ((*st)->versions.at("targets"), SignedOf(kDeleg, "targets")["version"]);
-  EXPECT_EQ((*st)->versions.at("targets/releases"), SignedOf(kDeleg, "targets/releases")["version"]);
+  EXPECT_EQ((*st)->versions.at("targets/releases"),
+            SignedOf(kDeleg, "targets/releases")["version"]);
 }
 
 // Flips one character inside the signed "expires" of `name` (keeps valid JSON).
@@ -300,7 +302,8 @@ TEST_P(TufTest, ServerOutageFailsClosed) {
 TEST_P(TufTest, GarbageTimestampFailsClosed) {
   source_->Replace(kGun, "timestamp", "<html>oops</html>");
   EXPECT_EQ(Lookup(kGun, "1.0").status(),
-            FailedPrecondition(std::string(kGun) + ": timestamp: timestamp.json: invalid JSON at byte 1"));
+            FailedPrecondition(std::string(kGun) +
+                               ": timestamp: timestamp.json: invalid JSON at byte 1"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Samples, TufTest, ::testing::Values("remote-signer", "local-ed25519"));

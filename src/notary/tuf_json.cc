@@ -166,8 +166,8 @@ Result<Clock::TimePoint> ParseRfc3339(std::string_view s) {
 }
 
 std::string FormatRfc3339(Clock::TimePoint t) {
-  time_t tt = std::chrono::system_clock::to_time_t(
-      std::chrono::time_point_cast<std::chrono::seconds>(t));
+  time_t tt =
+      std::chrono::system_clock::to_time_t(std::chrono::time_point_cast<std::chrono::seconds>(t));
   std::tm tm{};
   gmtime_r(&tt, &tm);
   char buf[32];

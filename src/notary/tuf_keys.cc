@@ -1,9 +1,5 @@
 #include "notary/tuf_keys.h"
 
-#include <algorithm>
-#include <ctime>
-#include <memory>
-
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -14,6 +10,10 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <ctime>
+#include <memory>
 
 #include "common/crypto.h"
 #include "notary/tuf_json.h"
@@ -97,9 +97,9 @@ bool DigestVerify(EVP_PKEY* pkey, const EVP_MD* md, std::string_view msg, std::s
       return false;
     }
   }
-  int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                            sig.size(), reinterpret_cast<const unsigned char*>(msg.data()),
-                            msg.size());
+  int rc =
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(msg.data()), msg.size());
   ERR_clear_error();
   return rc == 1;
 }
@@ -266,8 +266,8 @@ KeyMap RootCertKeys(const Json& root_signed, const std::string& gun,
     if (certs.empty() || !all_certs) continue;
     // Exactly one leaf, first.
     if (IsCa(certs[0].get())) continue;
-    if (std::count_if(certs.begin(), certs.end(), [](const X509Ptr& c) { return !IsCa(c.get()); }) !=
-        1) {
+    if (std::count_if(certs.begin(), certs.end(),
+                      [](const X509Ptr& c) { return !IsCa(c.get()); }) != 1) {
       continue;
     }
     X509* leaf = certs[0].get();

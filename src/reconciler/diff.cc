@@ -122,7 +122,13 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
       }
       c.action = Action::kCreate;
     } else {
-      c.paths = SubsetChangedPaths(NormalizeNetworkSpec(n.spec), NormalizeNetworkSpec(it->second.raw));
+      Json want = NormalizeNetworkSpec(n.spec);
+      Json have = NormalizeNetworkSpec(it->second.raw);
+      // A swarm network reads back without Driver/IPAM until the allocator
+      // has processed it: nothing to compare yet.
+      if (!have.contains("Driver")) want.erase("Driver");
+      if (!have.contains("IPAM")) want.erase("IPAM");
+      c.paths = SubsetChangedPaths(want, have);
       if (!c.paths.empty()) {
         c.action = Action::kRecreate;
         c.note = "networks cannot be updated in place";

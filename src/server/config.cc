@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -456,6 +457,18 @@ const StackConfig* Config::FindStack(const std::string& name) const {
     if (s.name == name) return &s;
   }
   return nullptr;
+}
+
+bool StackFilesChanged(const StackConfig& stack, const std::vector<std::string>& changed) {
+  if (gitsource::AnyChangedUnder(changed, stack.path)) return true;
+  std::vector<std::string> declared = stack.compose_files;
+  if (!stack.bundle.empty()) declared.push_back(stack.bundle);
+  if (!stack.env_file.empty()) declared.push_back(stack.env_file);
+  for (const std::string& f : declared) {
+    Result<std::string> p = gitsource::JoinRepoPath(stack.path, f);
+    if (p.ok() && std::find(changed.begin(), changed.end(), *p) != changed.end()) return true;
+  }
+  return false;
 }
 
 Result<Duration> ParseDuration(const std::string& text) {

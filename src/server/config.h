@@ -125,6 +125,13 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
+// True when a change to `changed` (repository paths, from
+// gitsource::Source::ChangedPaths) can affect `stack`: a path inside its
+// directory, or one of its declared files even outside it ("../common.env").
+// Files a Compose file references outside the stack's directory (secrets,
+// configs with "../") are not known here: keep such files inside `path`.
+bool StackFilesChanged(const StackConfig& stack, const std::vector<std::string>& changed);
+
 // Parses and validates `text`. `base_dir` resolves relative file paths
 // ("" leaves them as written). Errors are kInvalidArgument "<key path>: <what>".
 Result<Config> ParseConfig(const std::string& text, const std::string& base_dir);

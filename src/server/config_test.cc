@@ -236,6 +236,23 @@ TEST(ConfigTest, LoadFilePrefixesPath) {
   std::filesystem::remove(path);
 }
 
+TEST(ConfigTest, StackFilesChanged) {
+  StackConfig web;
+  web.path = "stacks/web";
+  web.compose_files = {"docker-compose.yml", "../shared/base.yml"};
+  web.env_file = "../../env/prod.env";
+  EXPECT_TRUE(StackFilesChanged(web, {"stacks/web/docker-compose.yml"}));
+  EXPECT_TRUE(StackFilesChanged(web, {"README.md", "stacks/web/config/nginx.conf"}));
+  EXPECT_TRUE(StackFilesChanged(web, {"stacks/shared/base.yml"}));
+  EXPECT_TRUE(StackFilesChanged(web, {"env/prod.env"}));
+  EXPECT_FALSE(StackFilesChanged(web, {"stacks/shared/other.yml", "stacks/db/docker-compose.yml"}));
+  EXPECT_FALSE(StackFilesChanged(web, {}));
+  StackConfig root;
+  root.path = "";
+  root.compose_files = {"docker-compose.yml"};
+  EXPECT_TRUE(StackFilesChanged(root, {"anything"}));
+}
+
 TEST(ConfigTest, Durations) {
   EXPECT_EQ(*ParseDuration("0"), Duration(0));
   EXPECT_EQ(*ParseDuration("500ms"), Duration(500));

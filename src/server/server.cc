@@ -109,7 +109,15 @@ Status Server::Start() {
     }
     port_ = options_.port;
   }
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  listen_done_ = false;
+  thread_ = std::thread([this] {
+    http_->listen_after_bind();
+    listen_done_ = true;
+  });
+  // stop() is a no-op until the accept loop runs: wait for it so Stop() never hangs.
+  while (!http_->is_running() && !listen_done_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   log::Get("server")->info("listening on {}:{}", options_.host, port_);
   return OkStatus();
 }
@@ -123,6 +131,9 @@ void Server::Stop() {
 void Server::Routes() {
   httplib::Server& s = *http_;
   s.set_payload_max_length(options_.max_body_bytes);
+  // Waited syncs hold a worker each; keep enough for webhooks and probes.
+  const size_t workers = options_.worker_threads;
+  s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
 
   s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 413 && req.path.rfind("/hooks/", 0) == 0) {
@@ -172,7 +183,12 @@ void Server::Routes() {
       count("unauthorized");
       return Reply(res, 401, Json{{"error", "invalid or missing webhook signature"}});
     }
-    Result<PushEvent> ev = ParseWebhook(p, header, req.body);
+    // GitHub and Gitea may send form-encoded deliveries ("payload=<json>"); the
+    // signature covers the raw body, the JSON is the form field.
+    const bool form = req.get_header_value("Content-Type").rfind(
+                          "application/x-www-form-urlencoded", 0) == 0;
+    const std::string payload = form ? req.get_param_value("payload") : req.body;
+    Result<PushEvent> ev = ParseWebhook(p, header, payload);
     if (!ev.ok()) {
       count("bad_request");
       return Reply(res, 400, Json{{"error", ev.status().message()}});
@@ -267,7 +283,8 @@ void Server::Routes() {
     if (!wait) return Reply(res, 202, Json{{"operation", *id}});
     Result<Json> op = api_.WaitOperation(*id, timeout);
     if (!op.ok()) return ReplyError(res, op.status());
-    const std::string state = op->value("state", "");
+    const std::string state =
+        op->is_object() && (*op)["state"].is_string() ? (*op)["state"].get<std::string>() : "";
     if (state == "succeeded") return Reply(res, 200, *op);
     if (state == "failed") {
       Code code = Code::kUnknown;

@@ -26,6 +26,7 @@
 // on httplib's worker threads.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -63,6 +64,8 @@ struct ServerOptions {
   std::vector<WatchedRepository> repositories;
   std::chrono::milliseconds default_wait = std::chrono::minutes(10);
   std::chrono::milliseconds max_wait = std::chrono::hours(1);
+  // Request workers; each `?wait=true` sync holds one until it finishes.
+  size_t worker_threads = 16;
 };
 
 // Builds ServerOptions from the configuration, reading the API token and the
@@ -95,6 +98,7 @@ class Server {
   const ServerOptions options_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
+  std::atomic<bool> listen_done_{false};
   int port_ = 0;
 };
 

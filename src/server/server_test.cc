@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <thread>
 #include <filesystem>
 #include <mutex>
 
@@ -108,6 +110,18 @@ TEST_F(ServerTest, GitHubPushToWatchedBranchIsAccepted) {
             (Json{{"status", "accepted"}, {"repositories", Json::array({"infra"})}}));
   EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"infra@1111111111111111111111111111111111111111"}));
   EXPECT_EQ(Webhooks("github", "accepted"), 1);
+}
+
+TEST_F(ServerTest, FormEncodedGitHubDelivery) {
+  std::string json = GitHubPush("refs/heads/main", "https://github.com/acme/infra.git");
+  std::string body = "payload=" + httplib::detail::encode_query_param(json);
+  auto res = client_->Post("/hooks/github",
+                           {{"X-GitHub-Event", "push"},
+                            {"X-Hub-Signature-256", "sha256=" + Sign("gh-secret", body)}},
+                           body, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 202);
+  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"infra@1111111111111111111111111111111111111111"}));
 }
 
 TEST_F(ServerTest, TagPushMatchesTagRepository) {
@@ -271,6 +285,61 @@ TEST_F(ServerTest, SyncWaitReportsOutcome) {
                           "application/json")
                 ->status,
             400);
+}
+
+// A waited sync holds one worker; webhooks and probes are still served.
+TEST(ServerConcurrencyTest, WaitedSyncDoesNotBlockWebhooks) {
+  class SlowController : public FakeController {
+   public:
+    Result<Json> WaitOperation(const std::string& id, std::chrono::milliseconds) override {
+      std::unique_lock<std::mutex> lock(m);
+      cv.wait(lock, [this] { return released; });
+      return op;
+    }
+    std::mutex m;
+    std::condition_variable cv;
+    bool released = false;
+  } fake;
+  metrics::Registry registry;
+  metrics::ControllerMetrics metrics(registry);
+  ServerOptions o;
+  o.api_token = kToken;
+  o.webhook_secrets = {{"generic", "generic-secret"}};
+  o.repositories = {{"infra", "https://github.com/acme/infra", gitsource::RefKind::kBranch, "main"}};
+  o.worker_threads = 4;
+  Server server(fake, metrics, o);
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<std::thread> waiters;
+  std::atomic<int> done{0};
+  for (int i = 0; i < 3; ++i) {
+    waiters.emplace_back([&] {
+      httplib::Client c("127.0.0.1", server.port());
+      c.set_read_timeout(30, 0);
+      auto r = c.Post("/api/v1/stacks/web/sync?wait=true", {{"Authorization", std::string("Bearer ") + kToken}},
+                      "", "application/json");
+      if (r && r->status == 200) ++done;
+    });
+  }
+  auto started = [&fake] {
+    std::lock_guard<std::mutex> lock(fake.mu);
+    return fake.syncs.size();
+  };
+  while (started() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  httplib::Client c("127.0.0.1", server.port());
+  std::string gen = R"({"repository":"https://github.com/acme/infra","ref":"main","commit":"c9"})";
+  auto hook = c.Post("/hooks/generic", {{"X-Signature", "sha256=" + HexEncode(HmacSha256("generic-secret", gen))}},
+                     gen, "application/json");
+  ASSERT_TRUE(hook);
+  EXPECT_EQ(hook->status, 202);
+  EXPECT_EQ(done.load(), 0);
+  {
+    std::lock_guard<std::mutex> lock(fake.m);
+    fake.released = true;
+  }
+  fake.cv.notify_all();
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(done.load(), 3);
+  EXPECT_EQ(fake.pushes, (std::vector<std::string>{"infra@c9"}));
 }
 
 TEST_F(ServerTest, HealthReadinessMetrics) {

@@ -12,6 +12,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 "$HERE/up.sh" "$DIR"
+# Docker Content Trust part (notary-up.sh): on unless STACKCTL_TESTBED_NOTARY=0.
+[[ ${STACKCTL_TESTBED_NOTARY:-1} == 0 ]] || "$HERE/notary-up.sh" "$DIR"
 set -a; source "$DIR/env"; set +a
 set +e
 nsenter --net="/var/run/netns/$STACKCTL_TEST_NETNS" "$@"

@@ -1,0 +1,425 @@
+// Stack commands that talk to a swarm manager directly (no controller
+// needed): deploy, diff, rollback, history, status, rm, resume.
+// Wiring only: src/render loads the stack, src/reconciler does the work.
+#include <unistd.h>
+
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "cli/cli.h"
+#include "cli/engine_options.h"
+#include "cli/stack_source.h"
+#include "model/from_compose.h"
+#include "cli/trust_options.h"
+#include "common/clock.h"
+#include "notary/image_verifier.h"
+#include "notary/swarm_root_store.h"
+#include "notary/trust_store.h"
+#include "reconciler/deployer.h"
+
+namespace stackctl::cli {
+namespace {
+
+bool Tty() { return isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr; }
+
+struct Colors {
+  bool on;
+  std::string Wrap(const char* code, const std::string& s) const {
+    return on ? std::string("\033[") + code + "m" + s + "\033[0m" : s;
+  }
+  std::string Green(const std::string& s) const { return Wrap("32", s); }
+  std::string Yellow(const std::string& s) const { return Wrap("33", s); }
+  std::string Red(const std::string& s) const { return Wrap("31", s); }
+};
+
+// Prints rollout progress to stderr, one line per step or state change.
+class ConsoleProgress : public reconciler::ProgressSink {
+ public:
+  explicit ConsoleProgress(bool quiet) : quiet_(quiet) {}
+  void Info(const std::string& line) override {
+    if (!quiet_) std::cerr << line << "\n";
+  }
+  void Service(const std::string& name, const reconciler::ServiceHealth& h) override {
+    if (quiet_) return;
+    std::cerr << "  " << name << ": " << reconciler::HealthStateName(h.state) << " " << h.running << "/"
+              << h.desired << (h.update_state.empty() ? "" : " (update " + h.update_state + ")")
+              << (h.message.empty() ? "" : ": " + h.message) << "\n";
+  }
+
+ private:
+  bool quiet_;
+};
+
+// Image resolution for deploy/diff: Notary trust per policy, else the engine's digest.
+struct ImageTrustFlags {
+  TrustOptions trust;
+  std::string policy = "off";
+  std::string resolve = "changed";
+};
+
+struct ImageTrust {
+  std::unique_ptr<notary::SwarmRootStore> roots;
+  std::unique_ptr<notary::MemoryMetadataCache> cache;
+  SystemClock clock;
+  std::unique_ptr<notary::NotaryVerifier> notary;
+  std::unique_ptr<notary::EngineDigestResolver> engine_digest;
+  std::unique_ptr<notary::PolicyVerifier> verifier;
+  reconciler::PinOptions pin;
+};
+
+void AddImageTrustFlags(CLI::App* cmd, ImageTrustFlags* f) {
+  AddTrustOptions(cmd, &f->trust);
+  cmd->add_option("--trust-policy", f->policy,
+                  "Image trust: require (only signed images), warn, off (default: off)");
+  cmd->add_option("--resolve-image", f->resolve,
+                  "Pin images to digests: always, changed (default: unchanged tags keep their live digest), never");
+}
+
+Result<std::unique_ptr<ImageTrust>> BuildImageTrust(const ImageTrustFlags& f, engine::Engine& engine) {
+  auto t = std::make_unique<ImageTrust>();
+  ASSIGN_OR_RETURN(notary::TrustPolicy policy, notary::ParseTrustPolicy(f.policy));
+  ASSIGN_OR_RETURN(t->pin.mode, reconciler::ParseResolveMode(f.resolve));
+  t->pin.required = policy == notary::TrustPolicy::kRequire;
+  t->engine_digest = std::make_unique<notary::EngineDigestResolver>(engine);
+  if (policy != notary::TrustPolicy::kOff) {
+    ASSIGN_OR_RETURN(notary::NotaryOptions opts, BuildNotaryOptions(f.trust));
+    // TOFU roots live in the swarm, so every manager and CLI trust the same root.
+    t->roots = std::make_unique<notary::SwarmRootStore>(engine);
+    t->cache = std::make_unique<notary::MemoryMetadataCache>();
+    t->notary = std::make_unique<notary::NotaryVerifier>(std::move(opts), *t->roots, *t->cache, t->clock);
+  }
+  t->verifier = std::make_unique<notary::PolicyVerifier>(policy, t->notary.get(), *t->engine_digest);
+  return t;
+}
+
+// Go-style duration flag value ("90s", "1m30s", "500ms").
+Result<std::chrono::milliseconds> ParseDurationFlag(const std::string& flag, const std::string& value) {
+  int64_t ns = 0;
+  if (!model::DurationNanos(value, &ns) || ns < 0) {
+    return InvalidArgument(flag + ": invalid duration \"" + value + "\" (e.g. 30s, 1m30s, 500ms)");
+  }
+  return std::chrono::milliseconds(ns / 1000000);
+}
+
+int Fail(const std::string& cmd, const Status& st) {
+  std::cerr << "stackctl " << cmd << ": " << st.message() << "\n";
+  return 1;
+}
+
+void PrintDiffText(const reconciler::StackDiff& d, const Colors& c) {
+  using reconciler::Action;
+  for (const auto& ch : d.changes) {
+    if (ch.action == Action::kNone) continue;
+    std::string sign = ch.action == Action::kCreate ? c.Green("+")
+                       : ch.action == Action::kDelete ? c.Red("-")
+                                                      : c.Yellow("~");
+    std::cout << sign << " " << reconciler::ResourceKindName(ch.kind) << " " << ch.name << " ("
+              << reconciler::ActionName(ch.action) << (ch.drift ? ", drift" : "") << ")";
+    if (!ch.note.empty()) std::cout << ": " << ch.note;
+    std::cout << "\n";
+    for (const auto& p : ch.paths) std::cout << "    " << p << "\n";
+  }
+  for (const auto& o : d.orphans) std::cout << "  " << o << " is no longer defined (kept: prune is off)\n";
+  if (d.InSync()) std::cout << "stack " << d.stack << ": in sync\n";
+}
+
+Json DiffJson(const reconciler::StackDiff& d) {
+  Json j = {{"stack", d.stack}, {"in_sync", d.InSync()}, {"changes", Json::array()}, {"orphans", d.orphans}};
+  for (const auto& ch : d.changes) {
+    j["changes"].push_back({{"kind", reconciler::ResourceKindName(ch.kind)},
+                            {"name", ch.name},
+                            {"action", reconciler::ActionName(ch.action)},
+                            {"paths", ch.paths},
+                            {"drift", ch.drift},
+                            {"note", ch.note}});
+  }
+  return j;
+}
+
+}  // namespace
+
+void RegisterStackCommands(CLI::App& app, Context& ctx) {
+  // ---- deploy
+  {
+    auto* cmd = app.add_subcommand("deploy", "Deploy or update a stack and wait for it to converge");
+    struct Args {
+      StackSourceOptions stack;
+      ImageTrustFlags images;
+      std::string name, delay = "0s", timeout = "5m", revision = "manual";
+      bool prune = false, detach = false, quiet = false;
+      int parallelism = 0, secret_retention = 1;
+    };
+    auto a = std::make_shared<Args>();
+    AddStackSourceFlags(cmd, &a->stack);
+    AddImageTrustFlags(cmd, &a->images);
+    cmd->add_flag("--prune", a->prune, "Remove services, networks, secrets and configs no longer defined");
+    cmd->add_flag("-d,--detach", a->detach, "Submit the changes and exit without waiting");
+    cmd->add_option("--parallelism", a->parallelism, "Services updated per wave (0: a whole dependency level)");
+    cmd->add_option("--delay", a->delay, "Delay between waves");
+    cmd->add_option("--timeout", a->timeout, "How long each wave may take to converge");
+    cmd->add_option("--revision", a->revision, "Revision recorded in labels and history");
+    cmd->add_option("--secret-retention", a->secret_retention,
+                    "Superseded secret/config versions kept for rollback");
+    cmd->add_flag("-q,--quiet", a->quiet, "Print only the result");
+    cmd->add_option("stack", a->name, "Stack name")->required();
+    cmd->callback([&ctx, a] {
+      auto spec = LoadStack(a->stack, a->name);
+      if (!spec.ok()) return void(ctx.exit_code = Fail("deploy", spec.status()));
+      for (const auto& w : spec->warnings) std::cerr << "Warning: " << w << "\n";
+      reconciler::DeployOptions o;
+      o.prune = a->prune;
+      o.wait = !a->detach;
+      o.parallelism = a->parallelism;
+      o.revision = a->revision;
+      o.secret_retention = a->secret_retention;
+      o.pin = true;  // a manual deploy pins the stack against the controller
+      o.trigger = "cli";
+      auto delay = ParseDurationFlag("--delay", a->delay);
+      auto timeout = ParseDurationFlag("--timeout", a->timeout);
+      if (!delay.ok()) return void(ctx.exit_code = Fail("deploy", delay.status()));
+      if (!timeout.ok()) return void(ctx.exit_code = Fail("deploy", timeout.status()));
+      o.delay = *delay;
+      o.timeout = *timeout;
+      auto engine = ConnectEngine(ctx.global);
+      if (!engine.ok()) return void(ctx.exit_code = Fail("deploy", engine.status()));
+      auto trust = BuildImageTrust(a->images, **engine);
+      if (!trust.ok()) return void(ctx.exit_code = Fail("deploy", trust.status()));
+      o.images = (*trust)->pin;
+      SystemClock clock;
+      ConsoleProgress progress(a->quiet);
+      reconciler::Deployer d(**engine, clock, &progress, (*trust)->verifier.get());
+      auto r = d.Deploy(std::move(*spec), o);
+      if (!r.ok()) return void(ctx.exit_code = Fail("deploy", r.status()));
+      for (const auto& w : r->warnings) std::cerr << "Warning: " << w << "\n";
+      Colors c{Tty()};
+      switch (r->outcome) {
+        case reconciler::Outcome::kInSync:
+          std::cout << "stack " << a->name << ": in sync, nothing to do\n";
+          break;
+        case reconciler::Outcome::kSucceeded:
+          std::cout << c.Green("stack " + a->name + ": " + r->message) << " (history record "
+                    << r->history_seq << ")\n";
+          break;
+        default:
+          std::cout << c.Red("stack " + a->name + ": " + std::string(reconciler::OutcomeName(r->outcome)) +
+                             ": " + r->message)
+                    << " (history record " << r->history_seq << ")\n";
+      }
+      ctx.exit_code = (r->outcome == reconciler::Outcome::kInSync ||
+                       r->outcome == reconciler::Outcome::kSucceeded)
+                          ? 0
+                          : 1;
+    });
+  }
+  // ---- diff
+  {
+    auto* cmd = app.add_subcommand("diff", "Show what deploy would change (nothing is written)");
+    struct Args {
+      StackSourceOptions stack;
+      ImageTrustFlags images;
+      std::string name, output = "text";
+      bool exit_code = false, prune = false;
+    };
+    auto a = std::make_shared<Args>();
+    AddStackSourceFlags(cmd, &a->stack);
+    AddImageTrustFlags(cmd, &a->images);
+    cmd->add_option("-o,--output", a->output, "text or json")->check(CLI::IsMember({"text", "json"}));
+    cmd->add_flag("--exit-code", a->exit_code, "Exit 3 when changes are pending, 0 when in sync");
+    cmd->add_flag("--prune", a->prune, "Show removals deploy --prune would make");
+    cmd->add_option("stack", a->name, "Stack name")->required();
+    cmd->callback([&ctx, a] {
+      auto spec = LoadStack(a->stack, a->name);
+      if (!spec.ok()) return void(ctx.exit_code = Fail("diff", spec.status()));
+      auto engine = ConnectEngine(ctx.global);
+      if (!engine.ok()) return void(ctx.exit_code = Fail("diff", engine.status()));
+      auto trust = BuildImageTrust(a->images, **engine);
+      if (!trust.ok()) return void(ctx.exit_code = Fail("diff", trust.status()));
+      SystemClock clock;
+      ConsoleProgress progress(a->output == "json");
+      reconciler::Deployer d(**engine, clock, &progress, (*trust)->verifier.get());
+      auto diff = d.Diff(std::move(*spec), {a->prune}, (*trust)->pin);
+      if (!diff.ok()) return void(ctx.exit_code = Fail("diff", diff.status()));
+      if (a->output == "json") {
+        std::cout << DiffJson(*diff).dump(2) << "\n";
+      } else {
+        PrintDiffText(*diff, Colors{Tty()});
+      }
+      ctx.exit_code = a->exit_code && !diff->InSync() ? 3 : 0;
+    });
+  }
+  // ---- rollback
+  {
+    auto* cmd = app.add_subcommand("rollback", "Roll a stack back to its previous successful deploy");
+    struct Args {
+      std::string name, timeout = "5m";
+      int64_t to = 0;
+    };
+    auto a = std::make_shared<Args>();
+    cmd->add_option("--to", a->to, "History record to roll back to (see stackctl history)");
+    cmd->add_option("--timeout", a->timeout, "How long each wave may take to converge");
+    cmd->add_option("stack", a->name, "Stack name")->required();
+    cmd->callback([&ctx, a] {
+      auto timeout = ParseDurationFlag("--timeout", a->timeout);
+      if (!timeout.ok()) return void(ctx.exit_code = Fail("rollback", timeout.status()));
+      auto engine = ConnectEngine(ctx.global);
+      if (!engine.ok()) return void(ctx.exit_code = Fail("rollback", engine.status()));
+      SystemClock clock;
+      ConsoleProgress progress(false);
+      reconciler::Deployer d(**engine, clock, &progress);
+      reconciler::DeployOptions o;
+      o.timeout = *timeout;
+      auto r = d.Rollback(a->name, a->to > 0 ? std::optional<int64_t>(a->to) : std::nullopt, o);
+      if (!r.ok()) return void(ctx.exit_code = Fail("rollback", r.status()));
+      std::cout << "stack " << a->name << ": " << reconciler::OutcomeName(r->outcome) << ": " << r->message
+                << "\n";
+      ctx.exit_code = (r->outcome == reconciler::Outcome::kInSync ||
+                       r->outcome == reconciler::Outcome::kSucceeded)
+                          ? 0
+                          : 1;
+    });
+  }
+  // ---- history
+  {
+    auto* cmd = app.add_subcommand("history", "List a stack's deploys (kept in the swarm)");
+    struct Args {
+      std::string name, output = "text";
+    };
+    auto a = std::make_shared<Args>();
+    cmd->add_option("-o,--output", a->output, "text or json")->check(CLI::IsMember({"text", "json"}));
+    cmd->add_option("stack", a->name, "Stack name")->required();
+    cmd->callback([&ctx, a] {
+      auto engine = ConnectEngine(ctx.global);
+      if (!engine.ok()) return void(ctx.exit_code = Fail("history", engine.status()));
+      SystemClock clock;
+      reconciler::Deployer d(**engine, clock);
+      auto h = d.History(a->name);
+      if (!h.ok()) return void(ctx.exit_code = Fail("history", h.status()));
+      if (a->output == "json") {
+        Json arr = Json::array();
+        for (auto r : *h) {
+          r.spec = Json();
+          Json j = reconciler::RecordToJson(r);
+          j.erase("spec");
+          arr.push_back(j);
+        }
+        std::cout << arr.dump(2) << "\n";
+      } else {
+        std::cout << std::left << std::setw(5) << "SEQ" << std::setw(22) << "FINISHED" << std::setw(13)
+                  << "RESULT" << std::setw(10) << "TRIGGER" << std::setw(14) << "REVISION" << "MESSAGE\n";
+        for (const auto& r : *h) {
+          std::cout << std::setw(5) << r.seq << std::setw(22) << r.finished_at << std::setw(13) << r.result
+                    << std::setw(10) << r.trigger << std::setw(14) << r.revision.substr(0, 12) << r.message
+                    << "\n";
+        }
+      }
+      ctx.exit_code = 0;
+    });
+  }
+  // ---- status
+  {
+    auto* cmd = app.add_subcommand("status", "Show a stack's revision, pin state and per-service health");
+    struct Args {
+      std::string name, output = "text";
+    };
+    auto a = std::make_shared<Args>();
+    cmd->add_option("-o,--output", a->output, "text or json")->check(CLI::IsMember({"text", "json"}));
+    cmd->add_option("stack", a->name, "Stack name")->required();
+    cmd->callback([&ctx, a] {
+      auto engine = ConnectEngine(ctx.global);
+      if (!engine.ok()) return void(ctx.exit_code = Fail("status", engine.status()));
+      SystemClock clock;
+      reconciler::Deployer d(**engine, clock);
+      auto st = d.GetStatus(a->name);
+      if (!st.ok()) return void(ctx.exit_code = Fail("status", st.status()));
+      if (!st->exists) {
+        std::cerr << "stackctl status: stack " << a->name << " not found\n";
+        return void(ctx.exit_code = 1);
+      }
+      Json j = {{"stack", st->stack},
+                {"pinned", st->control.pinned},
+                {"pinned_by", st->control.pinned_by},
+                {"pinned_revision", st->control.pinned_revision},
+                {"services", Json::array()}};
+      if (st->last) {
+        j["revision"] = st->last->revision;
+        j["last_result"] = st->last->result;
+        j["last_message"] = st->last->message;
+        j["last_finished"] = st->last->finished_at;
+      }
+      bool healthy = true;
+      for (const auto& s : st->services) {
+        healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
+        j["services"].push_back({{"name", s.name},
+                                 {"image", s.image},
+                                 {"mode", s.mode},
+                                 {"running", s.health.running},
+                                 {"desired", s.health.desired},
+                                 {"health", reconciler::HealthStateName(s.health.state)},
+                                 {"update_state", s.health.update_state},
+                                 {"message", s.health.message}});
+      }
+      j["health"] = healthy ? "healthy" : "degraded";
+      if (a->output == "json") {
+        std::cout << j.dump(2) << "\n";
+        return void(ctx.exit_code = 0);
+      }
+      std::cout << "Stack:     " << st->stack << "\n";
+      if (st->last) {
+        std::cout << "Revision:  " << st->last->revision << " (" << st->last->result << " at "
+                  << st->last->finished_at << ")\n";
+      }
+      std::cout << "Pinned:    "
+                << (st->control.pinned ? "yes, by " + st->control.pinned_by + " (stackctl resume " + st->stack +
+                                             " to hand it back to the controller)"
+                                       : "no")
+                << "\n";
+      std::cout << "Health:    " << j["health"].get<std::string>() << "\n\n";
+      std::cout << std::left << std::setw(32) << "SERVICE" << std::setw(11) << "MODE" << std::setw(10)
+                << "REPLICAS" << std::setw(13) << "HEALTH" << std::setw(11) << "UPDATE" << "IMAGE\n";
+      for (const auto& s : st->services) {
+        std::cout << std::setw(32) << s.name << std::setw(11) << s.mode << std::setw(10)
+                  << (std::to_string(s.health.running) + "/" + std::to_string(s.health.desired))
+                  << std::setw(13) << reconciler::HealthStateName(s.health.state) << std::setw(11)
+                  << (s.health.update_state.empty() ? "-" : s.health.update_state) << s.image << "\n";
+      }
+      ctx.exit_code = 0;
+    });
+  }
+  // ---- rm
+  {
+    auto* cmd = app.add_subcommand("rm", "Remove a stack: its services, networks, secrets, configs and history");
+    auto name = std::make_shared<std::string>();
+    cmd->add_option("stack", *name, "Stack name")->required();
+    cmd->callback([&ctx, name] {
+      auto engine = ConnectEngine(ctx.global);
+      if (!engine.ok()) return void(ctx.exit_code = Fail("rm", engine.status()));
+      SystemClock clock;
+      ConsoleProgress progress(false);
+      reconciler::Deployer d(**engine, clock, &progress);
+      auto removed = d.Remove(*name);
+      if (!removed.ok()) return void(ctx.exit_code = Fail("rm", removed.status()));
+      if (removed->empty()) std::cerr << "Nothing found in stack: " << *name << "\n";
+      ctx.exit_code = 0;
+    });
+  }
+  // ---- resume
+  {
+    auto* cmd = app.add_subcommand("resume", "Hand a pinned stack back to the controller (auto-sync)");
+    auto name = std::make_shared<std::string>();
+    cmd->add_option("stack", *name, "Stack name")->required();
+    cmd->callback([&ctx, name] {
+      auto engine = ConnectEngine(ctx.global);
+      if (!engine.ok()) return void(ctx.exit_code = Fail("resume", engine.status()));
+      SystemClock clock;
+      reconciler::Deployer d(**engine, clock);
+      Status st = d.SetPinned(*name, false, "", "");
+      if (!st.ok()) return void(ctx.exit_code = Fail("resume", st));
+      std::cout << "stack " << *name << ": resumed\n";
+      ctx.exit_code = 0;
+    });
+  }
+}
+
+}  // namespace stackctl::cli

@@ -1,0 +1,591 @@
+#include "controller/controller.h"
+
+#include <algorithm>
+#include <random>
+
+#include "common/log.h"
+#include "notary/image_verifier.h"
+#include "notary/swarm_root_store.h"
+#include "render/render.h"
+
+namespace stackctl::controller {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() { return log::Get("controller"); }
+
+bool IsAutomatic(const std::string& reason) { return reason != "api"; }
+
+Json ErrorJson(const Status& st) {
+  return {{"code", std::string(CodeName(st.code()))}, {"message", st.message()}};
+}
+
+}  // namespace
+
+Controller::Controller(server::Config config, engine::Engine& engine, Clock& clock,
+                       SourceFactory sources, secrets::Keyring keys, metrics::ControllerMetrics& metrics,
+                       ControllerOptions options)
+    : config_(std::move(config)),
+      engine_(engine),
+      clock_(clock),
+      source_factory_(std::move(sources)),
+      keys_(std::move(keys)),
+      metrics_(metrics),
+      options_(options) {
+  deployer_ = std::make_unique<reconciler::Deployer>(engine_, clock_);
+  trust_roots_ = std::make_unique<notary::SwarmRootStore>(engine_);
+  for (const auto& r : config_.repositories) repos_[r.remote.name].config = &r;
+  for (const auto& s : config_.stacks) stacks_[s.name].config = &s;
+}
+
+Controller::~Controller() { Stop(); }
+
+Status Controller::Start() {
+  for (auto& [name, repo] : repos_) {
+    ASSIGN_OR_RETURN(repo.source, source_factory_(*repo.config));
+  }
+  for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { WorkerLoop(); });
+  for (auto& [name, repo] : repos_) {
+    threads_.emplace_back([this, n = name] { PollLoop(n); });
+  }
+  if (options_.watch_events) threads_.emplace_back([this] { EventLoop(); });
+  threads_.emplace_back([this] { DriftLoop(); });
+  ready_ = true;
+  return OkStatus();
+}
+
+void Controller::Stop() {
+  if (stop_.exchange(true)) return;
+  cv_.notify_all();
+  ops_cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+bool Controller::Ready() { return ready_ && !stop_; }
+
+void Controller::Enqueue(Request r) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!stacks_.count(r.stack)) return;
+  auto merge = [&r](Request& into) {
+    // An explicit (api) request wins over automatic ones; operations accumulate.
+    if (r.reason == "api" || into.reason != "api") {
+      into.reason = r.reason;
+      into.revision = r.revision;
+    }
+    into.operations.insert(into.operations.end(), r.operations.begin(), r.operations.end());
+  };
+  if (running_.count(r.stack)) {
+    auto it = deferred_.find(r.stack);
+    if (it == deferred_.end()) {
+      deferred_.emplace(r.stack, std::move(r));
+    } else {
+      merge(it->second);
+    }
+    return;
+  }
+  if (queued_.count(r.stack)) {
+    for (auto& q : queue_) {
+      if (q.stack == r.stack) merge(q);
+    }
+    return;
+  }
+  queued_.insert(r.stack);
+  queue_.push_back(std::move(r));
+  cv_.notify_one();
+}
+
+void Controller::WorkerLoop() {
+  for (;;) {
+    Request r;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      r = std::move(queue_.front());
+      queue_.pop_front();
+      queued_.erase(r.stack);
+      running_.insert(r.stack);
+    }
+    Reconcile(r);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      running_.erase(r.stack);
+      auto it = deferred_.find(r.stack);
+      if (it != deferred_.end()) {
+        queued_.insert(r.stack);
+        queue_.push_back(std::move(it->second));
+        deferred_.erase(it);
+      }
+    }
+    cv_.notify_all();
+  }
+}
+
+void Controller::PollLoop(std::string repository) {
+  const auto interval = repos_.at(repository).config->poll_interval;
+  std::mt19937 rng(std::hash<std::string>{}(repository) ^ static_cast<unsigned>(getpid()));
+  PollRepository(repository);  // at start: pick up where the swarm is
+  if (interval.count() <= 0) return;  // webhooks only
+  for (;;) {
+    // +-10% jitter so many controllers/repositories do not poll in lockstep.
+    auto base = std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
+    std::uniform_int_distribution<int64_t> jitter(-base / 10, base / 10);
+    std::unique_lock<std::mutex> l(mu_);
+    if (cv_.wait_for(l, std::chrono::milliseconds(base + jitter(rng)), [&] { return stop_.load(); })) return;
+    l.unlock();
+    PollRepository(repository);
+  }
+}
+
+void Controller::PollRepository(const std::string& repository) {
+  gitsource::Source* source = nullptr;
+  std::string old_head;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = repos_.find(repository);
+    if (it == repos_.end() || !it->second.source) return;
+    source = it->second.source.get();
+    old_head = it->second.head;
+  }
+  auto head = source->ResolveRemote();
+  std::vector<std::string> to_reconcile;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    RepoState& repo = repos_.at(repository);
+    if (!head.ok()) {
+      repo.error = head.status().message();
+      Log()->warn("repository {}: {}", repository, repo.error);
+      return;
+    }
+    repo.error.clear();
+    if (*head == old_head) return;  // nothing new: one ref lookup, nothing else
+    repo.head = *head;
+    for (auto& [name, st] : stacks_) {
+      if (st.config->repository == repository) to_reconcile.push_back(name);
+    }
+  }
+  Log()->info("repository {}: {} -> {}", repository, old_head.empty() ? "(start)" : old_head.substr(0, 12),
+              head->substr(0, 12));
+  // Only stacks whose files changed since they were last applied.
+  for (const auto& name : to_reconcile) {
+    std::string applied, path;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      applied = stacks_.at(name).applied_commit;
+      path = stacks_.at(name).config->path;
+    }
+    bool changed = true;
+    if (!applied.empty()) {
+      auto snap = source->Fetch(*head);
+      auto paths = snap.ok() ? source->ChangedPaths(applied, *head) : Result<std::vector<std::string>>(snap.status());
+      if (paths.ok()) changed = gitsource::AnyChangedUnder(*paths, path);
+    }
+    if (changed) {
+      Enqueue({name, old_head.empty() ? "start" : "poll", "", {}});
+    } else {
+      std::lock_guard<std::mutex> l(mu_);
+      stacks_.at(name).applied_commit = *head;  // nothing of this stack changed
+    }
+  }
+}
+
+void Controller::OnPush(const std::string& repository, const std::string& commit) {
+  Log()->info("webhook: push to {} ({})", repository, commit.empty() ? "?" : commit.substr(0, 12));
+  // Resolve on a fresh thread so the HTTP answer is not delayed; the poll
+  // machinery then enqueues the affected stacks.
+  std::thread([this, repository] {
+    if (!stop_) PollRepository(repository);
+  }).detach();
+}
+
+void Controller::CheckDrift(const std::string& stack) { Enqueue({stack, "drift", "", {}}); }
+
+void Controller::EventLoop() {
+  engine::Filters f{{"type", {"service", "network", "secret", "config"}}};
+  while (!stop_) {
+    Status st = engine_.StreamEvents(
+        f,
+        [this](const Json& ev) {
+          if (stop_) return false;
+          std::string name = ev.value("Actor", Json::object()).value("Attributes", Json::object()).value("name", "");
+          std::vector<std::string> hit;
+          {
+            std::lock_guard<std::mutex> l(mu_);
+            for (const auto& [stack, st] : stacks_) {
+              if (name.rfind(stack + "_", 0) == 0) hit.push_back(stack);
+            }
+          }
+          for (const auto& s : hit) CheckDrift(s);
+          return true;
+        },
+        2000);
+    if (!st.ok() && !stop_) {
+      Log()->warn("engine events: {}", st.message());
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait_for(l, std::chrono::seconds(2), [&] { return stop_.load(); });
+    }
+  }
+}
+
+void Controller::ProcessDueRetries() {
+  std::vector<std::string> due;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto now = clock_.Steady();
+    for (auto& [name, st] : stacks_) {
+      if (st.failures > 0 && st.retry_at != std::chrono::steady_clock::time_point{} && st.retry_at <= now) {
+        st.retry_at = {};
+        due.push_back(name);
+      }
+    }
+  }
+  for (const auto& s : due) Enqueue({s, "retry", "", {}});
+}
+
+void Controller::DriftLoop() {
+  auto next_check = clock_.Steady() + options_.drift_check_interval;
+  while (!stop_) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return stop_.load(); })) return;
+    }
+    ProcessDueRetries();
+    if (clock_.Steady() >= next_check) {
+      next_check = clock_.Steady() + options_.drift_check_interval;
+      std::vector<std::string> all;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        for (const auto& [name, st] : stacks_) all.push_back(name);
+      }
+      for (const auto& s : all) Enqueue({s, "drift", "", {}});
+    }
+  }
+}
+
+void Controller::Reconcile(const Request& r) {
+  auto started = clock_.Steady();
+  const server::StackConfig* cfg;
+  gitsource::Source* source;
+  std::string target, failed_commit;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    StackState& st = stacks_.at(r.stack);
+    cfg = st.config;
+    RepoState& repo = repos_.at(cfg->repository);
+    source = repo.source.get();
+    target = !r.revision.empty() ? r.revision : repo.head;
+    failed_commit = st.failed_commit;
+    for (const auto& id : r.operations) {
+      operations_[id].doc["state"] = "running";
+    }
+  }
+  auto log = Log();
+  auto finish_metrics = [&](const std::string& result) {
+    metrics_.reconcile_total.With({r.stack, result}).Inc();
+    metrics_.reconcile_time_seconds.With({r.stack})
+        .Observe(std::chrono::duration<double>(clock_.Steady() - started).count());
+  };
+  auto fail = [&](const Status& st, const std::string& commit, bool terminal) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      StackState& s = stacks_.at(r.stack);
+      s.sync = "Failed";
+      s.last_error = st.message();
+      s.last_result = terminal ? "failed" : "error";
+      s.last_sync_time = FormatRfc3339(clock_.Now());
+      if (terminal) {
+        s.failed_commit = commit;
+        s.failures = 0;
+      } else {
+        // Exponential backoff per stack: 1 s, 2 s, 4 s ... capped.
+        s.failures++;
+        auto backoff = options_.min_backoff * (1LL << std::min(s.failures - 1, 16));
+        s.retry_at = clock_.Steady() + std::min<std::chrono::milliseconds>(backoff, options_.max_backoff);
+      }
+    }
+    metrics_.reconcile_errors_total.With({r.stack}).Inc();
+    finish_metrics("error");
+    log->error("stack {} commit {} ({}): {}", r.stack, commit.substr(0, 12), r.reason, st.message());
+    FinishOperations(r.operations, {{"state", "failed"}, {"revision", commit}, {"error", ErrorJson(st)}});
+  };
+
+  if (target.empty()) {
+    auto head = source->ResolveRemote();
+    if (!head.ok()) return fail(head.status(), "", !head.status().IsRetryable());
+    target = *head;
+  }
+  auto snap = source->Fetch(target);
+  if (!snap.ok()) return fail(snap.status(), target, !snap.status().IsRetryable());
+  const std::string commit = snap->commit();
+  if (IsAutomatic(r.reason) && commit == failed_commit) {
+    // This commit already failed for good: wait for a new one (no hot loop).
+    FinishOperations(r.operations, {{"state", "failed"}, {"revision", commit}});
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!(r.reason == "drift")) stacks_.at(r.stack).sync = "Progressing";
+  }
+
+  // Desired state: the stack's files at `commit`.
+  auto files = snap->Files(cfg->path);
+  render::RenderInput in;
+  in.stack = cfg->name;
+  in.compose_files = cfg->compose_files;
+  in.bundle = cfg->bundle;
+  if (!cfg->env_file.empty()) in.env_files = {cfg->env_file};
+  in.read_dotenv = true;
+  in.working_dir = "/";
+  auto desired = render::RenderStack(in, *files, keys_);
+  if (!desired.ok()) {
+    return fail(desired.status().WithPrefix("stack " + cfg->name + " at " + commit.substr(0, 12)), commit, true);
+  }
+
+  // Image trust per stack policy.
+  const auto& trust = cfg->options.image_trust;
+  notary::EngineDigestResolver engine_digest(engine_);
+  std::unique_ptr<notary::NotaryVerifier> notary_verifier;
+  notary::TrustPolicy policy = trust.policy == server::TrustPolicy::kRequire ? notary::TrustPolicy::kRequire
+                               : trust.policy == server::TrustPolicy::kWarn  ? notary::TrustPolicy::kWarn
+                                                                             : notary::TrustPolicy::kOff;
+  if (policy != notary::TrustPolicy::kOff) {
+    notary::NotaryOptions nopts;
+    nopts.default_server = trust.server;
+    nopts.ca_file = trust.ca_file;
+    notary_verifier = std::make_unique<notary::NotaryVerifier>(nopts, *trust_roots_, trust_cache_, clock_);
+  }
+  notary::PolicyVerifier verifier(policy, notary_verifier.get(), engine_digest);
+
+  reconciler::DeployOptions o;
+  o.prune = cfg->options.prune;
+  o.parallelism = cfg->options.rollout.parallelism;
+  o.delay = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->options.rollout.delay);
+  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->options.timeout);
+  o.revision = commit;
+  o.trigger = r.reason;
+  o.respect_pin = IsAutomatic(r.reason);
+  o.images.required = policy == notary::TrustPolicy::kRequire;
+  reconciler::Deployer deployer(engine_, clock_, nullptr, &verifier);
+
+  bool deploy = r.reason == "api" || (cfg->options.auto_sync && (r.reason != "drift" || cfg->options.self_heal));
+  Result<reconciler::DeployResult> result = reconciler::DeployResult{};
+  if (deploy) {
+    result = deployer.Deploy(std::move(*desired), o);
+  } else {
+    auto diff = deployer.Diff(std::move(*desired), {o.prune}, o.images);
+    if (!diff.ok()) {
+      result = diff.status();
+    } else {
+      reconciler::DeployResult dr;
+      dr.diff = std::move(*diff);
+      dr.outcome = reconciler::Outcome::kInSync;
+      result = std::move(dr);
+    }
+  }
+  if (!result.ok()) {
+    return fail(result.status().WithPrefix("stack " + cfg->name), commit, !result.status().IsRetryable());
+  }
+
+  // Bookkeeping.
+  const auto& res = *result;
+  size_t drifted = 0;
+  std::vector<std::string> pending;
+  std::map<std::string, int> managed;
+  for (const auto& c : res.diff.changes) {
+    if (c.action != reconciler::Action::kDelete) managed[std::string(reconciler::ResourceKindName(c.kind))]++;
+    if (c.drift) ++drifted;
+    if (c.action != reconciler::Action::kNone) {
+      pending.push_back(std::string(reconciler::ResourceKindName(c.kind)) + " " + c.name + ": " +
+                        std::string(reconciler::ActionName(c.action)));
+    }
+  }
+  for (const auto& [kind, n] : managed) metrics_.managed_objects.With({r.stack, kind}).Set(n);
+  if (drifted) metrics_.drift_detected_total.With({r.stack}).Inc(static_cast<double>(drifted));
+  bool ok = res.outcome == reconciler::Outcome::kInSync || res.outcome == reconciler::Outcome::kSucceeded ||
+            res.outcome == reconciler::Outcome::kPinned;
+  std::string result_label = res.outcome == reconciler::Outcome::kSucceeded ? "success"
+                             : ok                                           ? "noop"
+                                                                            : "error";
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    StackState& s = stacks_.at(r.stack);
+    s.last_sync_time = FormatRfc3339(clock_.Now());
+    s.last_result = std::string(reconciler::OutcomeName(res.outcome));
+    s.out_of_sync.clear();
+    s.failures = 0;
+    if (res.outcome == reconciler::Outcome::kPinned) {
+      s.sync = "Pinned";
+      s.out_of_sync = pending;
+    } else if (!deploy && !pending.empty()) {
+      s.sync = "OutOfSync";
+      s.out_of_sync = pending;
+    } else if (ok) {
+      s.sync = "Synced";
+      s.health = "Healthy";
+      s.last_error.clear();
+      s.applied_commit = commit;
+      s.failed_commit.clear();
+    } else {
+      s.sync = "Failed";
+      s.health = "Degraded";
+      s.last_error = res.message;
+      s.failed_commit = commit;
+      s.applied_commit = commit;
+    }
+  }
+  if (ok) {
+    metrics_.last_success_timestamp_seconds.With({r.stack})
+        .Set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count()));
+  } else {
+    metrics_.reconcile_errors_total.With({r.stack}).Inc();
+  }
+  finish_metrics(result_label);
+  if (res.outcome != reconciler::Outcome::kInSync || !pending.empty()) {
+    log->info("stack {} commit {} ({}): {}: {}", r.stack, commit.substr(0, 12), r.reason,
+              reconciler::OutcomeName(res.outcome), res.message);
+  }
+  Json done = {{"state", ok ? "succeeded" : "failed"},
+               {"revision", commit},
+               {"result", std::string(reconciler::OutcomeName(res.outcome))},
+               {"message", res.message},
+               {"history_seq", res.history_seq},
+               {"changes", pending}};
+  if (!ok) done["error"] = {{"code", "ABORTED"}, {"message", res.message}, {"service", res.failed_service}};
+  FinishOperations(r.operations, done);
+}
+
+Result<std::string> Controller::Sync(const std::string& stack, const std::optional<std::string>& revision) {
+  std::string id;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!stacks_.count(stack)) return NotFound("stack " + stack + ": not managed by this controller");
+    id = "op-" + std::to_string(next_operation_++);
+    operations_[id].doc = {{"id", id},
+                           {"stack", stack},
+                           {"revision", revision.value_or("")},
+                           {"state", "pending"},
+                           {"created_at", FormatRfc3339(clock_.Now())}};
+    // Keep the newest 1000 operations.
+    while (operations_.size() > 1000) {
+      auto oldest = std::min_element(operations_.begin(), operations_.end(), [](const auto& a, const auto& b) {
+        return std::stoull(a.first.substr(3)) < std::stoull(b.first.substr(3));
+      });
+      operations_.erase(oldest);
+    }
+  }
+  Enqueue({stack, "api", revision.value_or(""), {id}});
+  return id;
+}
+
+void Controller::FinishOperations(const std::vector<std::string>& ids, const Json& result) {
+  if (ids.empty()) return;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& id : ids) {
+      auto it = operations_.find(id);
+      if (it == operations_.end()) continue;
+      for (auto kv = result.begin(); kv != result.end(); ++kv) it->second.doc[kv.key()] = kv.value();
+      it->second.doc["finished_at"] = FormatRfc3339(clock_.Now());
+      it->second.done = true;
+    }
+  }
+  ops_cv_.notify_all();
+}
+
+Result<Json> Controller::WaitOperation(const std::string& id, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!operations_.count(id)) return NotFound("operation " + id + ": not found");
+  ops_cv_.wait_for(l, timeout, [&] { return stop_ || !operations_.count(id) || operations_.at(id).done; });
+  auto it = operations_.find(id);
+  if (it == operations_.end()) return NotFound("operation " + id + ": not found");
+  return it->second.doc;
+}
+
+Result<Json> Controller::GetOperation(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = operations_.find(id);
+  if (it == operations_.end()) return NotFound("operation " + id + ": not found");
+  return it->second.doc;
+}
+
+Json Controller::StackJson(const std::string& name, const StackState& s) const {
+  const auto& repo = repos_.at(s.config->repository);
+  return {{"name", name},
+          {"repository", s.config->repository},
+          {"path", s.config->path},
+          {"revision", s.applied_commit},
+          {"target_revision", repo.head},
+          {"repository_error", repo.error},
+          {"sync", s.sync},
+          {"health", s.health},
+          {"last_result", s.last_result},
+          {"last_error", s.last_error},
+          {"last_sync_time", s.last_sync_time},
+          {"out_of_sync", s.out_of_sync},
+          {"auto_sync", s.config->options.auto_sync},
+          {"self_heal", s.config->options.self_heal},
+          {"prune", s.config->options.prune}};
+}
+
+Json Controller::ListStacks() {
+  std::lock_guard<std::mutex> l(mu_);
+  Json arr = Json::array();
+  for (const auto& [name, s] : stacks_) arr.push_back(StackJson(name, s));
+  return {{"stacks", arr}};
+}
+
+Result<Json> Controller::GetStack(const std::string& name) {
+  Json j;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = stacks_.find(name);
+    if (it == stacks_.end()) return NotFound("stack " + name + ": not managed by this controller");
+    j = StackJson(name, it->second);
+  }
+  auto st = deployer_->GetStatus(name);
+  if (st.ok()) {
+    j["pinned"] = st->control.pinned;
+    j["services"] = Json::array();
+    bool healthy = true;
+    for (const auto& s : st->services) {
+      healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
+      j["services"].push_back({{"name", s.name},
+                               {"image", s.image},
+                               {"running", s.health.running},
+                               {"desired", s.health.desired},
+                               {"health", reconciler::HealthStateName(s.health.state)},
+                               {"update_state", s.health.update_state}});
+    }
+    if (!st->services.empty()) j["health"] = healthy ? "Healthy" : "Degraded";
+    if (st->control.pinned) j["sync"] = "Pinned";
+  } else {
+    j["live_error"] = st.status().message();
+  }
+  auto hist = GetHistory(name);
+  if (hist.ok()) j["history"] = (*hist)["history"];
+  return j;
+}
+
+Result<Json> Controller::GetHistory(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!stacks_.count(name)) return NotFound("stack " + name + ": not managed by this controller");
+  }
+  ASSIGN_OR_RETURN(auto records, deployer_->History(name));
+  Json arr = Json::array();
+  for (const auto& r : records) {
+    Json j = reconciler::RecordToJson(r);
+    j.erase("spec");
+    arr.push_back(j);
+  }
+  return Json{{"stack", name}, {"history", arr}};
+}
+
+bool Controller::WaitIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(mu_);
+  return cv_.wait_for(l, timeout, [&] { return queue_.empty() && running_.empty() && deferred_.empty(); });
+}
+
+}  // namespace stackctl::controller

@@ -1,0 +1,162 @@
+// Controller: the GitOps loop of stackctld (controller-runtime's model).
+//
+// Requests carry only a stack name and a reason; a reconcile reads the
+// desired state (the stack's files at the target commit, rendered by
+// render::RenderStack) and the live state every time, and lets the Deployer
+// change what differs. Triggers:
+//   poll      one remote ref lookup per repository every poll interval (with
+//             jitter); nothing new -> nothing else happens
+//   webhook   OnPush from the HTTP server: resolve the repository now
+//   api       Sync(stack, revision) from the CI API: an operation to wait on
+//   drift     the engine's event stream (service/network/secret/config events
+//             of a managed stack) and a periodic full check: with self_heal
+//             the drift is reverted, otherwise the stack is OutOfSync
+// Only stacks whose files changed between the applied and the new commit are
+// reconciled on a new commit.
+//
+// Errors: retryable ones (kUnavailable, kAborted, kDeadlineExceeded: engine or
+// git down) requeue with per-stack exponential backoff (1 s .. 5 min), reset on
+// success. Anything else (a bad compose file, an unsigned image, a rolled-back
+// rollout) marks the commit failed: it is not retried until the commit changes
+// (no hot loop), and the status shows the path-qualified error.
+// A stack pinned by `stackctl deploy/rollback` is diffed but not changed by
+// automatic triggers until `stackctl resume`; an explicit API sync still runs.
+//
+// Thread safety: all public methods may be called from any thread. Internally
+// one mutex guards the per-stack state, the queue and the operations.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "engineapi/engine.h"
+#include "gitsource/source.h"
+#include "notary/trust_store.h"
+#include "reconciler/deployer.h"
+#include "secrets/keyring.h"
+#include "server/config.h"
+#include "server/controller_api.h"
+
+namespace stackctl::controller {
+
+struct ControllerOptions {
+  int workers = 2;  // stacks reconciled concurrently (one stack never twice at once)
+  std::chrono::milliseconds drift_check_interval{std::chrono::minutes(3)};
+  std::chrono::milliseconds min_backoff{std::chrono::seconds(1)};
+  std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+  bool watch_events = true;
+};
+
+// Builds the Source of a repository (GitSource in production, fakes in tests).
+using SourceFactory =
+    std::function<Result<std::unique_ptr<gitsource::Source>>(const server::RepositoryConfig&)>;
+
+class Controller : public server::ControllerApi {
+ public:
+  Controller(server::Config config, engine::Engine& engine, Clock& clock, SourceFactory sources,
+             secrets::Keyring keys, metrics::ControllerMetrics& metrics, ControllerOptions options = {});
+  ~Controller() override;
+
+  // Creates the sources and starts pollers, workers and the event watcher.
+  Status Start();
+  void Stop();
+
+  // server::ControllerApi
+  bool Ready() override;
+  void OnPush(const std::string& repository, const std::string& commit) override;
+  Result<std::string> Sync(const std::string& stack, const std::optional<std::string>& revision) override;
+  Result<Json> WaitOperation(const std::string& id, std::chrono::milliseconds timeout) override;
+  Json ListStacks() override;
+  Result<Json> GetStack(const std::string& name) override;
+  Result<Json> GetHistory(const std::string& name) override;
+  Result<Json> GetOperation(const std::string& id) override;
+
+  // Resolves one repository now (what a poll tick does).
+  void PollRepository(const std::string& repository);
+  // Queues a drift check of one stack (what an engine event does).
+  void CheckDrift(const std::string& stack);
+  // Blocks until no stack is queued or being reconciled (tests).
+  bool WaitIdle(std::chrono::milliseconds timeout);
+
+ private:
+  struct StackState {
+    const server::StackConfig* config = nullptr;
+    std::string applied_commit;  // last commit whose reconcile finished (any result)
+    std::string failed_commit;   // terminal failure: not retried until a new commit
+    std::string sync = "Unknown";  // Synced | OutOfSync | Progressing | Failed | Pinned | Unknown
+    std::string health = "Unknown";
+    std::string last_error;
+    std::string last_result;
+    std::string last_sync_time;
+    std::vector<std::string> out_of_sync;  // changed objects when OutOfSync
+    int failures = 0;
+    std::chrono::steady_clock::time_point retry_at{};
+  };
+  struct RepoState {
+    const server::RepositoryConfig* config = nullptr;
+    std::unique_ptr<gitsource::Source> source;
+    std::string head;  // last resolved commit
+    std::string error;
+  };
+  struct Request {
+    std::string stack;
+    std::string reason;    // poll | webhook | api | drift | retry | start
+    std::string revision;  // api: explicit revision ("" = repository head)
+    std::vector<std::string> operations;  // api operations waiting on this request
+  };
+  struct Operation {
+    Json doc;
+    bool done = false;
+  };
+
+  void WorkerLoop();
+  void PollLoop(std::string repository);
+  void EventLoop();
+  void DriftLoop();
+  void Enqueue(Request r);
+  void Reconcile(const Request& r);
+  // Returns the record of a finished reconcile for the operation, if any.
+  void FinishOperations(const std::vector<std::string>& ids, const Json& result);
+  void ProcessDueRetries();
+  Json StackJson(const std::string& name, const StackState& s) const;
+
+  server::Config config_;
+  engine::Engine& engine_;
+  Clock& clock_;
+  SourceFactory source_factory_;
+  secrets::Keyring keys_;
+  metrics::ControllerMetrics& metrics_;
+  ControllerOptions options_;
+  std::unique_ptr<reconciler::Deployer> deployer_;  // status/history reads
+  std::unique_ptr<notary::RootStore> trust_roots_;   // TOFU roots, in the swarm
+  notary::MemoryMetadataCache trust_cache_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;        // queue changes, stop
+  std::condition_variable ops_cv_;    // operations finished
+  std::map<std::string, StackState> stacks_;
+  std::map<std::string, RepoState> repos_;
+  std::deque<Request> queue_;
+  std::set<std::string> queued_, running_;
+  std::map<std::string, Request> deferred_;  // requests for stacks being reconciled
+  std::map<std::string, Operation> operations_;
+  uint64_t next_operation_ = 1;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> ready_{false};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace stackctl::controller

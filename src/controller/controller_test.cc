@@ -1,0 +1,297 @@
+#include "controller/controller.h"
+
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "engineapi/engine_wrapper.h"
+#include "engineapi/fake_engine.h"
+
+namespace stackctl::controller {
+namespace {
+
+using engine::FakeEngine;
+
+// An in-memory repository: commits are maps of files; head moves on Commit().
+class FakeSource : public gitsource::Source {
+ public:
+  std::string Commit(std::map<std::string, std::string> files) {
+    std::lock_guard<std::mutex> l(mu_);
+    std::string id = std::string(40 - std::to_string(commits_.size() + 1).size(), 'a') +
+                     std::to_string(commits_.size() + 1);
+    commits_[id] = std::move(files);
+    head_ = id;
+    return id;
+  }
+  void SetDown(bool down) { down_ = down; }
+  int resolves() const { return resolves_; }
+
+  std::string DisplayUrl() const override { return "file:///fake"; }
+  Result<std::string> ResolveRemote() override {
+    std::lock_guard<std::mutex> l(mu_);
+    ++resolves_;
+    if (down_) return Unavailable("git file:///fake: connection refused");
+    return head_;
+  }
+  Result<gitsource::Snapshot> Fetch(const std::string& revision) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = commits_.find(revision);
+    if (it == commits_.end()) return NotFound("git file:///fake: unknown revision " + revision);
+    return gitsource::Snapshot({revision, "msg", "a <a@b>", 0},
+                               std::make_shared<gitsource::MemoryFileSource>(it->second));
+  }
+  Result<std::vector<std::string>> ChangedPaths(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> l(mu_);
+    const auto& a = commits_.at(from);
+    const auto& b = commits_.at(to);
+    std::set<std::string> out;
+    for (const auto& [p, c] : a) {
+      auto it = b.find(p);
+      if (it == b.end() || it->second != c) out.insert(p);
+    }
+    for (const auto& [p, c] : b) {
+      if (!a.count(p)) out.insert(p);
+    }
+    return std::vector<std::string>(out.begin(), out.end());
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::map<std::string, std::string>> commits_;
+  std::string head_;
+  bool down_ = false;
+  int resolves_ = 0;
+};
+
+std::string Compose(const std::string& image, const std::string& level) {
+  return "version: \"3.8\"\nservices:\n  app:\n    image: " + image +
+         "\n    environment:\n      LEVEL: \"" + level + "\"\n";
+}
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = new FakeSource();  // owned by the controller once created
+    head_ = source_->Commit({{"a/docker-compose.yml", Compose("app:1", "1")},
+                             {"b/docker-compose.yml", Compose("other:1", "1")}});
+  }
+  void Start(bool self_heal = false) {
+    server::RepositoryConfig repo;
+    repo.remote.name = "repo";
+    repo.remote.url = "file:///fake";
+    repo.remote.ref = "main";
+    repo.poll_interval = std::chrono::hours(1);  // tests poll by hand
+    config_.repositories.push_back(repo);
+    for (const char* name : {"a", "b"}) {
+      server::StackConfig s;
+      s.name = name;
+      s.repository = "repo";
+      s.path = name;
+      s.compose_files = {"docker-compose.yml"};
+      s.options.self_heal = self_heal;
+      s.options.rollout.parallelism = 0;
+      s.options.timeout = std::chrono::seconds(10);
+      config_.stacks.push_back(s);
+    }
+    ControllerOptions o;
+    o.watch_events = false;
+    o.drift_check_interval = std::chrono::hours(1);
+    o.min_backoff = std::chrono::milliseconds(50);
+    ctl_ = std::make_unique<Controller>(
+        config_, engine_, clock_,
+        [this](const server::RepositoryConfig&) -> Result<std::unique_ptr<gitsource::Source>> {
+          return std::unique_ptr<gitsource::Source>(source_);
+        },
+        secrets::Keyring(), metrics_, o);
+    ASSERT_TRUE(ctl_->Start().ok());
+    ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  }
+  void TearDown() override {
+    if (ctl_) ctl_->Stop();
+    else delete source_;
+  }
+  Json Stack(const std::string& name) { return *ctl_->GetStack(name); }
+  std::string Image(const std::string& svc) {
+    return fake_.InspectService(svc)->spec["TaskTemplate"]["ContainerSpec"]["Image"];
+  }
+
+  FakeEngine fake_;
+  engine::EngineWrapper engine_{fake_};
+  SystemClock clock_;
+  metrics::Registry registry_;
+  metrics::ControllerMetrics metrics_{registry_};
+  server::Config config_;
+  FakeSource* source_;
+  std::string head_;
+  std::unique_ptr<Controller> ctl_;
+};
+
+TEST_F(ControllerTest, StartDeploysEveryStackAtTheHeadCommit) {
+  Start();
+  EXPECT_EQ(Stack("a")["sync"], "Synced");
+  EXPECT_EQ(Stack("a")["revision"], head_);
+  EXPECT_EQ(Stack("b")["sync"], "Synced");
+  EXPECT_EQ(Image("a_app"), "app:1");
+  EXPECT_EQ(fake_.InspectService("a_app")->labels["io.stackctl.revision"], head_);
+  EXPECT_EQ(metrics_.reconcile_total.With({"a", "success"}).Value(), 1);
+}
+
+TEST_F(ControllerTest, NewCommitReconcilesOnlyStacksWhoseFilesChanged) {
+  Start();
+  fake_.ResetCalls();
+  std::string next = source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                                      {"b/docker-compose.yml", Compose("other:1", "1")}});
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Image("a_app"), "app:2");
+  EXPECT_EQ(fake_.Calls("UpdateService"), 1);
+  EXPECT_EQ(Stack("a")["revision"], next);
+  EXPECT_EQ(Stack("b")["revision"], next);  // nothing of b changed: no reconcile needed
+  EXPECT_EQ(metrics_.reconcile_total.With({"b", "success"}).Value(), 1);
+
+  // An idle poll: one ref lookup, no engine call at all.
+  fake_.ResetCalls();
+  int before = source_->resolves();
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(5)));
+  EXPECT_EQ(source_->resolves(), before + 1);
+  EXPECT_EQ(fake_.Calls("ListServices") + fake_.WriteCalls(), 0);
+}
+
+TEST_F(ControllerTest, BadCommitChangesNothingAndIsNotRetried) {
+  Start();
+  source_->Commit({{"a/docker-compose.yml", "version: \"3.8\"\nservices:\n  app:\n    image: app:3\n    replicas: 2\n"},
+                   {"b/docker-compose.yml", Compose("other:1", "1")}});
+  fake_.ResetCalls();
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(fake_.WriteCalls(), 0);
+  Json a = Stack("a");
+  EXPECT_EQ(a["sync"], "Failed");
+  EXPECT_NE(a["last_error"].get<std::string>().find("services.app"), std::string::npos) << a.dump();
+  EXPECT_EQ(Image("a_app"), "app:1");
+  double errors = metrics_.reconcile_errors_total.With({"a"}).Value();
+  // A sync request for the same bad commit fails again; automatic triggers do not retry it.
+  auto op = ctl_->Sync("a", std::nullopt);
+  ASSERT_TRUE(op.ok());
+  auto done = ctl_->WaitOperation(*op, std::chrono::seconds(20));
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ((*done)["state"], "failed");
+  EXPECT_EQ((*done)["error"]["code"], "INVALID_ARGUMENT");
+  EXPECT_EQ(metrics_.reconcile_errors_total.With({"a"}).Value(), errors + 1);
+}
+
+TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
+  Start();
+  fake_.FailImage("app:bad", "task: non-zero exit (1)");
+  std::string bad = source_->Commit({{"a/docker-compose.yml", Compose("app:bad", "1")},
+                                     {"b/docker-compose.yml", Compose("other:1", "1")}});
+  auto op = ctl_->Sync("a", bad);
+  ASSERT_TRUE(op.ok());
+  auto done = ctl_->WaitOperation(*op, std::chrono::seconds(30));
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ((*done)["state"], "failed") << done->dump();
+  EXPECT_EQ((*done)["result"], "rolled-back");
+  EXPECT_EQ((*done)["error"]["service"], "a_app");
+  EXPECT_EQ(Image("a_app"), "app:1");
+  EXPECT_EQ(ctl_->Sync("nope", std::nullopt).status().code(), Code::kNotFound);
+}
+
+TEST_F(ControllerTest, PinnedStackIsLeftAloneUntilResumed) {
+  Start();
+  reconciler::Deployer d(fake_, clock_);
+  ASSERT_TRUE(d.SetPinned("a", true, "deploy", "manual").ok());
+  source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                   {"b/docker-compose.yml", Compose("other:1", "1")}});
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Image("a_app"), "app:1");
+  EXPECT_EQ(Stack("a")["sync"], "Pinned");
+  ASSERT_TRUE(d.SetPinned("a", false, "", "").ok());
+  auto op = ctl_->Sync("a", std::nullopt);
+  ASSERT_TRUE(ctl_->WaitOperation(*op, std::chrono::seconds(20)).ok());
+  EXPECT_EQ(Image("a_app"), "app:2");
+}
+
+void Tamper(FakeEngine& fake, const std::string& service) {
+  auto svc = fake.InspectService(service);
+  Json spec = svc->spec;
+  spec["TaskTemplate"]["ContainerSpec"]["Image"] = "manual:1";
+  ASSERT_TRUE(fake.UpdateService(svc->id, svc->version, spec, "").ok());
+}
+
+TEST_F(ControllerTest, DriftIsRevertedWithSelfHeal) {
+  Start(/*self_heal=*/true);
+  Tamper(fake_, "a_app");
+  ctl_->CheckDrift("a");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Image("a_app"), "app:1");
+  EXPECT_EQ(Stack("a")["sync"], "Synced");
+  EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
+}
+
+TEST_F(ControllerTest, DriftIsReportedWithoutSelfHeal) {
+  Start(/*self_heal=*/false);
+  Tamper(fake_, "b_app");
+  ctl_->CheckDrift("b");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Image("b_app"), "manual:1");
+  Json b = Stack("b");
+  EXPECT_EQ(b["sync"], "OutOfSync");
+  EXPECT_EQ(b["out_of_sync"], Json::array({"service b_app: update"}));
+  EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 1);
+}
+
+class FlakyEngine : public engine::EngineWrapper {
+ public:
+  using EngineWrapper::EngineWrapper;
+  Result<std::vector<engine::Service>> ListServices(const engine::Filters& f, bool s) override {
+    if (failures_left > 0) {
+      --failures_left;
+      return Unavailable("engine unix:///fake.sock: connection refused");
+    }
+    return EngineWrapper::ListServices(f, s);
+  }
+  std::atomic<int> failures_left{0};
+};
+
+TEST(ControllerRetry, EngineOutageIsRetriedWithBackoff) {
+  FakeEngine fake;
+  FlakyEngine flaky(fake);
+  flaky.failures_left = 3;
+  SystemClock clock;
+  metrics::Registry registry;
+  metrics::ControllerMetrics metrics(registry);
+  auto* source = new FakeSource();
+  source->Commit({{"docker-compose.yml", Compose("app:1", "1")}});
+  server::Config config;
+  server::RepositoryConfig repo;
+  repo.remote.name = "repo";
+  repo.poll_interval = std::chrono::hours(1);
+  config.repositories.push_back(repo);
+  server::StackConfig s;
+  s.name = "s";
+  s.repository = "repo";
+  s.path = ".";
+  s.compose_files = {"docker-compose.yml"};
+  config.stacks.push_back(s);
+  ControllerOptions o;
+  o.watch_events = false;
+  o.min_backoff = std::chrono::milliseconds(20);
+  Controller ctl(config, flaky, clock,
+                 [&](const server::RepositoryConfig&) -> Result<std::unique_ptr<gitsource::Source>> {
+                   return std::unique_ptr<gitsource::Source>(source);
+                 },
+                 secrets::Keyring(), metrics, o);
+  ASSERT_TRUE(ctl.Start().ok());
+  for (int i = 0; i < 100 && (*ctl.GetStack("s"))["sync"] != "Synced"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ((*ctl.GetStack("s"))["sync"], "Synced");
+  EXPECT_EQ(metrics.reconcile_errors_total.With({"s"}).Value(), 3);
+  EXPECT_EQ(flaky.failures_left, 0);
+  ctl.Stop();
+}
+
+}  // namespace
+}  // namespace stackctl::controller

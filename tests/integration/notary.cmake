@@ -1,0 +1,1 @@
+stackctl_integration_test(NAME notary_integration_test SRCS integration/notary_test.cc DEPS)

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# notary-up.sh DIR — adds Docker Content Trust to a running test bed (up.sh DIR):
+# inside the bed's network namespace, on loopback only, it starts
+#   * notary-signer   127.0.0.1:7899  (gRPC + mutual TLS, memory storage; holds the
+#                                      server's ECDSA timestamp/snapshot keys, as on Docker Hub)
+#   * notary-server   127.0.0.1:4443  (HTTPS, memory storage)
+#   * a static HTTPS server 127.0.0.1:4444 serving copies of real metadata with
+#     one file tampered and one replaced by garbage (negative tests)
+# with TLS certificates made here (DIR/notary/tls), then pushes test images to
+# the bed's registry and signs them with the notary CLI and the docker CLI
+# (DCT push, delegations, root rotation, a CA-issued root certificate). The
+# resulting table of docker-expected resolutions is DIR/notary/expected.tsv
+# (same format as shared/notary/samples/*/expected.tsv). Appends
+# STACKCTL_TEST_NOTARY_* lines to DIR/env. Pid files go to DIR/pids/ so
+# down.sh stops everything. run.sh calls it unless STACKCTL_TESTBED_NOTARY=0.
+# Cost: 17-25 s on the shared 2-core machine (load 10-13): TLS keys 2 s,
+# images and pushes 8-11 s, notary CLI 2.5 s, docker DCT 2-5 s, static server 2.7 s.
+set -euo pipefail
+DIR=$(realpath -m "${1:?usage: notary-up.sh DIR}")
+HERE=$(cd "$(dirname "$0")" && pwd)
+[[ -f $DIR/env ]] || { echo "notary-up: no test bed in $DIR (run up.sh first)" >&2; exit 1; }
+set -a; source "$DIR/env"; set +a
+# Everything below talks to loopback services of the bed: run inside its namespace.
+if [[ -z ${NOTARY_UP_IN_NS:-} ]]; then
+  exec nsenter --net="/var/run/netns/$STACKCTL_TEST_NETNS" env NOTARY_UP_IN_NS=1 "$0" "$@"
+fi
+T0=$(date +%s%N)
+log() { printf '[notary %5dms] %s\n' $((($(date +%s%N) - T0) / 1000000)) "$*" >&2; }
+fail() { echo "notary-up: $*" >&2; exit 1; }
+for c in notary notary-server notary-signer openssl curl jq /usr/bin/python3; do
+  command -v "$c" >/dev/null || fail "missing $c (run scripts/install-deps.sh)"
+done
+
+N=$DIR/notary
+REG=$STACKCTL_TEST_REGISTRY             # 127.0.0.1:5000, plain HTTP inside the namespace
+SERVER_ADDR=127.0.0.1:4443 SIGNER_ADDR=127.0.0.1:7899 STATIC_ADDR=127.0.0.1:4444
+URL=https://$SERVER_ADDR
+DOCKER="$STACKCTL_TEST_DOCKER_CLI -H $STACKCTL_TEST_DOCKER_HOST"
+export NOTARY_ROOT_PASSPHRASE=bed-root-pass NOTARY_TARGETS_PASSPHRASE=bed-repo-pass \
+  NOTARY_SNAPSHOT_PASSPHRASE=bed-repo-pass NOTARY_DELEGATION_PASSPHRASE=bed-repo-pass
+mkdir -p "$N"/{tls,conf,logs,notary-cli,docker-config,keys,manifests,static} "$DIR/pids"
+
+log "TLS material"
+(
+  cd "$N/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 60 -sha256 \
+    -subj "/CN=stackctl bed notary CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=notary-server" 2>/dev/null
+  # Go ignores the CN: the SAN must name 127.0.0.1. One cert serves HTTPS, gRPC and the
+  # server's client certificate towards the signer.
+  printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:notary-server,DNS:notary-signer" \
+    "extendedKeyUsage=serverAuth,clientAuth" "keyUsage=critical,digitalSignature,keyEncipherment" >server.ext
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -sha256 \
+    -extfile server.ext -out server.crt 2>/dev/null
+  # A CA unrelated to the server, to show stackctl verifies the server certificate.
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout wrong-ca.key -out wrong-ca.crt -days 60 \
+    -sha256 -subj "/CN=stackctl bed wrong CA" 2>/dev/null
+  # A CA issuing the TUF root certificate of .../busybox-pinned (trust pinning by CA).
+  # The leaf has no EKU: pinning follows Go's x509.Verify, whose default EKU is serverAuth.
+  openssl ecparam -name prime256v1 -genkey -noout -out rootkey-ca.key
+  openssl req -x509 -new -key rootkey-ca.key -out rootkey-ca.crt -days 3650 -sha256 \
+    -subj "/CN=stackctl bed root-key CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign"
+  gun="$REG/library/busybox-pinned"
+  openssl ecparam -name prime256v1 -genkey -noout -out pinned-root.key
+  openssl req -new -key pinned-root.key -subj "/CN=${gun//\//\\/}" -out pinned-root.csr
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" >pinned-root.ext
+  openssl x509 -req -in pinned-root.csr -CA rootkey-ca.crt -CAkey rootkey-ca.key -CAcreateserial \
+    -days 3650 -sha256 -extfile pinned-root.ext -out pinned-root.crt 2>/dev/null
+  # notary imports only encrypted PKCS#8 with PBKDF2-HMAC-SHA1.
+  openssl pkcs8 -topk8 -v2 aes-256-cbc -v2prf hmacWithSHA1 -passout "pass:$NOTARY_ROOT_PASSPHRASE" \
+    -in pinned-root.key -out pinned-root.p8
+)
+CA=$N/tls/ca.crt
+
+log "notary-signer and notary-server"
+cat >"$N/conf/signer.json" <<JSON
+{"server": {"grpc_addr": "$SIGNER_ADDR", "tls_cert_file": "$N/tls/server.crt",
+            "tls_key_file": "$N/tls/server.key", "client_ca_file": "$CA"},
+ "storage": {"backend": "memory"}, "logging": {"level": "warn"}}
+JSON
+cat >"$N/conf/server.json" <<JSON
+{"server": {"http_addr": "$SERVER_ADDR", "tls_cert_file": "$N/tls/server.crt", "tls_key_file": "$N/tls/server.key"},
+ "trust_service": {"type": "remote", "hostname": "127.0.0.1", "port": "${SIGNER_ADDR##*:}",
+                   "key_algorithm": "ecdsa", "tls_ca_file": "$CA",
+                   "tls_client_cert": "$N/tls/server.crt", "tls_client_key": "$N/tls/server.key"},
+ "storage": {"backend": "memory"}, "logging": {"level": "warn"}}
+JSON
+start() { # name cmd...
+  local name=$1; shift
+  setsid "$@" >"$N/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$DIR/pids/$name.pid"
+}
+wait_tcp() { # port
+  for _ in $(seq 1 100); do bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+start notary-signer notary-signer -config "$N/conf/signer.json"
+wait_tcp "${SIGNER_ADDR##*:}" || fail "notary-signer did not start: $(tail -5 "$N/logs/notary-signer.log")"
+start notary-server notary-server -config "$N/conf/server.json"
+wait_tcp "${SERVER_ADDR##*:}" || fail "notary-server did not start: $(tail -5 "$N/logs/notary-server.log")"
+for _ in $(seq 1 100); do curl -sf --cacert "$CA" "$URL/_notary_server/health" >/dev/null && break; sleep 0.05; done
+curl -sf --cacert "$CA" "$URL/_notary_server/health" >/dev/null || fail "notary-server unhealthy"
+
+log "images"
+variant() { # n -> image testbed/busybox:vN = the bed's busybox plus /etc/variant
+  local w; w=$(mktemp -d "$N/variant.XXXX")
+  cp -a "$DIR/rootfs/." "$w/"
+  echo "variant $1" >"$w/etc/variant"
+  tar -C "$w" -c . | $DOCKER import -c 'CMD ["sh"]' - "testbed/busybox:v$1" >/dev/null
+  rm -rf "$w"
+  echo "testbed/busybox:v$1"
+}
+V1=$STACKCTL_TEST_LOCAL_IMAGE; V2=testbed/busybox:v2; V3=testbed/busybox:v3
+variant 2 >/dev/null & v2=$!; variant 3 >/dev/null & v3=$!
+wait "$v2" && wait "$v3" || fail "docker import failed"
+push() { # src dst...: tag and push in parallel (the registry dedups the shared layers)
+  local src=$1 dst pids=(); shift
+  for dst in "$@"; do
+    $DOCKER tag "$src" "$dst"
+    DOCKER_CONTENT_TRUST=0 $DOCKER push "$dst" >/dev/null & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || fail "push from $src failed"; done
+}
+push "$V1" "$REG/library/busybox:1.0"
+push "$V2" "$REG/library/busybox:2.0"
+push "$V3" "$REG/library/busybox:unsigned"
+push "$V1" "$REG/library/nosig:1.0" "$REG/library/busybox-pinned:1.0"
+push "$V2" "$REG/library/busybox-deleg:conflict" "$REG/library/busybox-rotated:1.0"
+push "$V3" "$REG/library/busybox-deleg:only-alice"
+manifest() { # repo tag out -> digest; the exact manifest bytes are the signed target
+  curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' -D "$3.hdr" -o "$3" \
+    "http://$REG/v2/$1/manifests/$2"
+  tr -d '\r' <"$3.hdr" | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}'
+}
+M=$N/manifests
+D1=$(manifest library/busybox 1.0 "$M/v1.json")
+D2=$(manifest library/busybox 2.0 "$M/v2.json")
+D3=$(manifest library/busybox unsigned "$M/v3.json")
+
+log "signing with the notary CLI"
+NOT=(notary -s "$URL" --tlscacert "$CA" -d "$N/notary-cli")
+g=$REG/library/busybox
+"${NOT[@]}" init "$g" >/dev/null
+"${NOT[@]}" add "$g" 1.0 "$M/v1.json" >/dev/null
+"${NOT[@]}" add "$g" 2.0 "$M/v2.json" >/dev/null
+"${NOT[@]}" publish "$g" >/dev/null
+g=$REG/library/busybox-rotated
+"${NOT[@]}" init "$g" >/dev/null
+"${NOT[@]}" add "$g" 1.0 "$M/v2.json" >/dev/null
+"${NOT[@]}" publish "$g" >/dev/null
+# root v1 -> v2 -> v3; the CLI asks for confirmation
+echo yes | "${NOT[@]}" key rotate "$g" root >/dev/null 2>&1
+echo yes | "${NOT[@]}" key rotate "$g" root >/dev/null 2>&1
+g=$REG/library/busybox-pinned
+"${NOT[@]}" init "$g" --rootkey "$N/tls/pinned-root.p8" --rootcert "$N/tls/pinned-root.crt" >/dev/null
+"${NOT[@]}" add "$g" 1.0 "$M/v1.json" >/dev/null
+"${NOT[@]}" publish "$g" >/dev/null
+
+log "signing with the docker CLI"
+export DOCKER_CONFIG=$N/docker-config DOCKER_CONTENT_TRUST_SERVER=$URL \
+  DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE=bed-root-pass DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE=bed-repo-pass
+mkdir -p "$DOCKER_CONFIG/tls/$SERVER_ADDR" && cp "$CA" "$DOCKER_CONFIG/tls/$SERVER_ADDR/ca.crt"
+$DOCKER tag "$V1" "$REG/library/busybox-dct:1.0"
+DOCKER_CONTENT_TRUST=1 $DOCKER push "$REG/library/busybox-dct:1.0" >/dev/null
+g=$REG/library/busybox-deleg
+$STACKCTL_TEST_DOCKER_CLI trust key generate alice --dir "$N/keys" >/dev/null
+$DOCKER trust signer add --key "$N/keys/alice.pub" alice "$g" >/dev/null  # targets/releases + targets/alice
+$DOCKER tag "$V1" "$g:1.0"; $DOCKER tag "$V2" "$g:2.0"
+DOCKER_CONTENT_TRUST=1 $DOCKER push "$g:1.0" >/dev/null
+DOCKER_CONTENT_TRUST=1 $DOCKER push "$g:2.0" >/dev/null
+NOTD=(notary -s "$URL" --tlscacert "$CA" -d "$DOCKER_CONFIG/trust")
+"${NOTD[@]}" add "$g" conflict "$M/v1.json" --roles targets >/dev/null
+"${NOTD[@]}" add "$g" conflict "$M/v2.json" --roles targets/releases >/dev/null
+"${NOTD[@]}" add "$g" only-alice "$M/v3.json" --roles targets/alice >/dev/null
+"${NOTD[@]}" publish "$g" >/dev/null
+unset DOCKER_CONFIG DOCKER_CONTENT_TRUST_SERVER
+
+R=$REG/library
+cat >"$N/expected.tsv" <<TSV
+# gun	tag	expected (digest | UNTRUSTED:reason)	role	notes
+$R/busybox	1.0	$D1	targets	notary CLI, targets only, client-managed snapshot
+$R/busybox	2.0	$D2	targets
+$R/busybox	unsigned	UNTRUSTED:no-such-target	-	tag exists in registry ($D3) but not in trust data
+$R/busybox	latest	UNTRUSTED:no-such-target	-	tag exists nowhere
+$R/busybox-deleg	1.0	$D1	targets/releases	docker trust signer add + DCT push
+$R/busybox-deleg	2.0	$D2	targets/releases
+$R/busybox-deleg	conflict	$D2	targets/releases	targets says $D1; releases wins
+$R/busybox-deleg	only-alice	UNTRUSTED:not-in-releases-or-targets	targets/alice	signed ($D3) only by a non-releases delegation
+$R/busybox-dct	1.0	$D1	targets	plain DOCKER_CONTENT_TRUST=1 docker push
+$R/nosig	1.0	UNTRUSTED:no-trust-data	-	404 on root.json
+$R/busybox-rotated	1.0	$D2	targets	root rotated twice (root v3)
+$R/busybox-pinned	1.0	$D1	targets	root cert issued by rootkey-ca.crt (CA pinning)
+TSV
+
+log "static server with tampered and garbage metadata"
+copy_repo() { # gun -> copies root, timestamp and the checksum-addressed snapshot/targets
+  local d="$N/static/v2/$1/_trust/tuf" base="$URL/v2/$1/_trust/tuf" h
+  mkdir -p "$d"
+  curl -sf --cacert "$CA" -o "$d/root.json" "$base/root.json"
+  curl -sf --cacert "$CA" -o "$d/timestamp.json" "$base/timestamp.json"
+  h=$(jq -r .signed.meta.snapshot.hashes.sha256 "$d/timestamp.json" | base64 -d | od -An -v -tx1 | tr -d ' \n')
+  curl -sf --cacert "$CA" -o "$d/snapshot.$h.json" "$base/snapshot.$h.json"
+  h=$(jq -r .signed.meta.targets.hashes.sha256 "$d/snapshot.$h.json" | base64 -d | od -An -v -tx1 | tr -d ' \n')
+  curl -sf --cacert "$CA" -o "$d/targets.$h.json" "$base/targets.$h.json"
+  echo "$d/targets.$h.json"
+}
+# busybox: targets re-signed by nobody: one digit of "expires" changed, name kept.
+t=$(copy_repo "$R/busybox")
+sed -i 's/"expires":"2/"expires":"3/' "$t"
+# busybox-dct: the server answers garbage for timestamp.json.
+copy_repo "$R/busybox-dct" >/dev/null
+echo '<html><body>502 Bad Gateway</body></html>' >"$N/static/v2/$R/busybox-dct/_trust/tuf/timestamp.json"
+start static-https /usr/bin/python3 "$HERE/static-https.py" "$N/static" "${STATIC_ADDR%:*}" \
+  "${STATIC_ADDR##*:}" "$N/tls/server.crt" "$N/tls/server.key"
+wait_tcp "${STATIC_ADDR##*:}" || fail "static HTTPS server did not start: $(tail -5 "$N/logs/static-https.log")"
+
+cat >>"$DIR/env" <<ENV
+STACKCTL_TEST_NOTARY_URL=$URL
+STACKCTL_TEST_NOTARY_CA=$CA
+STACKCTL_TEST_NOTARY_WRONG_CA=$N/tls/wrong-ca.crt
+STACKCTL_TEST_NOTARY_ROOTKEY_CA=$N/tls/rootkey-ca.crt
+STACKCTL_TEST_NOTARY_EXPECTED=$N/expected.tsv
+STACKCTL_TEST_NOTARY_TAMPERED_URL=https://$STATIC_ADDR
+STACKCTL_TEST_NOTARY_DOWN_URL=https://127.0.0.1:4999
+ENV
+log "ready: $URL"
