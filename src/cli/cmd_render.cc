@@ -52,7 +52,7 @@ void RegisterRender(CLI::App& app, Context& ctx) {
       return;
     }
     for (const auto& w : spec->warnings) std::cerr << "warning: " << w << "\n";
-    std::cout << RenderJson(*spec).dump(2) << "\n";
+    std::cout << RenderJson(*spec).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     ctx.exit_code = 0;
   });
 

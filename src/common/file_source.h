@@ -30,6 +30,8 @@ class FileSource {
   virtual bool Exists(const std::string& path) = 0;
 };
 
+std::string CleanPath(const std::string& path);
+
 // Files of a directory tree on the local disk.
 class DiskFileSource : public FileSource {
  public:
@@ -48,7 +50,7 @@ class MemoryFileSource : public FileSource {
  public:
   MemoryFileSource() = default;
   explicit MemoryFileSource(std::map<std::string, std::string> files) : files_(std::move(files)) {}
-  void Put(const std::string& path, std::string content) { files_[path] = std::move(content); }
+  void Put(const std::string& path, std::string content) { files_[CleanPath(path)] = std::move(content); }
   Result<std::string> Read(const std::string& path) override;
   bool Exists(const std::string& path) override;
 

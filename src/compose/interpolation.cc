@@ -10,7 +10,7 @@ bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) ||
 bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 Status InvalidFormat(const std::string& in) {
-  return InvalidArgument("invalid interpolation format " + Json(in).dump());
+  return InvalidArgument("invalid interpolation format " + Json(in).dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 // Finds the '}' closing the '${' whose body starts at `start`, honouring nested ${...}.
@@ -194,7 +194,7 @@ Status ApplyCast(Cast cast, const std::string& v, Json* out) {
       long long n = std::strtoll(v.c_str(), &end, 10);
       if (v.empty() || *end != '\0' || errno == ERANGE) {
         return InvalidArgument("failed to cast to expected type: invalid syntax for an integer: " +
-                               Json(v).dump());
+                               Json(v).dump(-1, ' ', false, Json::error_handler_t::replace));
       }
       *out = static_cast<int64_t>(n);
       return OkStatus();
@@ -204,7 +204,7 @@ Status ApplyCast(Cast cast, const std::string& v, Json* out) {
       double d = std::strtod(v.c_str(), &end);
       if (v.empty() || *end != '\0' || !std::isfinite(d)) {
         return InvalidArgument("failed to cast to expected type: invalid syntax for a number: " +
-                               Json(v).dump());
+                               Json(v).dump(-1, ' ', false, Json::error_handler_t::replace));
       }
       *out = d;
       return OkStatus();
@@ -296,7 +296,7 @@ Result<std::vector<std::string>> ParseEnvFile(const std::string& content, const 
     if (key.empty()) {
       return InvalidArgument(what + ":" + std::to_string(lineno) +
                              ": poorly formatted environment: no variable name on line " +
-                             Json(line).dump());
+                             Json(line).dump(-1, ' ', false, Json::error_handler_t::replace));
     }
     if (key.find_first_of(" \t\n\v\f\r") != std::string::npos) {
       return InvalidArgument(what + ":" + std::to_string(lineno) +

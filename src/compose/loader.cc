@@ -45,10 +45,10 @@ std::string ScalarText(const Json& v) {
       snprintf(buf, sizeof buf, "%.0f", d);
       return buf;
     }
-    std::string s = v.dump();
+    std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
     return s;
   }
-  return v.dump();
+  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 // list ["K=V", "K"] or map {K: V} -> {K: string-or-null}; `null_as_empty`
@@ -338,7 +338,7 @@ void NormalizeService(const std::string& name, Json& s, Ctx& c, Diag& d) {
         if (q.contains("published") && q["published"].is_string()) {
           int64_t n;
           if (!ParseUint(q["published"].get<std::string>(), &n) || n > 65535) {
-            d.Error(pp + ".published", "invalid published port " + q["published"].dump());
+            d.Error(pp + ".published", "invalid published port " + q["published"].dump(-1, ' ', false, Json::error_handler_t::replace));
             continue;
           }
           q["published"] = n;
@@ -388,7 +388,7 @@ void NormalizeService(const std::string& name, Json& s, Ctx& c, Diag& d) {
         }
         std::string type = m["type"].get<std::string>();
         if (type != "bind" && type != "volume" && type != "tmpfs" && type != "npipe") {
-          d.Error(vp + ".type", "must be one of bind, volume, tmpfs, npipe, not " + m["type"].dump());
+          d.Error(vp + ".type", "must be one of bind, volume, tmpfs, npipe, not " + m["type"].dump(-1, ' ', false, Json::error_handler_t::replace));
           continue;
         }
         if (!m.contains("target")) {
@@ -398,7 +398,7 @@ void NormalizeService(const std::string& name, Json& s, Ctx& c, Diag& d) {
         if (m.contains("tmpfs") && m["tmpfs"].contains("size") && m["tmpfs"]["size"].is_string()) {
           int64_t bytes;
           if (!ParseRamBytes(m["tmpfs"]["size"].get<std::string>(), &bytes)) {
-            d.Error(vp + ".tmpfs.size", "invalid size " + m["tmpfs"]["size"].dump());
+            d.Error(vp + ".tmpfs.size", "invalid size " + m["tmpfs"]["size"].dump(-1, ' ', false, Json::error_handler_t::replace));
             continue;
           }
           m["tmpfs"]["size"] = bytes;
@@ -530,7 +530,7 @@ void MergeValue(Json& b, const Json& o, const std::string& key);
 
 Json MergeKeyed(const Json& base, const Json& over, const char* field, bool sort) {
   std::vector<std::pair<std::string, Json>> items;
-  auto keyof = [&](const Json& e) { return e.contains(field) ? e[field].dump() : std::string("null"); };
+  auto keyof = [&](const Json& e) { return e.contains(field) ? e[field].dump(-1, ' ', false, Json::error_handler_t::replace) : std::string("null"); };
   for (const auto& e : base) {
     std::string k = keyof(e);
     auto it = std::find_if(items.begin(), items.end(), [&](auto& p) { return p.first == k; });
@@ -625,12 +625,12 @@ Result<std::vector<std::string>> SplitShellWords(const std::string& s) {
         in_word = false;
       }
     } else if (c == '\\') {
-      if (i + 1 >= s.size()) return InvalidArgument("invalid command line string: " + Json(s).dump());
+      if (i + 1 >= s.size()) return InvalidArgument("invalid command line string: " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace));
       cur += s[++i];
       in_word = true;
     } else if (c == '\'') {
       size_t end = s.find('\'', i + 1);
-      if (end == std::string::npos) return InvalidArgument("invalid command line string: " + Json(s).dump());
+      if (end == std::string::npos) return InvalidArgument("invalid command line string: " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace));
       cur += s.substr(i + 1, end - i - 1);
       i = end;
       in_word = true;
@@ -643,7 +643,7 @@ Result<std::vector<std::string>> SplitShellWords(const std::string& s) {
         }
         cur += s[j];
       }
-      if (j >= s.size()) return InvalidArgument("invalid command line string: " + Json(s).dump());
+      if (j >= s.size()) return InvalidArgument("invalid command line string: " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace));
       i = j;
       in_word = true;
     } else {
@@ -902,7 +902,7 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
           std::string rp = base + ".deploy.resources." + part;
           int64_t bytes;
           if (r.contains("memory") && !ParseRamBytes(r["memory"].get<std::string>(), &bytes)) {
-            errors.push_back(locate(rp + ".memory", "invalid size " + r["memory"].dump() +
+            errors.push_back(locate(rp + ".memory", "invalid size " + r["memory"].dump(-1, ' ', false, Json::error_handler_t::replace) +
                                                         " (use a number with an optional unit b, k, m or g)"));
           }
           if (r.contains("cpus")) {
@@ -910,7 +910,7 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
             char* end = nullptr;
             double v = std::strtod(cpus.c_str(), &end);
             if (cpus.empty() || *end != '\0' || v < 0) {
-              errors.push_back(locate(rp + ".cpus", "invalid number of CPUs " + Json(cpus).dump()));
+              errors.push_back(locate(rp + ".cpus", "invalid number of CPUs " + Json(cpus).dump(-1, ' ', false, Json::error_handler_t::replace)));
             }
           }
         }

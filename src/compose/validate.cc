@@ -335,7 +335,7 @@ class Validator {
   void Check(const Node* n, const Json& v, const std::string& path) {
     if (!TypeOk(n->types, v)) {
       Error(path, "must be " + Expected(n->types) + ", not " + TypeName(v) +
-                      (v.is_primitive() && !v.is_null() ? " " + v.dump() : ""));
+                      (v.is_primitive() && !v.is_null() ? " " + v.dump(-1, ' ', false, Json::error_handler_t::replace) : ""));
       return;
     }
     if (v.is_string()) {
@@ -343,11 +343,11 @@ class Validator {
       if (!n->enums.empty() && std::find(n->enums.begin(), n->enums.end(), s) == n->enums.end()) {
         std::string allowed;
         for (const auto& e : n->enums) allowed += (allowed.empty() ? "" : ", ") + e;
-        Error(path, "must be one of " + allowed + ", not " + Json(s).dump());
+        Error(path, "must be one of " + allowed + ", not " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace));
       }
       int64_t ns;
       if (n->format == Format::kDuration && !ParseDuration(s, &ns)) {
-        Error(path, "invalid duration " + Json(s).dump() + " (use a number with a unit, like \"10s\" or \"1m30s\")");
+        Error(path, "invalid duration " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace) + " (use a number with a unit, like \"10s\" or \"1m30s\")");
       }
       return;
     }
@@ -359,7 +359,7 @@ class Validator {
         if (n->unique_items && v[i].is_string()) {
           const std::string& s = v[i].get_ref<const std::string&>();
           if (std::find(seen.begin(), seen.end(), s) != seen.end()) {
-            Error(JoinKey(path, std::to_string(i)), "duplicate item " + Json(s).dump());
+            Error(JoinKey(path, std::to_string(i)), "duplicate item " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace));
           }
           seen.push_back(s);
         }

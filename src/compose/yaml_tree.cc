@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <regex>
+#include <cctype>
+#include <cerrno>
+#include <limits>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
@@ -16,42 +18,49 @@ bool IsNullScalar(const std::string& s) {
   return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
 }
 
+bool AllOf(const std::string& s, size_t from, int (*pred)(int)) {
+  if (from >= s.size()) return false;
+  for (size_t i = from; i < s.size(); ++i) {
+    if (!pred(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+int IsOctal(int c) { return c >= '0' && c <= '7'; }
+
 bool ParseIntScalar(const std::string& s, Json* out) {
-  static const std::regex kDec("[-+]?[0-9]+");
-  static const std::regex kHex("0x[0-9a-fA-F]+");
-  static const std::regex kOct("0o[0-7]+");
-  std::string body = s;
+  if (s.empty()) return false;
+  std::string body;
   int base = 10;
-  if (std::regex_match(s, kHex)) {
+  bool neg = false;
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'x' && AllOf(s, 2, isxdigit)) {
     body = s.substr(2);
     base = 16;
-  } else if (std::regex_match(s, kOct)) {
+  } else if (s.size() > 2 && s[0] == '0' && s[1] == 'o' && AllOf(s, 2, IsOctal)) {
     body = s.substr(2);
     base = 8;
-  } else if (std::regex_match(s, kDec)) {
+  } else {
+    size_t start = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    if (!AllOf(s, start, isdigit)) return false;
+    neg = s[0] == '-';
+    std::string digits = s.substr(start);
     // Leading-zero integers are octal (Go's ParseInt base 0, as yaml.v2/v3 do).
-    std::string digits = (s[0] == '-' || s[0] == '+') ? s.substr(1) : s;
     if (digits.size() > 1 && digits[0] == '0') {
       if (digits.find_first_of("89") != std::string::npos) return false;
       base = 8;
-      body = (s[0] == '-' ? "-" : "") + digits.substr(1);
+      digits = digits.substr(1);
     }
-  } else {
-    return false;
+    body = (neg ? "-" : "") + digits;
   }
   errno = 0;
   char* end = nullptr;
   long long v = std::strtoll(body.c_str(), &end, base);
-  if (errno == ERANGE || *end != '\0') {
-    // Out of int64 range: YAML falls back to a float.
-    return false;
-  }
+  if (errno == ERANGE || *end != '\0') return false;  // out of range: a float
   *out = static_cast<int64_t>(v);
   return true;
 }
 
 bool ParseFloatScalar(const std::string& s, Json* out) {
-  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
   if (s == ".inf" || s == ".Inf" || s == ".INF" || s == "+.inf") {
     *out = std::numeric_limits<double>::infinity();
     return true;
@@ -60,7 +69,24 @@ bool ParseFloatScalar(const std::string& s, Json* out) {
     *out = -std::numeric_limits<double>::infinity();
     return true;
   }
-  if (!std::regex_match(s, kFloat)) return false;
+  // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+  size_t i = 0, n = s.size();
+  if (i < n && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t int_digits = 0, frac_digits = 0;
+  while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++int_digits;
+  if (i < n && s[i] == '.') {
+    ++i;
+    while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++frac_digits;
+  }
+  if (int_digits == 0 && frac_digits == 0) return false;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '-' || s[i] == '+')) ++i;
+    size_t exp_digits = 0;
+    while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  if (i != n) return false;
   *out = std::strtod(s.c_str(), nullptr);
   return true;
 }

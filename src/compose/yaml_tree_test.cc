@@ -1,1 +1,67 @@
+#include "compose/yaml_tree.h"
+
 #include <gtest/gtest.h>
+
+namespace stackctl::compose {
+namespace {
+
+TEST(YamlTreeTest, TypesScalarsLikeYaml12) {
+  auto doc = ParseYaml("f.yml",
+                       "a: true\nb: yes\nc: 0440\nd: 0x1f\ne: 1.5\nf: ~\ng: '42'\nh: 42\ni: n\nj: 1e3\nk:\n");
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  EXPECT_EQ(doc->root, Json::parse(R"({"a":true,"b":"yes","c":288,"d":31,"e":1.5,"f":null,
+                                       "g":"42","h":42,"i":"n","j":1000.0,"k":null})"));
+}
+
+TEST(YamlTreeTest, AppliesMergeKeysExplicitKeysWin) {
+  auto doc = ParseYaml("f.yml", R"(
+base: &b {x: 1, y: 2}
+other: &o {y: 3, z: 4}
+s:
+  <<: [*b, *o]
+  x: 9
+)");
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  EXPECT_EQ(doc->root["s"], Json::parse(R"({"x":9,"y":2,"z":4})"));
+}
+
+TEST(YamlTreeTest, RecordsPositionsByKeyPath) {
+  auto doc = ParseYaml("f.yml", "services:\n  web:\n    image: x\n    ports:\n      - 80\n");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(doc->marks.at("services.web.image").line, 3);
+  EXPECT_EQ(doc->marks.at("services.web.image").column, 5);
+  EXPECT_EQ(doc->marks.at("services.web.ports.0").line, 5);
+  EXPECT_EQ(doc->marks.at("services.web.ports.0").column, 9);
+}
+
+TEST(YamlTreeTest, RejectsBillionLaughs) {
+  std::string y = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  std::string prev = "a";
+  for (int i = 0; i < 8; ++i) {
+    std::string n = "l" + std::to_string(i);
+    y += n + ": &" + n + " [";
+    for (int k = 0; k < 10; ++k) y += std::string(k ? ", " : "") + "*" + prev;
+    y += "]\n";
+    prev = n;
+  }
+  auto doc = ParseYaml("bomb.yml", y, 100000);
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.status().message(),
+            "bomb.yml: document expands to more than 100000 nodes (YAML aliases); refusing to load it");
+}
+
+TEST(YamlTreeTest, SyntaxErrorHasLineAndColumn) {
+  auto doc = ParseYaml("f.yml", "a: [1, 2\nb: 3\n");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.status().message().rfind("f.yml:", 0), 0u);
+  EXPECT_NE(doc.status().message().find(": yaml: "), std::string::npos);
+}
+
+TEST(YamlTreeTest, DuplicateKeyIsAnError) {
+  auto doc = ParseYaml("f.yml", "a: 1\na: 2\n");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.status().message(), "f.yml:2:1: mapping key \"a\" already defined");
+}
+
+}  // namespace
+}  // namespace stackctl::compose

@@ -37,8 +37,8 @@ Result<Bundle> LoadBundle(const std::string& content, const std::string& what) {
   Json root;
   try {
     root = Json::parse(content);
-  } catch (const Json::parse_error& e) {
-    return InvalidArgument(what + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
+  } catch (const Json::exception& e) {
+    return InvalidArgument(what + ": invalid JSON: " +
                            e.what());
   }
   std::vector<std::string> errors;

@@ -27,18 +27,18 @@ std::string Lower(std::string s) {
 Result<int64_t> Duration(const Json& v, const std::string& where) {
   int64_t ns = 0;
   if (!v.is_string() || !DurationNanos(v.get<std::string>(), &ns)) {
-    return InvalidArgument(where + ": invalid duration " + v.dump());
+    return InvalidArgument(where + ": invalid duration " + v.dump(-1, ' ', false, Json::error_handler_t::replace));
   }
   return ns;
 }
 
 Result<int64_t> NanoCpus(const Json& v, const std::string& where) {
-  std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+  std::string s = v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, Json::error_handler_t::replace);
   // Decimal with at most 9 fractional digits, computed exactly like big.Rat.
   static const std::regex kNum("([0-9]*)(\\.([0-9]*))?");
   std::smatch m;
   if (!std::regex_match(s, m, kNum) || s.empty() || s == ".") {
-    return InvalidArgument(where + ": failed to parse " + Json(s).dump() + " as a rational number");
+    return InvalidArgument(where + ": failed to parse " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace) + " as a rational number");
   }
   std::string ip = m[1].str(), fp = m[3].str();
   while (!fp.empty() && fp.back() == '0') fp.pop_back();
@@ -54,7 +54,7 @@ Result<int64_t> Bytes(const Json& v, const std::string& where) {
   if (v.is_number_integer()) return v.get<int64_t>();
   int64_t b = 0;
   if (!v.is_string() || !compose::ParseRamBytes(v.get<std::string>(), &b)) {
-    return InvalidArgument(where + ": invalid size " + v.dump());
+    return InvalidArgument(where + ": invalid size " + v.dump(-1, ' ', false, Json::error_handler_t::replace));
   }
   return b;
 }
@@ -568,28 +568,91 @@ std::vector<std::string> MissingExternals(
 
 bool DurationNanos(const std::string& s, int64_t* nanos) { return compose::ParseDuration(s, nanos); }
 
-std::string ImageWithTag(const std::string& image) {
-  static const std::regex kRef(
-      "^((?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
-      "(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-      "(?::([\\w][\\w.-]{0,127}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$");
-  std::smatch m;
-  if (!std::regex_match(image, m, kRef)) return image;
-  std::string name = m[1].str();
-  std::string tag = m[2].str();
-  std::string digest = m[3].str();
-  // Split domain.
-  std::string domain, path = name;
-  size_t slash = name.find('/');
-  if (slash != std::string::npos) {
-    std::string first = name.substr(0, slash);
-    if (first.find('.') != std::string::npos || first.find(':') != std::string::npos ||
-        first == "localhost" || first != Lower(first)) {
-      domain = first;
-      path = name.substr(slash + 1);
+namespace {
+
+// [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
+bool ValidPathComponent(const std::string& c) {
+  if (c.empty()) return false;
+  auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+  if (!alnum(c.front()) || !alnum(c.back())) return false;
+  for (size_t i = 0; i < c.size(); ++i) {
+    char ch = c[i];
+    if (alnum(ch)) continue;
+    if (ch == '.') {
+      if (!alnum(c[i + 1])) return false;
+    } else if (ch == '_') {
+      if (c[i + 1] == '_') {
+        ++i;
+        if (!alnum(c[i + 1])) return false;
+      } else if (!alnum(c[i + 1])) {
+        return false;
+      }
+    } else if (ch == '-') {
+      while (c[i + 1] == '-') ++i;
+      if (!alnum(c[i + 1])) return false;
+    } else {
+      return false;
     }
   }
+  return true;
+}
+
+bool ValidTag(const std::string& t) {
+  if (t.empty() || t.size() > 128) return false;
+  auto word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
+  if (!word(t[0])) return false;
+  for (char ch : t) {
+    if (!word(ch) && ch != '.' && ch != '-') return false;
+  }
+  return true;
+}
+
+bool ValidDigest(const std::string& d) {
+  size_t colon = d.find(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string hex = d.substr(colon + 1);
+  if (hex.size() < 32) return false;
+  return std::all_of(hex.begin(), hex.end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); });
+}
+
+}  // namespace
+
+std::string ImageWithTag(const std::string& image) {
+  std::string rest = image, digest, tag;
+  size_t at = rest.find('@');
+  if (at != std::string::npos) {
+    digest = rest.substr(at + 1);
+    rest = rest.substr(0, at);
+    if (!ValidDigest(digest)) return image;
+  }
+  size_t colon = rest.rfind(':');
+  size_t slash = rest.rfind('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+    tag = rest.substr(colon + 1);
+    rest = rest.substr(0, colon);
+    if (!ValidTag(tag)) return image;
+  }
+  std::string domain, path = rest;
+  size_t first = rest.find('/');
+  if (first != std::string::npos) {
+    std::string head = rest.substr(0, first);
+    if (head.find('.') != std::string::npos || head.find(':') != std::string::npos ||
+        head == "localhost" || head != Lower(head)) {
+      domain = head;
+      path = rest.substr(first + 1);
+    }
+  }
+  size_t pos = 0;
+  while (true) {
+    size_t next = path.find('/', pos);
+    if (!ValidPathComponent(path.substr(pos, next == std::string::npos ? std::string::npos : next - pos))) {
+      return image;
+    }
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
   if (domain == "index.docker.io") domain = "docker.io";
+  std::string name;
   if (domain.empty() || domain == "docker.io") {
     if (path.rfind("library/", 0) == 0 && path.find('/', 8) == std::string::npos) path = path.substr(8);
     name = path;

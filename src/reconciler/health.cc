@@ -1,5 +1,7 @@
 #include "reconciler/health.h"
 
+#include "reconciler/normalize.h"
+
 #include <algorithm>
 #include <set>
 
@@ -16,9 +18,9 @@ std::string_view HealthStateName(HealthState s) {
 
 namespace {
 
-bool IsCurrent(const engine::Task& t, const Json& templ) {
+bool IsCurrent(const engine::Task& t, const Json& normalized_templ) {
   if (!t.raw.is_object() || !t.raw.contains("Spec")) return true;
-  return t.raw["Spec"] == templ;
+  return NormalizeTaskTemplate(t.raw["Spec"], {}) == normalized_templ;
 }
 
 bool IsFailedState(const std::string& s) { return s == "failed" || s == "rejected"; }
@@ -53,8 +55,9 @@ ServiceHealth EvaluateHealth(const engine::Service& service, const std::vector<e
   uint64_t failed = 0, complete = 0, pending = 0;
   std::string last_error;
   std::string last_error_time;
+  const Json normalized_templ = NormalizeTaskTemplate(templ, {});
   for (const auto& t : tasks) {
-    if (!IsCurrent(t, templ)) continue;
+    if (!IsCurrent(t, normalized_templ)) continue;
     if (t.desired_state == "running" && t.state == "running") ++h.running;
     if (t.state == "complete") ++complete;
     if (IsPendingState(t.state) && t.desired_state == "running") ++pending;

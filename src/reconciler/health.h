@@ -29,7 +29,8 @@ struct ServiceHealth {
   std::string message;       // why it failed: engine update message and task errors
 };
 
-// `tasks` are the service's tasks (any state).
+// `tasks` are the service's tasks (any state). Task specs are compared with
+// the template after normalization (normalize.h), since inspect adds defaults.
 ServiceHealth EvaluateHealth(const engine::Service& service, const std::vector<engine::Task>& tasks);
 
 }  // namespace stackctl::reconciler

@@ -96,41 +96,49 @@ void CollectSubset(const Json& d, const Json& l, const std::string& prefix,
 
 }  // namespace
 
+Json NormalizeTaskTemplate(const Json& templ, const NormalizeContext& ctx) {
+  Json t = templ;
+  DropDefault(t, "Runtime", "container");
+  if (Json* rp = Find(t, {"RestartPolicy"})) {
+    DropDefault(*rp, "Condition", "any");
+    DropDefault(*rp, "Delay", Json(5000000000LL));
+  }
+  if (Json* cs = Find(t, {"ContainerSpec"})) {
+    DropDefault(*cs, "Isolation", "default");
+    DropDefault(*cs, "StopGracePeriod", Json(10000000000LL));
+    // Swarm does not store bind-mount consistency (a Docker Desktop hint).
+    if (Json* mounts = Find(*cs, {"Mounts"})) {
+      for (auto& m : *mounts) m.erase("Consistency");
+    }
+    // IDs are per-cluster; the name identifies the secret/config (content-hashed).
+    for (const char* list : {"Secrets", "Configs"}) {
+      if (Json* refs = Find(*cs, {list})) {
+        for (auto& r : *refs) {
+          r.erase("SecretID");
+          r.erase("ConfigID");
+        }
+        std::stable_sort(refs->begin(), refs->end(), [](const Json& a, const Json& b) {
+          return CanonicalJson(a) < CanonicalJson(b);
+        });
+      }
+    }
+  }
+  if (Json* nets = Find(t, {"Networks"})) {
+    for (auto& n : *nets) {
+      if (!n.contains("Target") || !n["Target"].is_string()) continue;
+      auto it = ctx.network_ids.find(n["Target"].get<std::string>());
+      if (it != ctx.network_ids.end()) n["Target"] = it->second;
+    }
+    SortArrayBy(nets, "Target");
+  }
+  return DropEmpty(t);
+}
+
 Json NormalizeServiceSpec(const Json& spec, const NormalizeContext& ctx) {
   Json s = spec;
   s.erase("Name");  // compared by the caller, which pairs by name
   EraseLabels(Find(s, {"Labels"}), ctx.ignored_labels);
-  if (Json* tt = Find(s, {"TaskTemplate"})) {
-    DropDefault(*tt, "Runtime", "container");
-    if (Json* rp = Find(*tt, {"RestartPolicy"})) DropDefault(*rp, "Condition", "any");
-    if (Json* cs = Find(*tt, {"ContainerSpec"})) {
-      DropDefault(*cs, "Isolation", "default");
-      // Swarm does not store bind-mount consistency (a Docker Desktop hint).
-      if (Json* mounts = Find(*cs, {"Mounts"})) {
-        for (auto& m : *mounts) m.erase("Consistency");
-      }
-      // IDs are per-cluster; the name identifies the secret/config (content-hashed).
-      for (const char* list : {"Secrets", "Configs"}) {
-        if (Json* refs = Find(*cs, {list})) {
-          for (auto& r : *refs) {
-            r.erase("SecretID");
-            r.erase("ConfigID");
-          }
-          std::stable_sort(refs->begin(), refs->end(), [](const Json& a, const Json& b) {
-            return CanonicalJson(a) < CanonicalJson(b);
-          });
-        }
-      }
-    }
-    if (Json* nets = Find(*tt, {"Networks"})) {
-      for (auto& n : *nets) {
-        if (!n.contains("Target") || !n["Target"].is_string()) continue;
-        auto it = ctx.network_ids.find(n["Target"].get<std::string>());
-        if (it != ctx.network_ids.end()) n["Target"] = it->second;
-      }
-      SortArrayBy(nets, "Target");
-    }
-  }
+  if (s.contains("TaskTemplate")) s["TaskTemplate"] = NormalizeTaskTemplate(s["TaskTemplate"], ctx);
   // Mode: absent means one replica; Replicas 0 must survive DropEmpty, so the
   // mode is folded into one string before that.
   {

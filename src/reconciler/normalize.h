@@ -28,6 +28,9 @@ struct NormalizeContext {
 
 Json NormalizeServiceSpec(const Json& spec, const NormalizeContext& ctx);
 Json NormalizeNetworkSpec(const Json& spec);  // NetworkCreate body or network inspect
+// A TaskTemplate (or a task's Spec, which is a copy of the template it was
+// created from), with the defaults the engine inserts on inspect removed.
+Json NormalizeTaskTemplate(const Json& templ, const NormalizeContext& ctx);
 
 // Paths at which `live` does not carry what `desired` asks for: objects are
 // compared key by key over desired's keys only (the engine adds its own, e.g.
