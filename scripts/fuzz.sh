@@ -7,8 +7,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-20}; shift || true
 B=$ROOT/build-fuzz
-CC=clang-14 CXX=clang++-14 "$ROOT/scripts/build.sh" "$B" -DSTACKCTL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+# Only the fuzz targets (and the libraries they use) are built here, not the unit tests.
+CC=clang-14 CXX=clang++-14 cmake -S "$ROOT" -B "$B" -G Ninja -DSTACKCTL_FUZZ=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
+ninja -C "$B" ${NINJA_JOBS:+-j "$NINJA_JOBS"} fuzzers
 mapfile -t fuzzers < <(find "$B" -maxdepth 4 -type f -perm -u+x -name 'fuzz_*' | sort)
 ((${#fuzzers[@]})) || { echo "no fuzzers built" >&2; exit 1; }
 failed=0

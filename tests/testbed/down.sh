@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # down.sh DIR — stop everything up.sh DIR started and remove DIR and its
-# network namespace. Safe to run twice, or on a half-started test bed.
+# network namespace(s) (DIR/netns lists one per line: up.sh writes one,
+# multinode-up.sh several). Safe to run twice, or on a half-started test bed.
 set -uo pipefail
 DIR=$(realpath -m "${1:?usage: down.sh DIR}")
 [[ -d $DIR ]] || exit 0
-NS=$(cat "$DIR/netns" 2>/dev/null || true)
+mapfile -t NSS < <(cat "$DIR/netns" 2>/dev/null || true)
 
 stop_pidfile() { # file timeout-seconds
   local pid
@@ -15,7 +16,10 @@ stop_pidfile() { # file timeout-seconds
   kill -KILL "$pid" 2>/dev/null
 }
 # Extra services other scripts started in this bed record their pid files in DIR/pids/.
-for f in "$DIR"/pids/*.pid; do [[ -e $f ]] && stop_pidfile "$f" 5; done
+for f in "$DIR"/pids/*.pid; do
+  [[ -e $f ]] || continue
+  case $f in */dockerd-*) stop_pidfile "$f" 30 ;; *) stop_pidfile "$f" 5 ;; esac
+done
 stop_pidfile "$DIR/registry.pid" 5
 # A clean dockerd shutdown stops its containers and its containerd.
 stop_pidfile "$DIR/docker.pid" 30
@@ -27,14 +31,15 @@ for pid in $(pgrep -f -- "$DIR" || true); do
     "/proc/$pid/comm" 2>/dev/null || continue
   kill -KILL "$pid" 2>/dev/null
 done
-if [[ -n $NS ]]; then
+for NS in "${NSS[@]}"; do
+  [[ -n $NS ]] || continue
   for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-fi
+done
 sleep 0.2
 # Mounts dockerd or containerd left below DIR, deepest first.
 grep -F " $DIR/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
   umount -l "$m" 2>/dev/null
 done
-[[ -n $NS ]] && ip netns del "$NS" 2>/dev/null
+for NS in "${NSS[@]}"; do [[ -n $NS ]] && ip netns del "$NS" 2>/dev/null; done
 rm -rf "$DIR"
 exit 0

@@ -6,21 +6,63 @@ a client sends through LISTEN_SOCK is forwarded to TARGET_SOCK unchanged and
 its request line ("POST /v1.41/services/create") is appended to LOG_FILE, one
 per line, so tests and benchmarks can count exactly which Engine API calls a
 command made. Responses (including streams) are piped back untouched.
+With ENGINE_PROXY_TIMES=1 each line starts with the CLOCK_MONOTONIC time the
+request line arrived ("12345.678901 POST /v1.41/services/create"), so a
+benchmark can time "event -> first engine write" against its own clock.
+With ENGINE_PROXY_FAULTS=FILE, FILE (re-read on every request, so a test can
+switch faults on and off while a command runs) holds lines
+"METHOD REGEX STATUS": a request whose method matches and whose target
+matches REGEX (re.search) is not forwarded; the proxy answers STATUS with a
+JSON error body itself, and logs the line with " -> STATUS injected".
 Stops on SIGTERM.
 """
 import os
+import re
 import signal
 import socket
 import sys
 import threading
+import time
 
 listen_path, target_path, log_path = sys.argv[1:4]
 log_lock = threading.Lock()
+with_times = os.environ.get("ENGINE_PROXY_TIMES") == "1"
 
 
 def log(line):
+    if with_times:
+        line = "%.6f %s" % (time.monotonic(), line)
     with log_lock, open(log_path, "a") as f:
         f.write(line + "\n")
+
+
+faults_path = os.environ.get("ENGINE_PROXY_FAULTS")
+
+
+def injected_status(method, target):
+    """The status to answer instead of forwarding, or None."""
+    if not faults_path:
+        return None
+    try:
+        with open(faults_path) as f:
+            rules = [l.split() for l in f if l.strip() and not l.startswith("#")]
+    except OSError:
+        return None
+    for rule in rules:
+        if len(rule) == 3 and rule[0] == method and re.search(rule[1], target):
+            return int(rule[2])
+    return None
+
+
+def fault_response(status):
+    body = b'{"message":"engine_proxy: injected fault"}'
+    return (b"HTTP/1.1 %d Injected\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % (status, len(body))) + body
+
+
+class Discard:
+    def sendall(self, data):
+        pass
 
 
 def pipe(src, dst):
@@ -60,8 +102,14 @@ def client_to_engine(client, engine):
             lines = head.split(b"\r\n")
             request_line = lines[0].decode("latin-1")
             method, target = request_line.split(" ")[:2]
-            log(method + " " + target)
-            engine.sendall(head)
+            status = injected_status(method, target)
+            if status is None:
+                log(method + " " + target)
+                out = engine
+            else:
+                log("%s %s -> %d injected" % (method, target, status))
+                out = Discard()
+            out.sendall(head)
             headers = {}
             for l in lines[1:]:
                 if b":" in l:
@@ -72,7 +120,7 @@ def client_to_engine(client, engine):
                     size_line, buf = read_until(client, buf, b"\r\n")
                     if size_line is None:
                         return
-                    engine.sendall(size_line)
+                    out.sendall(size_line)
                     size = int(size_line.strip().split(b";")[0], 16)
                     need = size + 2
                     while len(buf) < need:
@@ -80,7 +128,7 @@ def client_to_engine(client, engine):
                         if not data:
                             return
                         buf += data
-                    engine.sendall(buf[:need])
+                    out.sendall(buf[:need])
                     buf = buf[need:]
                     if size == 0:
                         break
@@ -91,8 +139,10 @@ def client_to_engine(client, engine):
                     if not data:
                         return
                     buf += data
-                engine.sendall(buf[:length])
+                out.sendall(buf[:length])
                 buf = buf[length:]
+            if status is not None:
+                client.sendall(fault_response(status))
     except (OSError, ValueError):
         pass
     finally:
