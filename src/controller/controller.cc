@@ -315,10 +315,13 @@ void Controller::Reconcile(const Request& r) {
     FinishOperations(r.operations, {{"state", "failed"}, {"revision", commit}, {"error", ErrorJson(st)}});
   };
 
-  if (target.empty()) {
+  // An explicit sync of "the branch" means its newest commit, not the last one polled.
+  if (target.empty() || (r.reason == "api" && r.revision.empty())) {
     auto head = source->ResolveRemote();
     if (!head.ok()) return fail(head.status(), "", !head.status().IsRetryable());
     target = *head;
+    std::lock_guard<std::mutex> l(mu_);
+    repos_.at(cfg->repository).head = *head;
   }
   auto snap = source->Fetch(target);
   if (!snap.ok()) return fail(snap.status(), target, !snap.status().IsRetryable());

@@ -54,6 +54,11 @@ std::vector<std::string> DescribeChanges(const StackDiff& d) {
   return out;
 }
 
+// Whether a manual deploy/rollback must (re)write the stack's pin.
+bool NeedsPin(const StackControl& c, const DeployOptions& o) {
+  return o.pin && (!c.pinned || c.pinned_revision != o.revision || c.pinned_by != o.trigger);
+}
+
 }  // namespace
 
 // The state of one rollout: what it created and changed, so it can be undone.
@@ -408,7 +413,7 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDi
   RETURN_IF_ERROR(record(cleanup.ok() ? "succeeded" : "failed", result.message));
   if (opts_.pin) {
     StackControl c = ControlFromObject(live.control);
-    if (!c.pinned || c.pinned_revision != opts_.revision) {
+    if (NeedsPin(c, opts_)) {
       ++writes_;
       RETURN_IF_ERROR(WriteControl(e_, desired_.name,
                                    {true, opts_.trigger, opts_.revision, FormatRfc3339(d_.clock_.Now())},
@@ -455,7 +460,7 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
                   control.pinned_revision + "); stackctl resume " + desired.name + " hands it back";
       return r;
     }
-    bool pin_needed = options.pin && (!control.pinned || control.pinned_revision != options.revision);
+    bool pin_needed = NeedsPin(control, options);
     if (diff.InSync() && !pin_needed) {
       DeployResult r;
       r.diff = std::move(diff);
@@ -474,7 +479,7 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
     r.diff = std::move(diff);
     r.message = "stack " + desired.name + " is in sync";
     StackControl control = ControlFromObject(live.control);
-    if (options.pin && (!control.pinned || control.pinned_revision != options.revision)) {
+    if (NeedsPin(control, options)) {
       RETURN_IF_ERROR(WriteControl(engine_, desired.name,
                                    {true, options.trigger, options.revision, FormatRfc3339(clock_.Now())},
                                    live.control));

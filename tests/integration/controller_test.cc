@@ -106,7 +106,8 @@ class ControllerE2E : public ::testing::Test {
                                    const std::string& headers) {
     Write("body", body);
     std::string out;
-    RunCommand("curl -s -o " + (dir_ / "resp").string() + " -w '%{http_code}' -X " + method + " " + headers +
+    RunCommand("curl -s -o " + (dir_ / "resp").string() + " -w '%{http_code}' -X " + method +
+                   " -H 'Content-Type: application/json' " + headers +
                    " --data-binary @" + (dir_ / "body").string() + " http://127.0.0.1:" + std::to_string(port_) + path,
                &out, false);
     std::ifstream in(dir_ / "resp");
