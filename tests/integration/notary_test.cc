@@ -233,5 +233,45 @@ TEST_F(NotaryTest, ServerCertificateIsAlwaysVerified) {
                      "certificate problem: unable to get local issuer certificate)\n");
 }
 
+// `stackctl deploy --trust-policy require`: a signed tag is deployed pinned to
+// its signed digest; a stack with one unsigned image deploys nothing at all.
+TEST_F(NotaryTest, DeployRequiresSignedImagesAndPinsTheSignedDigest) {
+  const std::string gun = "127.0.0.1:5000/library/busybox";
+  std::string want;
+  {
+    std::ifstream in(nb_.expected);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(gun + "\t1.0\t", 0) == 0) want = line.substr(gun.size() + 5, 71);
+    }
+  }
+  ASSERT_EQ(want.rfind("sha256:", 0), 0u) << want;
+  std::string dir = TempDir("deploy");
+  auto write = [&](const std::string& images_tail) {
+    std::ofstream(dir + "/docker-compose.yml")
+        << "version: \"3.8\"\nservices:\n  signed:\n    image: " << gun
+        << ":1.0\n    command: [\"sleep\", \"3600\"]\n" << images_tail;
+  };
+  std::string stack = "trust" + std::to_string(getpid() % 100000);
+  std::string deploy = "cd " + dir + " && DOCKER_HOST=" + nb_.tb.docker_host + " " + nb_.tb.bin_dir +
+                       "/stackctl deploy --detach --trust-policy require " + Flags() + " -c docker-compose.yml " +
+                       stack;
+  // One unsigned image blocks the whole revision: nothing is created.
+  write("  unsigned:\n    image: " + gun + ":unsigned\n");
+  std::string out;
+  EXPECT_EQ(RunCommand(deploy, &out), 1) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("service unsigned: image " + gun + ":unsigned: " + gun +
+                                        ": no trust data for tag \"unsigned\""));
+  EXPECT_EQ(nb_.tb.Docker("service ls -q --filter label=com.docker.stack.namespace=" + stack), "");
+  EXPECT_EQ(nb_.tb.Docker("network ls -q --filter label=com.docker.stack.namespace=" + stack), "");
+
+  write("");
+  ASSERT_EQ(RunCommand(deploy, &out), 0) << out;
+  std::string image = nb_.tb.Docker("service inspect " + stack +
+                                    "_signed --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'");
+  EXPECT_EQ(image, gun + ":1.0@" + want + "\n");
+  RunCommand("DOCKER_HOST=" + nb_.tb.docker_host + " " + nb_.tb.bin_dir + "/stackctl rm " + stack, &out);
+}
+
 }  // namespace
 }  // namespace stackctl::testing

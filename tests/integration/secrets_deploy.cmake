@@ -1,0 +1,1 @@
+stackctl_integration_test(NAME secrets_deploy_test SRCS integration/secrets_deploy_test.cc)
