@@ -103,6 +103,11 @@ Result<std::chrono::milliseconds> ParseDurationFlag(const std::string& flag, con
   return std::chrono::milliseconds(ns / 1000000);
 }
 
+// 0 when the stack ends where it was asked to be, 1 otherwise (rolled back, failed).
+int ExitCode(reconciler::Outcome o) {
+  return o == reconciler::Outcome::kInSync || o == reconciler::Outcome::kSucceeded ? 0 : 1;
+}
+
 int Fail(const std::string& cmd, const Status& st) {
   std::cerr << "stackctl " << cmd << ": " << st.message() << "\n";
   return 1;
@@ -207,10 +212,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
                              ": " + r->message)
                     << " (history record " << r->history_seq << ")\n";
       }
-      ctx.exit_code = (r->outcome == reconciler::Outcome::kInSync ||
-                       r->outcome == reconciler::Outcome::kSucceeded)
-                          ? 0
-                          : 1;
+      ctx.exit_code = ExitCode(r->outcome);
     });
   }
   // ---- diff
@@ -274,10 +276,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       if (!r.ok()) return void(ctx.exit_code = Fail("rollback", r.status()));
       std::cout << "stack " << a->name << ": " << reconciler::OutcomeName(r->outcome) << ": " << r->message
                 << "\n";
-      ctx.exit_code = (r->outcome == reconciler::Outcome::kInSync ||
-                       r->outcome == reconciler::Outcome::kSucceeded)
-                          ? 0
-                          : 1;
+      ctx.exit_code = ExitCode(r->outcome);
     });
   }
   // ---- history
