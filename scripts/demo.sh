@@ -4,7 +4,7 @@
 #   2. starts a private single-node swarm (tests/testbed: its own network
 #      namespace, a registry with a busybox image),
 #   3. puts examples/stacks/ into a local Git repository,
-#   4. runs stackctld on it (polling every 2 s, self-heal on) and waits until
+#   4. runs stackctld on it (polling every 5 s, self-heal on) and waits until
 #      every stack is deployed,
 #   5. commits a change to one service and shows the swarm following,
 #   6. tears everything down (DEMO_KEEP=1 keeps it running and prints how to
@@ -49,7 +49,7 @@ state_dir: $DIR/ctl/state
 log: {level: info, format: text}
 http: {listen: "127.0.0.1:9090", api_token_file: $DIR/ctl/api-token}
 repositories:
-  - {name: examples, url: "file://$REPO", branch: main, poll_interval: 2s}
+  - {name: examples, url: "file://$REPO", branch: main, poll_interval: 5s}
 defaults: {auto_sync: true, prune: true, self_heal: true, timeout: 3m, rollout: {parallelism: 0}}
 stacks:
   - {name: wordpress, repository: examples, path: wordpress}
