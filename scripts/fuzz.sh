@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS] [FUZZER...] — builds the libFuzzer targets with clang-14,
 # ASan and UBSan (build-fuzz/), then runs each for SECONDS (default 20) on its
-# seed corpus (fuzz/corpus/NAME if present). Exits non-zero on any crash.
+# seed corpus (fuzz/corpus/NAME if present; fuzz_compose is seeded at run time
+# with examples/stacks and, when present, the compose files of ../shared/corpus,
+# which are read there and never copied into the project). Exits non-zero on any crash.
 # CI runs a short smoke period; run longer locally, e.g. `scripts/fuzz.sh 600`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +22,14 @@ for f in "${fuzzers[@]}"; do
   work=$(mktemp -d)
   seeds=()
   [[ -d $ROOT/fuzz/corpus/$name ]] && seeds=("$ROOT/fuzz/corpus/$name")
+  if [[ $name == fuzz_compose ]]; then
+    compose_seeds=$(mktemp -d)
+    i=0
+    for y in "$ROOT"/examples/stacks/*/docker-compose.yml "$ROOT"/../shared/corpus/cases/*/*.yml; do
+      [[ -f $y ]] && cp "$y" "$compose_seeds/$((i++)).yml"
+    done
+    seeds+=("$compose_seeds")
+  fi
   echo "== $name ($SECS s)"
   if ! (cd "$work" && "$f" -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 "$work" "${seeds[@]}" >"$work/log" 2>&1); then
@@ -27,6 +37,7 @@ for f in "${fuzzers[@]}"; do
   else
     grep -E 'stat::number_of_executed_units' "$work/log" || true
   fi
-  rm -rf "$work"
+  rm -rf "$work" ${compose_seeds:+"$compose_seeds"}
+  compose_seeds=
 done
 exit $failed

@@ -1,5 +1,7 @@
 #include "compose/yaml_tree.h"
 
+#include "common/yaml_text.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cctype>
@@ -230,13 +232,12 @@ Result<YamlDocument> ParseYaml(const std::string& filename, const std::string& c
   YamlDocument doc;
   YAML::Node root;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(content);
-    if (docs.size() > 1) {
-      return InvalidArgument(filename + ": expected one YAML document, found " +
-                             std::to_string(docs.size()));
+    // Not YAML::LoadAll: it can loop forever on malformed input (common/yaml_text.h).
+    if (HasSecondYamlDocument(content)) {
+      return InvalidArgument(filename + ": expected one YAML document, found more");
     }
-    if (docs.empty()) return doc;
-    root = docs[0];
+    root = YAML::Load(content);
+    if (!root.IsDefined() || root.IsNull()) return doc;
     Converter conv(filename, max_nodes, &doc);
     RETURN_IF_ERROR(conv.Convert(root, "", 0, &doc.root));
   } catch (const YAML::Exception& e) {

@@ -1,5 +1,7 @@
 #include "secrets/sops.h"
 
+#include "common/yaml_text.h"
+
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
@@ -205,29 +207,8 @@ Result<Node> FromYaml(const YAML::Node& y, int depth) {
   return n;
 }
 
-// True when a second YAML document starts after content: a "---" marker at
-// column 0 after some non-comment line. (yaml-cpp 0.7's LoadAll can loop
-// forever on malformed input, so documents are counted by hand.)
-bool HasSecondDocument(std::string_view content) {
-  bool seen_content = false;
-  for (size_t pos = 0; pos < content.size();) {
-    size_t nl = content.find('\n', pos);
-    std::string_view line =
-        content.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? content.size() : nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const bool marker =
-        line.starts_with("---") && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
-    if (marker && seen_content) return true;
-    if (!marker && !line.empty() && line[0] != '#' && line[0] != '%' &&
-        line.find_first_not_of(" \t") != std::string_view::npos)
-      seen_content = true;
-  }
-  return false;
-}
-
 Result<Node> LoadYaml(std::string_view content) {
-  if (HasSecondDocument(content)) return InvalidArgument("multi-document YAML is not supported");
+  if (HasSecondYamlDocument(content)) return InvalidArgument("multi-document YAML is not supported");
   try {
     YAML::Node doc = YAML::Load(std::string(content));
     if (!doc.IsDefined() || doc.IsNull()) return InvalidArgument("yaml: empty document");
