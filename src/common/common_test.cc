@@ -61,5 +61,14 @@ TEST(Json, CanonicalIsOrderIndependent) {
   EXPECT_NE(bad.status().message().find("bundle.dab: invalid JSON at byte"), std::string::npos);
 }
 
+TEST(Json, NumberOverflowIsAnErrorNotAnException) {
+  // Found by fuzz_webhook: nlohmann throws out_of_range (not parse_error) here.
+  Result<Json> big = ParseJson("{\"n\": 1" + std::string(400, '0') + "}", "payload");
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(big.status().message().find("payload: invalid JSON: "), std::string::npos);
+  EXPECT_NE(big.status().message().find("number overflow"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace stackctl

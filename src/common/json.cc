@@ -17,6 +17,10 @@ Result<Json> ParseJson(std::string_view text, std::string_view what) {
   } catch (const Json::parse_error& e) {
     return InvalidArgument(std::string(what) + ": invalid JSON at byte " +
                            std::to_string(e.byte) + ": " + e.what());
+  } catch (const Json::exception& e) {
+    // Not only syntax: a number too large for any JSON number type is
+    // out_of_range.406, thrown by the same parse.
+    return InvalidArgument(std::string(what) + ": invalid JSON: " + e.what());
   }
 }
 
