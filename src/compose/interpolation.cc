@@ -107,15 +107,13 @@ Result<std::string> Substitute(const std::string& in, const Lookup& lookup,
   return out;
 }
 
-std::string Located(const std::string& filename, const std::map<std::string, Mark>& marks,
+std::string Located(const std::string& filename, const Marks& marks,
                     const std::string& path, const std::string& message) {
   std::string p = path;
   while (true) {
-    auto it = marks.find(p);
-    if (it != marks.end()) {
-      return filename + ":" + std::to_string(it->second.line) + ":" +
-             std::to_string(it->second.column) + ": " + (path.empty() ? "" : path + ": ") +
-             message;
+    if (auto mark = marks.Find(p)) {
+      return filename + ":" + std::to_string(mark->line) + ":" + std::to_string(mark->column) +
+             ": " + (path.empty() ? "" : path + ": ") + message;
     }
     size_t dot = p.rfind('.');
     if (dot == std::string::npos) break;
@@ -226,7 +224,7 @@ Status ApplyCast(Cast cast, const std::string& v, Json* out) {
 }
 
 void Walk(Json* node, std::vector<std::string>* segs, const std::string& filename,
-          const std::map<std::string, Mark>& marks, const Lookup& lookup,
+          const Marks& marks, const Lookup& lookup,
           std::vector<std::string>* errors, std::set<std::string>* unset) {
   auto path = [&] {
     std::string p;
@@ -259,7 +257,7 @@ void Walk(Json* node, std::vector<std::string>* segs, const std::string& filenam
 }  // namespace
 
 void InterpolateTree(Json* root, const std::string& filename,
-                     const std::map<std::string, Mark>& marks, const Lookup& lookup,
+                     const Marks& marks, const Lookup& lookup,
                      std::vector<std::string>* errors, std::set<std::string>* unset) {
   std::vector<std::string> segs;
   if (!root->is_object()) return;

@@ -44,7 +44,7 @@ Result<std::string> Substitute(const std::string& in, const Lookup& lookup,
 // or bool. Every failure is appended to `errors` as
 // "FILE:LINE:COL: PATH: message".
 void InterpolateTree(Json* root, const std::string& filename,
-                     const std::map<std::string, Mark>& marks, const Lookup& lookup,
+                     const Marks& marks, const Lookup& lookup,
                      std::vector<std::string>* errors, std::set<std::string>* unset);
 
 // Lines of an env file as "KEY=VALUE" (or bare "KEY"), in file order.
@@ -54,7 +54,7 @@ Result<std::vector<std::string>> ParseEnvFile(const std::string& content, const 
 
 // Formats "FILE:LINE:COL: PATH: message" using the mark of `path` (or of its
 // nearest recorded ancestor).
-std::string Located(const std::string& filename, const std::map<std::string, Mark>& marks,
+std::string Located(const std::string& filename, const Marks& marks,
                     const std::string& path, const std::string& message);
 
 }  // namespace stackctl::compose

@@ -59,7 +59,11 @@ TEST(InterpolationTest, Errors) {
 TEST(InterpolationTest, TreeCastsTypedPathsAndLocatesErrors) {
   Json root = Json::parse(R"({"services":{"a":{"deploy":{"replicas":"${N}"},"tty":"yes",
                               "environment":["X=${UNSET:?need}"]}}})");
-  std::map<std::string, Mark> marks = {{"services.a.environment.0", {7, 9}}};
+  // The same document as YAML, so that the item has a position (7:9).
+  auto doc = ParseYaml("f.yml", "services:\n  a:\n    deploy:\n      replicas: ${N}\n    tty: yes\n"
+                                "    environment:\n      - X=${UNSET:?need}\n");
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  const Marks& marks = doc->marks;
   std::vector<std::string> errors;
   Lookup env = [](const std::string& k) -> std::optional<std::string> {
     if (k == "N") return "3";

@@ -13,7 +13,7 @@ namespace {
 
 struct FileMarks {
   std::string filename;
-  std::map<std::string, Mark> marks;
+  Marks marks;
 };
 
 // Error sink shared by the stages: every message is located.
@@ -502,7 +502,7 @@ void NormalizeObjects(const char* kind, const char* singular, Json& objs, Ctx& c
 }
 
 Result<int> ParseVersion(const Json& root, const std::string& filename,
-                         const std::map<std::string, Mark>& marks, std::string* version) {
+                         const Marks& marks, std::string* version) {
   if (!root.contains("version")) {
     *version = "";
     return 9;
@@ -821,13 +821,13 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
   // names the key.
   auto locate = [&](const std::string& path, const std::string& msg) {
     for (auto it = loaded.rbegin(); it != loaded.rend(); ++it) {
-      if (it->marks.marks.count(path)) return Located(it->marks.filename, it->marks.marks, path, msg);
+      if (it->marks.marks.Contains(path)) return Located(it->marks.filename, it->marks.marks, path, msg);
     }
     for (auto it = loaded.rbegin(); it != loaded.rend(); ++it) {
       std::string p = path;
       while (p.find('.') != std::string::npos) {
         p = p.substr(0, p.rfind('.'));
-        if (it->marks.marks.count(p)) return Located(it->marks.filename, it->marks.marks, path, msg);
+        if (it->marks.marks.Contains(p)) return Located(it->marks.filename, it->marks.marks, path, msg);
       }
     }
     return Located(loaded[0].marks.filename, loaded[0].marks.marks, path, msg);

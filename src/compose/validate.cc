@@ -328,7 +328,7 @@ bool TypeOk(unsigned t, const Json& v) {
 
 class Validator {
  public:
-  Validator(int minor, const std::string& filename, const std::map<std::string, Mark>& marks,
+  Validator(int minor, const std::string& filename, const Marks& marks,
             std::vector<std::string>* errors)
       : minor_(minor), filename_(filename), marks_(marks), errors_(errors) {}
 
@@ -413,7 +413,7 @@ class Validator {
 
   int minor_;
   const std::string& filename_;
-  const std::map<std::string, Mark>& marks_;
+  const Marks& marks_;
   std::vector<std::string>* errors_;
 };
 
@@ -458,7 +458,7 @@ bool ParseDuration(const std::string& in, int64_t* nanos) {
 }
 
 void ValidateFile(const Json& root, int minor, const std::string& filename,
-                  const std::map<std::string, Mark>& marks, std::vector<std::string>* errors) {
+                  const Marks& marks, std::vector<std::string>* errors) {
   static const Schema* kSchema = new Schema();  // immutable after construction
   Validator v(minor, filename, marks, errors);
   v.Check(kSchema->root(), root, "");

@@ -23,7 +23,7 @@ namespace stackctl::compose {
 // `minor` is the file's format minor version (3.`minor`); files without a
 // version key validate as 3.9.
 void ValidateFile(const Json& root, int minor, const std::string& filename,
-                  const std::map<std::string, Mark>& marks, std::vector<std::string>* errors);
+                  const Marks& marks, std::vector<std::string>* errors);
 
 // Go time.ParseDuration syntax ("1h2m3.5s", "300ms", "0"); nanoseconds.
 bool ParseDuration(const std::string& s, int64_t* nanos);

@@ -6,8 +6,8 @@
 // booleans, `yes`/`on`/`y` are strings; integers in decimal, 0x, 0o and
 // leading-zero octal; floats; null/~/empty), resolves anchors and aliases and
 // applies YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`), which yaml-cpp 0.7
-// does not. Every node's position is recorded by its dotted key path
-// ("services.web.ports.0") so later stages can report file:line:col.
+// does not. Positions stay available by dotted key path (Marks) so later
+// stages can report file:line:col.
 //
 // Alias expansion is bounded (billion-laughs guard): a document that expands
 // to more than max_nodes nodes, or nests deeper than 200 levels, is rejected.
@@ -15,8 +15,10 @@
 // Thread safety: pure function.
 #pragma once
 
-#include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/json.h"
 #include "common/status.h"
@@ -28,9 +30,27 @@ struct Mark {
   int column = 0;
 };
 
+struct RawTree;  // the parsed document, before typing (yaml_tree.cc)
+
+// Positions in a YAML document by dotted key path ("services.web.ports.0"):
+// a map entry's is its key's, a list item's the item's. Looked up in the
+// parsed tree on demand (only errors need positions), through aliases and
+// merge keys. Keys may contain dots ("labels.com.example.x"): every split is
+// tried. Cheap to copy (shares the tree).
+class Marks {
+ public:
+  Marks() = default;
+  explicit Marks(std::shared_ptr<const RawTree> tree) : tree_(std::move(tree)) {}
+  std::optional<Mark> Find(std::string_view path) const;
+  bool Contains(std::string_view path) const { return Find(path).has_value(); }
+
+ private:
+  std::shared_ptr<const RawTree> tree_;
+};
+
 struct YamlDocument {
-  Json root;                           // null for an empty document
-  std::map<std::string, Mark> marks;   // dotted key path -> position
+  Json root;    // null for an empty document
+  Marks marks;
 };
 
 inline constexpr size_t kDefaultMaxYamlNodes = 1000000;

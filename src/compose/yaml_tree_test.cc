@@ -28,10 +28,35 @@ s:
 TEST(YamlTreeTest, RecordsPositionsByKeyPath) {
   auto doc = ParseYaml("f.yml", "services:\n  web:\n    image: x\n    ports:\n      - 80\n");
   ASSERT_TRUE(doc.ok());
-  EXPECT_EQ(doc->marks.at("services.web.image").line, 3);
-  EXPECT_EQ(doc->marks.at("services.web.image").column, 5);
-  EXPECT_EQ(doc->marks.at("services.web.ports.0").line, 5);
-  EXPECT_EQ(doc->marks.at("services.web.ports.0").column, 9);
+  EXPECT_EQ(doc->marks.Find("services.web.image")->line, 3);
+  EXPECT_EQ(doc->marks.Find("services.web.image")->column, 5);
+  EXPECT_EQ(doc->marks.Find("services.web.ports.0")->line, 5);
+  EXPECT_EQ(doc->marks.Find("services.web.ports.0")->column, 9);
+  EXPECT_FALSE(doc->marks.Contains("services.web.ports.1"));
+  EXPECT_FALSE(doc->marks.Contains("services.db"));
+}
+
+TEST(YamlTreeTest, PositionsThroughDottedKeysAliasesAndMergeKeys) {
+  auto doc = ParseYaml("f.yml", R"(x-base: &base
+  labels:
+    com.example.tier: web
+services:
+  web:
+    <<: *base
+    image: x
+  db: *base
+)");
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  // A key with dots, reached through a merge key: the position is in x-base.
+  auto label = doc->marks.Find("services.web.labels.com.example.tier");
+  ASSERT_TRUE(label.has_value());
+  EXPECT_EQ(label->line, 3);
+  EXPECT_EQ(label->column, 5);
+  // Through an alias.
+  ASSERT_TRUE(doc->marks.Find("services.db.labels").has_value());
+  EXPECT_EQ(doc->marks.Find("services.db.labels")->line, 2);
+  EXPECT_EQ(doc->marks.Find("services.web.image")->line, 7);
+  EXPECT_EQ(doc->marks.Find("")->line, 1);
 }
 
 TEST(YamlTreeTest, RejectsBillionLaughs) {
