@@ -7,7 +7,7 @@
 #include <cctype>
 #include <cerrno>
 #include <limits>
-#include <deque>
+#include <memory>
 #include <sstream>
 #include <unordered_map>
 #include <vector>
@@ -32,7 +32,19 @@ struct RawNode {
 };
 
 struct RawTree {
-  std::deque<RawNode> arena;  // stable addresses
+  // Nodes in chunks: stable addresses, one allocation per kChunk nodes
+  // (std::deque's 512-byte blocks meant one per four nodes).
+  static constexpr size_t kChunk = 1024;
+  std::vector<std::unique_ptr<RawNode[]>> chunks;
+  size_t used = kChunk;  // in the last chunk
+
+  RawNode& Allocate() {
+    if (used == kChunk) {
+      chunks.push_back(std::make_unique<RawNode[]>(kChunk));
+      used = 0;
+    }
+    return chunks.back()[used++];
+  }
   const RawNode* root = nullptr;
 };
 
@@ -150,7 +162,7 @@ class RawTreeBuilder : public YAML::EventHandler {
 
  private:
   RawNode* New(RawNode::Kind kind, const YAML::Mark& mark, const std::string& tag) {
-    RawNode& n = tree_->arena.emplace_back();
+    RawNode& n = tree_->Allocate();
     n.kind = kind;
     n.mark = Mark{mark.line + 1, mark.column + 1};
     n.tag = tag;
