@@ -1,5 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "common/parallel.h"
+
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/status.h"
@@ -68,6 +75,33 @@ TEST(Json, NumberOverflowIsAnErrorNotAnException) {
   EXPECT_EQ(big.status().code(), Code::kInvalidArgument);
   EXPECT_NE(big.status().message().find("payload: invalid JSON: "), std::string::npos);
   EXPECT_NE(big.status().message().find("number overflow"), std::string::npos);
+}
+
+TEST(ParallelFor, EveryIndexOnceAtMostMaxThreadsAtATime) {
+  std::vector<std::atomic<int>> seen(50);
+  std::atomic<int> in_flight{0}, peak{0};
+  ParallelFor(seen.size(), 4, [&](size_t i) {
+    int now = ++in_flight;
+    for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ++seen[i];
+    --in_flight;
+  });
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], 1) << i;
+  EXPECT_LE(peak, 4);
+  EXPECT_GE(peak, 2);  // 50 sleeps of 2 ms: the workers overlap
+}
+
+TEST(ParallelFor, OneThreadRunsInOrderOnTheCaller) {
+  std::vector<size_t> order;
+  auto caller = std::this_thread::get_id();
+  ParallelFor(5, 1, [&](size_t i) {
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    order.push_back(i);
+  });
+  EXPECT_EQ(order, (std::vector<size_t>{0, 1, 2, 3, 4}));
+  ParallelFor(0, 8, [&](size_t) { ADD_FAILURE() << "called for n = 0"; });
 }
 
 }  // namespace

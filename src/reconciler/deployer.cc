@@ -1,11 +1,13 @@
 #include "reconciler/deployer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/parallel.h"
 #include "reconciler/lock.h"
 #include "reconciler/plan.h"
 
@@ -25,6 +27,23 @@ std::string_view OutcomeName(Outcome o) {
 namespace {
 
 constexpr int kMaxVersionRetries = 5;
+// Engine writes of one wave (or of a stack's removal) in flight at once.
+constexpr size_t kMaxWritesInFlight = 8;
+
+// Removes a network, secret or config; one that is busy (still used by
+// tasks that are going away) is retried for up to a minute. Counts attempts
+// in *writes when given.
+Status RemoveObjectWithRetry(engine::Engine& engine, Clock& clock, engine::Kind kind,
+                             const std::string& id, const std::string& what, int* writes) {
+  auto deadline = clock.Steady() + std::chrono::seconds(60);
+  for (;;) {
+    if (writes) ++*writes;
+    Status st = engine.RemoveObject(kind, id);
+    if (st.ok() || st.code() == Code::kNotFound) return OkStatus();
+    if (clock.Steady() >= deadline) return st.WithPrefix(what);
+    clock.SleepFor(std::chrono::milliseconds(500));
+  }
+}
 
 engine::Kind EngineKind(ResourceKind k) {
   switch (k) {
@@ -175,35 +194,65 @@ Status Deployer::Run::Prepare(const Plan& plan, const LiveState& live) {
 Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& live) {
   std::map<std::string, const model::Service*> by_name;
   for (const auto& s : desired_.services) by_name[s.name] = &s;
+  // Specs first, one by one (ConfigId may read the engine and fills a cache),
+  // then the writes, several in flight.
+  std::vector<Json> specs;
+  specs.reserve(wave.size());
   for (const auto& step : wave) {
-    const model::Service& svc = *by_name.at(step.name);
-    ASSIGN_OR_RETURN(Json spec, FinalizeSpec(svc));
+    ASSIGN_OR_RETURN(Json spec, FinalizeSpec(*by_name.at(step.name)));
+    specs.push_back(std::move(spec));
+    d_.Info((step.action == Action::kCreate ? "Creating service " : "Updating service ") + step.name);
+  }
+  struct Written {
+    bool attempted = false;
+    Status status;
+    int writes = 0;
+    Changed changed;
+  };
+  std::vector<Written> written(wave.size());
+  std::atomic<bool> failed{false};  // no new writes once one failed: the wave is undone
+  // One service's write; out of sequence ("update out of sequence": someone
+  // else wrote in between) re-reads the version and retries.
+  auto write = [&](const Step& step, const Json& spec, Written* w) -> Status {
     if (step.action == Action::kCreate) {
-      d_.Info("Creating service " + step.name);
-      ++writes_;
-      auto id = e_.CreateService(spec, opts_.registry_auth);
-      if (!id.ok()) return id.status().WithPrefix("service " + step.name);
-      changed_services_.push_back({step.name, *id, true, Json()});
-      continue;
+      ++w->writes;
+      ASSIGN_OR_RETURN(std::string id, e_.CreateService(spec, opts_.registry_auth));
+      w->changed = {step.name, id, true, Json()};
+      return OkStatus();
     }
     const engine::Service& cur = live.services.at(step.name);
-    d_.Info("Updating service " + step.name);
     uint64_t version = cur.version;
-    Json previous = cur.spec;
     for (int attempt = 0;; ++attempt) {
-      ++writes_;
+      ++w->writes;
       auto r = e_.UpdateService(cur.id, version, spec, opts_.registry_auth);
       if (r.ok()) break;
-      if (r.status().code() != Code::kAborted || attempt >= kMaxVersionRetries) {
-        return r.status().WithPrefix("service " + step.name);
-      }
-      // Out of sequence: someone else wrote in between. Re-read and retry.
+      if (r.status().code() != Code::kAborted || attempt >= kMaxVersionRetries) return r.status();
       ASSIGN_OR_RETURN(engine::Service fresh, e_.InspectService(cur.id));
       version = fresh.version;
     }
-    changed_services_.push_back({step.name, cur.id, false, previous});
+    w->changed = {step.name, cur.id, false, cur.spec};
+    return OkStatus();
+  };
+  ParallelFor(wave.size(), kMaxWritesInFlight, [&](size_t i) {
+    if (failed) return;
+    Written& w = written[i];
+    w.attempted = true;
+    w.status = write(wave[i], specs[i], &w).WithPrefix("service " + wave[i].name);
+    if (!w.status.ok()) failed = true;
+  });
+  // Everything that was written is recorded (so Undo reverts it), in plan
+  // order; the first failure in plan order is the wave's result.
+  Status first_failure;
+  for (auto& w : written) {
+    if (!w.attempted) continue;
+    writes_ += w.writes;
+    if (w.status.ok()) {
+      changed_services_.push_back(std::move(w.changed));
+    } else if (first_failure.ok()) {
+      first_failure = w.status;
+    }
   }
-  return OkStatus();
+  return first_failure;
 }
 
 Status Deployer::Run::WaitConverged(const std::vector<std::string>& names, std::string* failed_service) {
@@ -251,15 +300,7 @@ Status Deployer::Run::WaitConverged(const std::vector<std::string>& names, std::
 }
 
 Status Deployer::Run::RemoveWithRetry(engine::Kind kind, const std::string& id, const std::string& what) {
-  // A network (or secret) is busy until the tasks that used it are gone.
-  auto deadline = d_.clock_.Steady() + std::chrono::seconds(60);
-  for (;;) {
-    ++writes_;
-    Status st = e_.RemoveObject(kind, id);
-    if (st.ok() || st.code() == Code::kNotFound) return OkStatus();
-    if (d_.clock_.Steady() >= deadline) return st.WithPrefix(what);
-    d_.clock_.SleepFor(std::chrono::milliseconds(500));
-  }
+  return RemoveObjectWithRetry(e_, d_.clock_, kind, id, what, &writes_);
 }
 
 void Deployer::Run::Undo() {
@@ -562,23 +603,25 @@ Result<StackStatus> Deployer::GetStatus(const std::string& stack) {
 Result<std::vector<std::string>> Deployer::Remove(const std::string& stack) {
   ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack));
   std::vector<std::string> removed;
+  std::vector<const engine::Service*> services;
   for (const auto& [name, s] : live.services) {
     Info("Removing service " + name);
-    auto st = engine_.RemoveService(s.id);
-    if (!st.ok() && st.code() != Code::kNotFound) return st.WithPrefix("service " + name);
-    removed.push_back("service " + name);
+    services.push_back(&s);
+  }
+  std::vector<Status> results(services.size());
+  ParallelFor(services.size(), kMaxWritesInFlight, [&](size_t i) {
+    Status st = engine_.RemoveService(services[i]->id);
+    if (!st.ok() && st.code() != Code::kNotFound) results[i] = st.WithPrefix("service " + services[i]->name);
+  });
+  for (size_t i = 0; i < services.size(); ++i) {
+    RETURN_IF_ERROR(results[i]);
+    removed.push_back("service " + services[i]->name);
   }
   auto remove_all = [&](engine::Kind kind, const std::map<std::string, engine::Object>& objs) -> Status {
     for (const auto& [name, o] : objs) {
       std::string what = std::string(engine::KindName(kind)) + " " + name;
       Info("Removing " + what);
-      auto deadline = clock_.Steady() + std::chrono::seconds(60);
-      for (;;) {
-        auto st = engine_.RemoveObject(kind, o.id);
-        if (st.ok() || st.code() == Code::kNotFound) break;
-        if (clock_.Steady() >= deadline) return st.WithPrefix(what);
-        clock_.SleepFor(std::chrono::milliseconds(500));
-      }
+      RETURN_IF_ERROR(RemoveObjectWithRetry(engine_, clock_, kind, o.id, what, nullptr));
       removed.push_back(what);
     }
     return OkStatus();

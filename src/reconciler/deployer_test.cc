@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "common/crypto.h"
 #include "engineapi/engine_wrapper.h"
 #include "engineapi/fake_engine.h"
@@ -129,6 +133,67 @@ TEST_F(DeployerTest, FailingServiceRollsBackTheWholeRollout) {
   ASSERT_EQ(hist->size(), 2u);
   EXPECT_EQ((*hist)[0].result, "rolled-back");
   EXPECT_EQ((*hist)[1].result, "succeeded");
+}
+
+// Counts concurrent CreateService calls and refuses one service.
+class SlowCreates : public engine::EngineWrapper {
+ public:
+  SlowCreates(engine::Engine& target, std::string refuse) : EngineWrapper(target), refuse_(std::move(refuse)) {}
+  Result<std::string> CreateService(const Json& spec, const std::string& auth) override {
+    int now = ++in_flight_;
+    for (int p = peak_; now > p && !peak_.compare_exchange_weak(p, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    --in_flight_;
+    ++creates_;
+    if (spec.value("Name", "") == refuse_) {
+      return InvalidArgument("create service: rpc error: code = InvalidArgument desc = refused for the test");
+    }
+    return target().CreateService(spec, auth);
+  }
+  std::atomic<int> in_flight_{0}, peak_{0}, creates_{0};
+  std::string refuse_;
+};
+
+model::StackSpec WideStack(const std::string& stack, int n) {
+  model::StackSpec s = MakeStack(stack);
+  s.services.clear();
+  for (int i = 0; i < n; ++i) s.services.push_back(MakeService(stack, "s" + std::to_string(100 + i), "img:1"));
+  return s;
+}
+
+TEST_F(DeployerTest, ServicesOfAWaveAreWrittenSeveralAtATime) {
+  SlowCreates slow(fake_, "");
+  Deployer d(slow, clock_);
+  auto r = d.Deploy(WideStack("wide", 40), Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(slow.creates_, 40);
+  EXPECT_GE(slow.peak_, 2);
+  EXPECT_LE(slow.peak_, 8);
+  auto services = fake_.ListServices({{"label", {std::string(model::kStackNamespaceLabel) + "=wide"}}}, false);
+  ASSERT_TRUE(services.ok());
+  EXPECT_EQ(services->size(), 40u);
+}
+
+TEST_F(DeployerTest, ARefusedCreateInAWideWaveUndoesEveryWriteOfTheRollout) {
+  SlowCreates slow(fake_, "wide_s117");
+  Deployer d(slow, clock_);
+  auto r = d.Deploy(WideStack("wide", 40), Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kRolledBack);
+  EXPECT_EQ(r->message,
+            "service wide_s117: create service: rpc error: code = InvalidArgument desc = refused for the test");
+  EXPECT_LT(slow.creates_, 40);  // no new writes once one failed
+  // Nothing of the stack is left but its history.
+  auto services = fake_.ListServices({{"label", {std::string(model::kStackNamespaceLabel) + "=wide"}}}, false);
+  ASSERT_TRUE(services.ok());
+  EXPECT_TRUE(services->empty());
+  EXPECT_EQ(fake_.InspectObject(engine::Kind::kNetwork, "wide_default").status().code(), Code::kNotFound);
+  auto hist = d.History("wide");
+  ASSERT_TRUE(hist.ok());
+  ASSERT_EQ(hist->size(), 1u);
+  EXPECT_EQ((*hist)[0].result, "rolled-back");
 }
 
 class OutOfSequenceOnce : public engine::EngineWrapper {
