@@ -1,5 +1,7 @@
 #include "controller/controller.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <random>
 
@@ -10,6 +12,9 @@
 
 namespace stackctl::controller {
 namespace {
+
+// How long after a reconcile engine events of its stack count as its own echo.
+constexpr std::chrono::seconds kEchoWindow{2};
 
 std::shared_ptr<spdlog::logger> Log() { return log::Get("controller"); }
 
@@ -112,11 +117,20 @@ void Controller::WorkerLoop() {
       queue_.pop_front();
       queued_.erase(r.stack);
       running_.insert(r.stack);
+      // This reconcile reads the live state after every event so far.
+      stacks_.at(r.stack).drift_due = {};
     }
     Reconcile(r);
+    // A reconcile of a large stack allocates tens of MB (rendered specs,
+    // live state, history record) and frees it again; glibc keeps freed
+    // memory in its arenas. Hand it back so an idle controller stays small.
+    malloc_trim(0);
     {
       std::lock_guard<std::mutex> l(mu_);
       running_.erase(r.stack);
+      StackState& st = stacks_.at(r.stack);
+      st.echo_until = clock_.Steady() + kEchoWindow;
+      if (st.drift_due != std::chrono::steady_clock::time_point{}) st.drift_due = st.echo_until;
       auto it = deferred_.find(r.stack);
       if (it != deferred_.end()) {
         queued_.insert(r.stack);
@@ -221,7 +235,7 @@ void Controller::EventLoop() {
               if (name.rfind(stack + "_", 0) == 0) hit.push_back(stack);
             }
           }
-          for (const auto& s : hit) CheckDrift(s);
+          for (const auto& s : hit) OnStackEvent(s);
           return true;
         },
         2000);
@@ -231,6 +245,39 @@ void Controller::EventLoop() {
       cv_.wait_for(l, std::chrono::seconds(2), [&] { return stop_.load(); });
     }
   }
+}
+
+void Controller::OnStackEvent(const std::string& stack) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    StackState& st = stacks_.at(stack);
+    auto now = clock_.Steady();
+    if (running_.count(stack)) {
+      st.drift_due = now + kEchoWindow;  // moved to the window's end when the reconcile ends
+      return;
+    }
+    if (now < st.echo_until) {
+      st.drift_due = st.echo_until;
+      return;
+    }
+  }
+  CheckDrift(stack);
+}
+
+void Controller::ProcessDueDriftChecks() {
+  std::vector<std::string> due;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto now = clock_.Steady();
+    for (auto& [name, st] : stacks_) {
+      if (st.drift_due != std::chrono::steady_clock::time_point{} && st.drift_due <= now &&
+          !running_.count(name)) {
+        st.drift_due = {};
+        due.push_back(name);
+      }
+    }
+  }
+  for (const auto& s : due) CheckDrift(s);
 }
 
 void Controller::ProcessDueRetries() {
@@ -256,6 +303,7 @@ void Controller::DriftLoop() {
       if (cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return stop_.load(); })) return;
     }
     ProcessDueRetries();
+    ProcessDueDriftChecks();
     if (clock_.Steady() >= next_check) {
       next_check = clock_.Steady() + options_.drift_check_interval;
       std::vector<std::string> all;

@@ -10,7 +10,12 @@
 //   api       Sync(stack, revision) from the CI API: an operation to wait on
 //   drift     the engine's event stream (service/network/secret/config events
 //             of a managed stack) and a periodic full check: with self_heal
-//             the drift is reverted, otherwise the stack is OutOfSync
+//             the drift is reverted, otherwise the stack is OutOfSync. Events
+//             that arrive while the stack reconciles, or within kEchoWindow
+//             after, are mostly the echo of its own writes: they schedule one
+//             check at the end of the window instead of an immediate one (a
+//             reconcile that starts meanwhile covers them), so a webhook right
+//             after a deploy does not queue behind a full check of the stack
 // Only stacks whose files changed between the applied and the new commit are
 // reconciled on a new commit.
 //
@@ -104,6 +109,8 @@ class Controller : public server::ControllerApi {
     std::vector<std::string> out_of_sync;  // changed objects when OutOfSync
     int failures = 0;
     std::chrono::steady_clock::time_point retry_at{};
+    std::chrono::steady_clock::time_point echo_until{};  // see "drift" above
+    std::chrono::steady_clock::time_point drift_due{};   // a deferred event check; {} = none
   };
   struct RepoState {
     const server::RepositoryConfig* config = nullptr;
@@ -131,6 +138,8 @@ class Controller : public server::ControllerApi {
   // Returns the record of a finished reconcile for the operation, if any.
   void FinishOperations(const std::vector<std::string>& ids, const Json& result);
   void ProcessDueRetries();
+  void ProcessDueDriftChecks();
+  void OnStackEvent(const std::string& stack);
   Json StackJson(const std::string& name, const StackState& s) const;
 
   server::Config config_;

@@ -94,7 +94,7 @@ class ControllerTest : public ::testing::Test {
       config_.stacks.push_back(s);
     }
     ControllerOptions o;
-    o.watch_events = false;
+    o.watch_events = watch_events_;
     o.drift_check_interval = std::chrono::hours(1);
     o.min_backoff = std::chrono::milliseconds(50);
     ctl_ = std::make_unique<Controller>(
@@ -115,6 +115,7 @@ class ControllerTest : public ::testing::Test {
     return fake_.InspectService(svc)->spec["TaskTemplate"]["ContainerSpec"]["Image"];
   }
 
+  bool watch_events_ = false;
   FakeEngine fake_;
   engine::EngineWrapper engine_{fake_};
   SystemClock clock_;
@@ -228,6 +229,23 @@ TEST_F(ControllerTest, DriftIsRevertedWithSelfHeal) {
   EXPECT_EQ(Image("a_app"), "app:1");
   EXPECT_EQ(Stack("a")["sync"], "Synced");
   EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
+}
+
+TEST_F(ControllerTest, AChangeRightAfterAReconcileIsStillSeenThroughEvents) {
+  watch_events_ = true;
+  Start(/*self_heal=*/true);
+  // The start-up deploy's own events and this manual change fall in the echo
+  // window after the reconcile: one check runs when the window ends.
+  Tamper(fake_, "a_app");
+  bool reverted = false;
+  for (int i = 0; i < 100 && !reverted; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    reverted = Image("a_app") == "app:1";
+  }
+  EXPECT_TRUE(reverted) << "the deferred drift check never ran";
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
+  EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 0);  // its own writes are no drift
 }
 
 TEST_F(ControllerTest, DriftIsReportedWithoutSelfHeal) {
