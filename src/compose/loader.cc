@@ -781,7 +781,8 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
 
   // Merge overrides into the first file.
   project.version = loaded[0].version;
-  Json merged = loaded[0].root;
+  // Moved, not copied: only the files' marks are used from here on.
+  Json merged = std::move(loaded[0].root);
   for (size_t i = 1; i < loaded.size(); ++i) {
     const LoadedFile& f = loaded[i];
     if (f.version != project.version) {
@@ -810,11 +811,11 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
   for (const auto& [k, v] : merged.items()) {
     if (k.rfind("x-", 0) == 0) project.extensions[k] = v;
   }
-  if (merged.contains("services")) project.services = merged["services"];
-  if (merged.contains("networks")) project.networks = merged["networks"];
-  if (merged.contains("volumes")) project.volumes = merged["volumes"];
-  if (merged.contains("secrets")) project.secrets = merged["secrets"];
-  if (merged.contains("configs")) project.configs = merged["configs"];
+  if (merged.contains("services")) project.services = std::move(merged["services"]);
+  if (merged.contains("networks")) project.networks = std::move(merged["networks"]);
+  if (merged.contains("volumes")) project.volumes = std::move(merged["volumes"]);
+  if (merged.contains("secrets")) project.secrets = std::move(merged["secrets"]);
+  if (merged.contains("configs")) project.configs = std::move(merged["configs"]);
   if (project.services.is_null()) project.services = Json::object();
 
   // Semantic checks over the merged project, located in the last file that
