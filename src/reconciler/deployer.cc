@@ -574,7 +574,7 @@ Result<std::vector<HistoryRecord>> Deployer::History(const std::string& stack) {
 Result<StackStatus> Deployer::GetStatus(const std::string& stack) {
   StackStatus st;
   st.stack = stack;
-  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack));
+  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack, /*with_status=*/true));
   st.control = ControlFromObject(live.control);
   ASSIGN_OR_RETURN(auto records, HistoryStore(engine_, stack).List());
   if (!records.empty()) {

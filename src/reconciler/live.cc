@@ -9,12 +9,12 @@ bool IsManaged(const std::map<std::string, std::string>& labels) {
   return it != labels.end() && it->second == model::kManagedByValue;
 }
 
-Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack) {
+Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, bool with_status) {
   LiveState live;
   live.stack = stack;
   engine::Filters by_stack{{"label", {std::string(model::kStackNamespaceLabel) + "=" + stack}}};
 
-  ASSIGN_OR_RETURN(auto services, engine.ListServices(by_stack, /*with_status=*/true));
+  ASSIGN_OR_RETURN(auto services, engine.ListServices(by_stack, with_status));
   for (auto& s : services) live.services.emplace(s.name, std::move(s));
 
   ASSIGN_OR_RETURN(auto networks, engine.ListObjects(engine::Kind::kNetwork, {}));

@@ -35,7 +35,9 @@ struct LiveState {
   std::map<std::string, std::string> known_config_ids;
 };
 
-Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack);
+// with_status fills each service's task counts (ServiceStatus), which costs
+// the engine a task scan: only `status` needs them, not the diff.
+Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, bool with_status = false);
 
 // True when the object carries stackctl's ownership label.
 bool IsManaged(const std::map<std::string, std::string>& labels);
