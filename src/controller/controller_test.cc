@@ -38,7 +38,7 @@ class FakeSource : public gitsource::Source {
     auto it = commits_.find(revision);
     if (it == commits_.end()) return NotFound("git file:///fake: unknown revision " + revision);
     return gitsource::Snapshot({revision, "msg", "a <a@b>", 0},
-                               std::make_shared<gitsource::MemoryFileSource>(it->second));
+                               std::make_shared<MemoryFileSource>(it->second));
   }
   Result<std::vector<std::string>> ChangedPaths(const std::string& from, const std::string& to) override {
     std::lock_guard<std::mutex> l(mu_);
@@ -234,6 +234,11 @@ TEST_F(ControllerTest, DriftIsRevertedWithSelfHeal) {
 TEST_F(ControllerTest, AChangeRightAfterAReconcileIsStillSeenThroughEvents) {
   watch_events_ = true;
   Start(/*self_heal=*/true);
+  // Events are only delivered once the event loop has subscribed.
+  for (int i = 0; i < 200 && fake_.Calls("StreamEvents") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(fake_.Calls("StreamEvents"), 0);
   // The start-up deploy's own events and this manual change fall in the echo
   // window after the reconcile: one check runs when the window ends.
   Tamper(fake_, "a_app");

@@ -86,16 +86,4 @@ bool AnyChangedUnder(const std::vector<std::string>& changed, const std::string&
   return false;
 }
 
-Result<std::string> MemoryFileSource::Read(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string norm, JoinRepoPath("", path));
-  auto it = files_.find(norm);
-  if (it == files_.end()) return NotFound(path + ": no such file");
-  return it->second;
-}
-
-bool MemoryFileSource::Exists(const std::string& path) {
-  Result<std::string> norm = JoinRepoPath("", path);
-  return norm.ok() && files_.count(*norm) > 0;
-}
-
 }  // namespace stackctl::gitsource

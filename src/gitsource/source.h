@@ -11,8 +11,9 @@
 // ChangedPaths(from, to) lists the files that differ between two fetched
 // commits so only the stacks whose files changed are reconciled.
 //
-// The interface is small so tests can fake it (MemoryFileSource below gives a
-// fake its files); GitSource (git_source.h) is the libgit2 implementation.
+// The interface is small so tests can fake it (a Snapshot over a
+// stackctl::MemoryFileSource, common/file_source.h); GitSource (git_source.h)
+// is the libgit2 implementation.
 //
 // Error codes (common/status.h), every message naming the repository URL
 // (credentials removed):
@@ -91,16 +92,5 @@ bool AnyChangedUnder(const std::vector<std::string>& changed, const std::string&
 // Joins `dir` and the relative `path` lexically ("a/b" + "../c" -> "a/c").
 // Fails with kInvalidArgument for absolute paths and paths leaving the root.
 Result<std::string> JoinRepoPath(const std::string& dir, const std::string& path);
-
-// A FileSource over an in-memory map {repo path -> content}, for fakes and tests.
-class MemoryFileSource : public FileSource {
- public:
-  explicit MemoryFileSource(std::map<std::string, std::string> files) : files_(std::move(files)) {}
-  Result<std::string> Read(const std::string& path) override;
-  bool Exists(const std::string& path) override;
-
- private:
-  const std::map<std::string, std::string> files_;
-};
 
 }  // namespace stackctl::gitsource

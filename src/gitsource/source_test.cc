@@ -40,7 +40,7 @@ TEST(SnapshotTest, FilesRootedAtSubdirectory) {
   EXPECT_FALSE(files->Exists("missing.yml"));
   EXPECT_FALSE(files->Exists("../../x"));
   EXPECT_EQ(files->Read("missing.yml").status(),
-            NotFound("stacks/web/missing.yml: no such file"));
+            NotFound("open stacks/web/missing.yml: no such file or directory"));
   EXPECT_EQ(snap.commit(), "abc");
 }
 
