@@ -300,5 +300,47 @@ TEST_F(ControllerE2E, StackctlServerStatusHistoryAndSync) {
   }, 120));
 }
 
+// --server https://...: --server-ca is the trust anchor. A static HTTPS
+// server (tests/testbed/static-https.py, the bed's server certificate for
+// 127.0.0.1) stands in for a TLS proxy in front of stackctld.
+TEST(StackctlServerTls, ServerCaIsTheTrustAnchor) {
+  Testbed tb;
+  REQUIRE_TESTBED(tb);
+  fs::path dir = fs::temp_directory_path() / ("stackctl-server-tls-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "root" / "api" / "v1");
+  std::ofstream(dir / "root" / "api" / "v1" / "stacks")
+      << R"({"stacks": [{"name": "web", "repository": "infra", "revision": "0123456789abcdef0123",)"
+      << R"( "sync": "Synced", "health": "Healthy", "last_sync_time": "2026-11-22T10:00:00Z", "last_result": "succeeded"}]})";
+  std::ofstream(dir / "token") << "t\n";
+  const int port = 30000 + getpid() % 10000;
+  std::string out;
+  ASSERT_EQ(RunCommand("python3 " STACKCTL_SOURCE_DIR "/tests/testbed/static-https.py " + (dir / "root").string() +
+                           " 127.0.0.1 " + std::to_string(port) + " " + tb.tls_dir + "/server-cert.pem " + tb.tls_dir +
+                           "/server-key.pem > " + (dir / "https.log").string() + " 2>&1 & echo $!",
+                       &out),
+            0);
+  const int pid = std::stoi(out);
+  RunCommand("for i in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
+                 ") 2>/dev/null && break; sleep 0.1; done",
+             &out);
+  const std::string url = "https://127.0.0.1:" + std::to_string(port);
+  const std::string cli = tb.bin_dir + "/stackctl --server " + url + " --token-file " + (dir / "token").string() + " ";
+
+  EXPECT_EQ(RunCommand(cli + "--server-ca " + tb.tls_dir + "/ca.pem status", &out), 0) << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex("\nweb +infra +0123456789ab +Synced +Healthy +2026-11-22T10:00:00Z +succeeded\n"));
+  EXPECT_EQ(RunCommand("STACKCTL_SERVER_CA=" + tb.tls_dir + "/ca.pem " + cli + "status -o json", &out, false), 0);
+  EXPECT_EQ(Json::parse(out)["stacks"][0]["name"], "web");
+  // Another CA, or the system CAs: the certificate is refused.
+  EXPECT_EQ(RunCommand(cli + "--server-ca " + tb.tls_dir + "/wrong-ca.pem status", &out), 1);
+  EXPECT_THAT(out, ::testing::StartsWith("stackctl status: GET " + url + "/api/v1/stacks: "));
+  EXPECT_THAT(out, HasSubstr("certificate"));
+  EXPECT_EQ(RunCommand(cli + "status", &out), 1);
+  EXPECT_THAT(out, HasSubstr("certificate"));
+
+  kill(pid, SIGTERM);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace stackctl::testing
