@@ -12,13 +12,17 @@
 namespace stackctl::cli {
 
 void AddStackSourceFlags(CLI::App* cmd, StackSourceOptions* opts) {
-  cmd->add_option("-c,--compose-file", opts->compose_files, "Compose file (repeat for overrides)");
-  cmd->add_option("--env-file", opts->env_files, "Read variables for interpolation from a file");
+  // One value per flag (-c a.yml -c b.yml), so that `validate -c a.yml NAME` keeps NAME.
+  cmd->add_option("-c,--compose-file", opts->compose_files, "Compose file (repeat for overrides)")
+      ->allow_extra_args(false);
+  cmd->add_option("--env-file", opts->env_files, "Read variables for interpolation from a file")
+      ->allow_extra_args(false);
   cmd->add_flag("--dotenv", opts->dotenv,
                 "Also read .env beside the first compose file (docker stack deploy does not)");
   cmd->add_option("--bundle", opts->bundle, "DAB bundle file (instead of compose files)");
   cmd->add_option("--age-identity", opts->age_identities,
-                  "age identity file for encrypted secrets/configs (repeatable)");
+                  "age identity file for encrypted secrets/configs (repeatable)")
+      ->allow_extra_args(false);
 }
 
 Result<model::StackSpec> LoadStack(const StackSourceOptions& opts, const std::string& stack) {

@@ -150,6 +150,9 @@ TEST_F(SelfHostE2E, StackFileRunsStackctldWhichDeploysFromGit) {
   std::string head = Git("init -q -b main && git add -A && git commit -qm initial");
   BuildImage();
 
+  // validate's stack name is optional: it must not be taken for a third -c file.
+  ASSERT_EQ(RunCommand(Stackctl("validate -c stackctld-stack.yml -c repo-mount.yml " + ctl_), &out), 0) << out;
+  EXPECT_EQ(out, "valid: 1 services, 1 networks, 4 secrets, 1 configs\n");
   ASSERT_EQ(RunCommand(Stackctl("deploy --timeout 2m -c stackctld-stack.yml -c repo-mount.yml " + ctl_,
                                 "STACKCTLD_IMAGE=" + image_ + " STACKCTLD_DOCKER_SOCKET=" + socket_),
                        &out),
