@@ -14,6 +14,9 @@ struct GlobalOptions {
   bool tls_verify = false;
   std::string tls_cacert, tls_cert, tls_key;
   std::string log_level = "warn";
+  // A running stackctld (cli/server_client.h): --server, --token-file,
+  // --server-ca, else STACKCTL_SERVER, STACKCTL_TOKEN_FILE, STACKCTL_SERVER_CA.
+  std::string server, token_file, server_ca;
 };
 
 struct Context {
@@ -26,6 +29,6 @@ void RegisterVersion(CLI::App& app, Context& ctx);
 void RegisterVerify(CLI::App& app, Context& ctx);  // cmd_verify.cc
 void RegisterSecrets(CLI::App& app, Context& ctx);
 void RegisterRender(CLI::App& app, Context& ctx);  // render, validate
-void RegisterStackCommands(CLI::App& app, Context& ctx);  // cmd_stack.cc: deploy, diff, rollback, ...
+void RegisterStackCommands(CLI::App& app, Context& ctx);  // cmd_stack.cc: deploy, diff, rollback, sync, ...
 
 }  // namespace stackctl::cli

@@ -1,5 +1,7 @@
 // Stack commands that talk to a swarm manager directly (no controller
-// needed): deploy, diff, rollback, history, status, rm, resume.
+// needed): deploy, diff, rollback, history, status, rm, resume. With --server
+// (cli/server_client.h), status and history ask a running stackctld instead;
+// both sources are printed by cli/stack_view.h.
 // Wiring only: src/render loads the stack, src/reconciler does the work.
 #include <unistd.h>
 
@@ -10,14 +12,17 @@
 
 #include "cli/cli.h"
 #include "cli/engine_options.h"
+#include "cli/server_client.h"
 #include "cli/stack_source.h"
-#include "model/from_compose.h"
+#include "cli/stack_view.h"
 #include "cli/trust_options.h"
+#include "model/from_compose.h"
 #include "common/clock.h"
 #include "notary/image_verifier.h"
 #include "notary/swarm_root_store.h"
 #include "notary/trust_store.h"
 #include "reconciler/deployer.h"
+#include "server/client.h"
 
 namespace stackctl::cli {
 namespace {
@@ -108,10 +113,12 @@ int ExitCode(reconciler::Outcome o) {
   return o == reconciler::Outcome::kInSync || o == reconciler::Outcome::kSucceeded ? 0 : 1;
 }
 
-int Fail(const std::string& cmd, const Status& st) {
-  std::cerr << "stackctl " << cmd << ": " << st.message() << "\n";
+int FailMessage(const std::string& cmd, const std::string& message) {
+  std::cerr << "stackctl " << cmd << ": " << message << "\n";
   return 1;
 }
+
+int Fail(const std::string& cmd, const Status& st) { return FailMessage(cmd, st.message()); }
 
 void PrintDiffText(const reconciler::StackDiff& d, const Colors& c) {
   using reconciler::Action;
@@ -289,99 +296,141 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("-o,--output", a->output, "text or json")->check(CLI::IsMember({"text", "json"}));
     cmd->add_option("stack", a->name, "Stack name")->required();
     cmd->callback([&ctx, a] {
-      auto engine = ConnectEngine(ctx.global);
-      if (!engine.ok()) return void(ctx.exit_code = Fail("history", engine.status()));
-      SystemClock clock;
-      reconciler::Deployer d(**engine, clock);
-      auto h = d.History(a->name);
-      if (!h.ok()) return void(ctx.exit_code = Fail("history", h.status()));
-      if (a->output == "json") {
-        Json arr = Json::array();
-        for (auto r : *h) {
-          r.spec = Json();
-          Json j = reconciler::RecordToJson(r);
-          j.erase("spec");
-          arr.push_back(j);
-        }
-        std::cout << arr.dump(2) << "\n";
+      std::vector<reconciler::HistoryRecord> records;
+      if (UseServer(ctx.global)) {
+        auto opts = ServerClientOptions(ctx.global);
+        if (!opts.ok()) return void(ctx.exit_code = Fail("history", opts.status()));
+        server::Client client(std::move(*opts));
+        auto doc = client.GetHistory(a->name);
+        if (!doc.ok()) return void(ctx.exit_code = FailMessage("history", ServerErrorMessage(ctx.global, a->name, doc.status())));
+        auto h = HistoryFromController(*doc);
+        if (!h.ok()) return void(ctx.exit_code = Fail("history", h.status()));
+        records = std::move(*h);
       } else {
-        std::cout << std::left << std::setw(5) << "SEQ" << std::setw(22) << "FINISHED" << std::setw(13)
-                  << "RESULT" << std::setw(10) << "TRIGGER" << std::setw(14) << "REVISION" << "MESSAGE\n";
-        for (const auto& r : *h) {
-          std::cout << std::setw(5) << r.seq << std::setw(22) << r.finished_at << std::setw(13) << r.result
-                    << std::setw(10) << r.trigger << std::setw(14) << r.revision.substr(0, 12) << r.message
-                    << "\n";
-        }
+        auto engine = ConnectEngine(ctx.global);
+        if (!engine.ok()) return void(ctx.exit_code = Fail("history", engine.status()));
+        SystemClock clock;
+        reconciler::Deployer d(**engine, clock);
+        auto h = d.History(a->name);
+        if (!h.ok()) return void(ctx.exit_code = Fail("history", h.status()));
+        records = std::move(*h);
+      }
+      if (a->output == "json") {
+        std::cout << HistoryJson(records).dump(2) << "\n";
+      } else {
+        PrintHistoryText(records, std::cout);
       }
       ctx.exit_code = 0;
     });
   }
   // ---- status
   {
-    auto* cmd = app.add_subcommand("status", "Show a stack's revision, pin state and per-service health");
+    auto* cmd = app.add_subcommand(
+        "status", "Show a stack's revision, pin state and per-service health (with --server: all stacks without STACK)");
     struct Args {
       std::string name, output = "text";
     };
     auto a = std::make_shared<Args>();
     cmd->add_option("-o,--output", a->output, "text or json")->check(CLI::IsMember({"text", "json"}));
-    cmd->add_option("stack", a->name, "Stack name")->required();
+    cmd->add_option("stack", a->name, "Stack name (optional with --server)");
     cmd->callback([&ctx, a] {
-      auto engine = ConnectEngine(ctx.global);
-      if (!engine.ok()) return void(ctx.exit_code = Fail("status", engine.status()));
-      SystemClock clock;
-      reconciler::Deployer d(**engine, clock);
-      auto st = d.GetStatus(a->name);
-      if (!st.ok()) return void(ctx.exit_code = Fail("status", st.status()));
-      if (!st->exists) {
-        std::cerr << "stackctl status: stack " << a->name << " not found\n";
-        return void(ctx.exit_code = 1);
+      Json j;
+      if (UseServer(ctx.global)) {
+        auto opts = ServerClientOptions(ctx.global);
+        if (!opts.ok()) return void(ctx.exit_code = Fail("status", opts.status()));
+        server::Client client(std::move(*opts));
+        if (a->name.empty()) {
+          auto list = client.ListStacks();
+          if (!list.ok()) return void(ctx.exit_code = FailMessage("status", ServerErrorMessage(ctx.global, "", list.status())));
+          if (a->output == "json") {
+            std::cout << list->dump(2) << "\n";
+          } else {
+            PrintStackListText(*list, std::cout);
+          }
+          return void(ctx.exit_code = 0);
+        }
+        auto stack = client.GetStack(a->name);
+        if (!stack.ok()) return void(ctx.exit_code = FailMessage("status", ServerErrorMessage(ctx.global, a->name, stack.status())));
+        j = StatusJsonFromController(*stack);
+      } else {
+        if (a->name.empty()) {
+          return void(ctx.exit_code = FailMessage("status", "a stack name is required (listing all stacks needs --server)"));
+        }
+        auto engine = ConnectEngine(ctx.global);
+        if (!engine.ok()) return void(ctx.exit_code = Fail("status", engine.status()));
+        SystemClock clock;
+        reconciler::Deployer d(**engine, clock);
+        auto st = d.GetStatus(a->name);
+        if (!st.ok()) return void(ctx.exit_code = Fail("status", st.status()));
+        if (!st->exists) return void(ctx.exit_code = FailMessage("status", "stack " + a->name + " not found"));
+        j = StatusJson(*st);
       }
-      Json j = {{"stack", st->stack},
-                {"pinned", st->control.pinned},
-                {"pinned_by", st->control.pinned_by},
-                {"pinned_revision", st->control.pinned_revision},
-                {"services", Json::array()}};
-      if (st->last) {
-        j["revision"] = st->last->revision;
-        j["last_result"] = st->last->result;
-        j["last_message"] = st->last->message;
-        j["last_finished"] = st->last->finished_at;
-      }
-      bool healthy = true;
-      for (const auto& s : st->services) {
-        healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
-        j["services"].push_back({{"name", s.name},
-                                 {"image", s.image},
-                                 {"mode", s.mode},
-                                 {"running", s.health.running},
-                                 {"desired", s.health.desired},
-                                 {"health", reconciler::HealthStateName(s.health.state)},
-                                 {"update_state", s.health.update_state},
-                                 {"message", s.health.message}});
-      }
-      j["health"] = healthy ? "healthy" : "degraded";
       if (a->output == "json") {
         std::cout << j.dump(2) << "\n";
-        return void(ctx.exit_code = 0);
+      } else {
+        PrintStatusText(j, std::cout);
       }
-      std::cout << "Stack:     " << st->stack << "\n";
-      if (st->last) {
-        std::cout << "Revision:  " << st->last->revision << " (" << st->last->result << " at "
-                  << st->last->finished_at << ")\n";
+      ctx.exit_code = 0;
+    });
+  }
+  // ---- sync (controller only)
+  {
+    auto* cmd = app.add_subcommand("sync", "Ask stackctld (--server) to sync a stack from Git now");
+    struct Args {
+      std::string name, revision, timeout, output = "text";
+      bool wait = false;
+    };
+    auto a = std::make_shared<Args>();
+    cmd->add_option("--revision", a->revision, "Commit, branch or tag to deploy (default: the configured ref)");
+    cmd->add_flag("--wait", a->wait, "Wait for the rollout and exit non-zero when it failed or rolled back");
+    cmd->add_option("--timeout", a->timeout, "How long --wait waits (default: 10m)");
+    cmd->add_option("-o,--output", a->output, "text or json")->check(CLI::IsMember({"text", "json"}));
+    cmd->add_option("stack", a->name, "Stack name")->required();
+    cmd->callback([&ctx, a] {
+      if (!UseServer(ctx.global)) {
+        return void(ctx.exit_code = FailMessage(
+                        "sync", "needs a controller: give the URL of a running stackctld with --server URL "
+                                "(or $STACKCTL_SERVER) and its API token with --token-file; without one, "
+                                "use stackctl deploy"));
       }
-      std::cout << "Pinned:    "
-                << (st->control.pinned ? "yes, by " + st->control.pinned_by + " (stackctl resume " + st->stack +
-                                             " to hand it back to the controller)"
-                                       : "no")
-                << "\n";
-      std::cout << "Health:    " << j["health"].get<std::string>() << "\n\n";
-      std::cout << std::left << std::setw(32) << "SERVICE" << std::setw(11) << "MODE" << std::setw(10)
-                << "REPLICAS" << std::setw(13) << "HEALTH" << std::setw(11) << "UPDATE" << "IMAGE\n";
-      for (const auto& s : st->services) {
-        std::cout << std::setw(32) << s.name << std::setw(11) << s.mode << std::setw(10)
-                  << (std::to_string(s.health.running) + "/" + std::to_string(s.health.desired))
-                  << std::setw(13) << reconciler::HealthStateName(s.health.state) << std::setw(11)
-                  << (s.health.update_state.empty() ? "-" : s.health.update_state) << s.image << "\n";
+      if (!a->timeout.empty() && !a->wait) {
+        return void(ctx.exit_code = FailMessage("sync", "--timeout is the limit of --wait: add --wait"));
+      }
+      std::chrono::milliseconds wait_timeout = std::chrono::minutes(10);
+      if (!a->timeout.empty()) {
+        auto t = ParseDurationFlag("--timeout", a->timeout);
+        if (!t.ok()) return void(ctx.exit_code = Fail("sync", t.status()));
+        wait_timeout = *t;
+      }
+      auto opts = ServerClientOptions(ctx.global);
+      if (!opts.ok()) return void(ctx.exit_code = Fail("sync", opts.status()));
+      server::Client client(std::move(*opts));
+      // Asked first so that "not found" means the stack, not the revision.
+      auto stack = client.GetStack(a->name);
+      if (!stack.ok()) {
+        return void(ctx.exit_code = FailMessage("sync", ServerErrorMessage(ctx.global, a->name, stack.status())));
+      }
+      std::optional<std::string> revision;
+      if (!a->revision.empty()) revision = a->revision;
+      auto op = client.Sync(a->name, revision, a->wait, wait_timeout);
+      if (!op.ok()) {
+        return void(ctx.exit_code = FailMessage(
+                        "sync", "stack " + a->name + ": " + ServerErrorMessage(ctx.global, "", op.status())));
+      }
+      if (a->output == "json") {
+        std::cout << op->dump(2) << "\n";
+      } else if (!a->wait) {
+        std::cout << "stack " << a->name << ": sync requested (operation " << op->value("operation", "")
+                  << ")\n";
+      } else {
+        Colors c{Tty()};
+        std::string rev = op->value("revision", "").substr(0, 12);
+        if (op->value("result", "") == reconciler::OutcomeName(reconciler::Outcome::kInSync)) {
+          std::cout << "stack " << a->name << ": in sync at " << rev << ", nothing to do\n";
+        } else {
+          std::cout << c.Green("stack " + a->name + ": " + op->value("message", "") + " at " + rev)
+                    << " (history record " << op->value("history_seq", int64_t{0}) << ")\n";
+        }
       }
       ctx.exit_code = 0;
     });

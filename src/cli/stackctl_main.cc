@@ -17,6 +17,13 @@ int main(int argc, char** argv) {
   app.add_option("--tlscert", g.tls_cert, "Path to TLS certificate file");
   app.add_option("--tlskey", g.tls_key, "Path to TLS key file");
   app.add_option("--log-level", g.log_level, "trace|debug|info|warn|error");
+  app.add_option("--server", g.server,
+                 "URL of a running stackctld: status, history and sync go through its API")
+      ->envname("STACKCTL_SERVER");
+  app.add_option("--token-file", g.token_file, "File holding the stackctld API token")
+      ->envname("STACKCTL_TOKEN_FILE");
+  app.add_option("--server-ca", g.server_ca, "CA bundle for an https --server (default: system CAs)")
+      ->envname("STACKCTL_SERVER_CA");
   app.parse_complete_callback([&] { log::Setup(g.log_level, log::Format::kText); });
 
   cli::RegisterVersion(app, ctx);

@@ -602,16 +602,20 @@ Result<Json> Controller::GetStack(const std::string& name) {
   auto st = deployer_->GetStatus(name);
   if (st.ok()) {
     j["pinned"] = st->control.pinned;
+    j["pinned_by"] = st->control.pinned_by;
+    j["pinned_revision"] = st->control.pinned_revision;
     j["services"] = Json::array();
     bool healthy = true;
     for (const auto& s : st->services) {
       healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
       j["services"].push_back({{"name", s.name},
                                {"image", s.image},
+                               {"mode", s.mode},
                                {"running", s.health.running},
                                {"desired", s.health.desired},
                                {"health", reconciler::HealthStateName(s.health.state)},
-                               {"update_state", s.health.update_state}});
+                               {"update_state", s.health.update_state},
+                               {"message", s.health.message}});
     }
     if (!st->services.empty()) j["health"] = healthy ? "Healthy" : "Degraded";
     if (st->control.pinned) j["sync"] = "Pinned";

@@ -207,5 +207,140 @@ TEST_F(ControllerE2E, GitPushWebhookApiDriftRestartAndMetrics) {
   EXPECT_EQ(RunCommand("promtool check metrics < " + (dir_ / "metrics.txt").string(), &out), 0) << out;
 }
 
+// `stackctl --server URL` against the real stackctld: status, history and
+// sync go through the CI API; errors are the server's, exit codes non-zero.
+TEST_F(ControllerE2E, StackctlServerStatusHistoryAndSync) {
+  std::string head = Git("rev-parse HEAD >/dev/null");
+  ASSERT_TRUE(WaitFor([&] { return Stack().value("sync", "") == "Synced"; }, 60)) << Stack().dump() << Log();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_);
+  const std::string cli = "cd " + dir_.string() + " && " + tb_.bin_dir + "/stackctl ";
+  const std::string server = "--server " + url + " --token-file api-token ";
+  std::string out;
+
+  ASSERT_EQ(RunCommand(cli + server + "status " + stack_, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("Stack:     " + stack_ + "\n"));
+  EXPECT_THAT(out, HasSubstr("Revision:  " + head + " (succeeded at "));
+  EXPECT_THAT(out, HasSubstr("Sync:      Synced\n"));
+  EXPECT_THAT(out, HasSubstr("Pinned:    no\n"));
+  EXPECT_THAT(out, HasSubstr("Health:    healthy\n"));
+  EXPECT_THAT(out, ::testing::ContainsRegex(stack_ + "_web +replicated 1/1 +converged +- +" + tb_.image));
+
+  // The environment instead of flags; no stack: every stack of the controller.
+  const std::string env = "STACKCTL_SERVER=" + url + " STACKCTL_TOKEN_FILE=api-token ";
+  ASSERT_EQ(RunCommand("cd " + dir_.string() + " && " + env + tb_.bin_dir + "/stackctl status -o json", &out, false), 0)
+      << out;
+  Json list = Json::parse(out);
+  ASSERT_EQ(list["stacks"].size(), 1u) << out;
+  EXPECT_EQ(list["stacks"][0]["name"], stack_);
+  EXPECT_EQ(list["stacks"][0]["revision"], head);
+  ASSERT_EQ(RunCommand("cd " + dir_.string() + " && " + env + tb_.bin_dir + "/stackctl status", &out), 0) << out;
+  EXPECT_THAT(out, ::testing::StartsWith("STACK "));
+  EXPECT_THAT(out, ::testing::ContainsRegex("\n" + stack_ + " +repo +" + head.substr(0, 12) + " +Synced +Healthy "));
+
+  ASSERT_EQ(RunCommand(cli + server + "history -o json " + stack_, &out, false), 0) << out;
+  Json hist = Json::parse(out);
+  ASSERT_EQ(hist.size(), 1u) << out;
+  EXPECT_EQ(hist[0]["revision"], head);
+  EXPECT_EQ(hist[0]["result"], "succeeded");
+  EXPECT_EQ(hist[0]["trigger"], "start");
+  EXPECT_FALSE(hist[0].contains("spec"));
+
+  // A new commit, synced and waited for.
+  WriteApp("2");
+  std::string c2 = Git("commit -qam two");
+  ASSERT_EQ(RunCommand(cli + server + "sync " + stack_ + " --wait --timeout 2m", &out), 0) << out << Log();
+  EXPECT_THAT(out, ::testing::MatchesRegex("stack " + stack_ + ": .* at " + c2.substr(0, 12) +
+                                           " \\(history record 2\\)\n"));
+  EXPECT_THAT(Env(), HasSubstr("LEVEL=2"));
+  ASSERT_EQ(RunCommand(cli + server + "sync " + stack_ + " --wait", &out), 0) << out;
+  EXPECT_EQ(out, "stack " + stack_ + ": in sync at " + c2.substr(0, 12) + ", nothing to do\n");
+  ASSERT_EQ(RunCommand(cli + server + "history " + stack_, &out), 0) << out;
+  EXPECT_THAT(out, ::testing::StartsWith("SEQ  FINISHED              RESULT       TRIGGER   REVISION      MESSAGE\n"));
+  EXPECT_THAT(out, ::testing::ContainsRegex("\n2 +[-0-9T:Z]+ +succeeded +api +" + c2.substr(0, 12) + " "));
+
+  // A broken rollout: rolled back, the waited sync exits non-zero with the rollout's error.
+  Write("repo/app/docker-compose.yml", "version: \"3.8\"\nservices:\n  web:\n    image: " + tb_.image +
+                                           "\n    command: [\"/no/such/binary\"]\n");
+  std::string broken = Git("commit -qam broken");
+  EXPECT_EQ(RunCommand(cli + server + "sync " + stack_ + " --wait --timeout 3m --revision " + broken, &out), 1)
+      << out;
+  EXPECT_THAT(out, ::testing::StartsWith("stackctl sync: stack " + stack_ + ": POST " + url + "/api/v1/stacks/" +
+                                         stack_ + "/sync?wait=true"));
+  EXPECT_THAT(out, HasSubstr("no such file or directory"));
+  EXPECT_THAT(Env(), HasSubstr("LEVEL=2"));
+  ASSERT_EQ(RunCommand(cli + server + "status -o json " + stack_, &out, false), 0) << out;
+  EXPECT_EQ(Json::parse(out)["last_result"], "rolled-back") << out;
+
+  // Errors: a wrong token, an unknown stack, an unreachable server, sync without a controller.
+  Write("wrong-token", "not-the-token\n");
+  EXPECT_EQ(RunCommand(cli + "--server " + url + " --token-file wrong-token status " + stack_, &out), 1);
+  EXPECT_EQ(out, "stackctl status: " + url + " rejected the API token from wrong-token (GET " + url +
+                     "/api/v1/stacks/" + stack_ + ": missing or invalid bearer token)\n");
+  EXPECT_EQ(RunCommand(cli + server + "status nosuch", &out), 1);
+  EXPECT_EQ(out, "stackctl status: stack nosuch not found (GET " + url +
+                     "/api/v1/stacks/nosuch: stack nosuch: not managed by this controller)\n");
+  EXPECT_EQ(RunCommand(cli + server + "history nosuch", &out), 1);
+  EXPECT_THAT(out, ::testing::StartsWith("stackctl history: stack nosuch not found ("));
+  EXPECT_EQ(RunCommand(cli + server + "sync nosuch --wait", &out), 1);
+  EXPECT_THAT(out, ::testing::StartsWith("stackctl sync: stack nosuch not found ("));
+  EXPECT_EQ(RunCommand(cli + "--server http://127.0.0.1:1 --token-file api-token status " + stack_, &out), 1);
+  EXPECT_THAT(out, ::testing::StartsWith("stackctl status: GET http://127.0.0.1:1/api/v1/stacks/" + stack_ + ": "));
+  EXPECT_EQ(RunCommand(cli + "sync " + stack_, &out), 1);
+  EXPECT_THAT(out, ::testing::StartsWith("stackctl sync: needs a controller: give the URL of a running stackctld "
+                                         "with --server URL"));
+
+  // Without --wait: the operation id at once, then the operation finishes.
+  ASSERT_EQ(RunCommand(cli + server + "sync " + stack_ + " -o json", &out, false), 0) << out;
+  std::string op = Json::parse(out)["operation"];
+  EXPECT_FALSE(op.empty());
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = Curl("GET", "/api/v1/operations/" + op, "", Auth());
+    return r.first == 200 && Json::parse(r.second).value("state", "") != "pending" &&
+           Json::parse(r.second).value("state", "") != "running";
+  }, 120));
+}
+
+// --server https://...: --server-ca is the trust anchor. A static HTTPS
+// server (tests/testbed/static-https.py, the bed's server certificate for
+// 127.0.0.1) stands in for a TLS proxy in front of stackctld.
+TEST(StackctlServerTls, ServerCaIsTheTrustAnchor) {
+  Testbed tb;
+  REQUIRE_TESTBED(tb);
+  fs::path dir = fs::temp_directory_path() / ("stackctl-server-tls-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "root" / "api" / "v1");
+  std::ofstream(dir / "root" / "api" / "v1" / "stacks")
+      << R"({"stacks": [{"name": "web", "repository": "infra", "revision": "0123456789abcdef0123",)"
+      << R"( "sync": "Synced", "health": "Healthy", "last_sync_time": "2026-11-22T10:00:00Z", "last_result": "succeeded"}]})";
+  std::ofstream(dir / "token") << "t\n";
+  const int port = 30000 + getpid() % 10000;
+  std::string out;
+  ASSERT_EQ(RunCommand("python3 " STACKCTL_SOURCE_DIR "/tests/testbed/static-https.py " + (dir / "root").string() +
+                           " 127.0.0.1 " + std::to_string(port) + " " + tb.tls_dir + "/server-cert.pem " + tb.tls_dir +
+                           "/server-key.pem > " + (dir / "https.log").string() + " 2>&1 & echo $!",
+                       &out),
+            0);
+  const int pid = std::stoi(out);
+  RunCommand("for i in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
+                 ") 2>/dev/null && break; sleep 0.1; done",
+             &out);
+  const std::string url = "https://127.0.0.1:" + std::to_string(port);
+  const std::string cli = tb.bin_dir + "/stackctl --server " + url + " --token-file " + (dir / "token").string() + " ";
+
+  EXPECT_EQ(RunCommand(cli + "--server-ca " + tb.tls_dir + "/ca.pem status", &out), 0) << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex("\nweb +infra +0123456789ab +Synced +Healthy +2026-11-22T10:00:00Z +succeeded\n"));
+  EXPECT_EQ(RunCommand("STACKCTL_SERVER_CA=" + tb.tls_dir + "/ca.pem " + cli + "status -o json", &out, false), 0);
+  EXPECT_EQ(Json::parse(out)["stacks"][0]["name"], "web");
+  // Another CA, or the system CAs: the certificate is refused.
+  EXPECT_EQ(RunCommand(cli + "--server-ca " + tb.tls_dir + "/wrong-ca.pem status", &out), 1);
+  EXPECT_THAT(out, ::testing::StartsWith("stackctl status: GET " + url + "/api/v1/stacks: "));
+  EXPECT_THAT(out, HasSubstr("certificate"));
+  EXPECT_EQ(RunCommand(cli + "status", &out), 1);
+  EXPECT_THAT(out, HasSubstr("certificate"));
+
+  kill(pid, SIGTERM);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace stackctl::testing

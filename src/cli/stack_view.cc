@@ -1,0 +1,172 @@
+#include "cli/stack_view.h"
+
+#include <iomanip>
+
+namespace stackctl::cli {
+namespace {
+
+std::string Str(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+int64_t Int(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+}  // namespace
+
+Json StatusJson(const reconciler::StackStatus& st) {
+  Json j = {{"stack", st.stack},
+            {"pinned", st.control.pinned},
+            {"pinned_by", st.control.pinned_by},
+            {"pinned_revision", st.control.pinned_revision},
+            {"services", Json::array()}};
+  if (st.last) {
+    j["revision"] = st.last->revision;
+    j["last_result"] = st.last->result;
+    j["last_message"] = st.last->message;
+    j["last_finished"] = st.last->finished_at;
+  }
+  bool healthy = true;
+  for (const auto& s : st.services) {
+    healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
+    j["services"].push_back({{"name", s.name},
+                             {"image", s.image},
+                             {"mode", s.mode},
+                             {"running", s.health.running},
+                             {"desired", s.health.desired},
+                             {"health", reconciler::HealthStateName(s.health.state)},
+                             {"update_state", s.health.update_state},
+                             {"message", s.health.message}});
+  }
+  j["health"] = healthy ? "healthy" : "degraded";
+  return j;
+}
+
+Json StatusJsonFromController(const Json& stack) {
+  Json j = {{"stack", Str(stack, "name")},
+            {"pinned", stack.value("pinned", false)},
+            {"pinned_by", Str(stack, "pinned_by")},
+            {"pinned_revision", Str(stack, "pinned_revision")},
+            {"revision", Str(stack, "revision")},
+            {"services", Json::array()}};
+  // The newest history record is what the local status reports as "last".
+  auto hist = stack.find("history");
+  if (hist != stack.end() && hist->is_array() && !hist->empty()) {
+    const Json& last = hist->front();
+    j["last_result"] = Str(last, "result");
+    j["last_message"] = Str(last, "message");
+    j["last_finished"] = Str(last, "finished_at");
+  }
+  bool healthy = true;
+  auto services = stack.find("services");
+  if (services != stack.end() && services->is_array()) {
+    for (const auto& s : *services) {
+      std::string health = Str(s, "health");
+      healthy = healthy && health == reconciler::HealthStateName(reconciler::HealthState::kConverged);
+      j["services"].push_back({{"name", Str(s, "name")},
+                               {"image", Str(s, "image")},
+                               {"mode", Str(s, "mode")},
+                               {"running", Int(s, "running")},
+                               {"desired", Int(s, "desired")},
+                               {"health", health},
+                               {"update_state", Str(s, "update_state")},
+                               {"message", Str(s, "message")}});
+    }
+  }
+  j["health"] = healthy ? "healthy" : "degraded";
+  for (const char* key : {"sync", "target_revision", "last_error", "live_error", "repository"}) {
+    if (!Str(stack, key).empty()) j[key] = Str(stack, key);
+  }
+  for (const char* key : {"out_of_sync", "auto_sync"}) {
+    if (stack.contains(key) && stack[key].is_boolean()) j[key] = stack[key];
+  }
+  return j;
+}
+
+void PrintStatusText(const Json& j, std::ostream& out) {
+  const std::string stack = Str(j, "stack");
+  out << "Stack:     " << stack << "\n";
+  if (!Str(j, "revision").empty() || !Str(j, "last_result").empty()) {
+    out << "Revision:  " << OrDash(Str(j, "revision"));
+    if (!Str(j, "last_result").empty()) {
+      out << " (" << Str(j, "last_result") << " at " << Str(j, "last_finished") << ")";
+    }
+    out << "\n";
+  }
+  if (j.contains("sync")) {
+    out << "Sync:      " << Str(j, "sync");
+    std::string target = Str(j, "target_revision");
+    if (!target.empty() && target != Str(j, "revision")) out << " (target " << target << ")";
+    out << "\n";
+  }
+  if (!Str(j, "last_error").empty()) out << "Error:     " << Str(j, "last_error") << "\n";
+  if (!Str(j, "live_error").empty()) out << "Live:      " << Str(j, "live_error") << "\n";
+  std::string pinned = "no";
+  if (j.value("pinned", false)) {
+    std::string by = Str(j, "pinned_by");
+    pinned = (by.empty() ? std::string("yes") : "yes, by " + by) + " (stackctl resume " + stack +
+             " to hand it back to the controller)";
+  }
+  out << "Pinned:    " << pinned << "\n";
+  out << "Health:    " << Str(j, "health") << "\n\n";
+  out << std::left << std::setw(32) << "SERVICE" << std::setw(11) << "MODE" << std::setw(10) << "REPLICAS"
+      << std::setw(13) << "HEALTH" << std::setw(11) << "UPDATE" << "IMAGE\n";
+  for (const auto& s : j.value("services", Json::array())) {
+    out << std::setw(32) << Str(s, "name") << std::setw(11) << OrDash(Str(s, "mode")) << std::setw(10)
+        << (std::to_string(Int(s, "running")) + "/" + std::to_string(Int(s, "desired"))) << std::setw(13)
+        << Str(s, "health") << std::setw(11) << OrDash(Str(s, "update_state")) << Str(s, "image") << "\n";
+  }
+}
+
+void PrintStackListText(const Json& stacks, std::ostream& out) {
+  out << std::left << std::setw(24) << "STACK" << std::setw(16) << "REPOSITORY" << std::setw(14) << "REVISION"
+      << std::setw(13) << "SYNC" << std::setw(11) << "HEALTH" << std::setw(22) << "LAST SYNC" << "LAST RESULT\n";
+  for (const auto& s : stacks.value("stacks", Json::array())) {
+    out << std::setw(24) << Str(s, "name") << std::setw(16) << OrDash(Str(s, "repository")) << std::setw(14)
+        << OrDash(Str(s, "revision").substr(0, 12)) << std::setw(13) << OrDash(Str(s, "sync")) << std::setw(11)
+        << OrDash(Str(s, "health")) << std::setw(22) << OrDash(Str(s, "last_sync_time"))
+        << OrDash(Str(s, "last_result")) << "\n";
+  }
+}
+
+Json HistoryJson(const std::vector<reconciler::HistoryRecord>& records) {
+  Json arr = Json::array();
+  for (auto r : records) {
+    r.spec = Json();
+    Json j = reconciler::RecordToJson(r);
+    j.erase("spec");
+    arr.push_back(j);
+  }
+  return arr;
+}
+
+Result<std::vector<reconciler::HistoryRecord>> HistoryFromController(const Json& doc) {
+  auto it = doc.find("history");
+  if (it == doc.end() || !it->is_array()) {
+    return InvalidArgument("history answer without a \"history\" array");
+  }
+  std::vector<reconciler::HistoryRecord> out;
+  for (Json r : *it) {
+    if (!r.is_object()) return InvalidArgument("history answer: a record is not an object");
+    if (!r.contains("spec")) r["spec"] = nullptr;  // the API never sends specs
+    ASSIGN_OR_RETURN(reconciler::HistoryRecord rec, reconciler::RecordFromJson(r));
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+void PrintHistoryText(const std::vector<reconciler::HistoryRecord>& records, std::ostream& out) {
+  out << std::left << std::setw(5) << "SEQ" << std::setw(22) << "FINISHED" << std::setw(13) << "RESULT"
+      << std::setw(10) << "TRIGGER" << std::setw(14) << "REVISION" << "MESSAGE\n";
+  for (const auto& r : records) {
+    out << std::setw(5) << r.seq << std::setw(22) << r.finished_at << std::setw(13) << r.result << std::setw(10)
+        << r.trigger << std::setw(14) << r.revision.substr(0, 12) << r.message << "\n";
+  }
+}
+
+}  // namespace stackctl::cli

@@ -1,0 +1,1 @@
+stackctl_integration_test(NAME selfhost_integration_test SRCS integration/selfhost_test.cc)
