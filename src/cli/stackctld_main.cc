@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
   bool check_only = false;
   app.add_option("-c,--config", config_path, "Controller configuration file (YAML)")->required();
   app.add_option("--age-identity", age_identities,
-                 "age identity file for encrypted secrets (repeatable; also $SOPS_AGE_KEY_FILE)");
+                 "age identity file for encrypted secrets (repeatable; adds to the configuration's "
+                 "age_identity_files and $SOPS_AGE_KEY_FILE)")
+      ->allow_extra_args(false);
   app.add_option("--log-level", log_level, "Override log.level of the config");
   app.add_option("--log-format", log_format, "Override log.format of the config (text|json)");
   app.add_flag("--check", check_only, "Validate the configuration and exit");
@@ -55,7 +57,10 @@ int main(int argc, char** argv) {
   log::Setup(config->log.level, config->log.format == "json" ? log::Format::kJson : log::Format::kText);
 
   auto kenv = secrets::KeyEnvironment::FromEnv(std::getenv);
-  auto keys = secrets::Keyring::Load(age_identities, kenv);
+  // The configuration's identity files, then the command line's.
+  std::vector<std::string> identity_files = config->age_identity_files;
+  identity_files.insert(identity_files.end(), age_identities.begin(), age_identities.end());
+  auto keys = secrets::Keyring::Load(identity_files, kenv);
   if (!keys.ok()) return Die("age identities", keys.status());
   auto server_options = server::OptionsFromConfig(*config);
   if (!server_options.ok()) return Die(config_path, server_options.status());

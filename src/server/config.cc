@@ -367,7 +367,10 @@ Status ParseRoot(const YAML::Node& root, const std::string& base, Config* cfg) {
   if (root.IsNull()) return Error("(root)", "the configuration is empty");
   if (!root.IsMap()) return Error("(root)", "must be a mapping");
   RETURN_IF_ERROR(CheckMap(root, "", {"engine", "repositories", "stacks", "defaults", "http",
-                                      "webhooks", "log", "state_dir", "cache_dir"}));
+                                      "webhooks", "log", "state_dir", "cache_dir",
+                                      "age_identity_files"}));
+  RETURN_IF_ERROR(ReadStringList(root, "age_identity_files", "", &cfg->age_identity_files));
+  for (auto& f : cfg->age_identity_files) f = FilePath(base, f);
   if (root["engine"]) RETURN_IF_ERROR(ParseEngine(root["engine"], base, &cfg->engine));
   RETURN_IF_ERROR(ReadFileKey(root, "state_dir", "", base, &cfg->state_dir));
   RETURN_IF_ERROR(ReadFileKey(root, "cache_dir", "", base, &cfg->cache_dir));

@@ -119,6 +119,9 @@ struct Config {
   LogConfig log;
   std::string state_dir = "/var/lib/stackctld";
   std::string cache_dir;  // default <state_dir>/cache
+  // age identity files for encrypted secrets/configs (with --age-identity
+  // and $SOPS_AGE_KEY_FILE; all are loaded).
+  std::vector<std::string> age_identity_files;
 
   const RepositoryConfig* FindRepository(const std::string& name) const;
   const StackConfig* FindStack(const std::string& name) const;

@@ -21,6 +21,7 @@ TEST(ConfigTest, FullExample) {
                                      "/etc/stackctld/engine/key.pem"}));
   EXPECT_EQ(c->state_dir, "/var/lib/stackctld");
   EXPECT_EQ(c->cache_dir, "/var/cache/stackctld");
+  EXPECT_EQ(c->age_identity_files, std::vector<std::string>{"/run/secrets/stackctld_age_identity"});
   EXPECT_EQ(c->log, (LogConfig{"info", "json"}));
   EXPECT_EQ(c->http, (HttpConfig{"0.0.0.0:9090", "/run/secrets/stackctl_api_token", 1048576}));
   EXPECT_EQ(c->webhooks, (WebhookConfig{"/run/secrets/github_webhook_secret",
@@ -97,6 +98,7 @@ repositories:
 stacks:
   - {name: web, repository: infra}
 http: {api_token_file: api-token}
+age_identity_files: [keys/age.txt, /run/secrets/age]
 )",
                        "/etc/stackctld");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -106,6 +108,8 @@ http: {api_token_file: api-token}
   EXPECT_EQ(c->log, LogConfig{});
   EXPECT_EQ(c->http.listen, "127.0.0.1:9090");
   EXPECT_EQ(c->http.api_token_file, "/etc/stackctld/api-token");
+  EXPECT_EQ(c->age_identity_files,
+            (std::vector<std::string>{"/etc/stackctld/keys/age.txt", "/run/secrets/age"}));
   EXPECT_EQ(c->http.max_body_bytes, 1u << 20);
   EXPECT_EQ(c->repositories[0].remote.kind, gitsource::RefKind::kBranch);
   EXPECT_EQ(c->repositories[0].remote.ref, "main");
