@@ -1,6 +1,8 @@
 #include "gitsource/git_source.h"
 
 #include <git2.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <cctype>
 #include <filesystem>
@@ -138,11 +140,50 @@ int CredentialsCallback(git_credential** out, const char* url, const char* usern
   return GIT_EAUTH;
 }
 
+// Verifies the server's certificate (DER) against the CA bundle `ca_file`
+// and the host name (or IP address) the client connected to.
+Status VerifyServerCertificate(const void* der, size_t len, const std::string& host,
+                               const std::string& ca_file) {
+  const unsigned char* p = static_cast<const unsigned char*>(der);
+  std::unique_ptr<X509, void (*)(X509*)> leaf(d2i_X509(nullptr, &p, static_cast<long>(len)), X509_free);
+  if (!leaf) return PermissionDenied("the server's certificate cannot be parsed");
+  std::unique_ptr<X509_STORE, void (*)(X509_STORE*)> store(X509_STORE_new(), X509_STORE_free);
+  if (!store || X509_STORE_load_file(store.get(), ca_file.c_str()) != 1) {
+    return FailedPrecondition("cannot read CA file " + ca_file);
+  }
+  std::unique_ptr<X509_STORE_CTX, void (*)(X509_STORE_CTX*)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
+  if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), nullptr) != 1) {
+    return Internal("X509_STORE_CTX_init failed");
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  // An IP address must be in the certificate's IP SANs, a name in its DNS SANs.
+  if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
+    X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+  }
+  if (X509_verify_cert(ctx.get()) != 1) {
+    return PermissionDenied("server certificate not trusted by " + ca_file + ": " +
+                            X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
+  }
+  return OkStatus();
+}
+
 int CertificateCheckCallback(git_cert* cert, int valid, const char* host, void* payload) {
   auto* st = static_cast<CallbackState*>(payload);
-  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) {
-    return valid ? 0 : GIT_PASSTHROUGH;  // X.509: libgit2's verification decides
+  if (cert->cert_type == GIT_CERT_X509) {
+    if (st->spec->ca_file.empty()) return valid ? 0 : GIT_PASSTHROUGH;  // system trust decides
+    auto* x = reinterpret_cast<git_cert_x509*>(cert);
+    Status verified = VerifyServerCertificate(x->data, x->len, host ? host : "", st->spec->ca_file);
+    if (verified.ok()) return 0;
+    if (verified.code() != Code::kPermissionDenied) {
+      st->file_error = verified;
+      return GIT_EUSER;
+    }
+    st->host_rejected = true;
+    st->host_detail = verified.message();
+    git_error_set_str(GIT_ERROR_SSL, "certificate verification failed");
+    return GIT_ECERTIFICATE;
   }
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) return valid ? 0 : GIT_PASSTHROUGH;
   const Auth& a = st->spec->auth;
   auto reject = [&](std::string detail) {
     st->host_rejected = true;

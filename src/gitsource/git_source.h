@@ -62,6 +62,10 @@ struct RemoteSpec {
   RefKind kind = RefKind::kBranch;
   std::string ref;  // branch name, tag name or full commit id
   Auth auth;
+  // https: a PEM bundle with the CA (and intermediates) that issued the
+  // server's certificate, trusted instead of the system CAs; the host name
+  // must match the certificate. Empty = libgit2's system trust.
+  std::string ca_file;
 
   bool operator==(const RemoteSpec&) const = default;
 };

@@ -193,7 +193,7 @@ Status ParseEngine(const YAML::Node& n, const std::string& base, EngineConfig* e
 Status ParseRepository(const YAML::Node& n, const std::string& path, const std::string& base,
                        RepositoryConfig* r) {
   RETURN_IF_ERROR(CheckMap(n, path, {"name", "url", "branch", "tag", "commit", "poll_interval",
-                                     "auth"}));
+                                     "auth", "ca_file"}));
   if (!n.IsMap()) return Error(path, "must be a mapping");
   gitsource::RemoteSpec& s = r->remote;
   RETURN_IF_ERROR(ReadString(n, "name", path, &s.name));
@@ -210,6 +210,10 @@ Status ParseRepository(const YAML::Node& n, const std::string& path, const std::
       scheme != "git") {
     return Error(Key(path, "url"), "unsupported scheme \"" + scheme +
                                        "\" (use https, http, ssh, git or file)");
+  }
+  RETURN_IF_ERROR(ReadFileKey(n, "ca_file", path, base, &s.ca_file));
+  if (!s.ca_file.empty() && scheme != "https") {
+    return Error(Key(path, "ca_file"), "only for https URLs");
   }
   int refs = 0;
   for (const char* k : {"branch", "tag", "commit"}) refs += n[k] ? 1 : 0;

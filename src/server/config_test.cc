@@ -203,6 +203,8 @@ TEST(ConfigTest, ErrorsNameTheKeyPath) {
       {"repositories: [{name: a, url: 'ssh://git@h/r', auth: {token_file: t, "
        "ssh_private_key_file: k, known_hosts_file: kh}}]",
        "repositories[0].auth: password_file and token_file are only for http(s) URLs"},
+      {"repositories: [{name: a, url: 'http://h/r.git', ca_file: ca.pem}]",
+       "repositories[0].ca_file: only for https URLs"},
       {"engine: {host: 'http://x'}", "engine.host: must start with unix:// or tcp://, got \"http://x\""},
       {"engine: {tls: {ca_file: ca.pem}}", "engine.tls: TLS needs a tcp:// engine.host"},
       {"engine: {host: 'tcp://h:2376', tls: {cert_file: c.pem}}",

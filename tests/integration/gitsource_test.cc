@@ -185,5 +185,46 @@ TEST_F(GitServerTest, HttpWithBasicAuth) {
   EXPECT_EQ(st.message().rfind("git ls-remote " + url + ": ", 0), 0u) << st.message();
 }
 
+// A Git server with a private CA: trusted through the repository's ca_file
+// only, for the address in its certificate.
+TEST_F(GitServerTest, HttpsWithPrivateCa) {
+  testing::Testbed tb;
+  REQUIRE_TESTBED(tb);
+  const std::string d = dir_ + "/tls";
+  std::string out;
+  const std::string mk =
+      "set -e; mkdir -p " + d + "; cd " + d + "; "
+      "for ca in ca other; do openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=$ca "
+      "-keyout $ca.key -out $ca.pem 2>/dev/null; done; "
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=git -keyout srv.key -out srv.csr 2>/dev/null; "
+      "printf 'subjectAltName=IP:127.0.0.1\n' > san.ext; "
+      "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile san.ext -out srv.pem 2>/dev/null; cat srv.pem srv.key > server.pem";
+  ASSERT_EQ(RunCommand(mk, &out, false), 0) << out;
+  std::string base = Start("https", "gss", d + "/server.pem");
+  ASSERT_EQ(base.rfind("https://127.0.0.1:", 0), 0u) << base;
+  const std::string url = base + "infra.git";
+  auto make = [&](const std::string& ca_file) {
+    RemoteSpec spec{"infra", url, RefKind::kBranch, "main", {}, ca_file};
+    auto src = GitSource::Create(spec, dir_ + "/cache-" + std::to_string(std::hash<std::string>{}(ca_file)));
+    EXPECT_TRUE(src.ok()) << src.status().ToString();
+    return std::move(src).value();
+  };
+
+  auto trusted = make(d + "/ca.pem");
+  Lifecycle(*trusted);
+
+  // The system CAs do not know the private CA.
+  Status st = make("")->ResolveRemote().status();
+  EXPECT_EQ(st.code(), Code::kPermissionDenied) << st.ToString();
+  EXPECT_EQ(st.message().rfind("git ls-remote " + url + ": ", 0), 0u) << st.message();
+  // Nor does another CA.
+  st = make(d + "/other.pem")->ResolveRemote().status();
+  EXPECT_EQ(st, PermissionDenied("git ls-remote " + url + ": server certificate not trusted by " + d +
+                                 "/other.pem: unable to get local issuer certificate"));
+  st = make(d + "/missing.pem")->ResolveRemote().status();
+  EXPECT_EQ(st, FailedPrecondition("git ls-remote " + url + ": cannot read CA file " + d + "/missing.pem"));
+}
+
 }  // namespace
 }  // namespace stackctl::gitsource

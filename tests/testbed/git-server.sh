@@ -4,10 +4,12 @@
 #   git-server.sh daemon NAME ROOT          git daemon (git://), every repository under ROOT
 #   git-server.sh http NAME ROOT [USER PASS] git http-backend behind lighttpd + fcgiwrap,
 #                                            with basic auth when USER and PASS are given
+#   git-server.sh https NAME ROOT PEM        the same over TLS; PEM holds the server's
+#                                            certificate and key
 #   git-server.sh stop NAME                  stop the server(s) started under NAME
 #
 # Prints the base URL on stdout: "git://127.0.0.1:PORT/" or
-# "http://127.0.0.1:PORT/git/"; append the repository's path below ROOT
+# "http(s)://127.0.0.1:PORT/git/"; append the repository's path below ROOT
 # ("repo.git"). Listens on 127.0.0.1 of the current network namespace (run it
 # inside a test bed with tests/testbed/exec.sh, or from a test the bed runs).
 # PORT is a free port unless GIT_SERVER_PORT is set.
@@ -15,7 +17,7 @@
 # so tests/testbed/down.sh stops whatever a test forgot; state (config, logs)
 # to $GIT_SERVER_STATE_DIR (default: a directory beside the pid files).
 set -euo pipefail
-usage() { sed -n '2,17p' "$0" >&2; exit 2; }
+usage() { sed -n '2,19p' "$0" >&2; exit 2; }
 (($# >= 2)) || usage
 CMD=$1 NAME=$2
 PIDS=${GIT_SERVER_PID_DIR:-${STACKCTL_TESTBED:?set STACKCTL_TESTBED or GIT_SERVER_PID_DIR}/pids}
@@ -47,14 +49,21 @@ case $CMD in
     wait_port "$PORT"
     echo "git://127.0.0.1:$PORT/"
     ;;
-  http)
-    (($# == 3 || $# == 5)) || usage
+  http | https)
+    if [[ $CMD == https ]]; then (($# == 4)) || usage; else (($# == 3 || $# == 5)) || usage; fi
     ROOT=$(realpath "$3")
     PORT=${GIT_SERVER_PORT:-$(free_port)}
     mkdir -p "$STATE/www"
     STATE=$(realpath "$STATE")
     ln -sf /usr/lib/git-core/git-http-backend "$STATE/www/git"
     AUTH=""
+    TLS="" SCHEME=http
+    if [[ $CMD == https ]]; then
+      SCHEME=https
+      TLS="server.modules += ( \"mod_openssl\" )
+ssl.engine = \"enable\"
+ssl.pemfile = \"$(realpath "$4")\""
+    fi
     if (($# == 5)); then
       printf '%s:%s\n' "$4" "$5" >"$STATE/users"
       AUTH="auth.backend = \"plain\"
@@ -75,11 +84,12 @@ fastcgi.server = ( "/git" => ((
   "max-procs" => 1
 )) )
 $AUTH
+$TLS
 CONF
     /usr/sbin/lighttpd -D -f "$STATE/lighttpd.conf" >"$STATE/lighttpd.out" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     wait_port "$PORT"
-    echo "http://127.0.0.1:$PORT/git/"
+    echo "$SCHEME://127.0.0.1:$PORT/git/"
     ;;
   stop)
     pid=$(cat "$PIDFILE" 2>/dev/null || true)
