@@ -32,33 +32,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-}
-
-template <typename F>
-bool WaitFor(F pred, int seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return pred();
-}
-
 // One engine_proxy.py in front of the test-bed dockerd.
 class Proxy {
  public:
@@ -415,7 +388,9 @@ TEST_F(FaultsTest, DockerdRestartMidRollout) {
   EXPECT_EQ(h.back().value("result", ""), "succeeded");
   // The interrupted deploy either failed or completed; both are fine, but a
   // failure must not have left a record claiming success for v2 before it.
-  if (interrupted != 0 && h.size() == 3u) EXPECT_NE(h[1].value("result", ""), "succeeded");
+  if (interrupted != 0 && h.size() == 3u) {
+    EXPECT_NE(h[1].value("result", ""), "succeeded");
+  }
   ExpectSecretNowhere();
   Remove(stack);
 }
