@@ -267,6 +267,7 @@ class FaultsTest : public ::testing::Test {
     EXPECT_EQ(rc, 0) << out;
     outputs_ += out;
     Json j = Json::parse(out, nullptr, false);
+    EXPECT_TRUE(j.is_array()) << "stackctl history -o json " << stack << ": " << out;
     std::vector<Json> v;
     if (j.is_array()) v.assign(j.begin(), j.end());
     std::sort(v.begin(), v.end(),
@@ -396,7 +397,8 @@ TEST_F(FaultsTest, ConcurrentDeploysSerialize) {
   auto a = std::async(std::launch::async, [&] { return Deploy(pa.host(), fa, stack, "v2", &oa); });
   auto b = std::async(std::launch::async, [&] { return Deploy(pb.host(), fb, stack, "v3", &ob); });
   int ra = a.get(), rb = b.get();
-  EXPECT_TRUE(ra == 0 || rb == 0) << oa << "\n" << ob;
+  EXPECT_TRUE(ra == 0 || rb == 0) << "deploy v2 (exit " << ra << "):\n" << oa << "\ndeploy v3 (exit " << rb
+                                  << "):\n" << ob;
 
   // Service, network and secret writes of each deploy form an interval; the
   // lock's own config create/remove calls are excluded.
