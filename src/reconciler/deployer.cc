@@ -78,6 +78,18 @@ bool NeedsPin(const StackControl& c, const DeployOptions& o) {
   return o.pin && (!c.pinned || c.pinned_revision != o.revision || c.pinned_by != o.trigger);
 }
 
+// The result of an automatic deploy of a pinned stack: nothing written.
+DeployResult Pinned(const std::string& stack, const StackControl& control, StackDiff diff,
+                    const std::vector<std::string>& warnings) {
+  DeployResult r;
+  r.outcome = Outcome::kPinned;
+  r.diff = std::move(diff);
+  r.warnings = warnings;
+  r.message = "stack " + stack + " is pinned by " + control.pinned_by + " (revision " +
+              control.pinned_revision + "); stackctl resume " + stack + " hands it back";
+  return r;
+}
+
 }  // namespace
 
 // The state of one rollout: what it created and changed, so it can be undone.
@@ -492,15 +504,7 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
     for (const auto& w : warnings) Info("Warning: " + w);
     ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
     StackControl control = ControlFromObject(live.control);
-    if (options.respect_pin && control.pinned) {
-      DeployResult r;
-      r.outcome = Outcome::kPinned;
-      r.diff = std::move(diff);
-      r.warnings = warnings;
-      r.message = "stack " + desired.name + " is pinned by " + control.pinned_by + " (revision " +
-                  control.pinned_revision + "); stackctl resume " + desired.name + " hands it back";
-      return r;
-    }
+    if (options.respect_pin && control.pinned) return Pinned(desired.name, control, std::move(diff), warnings);
     bool pin_needed = NeedsPin(control, options);
     if (diff.InSync() && !pin_needed) {
       DeployResult r;
@@ -515,6 +519,10 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
   // Level-triggered: read everything again under the lock.
   ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, desired.name));
   ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
+  // A manual deploy that held the lock while we waited may have pinned the stack.
+  if (StackControl control = ControlFromObject(live.control); options.respect_pin && control.pinned) {
+    return Pinned(desired.name, control, std::move(diff), warnings);
+  }
   if (diff.InSync()) {
     DeployResult r;
     r.diff = std::move(diff);

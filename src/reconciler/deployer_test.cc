@@ -296,6 +296,40 @@ TEST_F(DeployerTest, DefaultRetentionKeepsOnePreviousSecretForRollback) {
   EXPECT_EQ(status->control.pinned_by, "rollback");
 }
 
+// An automatic deploy (respect_pin) checks the pin before it waits for the
+// lock; a manual deploy holding the lock meanwhile may pin the stack. Under the
+// lock the pin is read again: the automatic deploy writes nothing.
+TEST_F(DeployerTest, PinTakenWhileWaitingForTheLockIsRespected) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app", "v1"), Opts()).ok());
+  // Pins the stack as a manual deploy would, right when the lock is created.
+  class PinOnLock : public engine::EngineWrapper {
+   public:
+    using EngineWrapper::EngineWrapper;
+    Result<std::string> CreateObject(engine::Kind kind, const Json& spec) override {
+      if (kind == engine::Kind::kConfig && spec.value("Name", "") == "stackctl-lock-app" && !pinned_) {
+        pinned_ = true;
+        Status st = WriteControl(target(), "app", {true, "cli", "manual-v3", "2024-01-01T00:00:00Z"}, std::nullopt);
+        EXPECT_TRUE(st.ok()) << st.ToString();
+      }
+      return EngineWrapper::CreateObject(kind, spec);
+    }
+    bool pinned_ = false;
+  } engine(fake_);
+  Deployer automatic(engine, clock_);
+  auto o = Opts();
+  o.respect_pin = true;
+  o.trigger = "poll";
+  fake_.ResetCalls();
+  auto r = automatic.Deploy(MakeStack("app", "v2"), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(engine.pinned_);
+  EXPECT_EQ(r->outcome, Outcome::kPinned) << r->message;
+  EXPECT_EQ(fake_.Calls("UpdateService"), 0);
+  EXPECT_EQ(fake_.Calls("CreateService"), 0);
+  EXPECT_FALSE(fake_.InspectObject(engine::Kind::kSecret, MakeStack("app", "v2").secrets[0].name).ok());
+  EXPECT_EQ(fake_.InspectObject(engine::Kind::kConfig, "stackctl-lock-app").status().code(), Code::kNotFound);
+}
+
 TEST_F(DeployerTest, RollbackRestoresPreviousImagesExactly) {
   auto v1 = MakeStack("app");
   v1.services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:1@sha256:aaaa";

@@ -12,7 +12,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <openssl/hmac.h>
 
 #include "integration/testbed.h"
 
@@ -23,20 +22,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-std::string Hmac(const std::string& key, const std::string& body) {
-  unsigned char out[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), key.size(), reinterpret_cast<const unsigned char*>(body.data()), body.size(),
-       out, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned i = 0; i < len; ++i) {
-    s += hex[out[i] >> 4];
-    s += hex[out[i] & 15];
-  }
-  return s;
-}
-
 class ControllerE2E : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -44,7 +29,7 @@ class ControllerE2E : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("stackctld-it-" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "repo" / "app");
-    port_ = 20000 + getpid() % 10000;
+    port_ = FreeLoopbackPort();
     stack_ = "ctl" + std::to_string(getpid() % 100000);
     Write("api-token", "s3cr3t-token");
     Write("hook-secret", "hook-key");
@@ -61,11 +46,12 @@ class ControllerE2E : public ::testing::Test {
           "defaults: {self_heal: true, timeout: 2m, rollout: {parallelism: 0}}\n"
           "stacks:\n"
           "  - {name: " + stack_ + ", repository: repo, path: app}\n");
-    StartController();
+    ctl_ = std::make_unique<Stackctld>(tb_, dir_.string(), port_, "s3cr3t-token");
+    ASSERT_TRUE(ctl_->Start()) << ctl_->Log();
   }
   void TearDown() override {
     if (tb_.docker_host.empty()) return;
-    StopController(SIGTERM);
+    ctl_.reset();
     std::string out;
     RunCommand("DOCKER_HOST=" + tb_.docker_host + " " + tb_.bin_dir + "/stackctl rm " + stack_, &out);
     fs::remove_all(dir_);
@@ -85,59 +71,22 @@ class ControllerE2E : public ::testing::Test {
         << out;
     return out.substr(0, out.find('\n'));
   }
-  void StartController() {
-    std::string out;
-    RunCommand("cd " + dir_.string() + " && " + tb_.bin_dir + "/stackctld -c stackctld.yml >> stackctld.log 2>&1 & echo $!",
-               &out);
-    pid_ = std::stoi(out);
-    for (int i = 0; i < 100 && Curl("GET", "/healthz", "", "").first != 200; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  void StopController(int sig) {
-    if (pid_ <= 0) return;
-    kill(pid_, sig);
-    std::string out;
-    RunCommand("while kill -0 " + std::to_string(pid_) + " 2>/dev/null; do sleep 0.1; done", &out);
-    pid_ = 0;
-  }
-  // Returns {http status, body}.
   std::pair<int, std::string> Curl(const std::string& method, const std::string& path, const std::string& body,
                                    const std::string& headers) {
-    Write("body", body);
-    std::string out;
-    RunCommand("curl -s -o " + (dir_ / "resp").string() + " -w '%{http_code}' -X " + method +
-                   " -H 'Content-Type: application/json' " + headers +
-                   " --data-binary @" + (dir_ / "body").string() + " http://127.0.0.1:" + std::to_string(port_) + path,
-               &out, false);
-    std::ifstream in(dir_ / "resp");
-    std::string resp((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return {out.empty() ? 0 : std::atoi(out.c_str()), resp};
+    return ctl_->Http(method, path, body, headers);
   }
   std::string Auth() { return "-H 'Authorization: Bearer s3cr3t-token'"; }
-  Json Stack() {
-    auto r = Curl("GET", "/api/v1/stacks/" + stack_, "", Auth());
-    return r.first == 200 ? Json::parse(r.second) : Json();
-  }
-  bool WaitFor(const std::function<bool()>& cond, int seconds) {
-    for (int i = 0; i < seconds * 10; ++i) {
-      if (cond()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
+  Json Stack() { return ctl_->Stack(stack_); }
   std::string Env() {
     return tb_.Docker("service inspect " + stack_ + "_web --format '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'");
   }
-  std::string Log() {
-    std::ifstream in(dir_ / "stackctld.log");
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
+  std::string Log() { return ctl_->Log(); }
 
   Testbed tb_;
   fs::path dir_;
-  int port_ = 0, pid_ = 0;
+  int port_ = 0;
   std::string stack_;
+  std::unique_ptr<Stackctld> ctl_;
 };
 
 TEST_F(ControllerE2E, GitPushWebhookApiDriftRestartAndMetrics) {
@@ -151,14 +100,14 @@ TEST_F(ControllerE2E, GitPushWebhookApiDriftRestartAndMetrics) {
   std::string c2 = Git("commit -qam two");
   std::string push = R"({"ref":"refs/heads/main","commit":")" + c2 + R"(","repository":"file://)" +
                      (dir_ / "repo").string() + R"("})";
-  auto forged = Curl("POST", "/hooks/generic", push, "-H 'X-Signature: sha256=" + Hmac("wrong", push) + "'");
+  auto forged = Curl("POST", "/hooks/generic", push, "-H 'X-Signature: sha256=" + HmacSha256Hex("wrong", push) + "'");
   EXPECT_EQ(forged.first, 401);
   std::this_thread::sleep_for(std::chrono::seconds(1));
   EXPECT_EQ(Stack()["revision"], head);
 
   // A valid webhook: the new commit is deployed.
   auto t0 = std::chrono::steady_clock::now();
-  auto ok = Curl("POST", "/hooks/generic", push, "-H 'X-Signature: sha256=" + Hmac("hook-key", push) + "'");
+  auto ok = Curl("POST", "/hooks/generic", push, "-H 'X-Signature: sha256=" + HmacSha256Hex("hook-key", push) + "'");
   EXPECT_EQ(ok.first, 202) << ok.second;
   ASSERT_TRUE(WaitFor([&] { return Stack().value("revision", "") == c2 && Stack().value("sync", "") == "Synced"; }, 60))
       << Stack().dump();
@@ -191,8 +140,8 @@ TEST_F(ControllerE2E, GitPushWebhookApiDriftRestartAndMetrics) {
                                    Env().find("LEVEL=manual") == std::string::npos; }, 60)) << Env();
 
   // Killed and restarted: picks up where it was, nothing duplicated.
-  StopController(SIGKILL);
-  StartController();
+  ctl_->Stop(SIGKILL);
+  ASSERT_TRUE(ctl_->Start()) << Log();
   ASSERT_TRUE(WaitFor([&] { return Stack().value("sync", "") == "Synced"; }, 60)) << Stack().dump();
   EXPECT_EQ(Stack()["revision"], good);
   std::string services = tb_.Docker("service ls --filter label=com.docker.stack.namespace=" + stack_ + " -q");

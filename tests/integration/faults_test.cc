@@ -1,7 +1,9 @@
-// Fault scenarios for `stackctl deploy` on the real test bed (a swarm-mode
-// dockerd, tests/testbed/): the engine answering errors mid-rollout, dockerd
-// stopped and restarted mid-rollout, two deploys of one stack at once, a
-// compose file that expands to a huge document. Every scenario ends with the
+// Fault scenarios for `stackctl deploy` and `stackctld` on the real test bed
+// (a swarm-mode dockerd, tests/testbed/): the engine answering errors
+// mid-rollout, dockerd stopped and restarted mid-rollout, two deploys of one
+// stack at once, a compose file that expands to a huge document, stackctld
+// killed mid-rollout, the Git server down, huge or malformed webhooks, a CLI
+// deploy racing a controller sync. Every scenario ends with the
 // stack on the intended revision (or cleanly on the previous one), no
 // duplicate or orphaned objects, the history intact, and the secret value of
 // the stack absent from every output and log.
@@ -12,6 +14,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <future>
@@ -32,31 +35,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-}
-
-template <typename F>
-bool WaitFor(F pred, int seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return pred();
+bool IsServiceUpdate(const std::string& method, const std::string& target) {
+  return method == "POST" && target.find("/services/") != std::string::npos &&
+         target.find("/update") != std::string::npos;
 }
 
 // One engine_proxy.py in front of the test-bed dockerd.
@@ -117,9 +98,10 @@ class FaultsTest : public ::testing::Test {
   }
 
   // A compose file of `services` services (s0, s1, ...) whose environment
-  // carries GEN=gen, all mounting one secret; returns its path.
-  std::string Compose(int gen, int services, int replicas = 1, const std::string& extra = "") {
-    std::string d = dir_ + "/gen" + std::to_string(gen);
+  // carries GEN=gen, all mounting one secret, written into `d` (created);
+  // returns its path.
+  std::string WriteCompose(const std::string& d, int gen, int services, int replicas = 1,
+                           const std::string& extra = "") {
     std::string out;
     RunCommand("mkdir -p " + d, &out);
     WriteFile(d + "/token.txt", secret_);
@@ -137,6 +119,94 @@ class FaultsTest : public ::testing::Test {
     }
     WriteFile(d + "/docker-compose.yml", y.str());
     return d + "/docker-compose.yml";
+  }
+  std::string Compose(int gen, int services, int replicas = 1, const std::string& extra = "") {
+    return WriteCompose(dir_ + "/gen" + std::to_string(gen), gen, services, replicas, extra);
+  }
+
+  // The stack's Git repository for stackctld: a bare dir_/repos/app.git and
+  // its clone dir_/work. Commit() writes the compose file of `gen` into app/,
+  // commits and pushes; returns the commit id.
+  void InitRepo() {
+    std::string out;
+    ASSERT_EQ(RunCommand("git init -q --bare -b main " + dir_ + "/repos/app.git && git init -q -b main " +
+                             dir_ + "/work && git -C " + dir_ + "/work remote add origin " + dir_ +
+                             "/repos/app.git",
+                         &out),
+              0)
+        << out;
+  }
+  std::string Commit(int gen, int services) {
+    WriteCompose(dir_ + "/work/app", gen, services);
+    std::string out;
+    EXPECT_EQ(RunCommand("cd " + dir_ + "/work && git add -A && git -c user.name=t -c user.email=t@t commit -qm gen" +
+                             std::to_string(gen) + " && git push -q origin HEAD:main && git rev-parse HEAD",
+                         &out, false),
+              0)
+        << out;
+    return Trim(out);
+  }
+
+  // Starts stackctld in dir_/ctl (again, when it ran before), watching `url`
+  // (branch main, stack `stack` at app/) with its Engine API calls to
+  // `engine_host`; webhooks "generic" with kHookKey, bodies up to 4096 bytes.
+  void StartStackctld(const std::string& url, const std::string& engine_host,
+                      const std::string& stack, const std::string& poll = "1h") {
+    const std::string d = dir_ + "/ctl";
+    if (!ctl_) {
+      std::string out;
+      RunCommand("mkdir -p " + d, &out);
+      WriteFile(d + "/api-token", "api-token-" + id_);
+      WriteFile(d + "/hook-secret", kHookKey);
+      port_ = FreeLoopbackPort();
+      WriteFile(d + "/stackctld.yml",
+                "engine: {host: \"" + engine_host + "\"}\n"
+                "state_dir: " + d + "/state\n"
+                "log: {level: info}\n"
+                "http: {listen: \"127.0.0.1:" + std::to_string(port_) +
+                    "\", api_token_file: api-token, max_body_bytes: 4096}\n"
+                "webhooks: {generic: {secret_file: hook-secret}}\n"
+                "repositories:\n"
+                "  - {name: app, url: \"" + url + "\", branch: main, poll_interval: " + poll + "}\n"
+                "defaults: {self_heal: true, timeout: 2m, rollout: {parallelism: 1}}\n"
+                "stacks:\n"
+                "  - {name: " + stack + ", repository: app, path: app}\n");
+      ctl_ = std::make_unique<Stackctld>(tb_, d, port_, "api-token-" + id_);
+    }
+    ASSERT_TRUE(ctl_->Start()) << ctl_->Log();
+  }
+  // The push webhook body for `commit` of `url` (generic provider).
+  static std::string PushBody(const std::string& url, const std::string& commit) {
+    return R"({"ref":"refs/heads/main","commit":")" + commit + R"(","repository":")" + url + R"("})";
+  }
+  // stackctld reports the stack synced on `commit`.
+  bool SyncedOn(const std::string& stack, const std::string& commit) {
+    Json s = ctl_->Stack(stack);
+    return s.is_object() && s.value("sync", "") == "Synced" && s.value("revision", "") == commit;
+  }
+  // Reconciles stackctld finished for the stack, whatever their result.
+  double Reconciles(const std::string& stack) {
+    double n = 0;
+    for (const char* result : {"success", "noop", "error"}) {
+      n += std::max(0.0, ctl_->Metric("stackctl_reconcile_total{stack=\"" + stack + "\",result=\"" +
+                                      result + "\"}"));
+    }
+    return n;
+  }
+  // Lock configs of the stack (0 or 1).
+  int Locks(const std::string& stack) {
+    std::istringstream in(tb_.Docker("config ls -q --filter name=stackctl-lock-" + stack));
+    int n = 0;
+    std::string id;
+    while (in >> id) ++n;
+    return n;
+  }
+  // Every service of the stack runs its `replicas` of `replicas`.
+  bool AllRunning(const std::string& stack, int services, int replicas = 1) {
+    std::string want;
+    for (int i = 0; i < services; ++i) want += std::to_string(replicas) + "/" + std::to_string(replicas) + "\n";
+    return tb_.Docker("service ls --filter label=com.docker.stack.namespace=" + stack +
+                      " --format '{{.Replicas}}'") == want;
   }
 
   // Runs stackctl with DOCKER_HOST=host; the output is kept for the secret check.
@@ -197,6 +267,7 @@ class FaultsTest : public ::testing::Test {
     EXPECT_EQ(rc, 0) << out;
     outputs_ += out;
     Json j = Json::parse(out, nullptr, false);
+    EXPECT_TRUE(j.is_array()) << "stackctl history -o json " << stack << ": " << out;
     std::vector<Json> v;
     if (j.is_array()) v.assign(j.begin(), j.end());
     std::sort(v.begin(), v.end(),
@@ -233,8 +304,13 @@ class FaultsTest : public ::testing::Test {
     WaitFor([&] { return Count("service", stack) == 0 && Count("network", stack) == 0; }, 60);
   }
 
+  void TearDown() override { ctl_.reset(); }
+
+  static constexpr char kHookKey[] = "hook-key-faults";
   Testbed tb_;
   std::string id_, dir_, secret_, outputs_;
+  std::unique_ptr<Stackctld> ctl_;
+  int port_ = 0;
 };
 
 // A compose file whose aliases expand to ~10^9 nodes: a clear error, quickly,
@@ -296,7 +372,7 @@ TEST_F(FaultsTest, EngineErrorsMidRolloutRollBackThenRecover) {
   EXPECT_EQ(Count("network", stack), 1);
   ExpectNoDuplicateSecrets(stack);
   auto h = History(stack);
-  ASSERT_EQ(h.size(), 3u);
+  ASSERT_EQ(h.size(), 3u) << Json(h).dump();
   EXPECT_EQ(h[0].value("revision", ""), "v1");
   EXPECT_EQ(h[0].value("result", ""), "succeeded");
   EXPECT_EQ(h[1].value("revision", ""), "v2");
@@ -321,7 +397,8 @@ TEST_F(FaultsTest, ConcurrentDeploysSerialize) {
   auto a = std::async(std::launch::async, [&] { return Deploy(pa.host(), fa, stack, "v2", &oa); });
   auto b = std::async(std::launch::async, [&] { return Deploy(pb.host(), fb, stack, "v3", &ob); });
   int ra = a.get(), rb = b.get();
-  EXPECT_TRUE(ra == 0 || rb == 0) << oa << "\n" << ob;
+  EXPECT_TRUE(ra == 0 || rb == 0) << "deploy v2 (exit " << ra << "):\n" << oa << "\ndeploy v3 (exit " << rb
+                                  << "):\n" << ob;
 
   // Service, network and secret writes of each deploy form an interval; the
   // lock's own config create/remove calls are excluded.
@@ -415,7 +492,275 @@ TEST_F(FaultsTest, DockerdRestartMidRollout) {
   EXPECT_EQ(h.back().value("result", ""), "succeeded");
   // The interrupted deploy either failed or completed; both are fine, but a
   // failure must not have left a record claiming success for v2 before it.
-  if (interrupted != 0 && h.size() == 3u) EXPECT_NE(h[1].value("result", ""), "succeeded");
+  if (interrupted != 0 && h.size() == 3u) {
+    EXPECT_NE(h[1].value("result", ""), "succeeded");
+  }
+  ExpectSecretNowhere();
+  Remove(stack);
+}
+
+// stackctld is killed (SIGKILL) while it rolls a new commit out, and started
+// again: the deploy lock of the dead process is broken at once (not after its
+// TTL), the restarted controller converges on the commit, nothing is
+// duplicated, and the history holds exactly the two completed rollouts.
+TEST_F(FaultsTest, StackctldKilledMidRolloutConvergesAfterRestart) {
+  std::string stack = "fsk" + id_;
+  InitRepo();
+  std::string c1 = Commit(1, 3);
+  Proxy proxy(tb_, dir_, "p");
+  StartStackctld("file://" + dir_ + "/repos/app.git", proxy.host(), stack);
+  ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c1); }, 120)) << ctl_->Stack(stack).dump() << ctl_->Log();
+  EXPECT_EQ(Gens(stack), AllGen(stack, 3, "1"));
+
+  std::string c2 = Commit(2, 3);
+  size_t mark = proxy.Mark();
+  auto sync = ctl_->Api("POST", "/api/v1/stacks/" + stack + "/sync");
+  ASSERT_EQ(sync.first, 202) << sync.second;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& c : proxy.CallsSince(mark))
+      if (IsServiceUpdate(c.method, c.target)) return true;
+    return false;
+  }, 60)) << ctl_->Log();
+  ctl_->Stop(SIGKILL);
+  // Really mid-rollout: the lock is held by the dead process and only part of
+  // the services run the new spec (one per wave, each wave >= 1 s).
+  EXPECT_EQ(Locks(stack), 1);
+  int updated = 0;
+  for (const auto& [name, gen] : Gens(stack)) updated += gen == "2";
+  EXPECT_GE(updated, 1);
+  EXPECT_LT(updated, 3);
+
+  auto t0 = std::chrono::steady_clock::now();
+  StartStackctld("file://" + dir_ + "/repos/app.git", proxy.host(), stack);
+  ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c2); }, 180)) << ctl_->Stack(stack).dump() << ctl_->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(120));
+  EXPECT_EQ(Gens(stack), AllGen(stack, 3, "2"));
+  EXPECT_EQ(Count("service", stack), 3);
+  EXPECT_EQ(Count("network", stack), 1);
+  EXPECT_EQ(Locks(stack), 0);
+  ExpectNoDuplicateSecrets(stack);
+  EXPECT_TRUE(WaitFor([&] { return AllRunning(stack, 3); }, 120));
+  auto h = History(stack);
+  ASSERT_EQ(h.size(), 2u) << Json(h).dump();
+  EXPECT_EQ(h[0].value("revision", ""), c1);
+  EXPECT_EQ(h[0].value("result", ""), "succeeded");
+  EXPECT_EQ(h[1].value("revision", ""), c2);
+  EXPECT_EQ(h[1].value("result", ""), "succeeded");
+  outputs_ += ctl_->Log();
+  ctl_.reset();
+  ExpectSecretNowhere();
+  Remove(stack);
+}
+
+// The Git server goes down: stackctld keeps the stack on its last good
+// commit, names the repository and its URL in the status and counts the
+// failures in /metrics; an explicit sync fails with 503 and changes nothing.
+// When the server is back (same port), the pending commit is synced.
+TEST_F(FaultsTest, GitServerDownKeepsLastGoodRevisionAndRecovers) {
+  std::string stack = "fgd" + id_;
+  InitRepo();
+  std::string c1 = Commit(1, 2);
+  const std::string git_server = STACKCTL_SOURCE_DIR "/tests/testbed/git-server.sh";
+  const std::string name = "f" + id_;
+  const std::string port = std::to_string(FreeLoopbackPort());
+  auto start_server = [&] {
+    std::string out;
+    int rc = RunCommand("GIT_SERVER_PORT=" + port + " GIT_SERVER_STATE_DIR=" + dir_ + "/git-server " + git_server +
+                            " daemon " + name + " " + dir_ + "/repos",
+                        &out, false);
+    EXPECT_EQ(rc, 0) << out;
+    return Trim(out);
+  };
+  std::string base = start_server();
+  ASSERT_EQ(base, "git://127.0.0.1:" + port + "/");
+  const std::string url = base + "app.git";
+  StartStackctld(url, tb_.docker_host, stack, "5s");
+  ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c1); }, 120)) << ctl_->Stack(stack).dump() << ctl_->Log();
+  const std::string errors = R"(stackctl_git_fetch_total{repo="app",result="error"})";
+  const std::string successes = R"(stackctl_git_fetch_total{repo="app",result="success"})";
+  EXPECT_EQ(ctl_->Metric(errors), -1);
+
+  std::string out;
+  ASSERT_EQ(RunCommand(git_server + " stop " + name, &out), 0) << out;
+  std::string c2 = Commit(2, 2);  // pushed to the bare repository, not served
+  auto hook = ctl_->GenericHook(kHookKey, PushBody(url, c2));
+  EXPECT_EQ(hook.first, 202) << hook.second;
+  EXPECT_EQ(Json::parse(hook.second, nullptr, false).value("repositories", Json()), Json::array({"app"}));
+  ASSERT_TRUE(WaitFor([&] { return !ctl_->Stack(stack).value("repository_error", "").empty(); }, 30));
+  Json s = ctl_->Stack(stack);
+  EXPECT_EQ(s.value("repository", ""), "app");
+  EXPECT_THAT(s.value("repository_error", ""), HasSubstr("git ls-remote " + url + ": "));
+  EXPECT_EQ(s.value("revision", ""), c1);
+  EXPECT_EQ(s.value("target_revision", ""), c1);
+  EXPECT_EQ(s.value("sync", ""), "Synced");
+  EXPECT_GE(ctl_->Metric(errors), 1);
+  auto sync = ctl_->Api("POST", "/api/v1/stacks/" + stack + "/sync?wait=true");
+  EXPECT_EQ(sync.first, 503) << sync.second;
+  EXPECT_THAT(sync.second, HasSubstr("git ls-remote " + url + ": "));
+  s = ctl_->Stack(stack);
+  EXPECT_EQ(s.value("revision", ""), c1);
+  EXPECT_THAT(s.value("last_error", ""), HasSubstr(url));
+  EXPECT_EQ(Gens(stack), AllGen(stack, 2, "1"));
+  EXPECT_EQ(History(stack).size(), 1u);
+  EXPECT_EQ(ctl_->Http("GET", "/healthz", "").first, 200);
+  double ok_before = ctl_->Metric(successes);
+
+  ASSERT_EQ(start_server(), base);
+  ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c2); }, 90)) << ctl_->Stack(stack).dump() << ctl_->Log();
+  s = ctl_->Stack(stack);
+  EXPECT_EQ(s.value("repository_error", "?"), "");
+  EXPECT_EQ(s.value("last_error", "?"), "");
+  EXPECT_GT(ctl_->Metric(successes), ok_before);
+  EXPECT_EQ(Gens(stack), AllGen(stack, 2, "2"));
+  EXPECT_EQ(Count("service", stack), 2);
+  EXPECT_EQ(Count("network", stack), 1);
+  ExpectNoDuplicateSecrets(stack);
+  auto h = History(stack);
+  ASSERT_EQ(h.size(), 2u) << Json(h).dump();
+  EXPECT_EQ(h[0].value("revision", ""), c1);
+  EXPECT_EQ(h[1].value("revision", ""), c2);
+  EXPECT_EQ(h[1].value("result", ""), "succeeded");
+  outputs_ += ctl_->Log();
+  ctl_.reset();
+  RunCommand(git_server + " stop " + name, &out);
+  ExpectSecretNowhere();
+  Remove(stack);
+}
+
+// Webhook bodies over http.max_body_bytes (4096 here) get 413, malformed
+// JSON with a valid signature gets 400; neither makes a single Engine API
+// write, the controller stays healthy, and the next valid webhook syncs.
+TEST_F(FaultsTest, HugeOrMalformedWebhookChangesNothing) {
+  std::string stack = "fwh" + id_;
+  InitRepo();
+  std::string c1 = Commit(1, 1);
+  Proxy proxy(tb_, dir_, "p");
+  const std::string url = "file://" + dir_ + "/repos/app.git";
+  StartStackctld(url, proxy.host(), stack);
+  ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c1); }, 120)) << ctl_->Stack(stack).dump() << ctl_->Log();
+  std::string c2 = Commit(2, 1);
+  size_t mark = proxy.Mark();
+
+  std::string huge = PushBody(url, c2);
+  huge.insert(huge.size() - 1, R"(,"padding":")" + std::string(64 << 10, 'x') + "\"");
+  auto r = ctl_->GenericHook(kHookKey, huge);
+  EXPECT_EQ(r.first, 413) << r.second;
+  EXPECT_EQ(Json::parse(r.second, nullptr, false).value("error", ""), "request body too large");
+  for (const std::string& bad : {PushBody(url, c2).substr(0, 40), std::string(R"(["refs/heads/main"])"),
+                                 std::string(R"({"ref":"refs/heads/main","commit":")") + c2 + "\"}"}) {
+    r = ctl_->GenericHook(kHookKey, bad);
+    EXPECT_EQ(r.first, 400) << bad << ": " << r.second;
+  }
+  EXPECT_EQ(ctl_->Metric(R"(stackctl_webhook_requests_total{provider="generic",result="too_large"})"), 1);
+  EXPECT_EQ(ctl_->Metric(R"(stackctl_webhook_requests_total{provider="generic",result="bad_request"})"), 3);
+  EXPECT_EQ(ctl_->Http("GET", "/healthz", "").first, 200);
+  EXPECT_EQ(ctl_->Http("GET", "/readyz", "").first, 200);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  for (const auto& c : proxy.CallsSince(mark)) EXPECT_FALSE(c.write()) << c.method << " " << c.target;
+  Json s = ctl_->Stack(stack);
+  EXPECT_EQ(s.value("revision", ""), c1);
+  EXPECT_EQ(s.value("target_revision", ""), c1);
+  EXPECT_EQ(Gens(stack), AllGen(stack, 1, "1"));
+
+  r = ctl_->GenericHook(kHookKey, PushBody(url, c2));
+  EXPECT_EQ(r.first, 202) << r.second;
+  ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c2); }, 60)) << ctl_->Stack(stack).dump() << ctl_->Log();
+  EXPECT_EQ(ctl_->Metric(R"(stackctl_webhook_requests_total{provider="generic",result="accepted"})"), 1);
+  EXPECT_EQ(Gens(stack), AllGen(stack, 1, "2"));
+  EXPECT_EQ(Count("service", stack), 1);
+  ExpectNoDuplicateSecrets(stack);
+  auto h = History(stack);
+  ASSERT_EQ(h.size(), 2u) << Json(h).dump();
+  EXPECT_EQ(h[1].value("revision", ""), c2);
+  outputs_ += ctl_->Log();
+  ctl_.reset();
+  ExpectSecretNowhere();
+  Remove(stack);
+}
+
+// `stackctl deploy` of a stack while stackctld syncs the same stack from a
+// push: the CLI holds the swarm lock mid-rollout when the controller asks for
+// it, so their writes never interleave. The manual deploy pins the stack; the
+// controller, once it has the lock, must see that pin and write nothing. The
+// stack ends complete on the CLI's revision; `stackctl resume` and a sync hand
+// it back to Git.
+TEST_F(FaultsTest, CliDeployRacesControllerSyncUnderTheLock) {
+  std::string stack = "fcr" + id_;
+  InitRepo();
+  std::string c1 = Commit(1, 4);
+  Proxy pc(tb_, dir_, "pc"), pb(tb_, dir_, "pb");
+  const std::string url = "file://" + dir_ + "/repos/app.git";
+  StartStackctld(url, pc.host(), stack);
+  ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c1); }, 180)) << ctl_->Stack(stack).dump() << ctl_->Log();
+  std::string c2 = Commit(2, 4);
+
+  size_t mc = pc.Mark(), mb = pb.Mark();
+  std::string ob;
+  std::string f3 = Compose(3, 4);
+  auto cli = std::async(std::launch::async, [&] {
+    return Deploy(pb.host(), f3, stack, "v3", &ob, "--parallelism 1");
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& c : pb.CallsSince(mb))
+      if (IsServiceUpdate(c.method, c.target)) return true;
+    return false;
+  }, 60));
+  auto hook = ctl_->GenericHook(kHookKey, PushBody(url, c2));
+  EXPECT_EQ(hook.first, 202) << hook.second;
+  // The controller asks for the lock (a config create) while the CLI still rolls out.
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& c : pc.CallsSince(mc))
+      if (c.method == "POST" && c.target.find("/configs/create") != std::string::npos) return true;
+    return false;
+  }, 30)) << ctl_->Log();
+  // That reconcile cannot finish before the CLI releases the lock; a second
+  // one (the push, and drift events, queued meanwhile) follows it.
+  double reconciles = Reconciles(stack);
+  ASSERT_EQ(cli.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "the CLI deploy finished before the controller asked for the lock: no race";
+  ASSERT_EQ(cli.get(), 0) << ob;
+  ASSERT_TRUE(WaitFor([&] { return Reconciles(stack) >= reconciles + 2; }, 120)) << ctl_->Log();
+  EXPECT_EQ(ctl_->Stack(stack).value("sync", ""), "Pinned");
+
+  auto writes = [](const std::vector<Proxy::Call>& calls) {
+    std::vector<Proxy::Call> w;
+    for (const auto& c : calls)
+      if (c.write() && c.target.find("/configs") == std::string::npos) w.push_back(c);
+    return w;
+  };
+  auto wb = writes(pb.CallsSince(mb)), wc = writes(pc.CallsSince(mc));
+  ASSERT_FALSE(wb.empty());
+  for (const auto& c : wc) {
+    EXPECT_TRUE(c.t < wb.front().t || c.t > wb.back().t) << "controller write inside the CLI's rollout: "
+                                                          << c.method << " " << c.target;
+  }
+  EXPECT_EQ(wc.size(), 0u) << "the controller overrode the manual deploy's pin";
+  EXPECT_EQ(Gens(stack), AllGen(stack, 4, "3"));
+  Json s = ctl_->Stack(stack);
+  EXPECT_EQ(s.value("pinned", false), true);
+  EXPECT_EQ(s.value("revision", ""), c1);
+  auto h = History(stack);
+  ASSERT_EQ(h.size(), 2u) << Json(h).dump();
+  EXPECT_EQ(h[0].value("revision", ""), c1);
+  EXPECT_EQ(h[1].value("revision", ""), "v3");
+  EXPECT_EQ(h[1].value("result", ""), "succeeded");
+
+  std::string out;
+  ASSERT_EQ(Stackctl(tb_.docker_host, "resume " + stack, &out), 0) << out;
+  auto sync = ctl_->Api("POST", "/api/v1/stacks/" + stack + "/sync?wait=true");
+  EXPECT_EQ(sync.first, 200) << sync.second;
+  EXPECT_TRUE(WaitFor([&] { return SyncedOn(stack, c2); }, 60)) << ctl_->Stack(stack).dump();
+  EXPECT_EQ(Gens(stack), AllGen(stack, 4, "2"));
+  EXPECT_EQ(Count("service", stack), 4);
+  EXPECT_EQ(Count("network", stack), 1);
+  EXPECT_EQ(Locks(stack), 0);
+  ExpectNoDuplicateSecrets(stack);
+  h = History(stack);
+  ASSERT_EQ(h.size(), 3u) << Json(h).dump() << ctl_->Log();
+  EXPECT_EQ(h[2].value("revision", ""), c2);
+  EXPECT_EQ(h[2].value("result", ""), "succeeded");
+  outputs_ += ctl_->Log();
+  ctl_.reset();
   ExpectSecretNowhere();
   Remove(stack);
 }

@@ -26,21 +26,6 @@
 namespace stackctl::testing {
 namespace {
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-template <typename F>
-bool WaitFor(F pred, int seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  return pred();
-}
-
 std::map<std::string, std::string> ReadEnv(const std::string& path) {
   std::map<std::string, std::string> env;
   std::ifstream f(path);

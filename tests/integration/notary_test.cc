@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -270,6 +271,52 @@ TEST_F(NotaryTest, DeployRequiresSignedImagesAndPinsTheSignedDigest) {
   std::string image = nb_.tb.Docker("service inspect " + stack +
                                     "_signed --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'");
   EXPECT_EQ(image, gun + ":1.0@" + want + "\n");
+  RunCommand("DOCKER_HOST=" + nb_.tb.docker_host + " " + nb_.tb.bin_dir + "/stackctl rm " + stack, &out);
+}
+
+// `stackctl deploy --trust-policy require` with the Notary server down fails
+// closed: a new stack is not created at all, and a deployed stack keeps its
+// revision (no write, no history record), even with its trust root cached.
+TEST_F(NotaryTest, DeployWithNotaryDownFailsClosedAndDeploysNothing) {
+  const std::string gun = "127.0.0.1:5000/library/busybox";
+  std::string dir = TempDir("deploy-down");
+  auto write = [&](const std::string& level) {
+    std::ofstream(dir + "/docker-compose.yml")
+        << "version: \"3.8\"\nservices:\n  signed:\n    image: " << gun
+        << ":1.0\n    command: [\"sleep\", \"3600\"]\n    environment: {LEVEL: \"" << level << "\"}\n";
+  };
+  std::string stack = "trustdown" + std::to_string(getpid() % 100000);
+  auto deploy = [&](const std::string& url, const std::string& revision) {
+    return "cd " + dir + " && DOCKER_HOST=" + nb_.tb.docker_host + " " + nb_.tb.bin_dir +
+           "/stackctl deploy --timeout 60s --revision " + revision + " --trust-policy require " +
+           Flags(url) + " -c docker-compose.yml " + stack;
+  };
+  auto count = [&](const std::string& kind) {
+    std::string ids = nb_.tb.Docker(kind + " ls -q --filter label=com.docker.stack.namespace=" + stack);
+    return std::count(ids.begin(), ids.end(), '\n');
+  };
+  const std::string unreachable = "notary server " + nb_.down_url + " unreachable";
+  write("1");
+  std::string out;
+  EXPECT_EQ(RunCommand(deploy(nb_.down_url, "v1"), &out), 1) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr(unreachable));
+  EXPECT_EQ(count("service"), 0);
+  EXPECT_EQ(count("network"), 0);
+
+  ASSERT_EQ(RunCommand(deploy("", "v1"), &out), 0) << out;
+  write("2");
+  EXPECT_EQ(RunCommand(deploy(nb_.down_url, "v2"), &out), 1) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr(unreachable));
+  EXPECT_EQ(nb_.tb.Docker("service inspect " + stack +
+                          "_signed --format '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'"),
+            "[\"LEVEL=1\"]\n");
+  EXPECT_EQ(count("service"), 1);
+  std::string history;
+  ASSERT_EQ(RunCommand("DOCKER_HOST=" + nb_.tb.docker_host + " " + nb_.tb.bin_dir +
+                           "/stackctl history -o json " + stack + " | jq -r '.[].revision'",
+                       &history, false),
+            0);
+  EXPECT_EQ(history, "v1\n");
   RunCommand("DOCKER_HOST=" + nb_.tb.docker_host + " " + nb_.tb.bin_dir + "/stackctl rm " + stack, &out);
 }
 

@@ -5,10 +5,18 @@
 // CI must never pass by not running the engine tests.
 #pragma once
 
+#include <signal.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace stackctl::testing {
 
@@ -48,5 +56,70 @@ bool LoadTestbed(Testbed* tb);
 // Runs a shell command, returns its exit status and captures stdout (and
 // stderr when merge_stderr) into *out.
 int RunCommand(const std::string& cmd, std::string* out, bool merge_stderr = true);
+
+// `s` without trailing newlines and spaces.
+std::string Trim(std::string s);
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& text);
+
+// Polls `pred` every 200 ms for up to `seconds`; its last value.
+template <typename F>
+bool WaitFor(F pred, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return pred();
+}
+
+// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
+int FreeLoopbackPort();
+
+// Hex HMAC-SHA256 of `body` under `key` (the generic webhook's X-Signature).
+std::string HmacSha256Hex(const std::string& key, const std::string& body);
+
+// One stackctld process run by a test. `dir` holds its configuration
+// (stackctld.yml, written by the test, relative paths resolve there), its log
+// (stackctld.log) and the scratch files of HTTP requests. Stopped (SIGTERM)
+// when destroyed; its pid is also recorded under the bed's pids/ so
+// tests/testbed/down.sh stops it if the test dies.
+class Stackctld {
+ public:
+  Stackctld(const Testbed& tb, std::string dir, int port, std::string api_token)
+      : tb_(tb), dir_(std::move(dir)), port_(port), token_(std::move(api_token)) {}
+  ~Stackctld() { Stop(SIGTERM); }
+  Stackctld(const Stackctld&) = delete;
+  Stackctld& operator=(const Stackctld&) = delete;
+
+  // Starts `stackctld -c stackctld.yml` in dir; true once /healthz answers 200.
+  bool Start();
+  // Sends `sig` and reaps the process (SIGKILL after 60 s).
+  void Stop(int sig);
+  pid_t pid() const { return pid_; }
+  int port() const { return port_; }
+
+  // An HTTP request to stackctld with curl: {status (0: no answer), body}.
+  std::pair<int, std::string> Http(const std::string& method, const std::string& path,
+                                   const std::string& body, const std::string& headers = "");
+  // The same with the API bearer token.
+  std::pair<int, std::string> Api(const std::string& method, const std::string& path,
+                                  const std::string& body = "{}");
+  // POST /hooks/generic with a valid signature.
+  std::pair<int, std::string> GenericHook(const std::string& secret, const std::string& body);
+  // GET /api/v1/stacks/NAME; null when it does not answer 200.
+  nlohmann::json Stack(const std::string& name);
+  // The value of one sample of /metrics ("name{labels}"), -1 when absent.
+  double Metric(const std::string& sample);
+  std::string Log() const { return ReadFile(dir_ + "/stackctld.log"); }
+
+ private:
+  const Testbed& tb_;
+  std::string dir_;
+  int port_;
+  std::string token_;
+  pid_t pid_ = 0;
+  std::atomic<int> seq_{0};
+};
 
 }  // namespace stackctl::testing
