@@ -13,6 +13,21 @@
 namespace stackctl::controller {
 namespace {
 
+void ReleaseFreedMemory() {
+#if defined(__SANITIZE_ADDRESS__)
+  // Under ASan the allocator is ASan's: glibc's malloc_trim would work on
+  // arenas glibc never set up and trips glibc's own assertions at thread exit.
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  // Same for clang's ASan.
+#else
+  malloc_trim(0);
+#endif
+#else
+  malloc_trim(0);
+#endif
+}
+
 // How long after a reconcile engine events of its stack count as its own echo.
 constexpr std::chrono::seconds kEchoWindow{2};
 
@@ -124,7 +139,7 @@ void Controller::WorkerLoop() {
     // A reconcile of a large stack allocates tens of MB (rendered specs,
     // live state, history record) and frees it again; glibc keeps freed
     // memory in its arenas. Hand it back so an idle controller stays small.
-    malloc_trim(0);
+    ReleaseFreedMemory();
     {
       std::lock_guard<std::mutex> l(mu_);
       running_.erase(r.stack);
