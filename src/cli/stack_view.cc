@@ -34,14 +34,7 @@ Json StatusJson(const reconciler::StackStatus& st) {
   bool healthy = true;
   for (const auto& s : st.services) {
     healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
-    j["services"].push_back({{"name", s.name},
-                             {"image", s.image},
-                             {"mode", s.mode},
-                             {"running", s.health.running},
-                             {"desired", s.health.desired},
-                             {"health", reconciler::HealthStateName(s.health.state)},
-                             {"update_state", s.health.update_state},
-                             {"message", s.health.message}});
+    j["services"].push_back(reconciler::ServiceStatusJson(s));
   }
   j["health"] = healthy ? "healthy" : "degraded";
   return j;

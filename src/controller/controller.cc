@@ -623,14 +623,7 @@ Result<Json> Controller::GetStack(const std::string& name) {
     bool healthy = true;
     for (const auto& s : st->services) {
       healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
-      j["services"].push_back({{"name", s.name},
-                               {"image", s.image},
-                               {"mode", s.mode},
-                               {"running", s.health.running},
-                               {"desired", s.health.desired},
-                               {"health", reconciler::HealthStateName(s.health.state)},
-                               {"update_state", s.health.update_state},
-                               {"message", s.health.message}});
+      j["services"].push_back(reconciler::ServiceStatusJson(s));
     }
     if (!st->services.empty()) j["health"] = healthy ? "Healthy" : "Degraded";
     if (st->control.pinned) j["sync"] = "Pinned";

@@ -579,6 +579,17 @@ Result<std::vector<HistoryRecord>> Deployer::History(const std::string& stack) {
   return HistoryStore(engine_, stack).List();
 }
 
+Json ServiceStatusJson(const ServiceStatusLine& s) {
+  return {{"name", s.name},
+          {"image", s.image},
+          {"mode", s.mode},
+          {"running", s.health.running},
+          {"desired", s.health.desired},
+          {"health", HealthStateName(s.health.state)},
+          {"update_state", s.health.update_state},
+          {"message", s.health.message}};
+}
+
 Result<StackStatus> Deployer::GetStatus(const std::string& stack) {
   StackStatus st;
   st.stack = stack;

@@ -76,6 +76,9 @@ struct ServiceStatusLine {
   std::string name, image, mode;
   ServiceHealth health;
 };
+// The line as `stackctl status -o json` and the controller's API show it:
+// name, image, mode, running, desired, health, update_state, message.
+Json ServiceStatusJson(const ServiceStatusLine& s);
 
 struct StackStatus {
   std::string stack;
