@@ -10,6 +10,7 @@ PKGS=(
   docker.io docker-registry notary lighttpd fcgiwrap age prometheus busybox-static
   python3-cryptography  # secrets tests: an independent SOPS document generator
   faketime  # notary integration tests: an expired timestamp seen through a later wall clock
+  openssh-server  # gitsource integration tests: an ssh:// Git remote on loopback
   zlib1g-dev
 )
 missing=()

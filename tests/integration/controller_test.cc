@@ -1,5 +1,6 @@
-// stackctld end to end: a real Git repository (file://), the real stackctld
-// binary against the test-bed swarm, its webhooks, CI API and metrics.
+// stackctld end to end: a real Git repository (file://, and ssh:// through
+// sshd on loopback), the real stackctld binary against the test-bed swarm,
+// its webhooks, CI API and metrics.
 #include <signal.h>
 #include <unistd.h>
 
@@ -247,6 +248,79 @@ TEST_F(ControllerE2E, StackctlServerStatusHistoryAndSync) {
     return r.first == 200 && Json::parse(r.second).value("state", "") != "pending" &&
            Json::parse(r.second).value("state", "") != "running";
   }, 120));
+}
+
+// A stack whose repository is an ssh:// remote (sshd on loopback, started by
+// tests/testbed/git-server.sh): key login, host key checked against
+// known_hosts; a pushed commit reaches the swarm through the poll.
+TEST(ControllerOverSsh, PushedCommitIsDeployedFromAnSshRemote) {
+  Testbed tb;
+  REQUIRE_TESTBED(tb);
+  const fs::path dir = fs::temp_directory_path() / ("stackctld-ssh-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "work" / "app");
+  const std::string stack = "ssh" + std::to_string(getpid() % 100000);
+  const std::string git_server = STACKCTL_SOURCE_DIR "/tests/testbed/git-server.sh";
+  const std::string server_name = "ctl-ssh-" + std::to_string(getpid());
+  std::string out;
+  auto sh = [&](const std::string& cmd) {
+    EXPECT_EQ(RunCommand(cmd, &out), 0) << cmd << ": " << out;
+    return Trim(out);
+  };
+  auto push = [&](const std::string& level) {
+    WriteFile((dir / "work" / "app" / "docker-compose.yml").string(),
+              "version: \"3.8\"\nservices:\n  web:\n    image: " + tb.image +
+                  "\n    command: [\"sleep\", \"3600\"]\n    environment:\n      LEVEL: \"" + level + "\"\n");
+    return sh("cd " + (dir / "work").string() + " && git add -A && git -c user.name=t -c user.email=t@t commit -qm " +
+              level + " && git push -q origin HEAD:main && git rev-parse HEAD");
+  };
+  sh("git init -q --bare -b main " + (dir / "repos" / "infra.git").string() + " && git init -q -b main " +
+     (dir / "work").string() + " && git -C " + (dir / "work").string() + " remote add origin " +
+     (dir / "repos" / "infra.git").string());
+  sh("ssh-keygen -q -t ed25519 -N '' -C stackctld -f " + (dir / "deploy-key").string());
+  std::string c1 = push("1");
+  const std::string base = sh("GIT_SERVER_STATE_DIR=" + (dir / "sshd").string() + " " + git_server + " ssh " +
+                              server_name + " " + (dir / "repos").string() + " " + (dir / "deploy-key.pub").string());
+  ASSERT_EQ(base.rfind("ssh://", 0), 0u) << base;
+  const std::string url = base + "infra.git";
+
+  const int port = FreeLoopbackPort();
+  WriteFile((dir / "api-token").string(), "tok\n");
+  WriteFile((dir / "stackctld.yml").string(),
+            "engine: {host: \"" + tb.docker_host + "\"}\n"
+            "state_dir: " + (dir / "state").string() + "\n"
+            "http: {listen: \"127.0.0.1:" + std::to_string(port) + "\", api_token_file: api-token}\n"
+            "repositories:\n"
+            "  - name: infra\n"
+            "    url: \"" + url + "\"\n"
+            "    poll_interval: 5s\n"
+            "    auth: {ssh_private_key_file: deploy-key, known_hosts_file: sshd/known_hosts}\n"
+            "defaults: {timeout: 2m, rollout: {parallelism: 0}}\n"
+            "stacks:\n"
+            "  - {name: " + stack + ", repository: infra, path: app}\n");
+  {
+    Stackctld ctl(tb, dir.string(), port, "tok");
+    ASSERT_TRUE(ctl.Start()) << ctl.Log();
+    auto synced_on = [&](const std::string& rev) {
+      Json s = ctl.Stack(stack);
+      return s.value("revision", "") == rev && s.value("sync", "") == "Synced";
+    };
+    ASSERT_TRUE(WaitFor([&] { return synced_on(c1); }, 60)) << ctl.Stack(stack).dump() << ctl.Log();
+    auto env = [&] {
+      return tb.Docker("service inspect " + stack + "_web --format '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'");
+    };
+    EXPECT_THAT(env(), HasSubstr("LEVEL=1"));
+
+    std::string c2 = push("2");
+    ASSERT_TRUE(WaitFor([&] { return synced_on(c2); }, 60)) << ctl.Stack(stack).dump() << ctl.Log();
+    EXPECT_THAT(env(), HasSubstr("LEVEL=2"));
+    EXPECT_EQ(ctl.Stack(stack).value("repository_error", "?"), "");
+    EXPECT_GE(ctl.Metric(R"(stackctl_git_fetch_total{repo="infra",result="success"})"), 2);
+    EXPECT_EQ(ctl.Metric(R"(stackctl_git_fetch_total{repo="infra",result="error"})"), -1);
+  }
+  RunCommand(git_server + " stop " + server_name, &out);
+  RunCommand("DOCKER_HOST=" + tb.docker_host + " " + tb.bin_dir + "/stackctl rm " + stack, &out);
+  fs::remove_all(dir);
 }
 
 // --server https://...: --server-ca is the trust anchor. A static HTTPS

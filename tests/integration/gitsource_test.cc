@@ -1,6 +1,7 @@
 // GitSource against real Git servers on loopback, started by the test with
 // tests/testbed/git-server.sh: git daemon (git://), git http-backend behind
-// lighttpd + fcgiwrap with basic auth (http://), and file://.
+// lighttpd + fcgiwrap with basic auth (http://) and TLS (https://), sshd
+// (ssh://, key login checked against known_hosts), and file://.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -71,7 +72,7 @@ class GitServerTest : public ::testing::Test {
   }
   std::unique_ptr<GitSource> Make(const std::string& url, const std::string& branch = "main",
                                   Auth auth = {}) {
-    RemoteSpec spec{"infra", url, RefKind::kBranch, branch, auth};
+    RemoteSpec spec{"infra", url, RefKind::kBranch, branch, auth, ""};
     auto src = GitSource::Create(spec, dir_ + "/cache");
     EXPECT_TRUE(src.ok()) << src.status().ToString();
     return std::move(src).value();
@@ -224,6 +225,78 @@ TEST_F(GitServerTest, HttpsWithPrivateCa) {
                                  "/other.pem: unable to get local issuer certificate"));
   st = make(d + "/missing.pem")->ResolveRemote().status();
   EXPECT_EQ(st, FailedPrecondition("git ls-remote " + url + ": cannot read CA file " + d + "/missing.pem"));
+}
+
+// An ssh:// remote served by sshd on loopback: key login, the server's host key
+// checked against known_hosts, an encrypted key with its passphrase file.
+TEST_F(GitServerTest, SshWithKeyAndKnownHosts) {
+  testing::Testbed tb;
+  REQUIRE_TESTBED(tb);
+  const std::string d = dir_ + "/ssh";
+  std::string out;
+  ASSERT_EQ(RunCommand("set -e; mkdir -p " + d + "; cd " + d + "; "
+                       "ssh-keygen -q -t ed25519 -N '' -C deploy -f deploy; "
+                       "ssh-keygen -q -t ed25519 -N 'k3y-pass' -C locked -f locked; "
+                       "ssh-keygen -q -t ed25519 -N '' -C stranger -f stranger; "
+                       "cat deploy.pub locked.pub > allowed.pub",
+                       &out, false),
+            0)
+      << out;
+  std::string base = Start("ssh", "gssh", d + "/allowed.pub");
+  ASSERT_EQ(base.rfind("ssh://", 0), 0u) << base;
+  const std::string url = base + "infra.git";
+  const std::string known_hosts = dir_ + "/state-gssh/known_hosts";
+  Auth good;
+  good.ssh_private_key_file = d + "/deploy";
+  good.known_hosts_file = known_hosts;
+  auto src = Make(url, "main", good);
+  Lifecycle(*src);
+
+  Auth locked = good;
+  locked.ssh_private_key_file = d + "/locked";
+  locked.ssh_passphrase_file = SecretFile("passphrase", "k3y-pass");
+  EXPECT_EQ(*Make(url, "main", locked)->ResolveRemote(), *src->ResolveRemote());
+
+  // A key the server does not know.
+  Auth stranger = good;
+  stranger.ssh_private_key_file = d + "/stranger";
+  EXPECT_EQ(Make(url, "main", stranger)->ResolveRemote().status(),
+            Unauthenticated("git ls-remote " + url + ": authentication failed: credentials rejected"));
+  Auth missing_key = good;
+  missing_key.ssh_private_key_file = d + "/no-such-key";
+  EXPECT_EQ(Make(url, "main", missing_key)->ResolveRemote().status(),
+            FailedPrecondition("git ls-remote " + url + ": " + d + "/no-such-key: cannot read file"));
+
+  // The server's host key must be the one in known_hosts: another key for the
+  // same address, or no line for it, is refused before any credential is sent.
+  auto first_two_fields = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string a, b;
+    in >> a >> b;
+    return a + " " + b;
+  };
+  const std::string host_pattern = first_two_fields(known_hosts);  // "[127.0.0.1]:PORT ssh-ed25519"
+  Auth spoofed = good;
+  spoofed.known_hosts_file = SecretFile(
+      "known_hosts.other",
+      host_pattern.substr(0, host_pattern.find(' ')) + " " + first_two_fields(d + "/stranger.pub"));
+  EXPECT_EQ(Make(url, "main", spoofed)->ResolveRemote().status(),
+            PermissionDenied("git ls-remote " + url + ": host key of 127.0.0.1 does not match " +
+                             spoofed.known_hosts_file));
+  Auth unknown = good;
+  unknown.known_hosts_file = SecretFile("known_hosts.empty", "# no hosts");
+  EXPECT_EQ(Make(url, "main", unknown)->Fetch("").status(),
+            PermissionDenied("git fetch " + url + ": host 127.0.0.1 is not in " +
+                             unknown.known_hosts_file));
+
+  std::string head = *src->ResolveRemote();
+  Stop("gssh");
+  Status down = src->ResolveRemote().status();
+  EXPECT_EQ(down.code(), Code::kUnavailable) << down.ToString();
+  EXPECT_EQ(down.message().rfind("git ls-remote " + url + ": ", 0), 0u) << down.message();
+  auto cached = src->Fetch(head);
+  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+  EXPECT_TRUE(cached->Files("stacks/db")->Exists("docker-compose.yml"));
 }
 
 }  // namespace

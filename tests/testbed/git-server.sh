@@ -6,18 +6,22 @@
 #                                            with basic auth when USER and PASS are given
 #   git-server.sh https NAME ROOT PEM        the same over TLS; PEM holds the server's
 #                                            certificate and key
+#   git-server.sh ssh NAME ROOT PUBKEY       sshd that lets the holder of PUBKEY's private
+#                                            key run git-upload-pack/receive-pack (through
+#                                            git-shell) as the current user; writes the
+#                                            server's known_hosts line to STATE/known_hosts
 #   git-server.sh stop NAME                  stop the server(s) started under NAME
 #
-# Prints the base URL on stdout: "git://127.0.0.1:PORT/" or
-# "http(s)://127.0.0.1:PORT/git/"; append the repository's path below ROOT
-# ("repo.git"). Listens on 127.0.0.1 of the current network namespace (run it
+# Prints the base URL on stdout: "git://127.0.0.1:PORT/",
+# "http(s)://127.0.0.1:PORT/git/" or "ssh://USER@127.0.0.1:PORT/ROOT/"; append
+# the repository's path below ROOT ("repo.git"). Listens on 127.0.0.1 of the current network namespace (run it
 # inside a test bed with tests/testbed/exec.sh, or from a test the bed runs).
 # PORT is a free port unless GIT_SERVER_PORT is set.
 # Pid files go to $STACKCTL_TESTBED/pids/git-NAME.pid (or $GIT_SERVER_PID_DIR),
 # so tests/testbed/down.sh stops whatever a test forgot; state (config, logs)
 # to $GIT_SERVER_STATE_DIR (default: a directory beside the pid files).
 set -euo pipefail
-usage() { sed -n '2,19p' "$0" >&2; exit 2; }
+usage() { sed -n '2,24p' "$0" >&2; exit 2; }
 (($# >= 2)) || usage
 CMD=$1 NAME=$2
 PIDS=${GIT_SERVER_PID_DIR:-${STACKCTL_TESTBED:?set STACKCTL_TESTBED or GIT_SERVER_PID_DIR}/pids}
@@ -90,6 +94,37 @@ CONF
     echo $! >"$PIDFILE"
     wait_port "$PORT"
     echo "$SCHEME://127.0.0.1:$PORT/git/"
+    ;;
+  ssh)
+    (($# == 4)) || usage
+    ROOT=$(realpath "$3")
+    PORT=${GIT_SERVER_PORT:-$(free_port)}
+    mkdir -p "$STATE"
+    STATE=$(realpath "$STATE")
+    [[ -f $STATE/host_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C git-server -f "$STATE/host_ed25519"
+    # git-shell runs only the Git commands a client asks for, nothing else.
+    printf 'restrict,command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"" %s\n' "$(cat "$4")" \
+      >"$STATE/authorized_keys"
+    printf '[127.0.0.1]:%s %s\n' "$PORT" "$(cut -d' ' -f1,2 "$STATE/host_ed25519.pub")" \
+      >"$STATE/known_hosts"
+    cat >"$STATE/sshd_config" <<CONF
+ListenAddress 127.0.0.1:$PORT
+HostKey $STATE/host_ed25519
+AuthorizedKeysFile $STATE/authorized_keys
+AllowUsers $(id -un)
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+CONF
+    mkdir -p /run/sshd  # privilege separation directory, normally made by the init system
+    /usr/sbin/sshd -D -e -f "$STATE/sshd_config" >"$STATE/sshd.log" 2>&1 </dev/null &
+    echo $! >"$PIDFILE"
+    wait_port "$PORT"
+    echo "ssh://$(id -un)@127.0.0.1:$PORT$ROOT/"
     ;;
   stop)
     pid=$(cat "$PIDFILE" 2>/dev/null || true)
