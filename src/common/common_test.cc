@@ -77,6 +77,46 @@ TEST(Json, NumberOverflowIsAnErrorNotAnException) {
   EXPECT_NE(big.status().message().find("number overflow"), std::string::npos);
 }
 
+TEST(Json, ParseJsonArrayHandsOverEachElementInOrder) {
+  std::vector<Json> got;
+  auto collect = [&](Json&& e) { got.push_back(std::move(e)); };
+  ASSERT_TRUE(ParseJsonArray(R"([{"ID":"a","Spec":{"Labels":{"x":"1"}}}, [1,[2]], "s", 3, null, {}])",
+                             "list", collect)
+                  .ok());
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_EQ(got[0], Json::parse(R"({"ID":"a","Spec":{"Labels":{"x":"1"}}})"));
+  EXPECT_EQ(got[1], Json::parse("[1,[2]]"));
+  EXPECT_EQ(got[2], "s");
+  EXPECT_EQ(got[3], 3);
+  EXPECT_TRUE(got[4].is_null());
+  EXPECT_EQ(got[5], Json::object());
+  got.clear();
+  EXPECT_TRUE(ParseJsonArray("[]", "list", collect).ok());
+  EXPECT_TRUE(got.empty());
+}
+
+TEST(Json, ParseJsonArrayErrors) {
+  int calls = 0;
+  auto count = [&](Json&&) { ++calls; };
+  EXPECT_EQ(ParseJsonArray(R"({"a": {"b": 1}})", "list services response", count),
+            InvalidArgument("list services response: expected a JSON array, got object"));
+  EXPECT_EQ(calls, 0);
+  Status truncated = ParseJsonArray(R"([{"a":1}, {"b":)", "list tasks response", count);
+  EXPECT_EQ(truncated.code(), Code::kInvalidArgument);
+  EXPECT_EQ(truncated.message().rfind("list tasks response: invalid JSON at byte 16: ", 0), 0u)
+      << truncated.message();
+  // An element `each` cannot use: the error names it, later elements are skipped.
+  calls = 0;
+  Status bad = ParseJsonArray(R"([1, "x", 3])", "list", [&](Json&& e) {
+    ++calls;
+    (void)e.get<int>();
+  });
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(bad.code(), Code::kInvalidArgument);
+  EXPECT_EQ(bad.message().rfind("list: [json.exception.type_error.302] type must be number", 0), 0u)
+      << bad.message();
+}
+
 TEST(ParallelFor, EveryIndexOnceAtMostMaxThreadsAtATime) {
   std::vector<std::atomic<int>> seen(50);
   std::atomic<int> in_flight{0}, peak{0};

@@ -8,6 +8,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -23,5 +24,12 @@ std::string CanonicalJson(const Json& j);
 std::string CanonicalHash(const Json& j);  // sha256 hex of CanonicalJson
 // Parses text; on error the message names `what` and the byte offset.
 Result<Json> ParseJson(std::string_view text, std::string_view what);
+// Parses a JSON array and hands each element to `each` as soon as it is
+// complete, moved out, so the whole array's DOM never exists at once (a
+// list of 1,000 services is several MB as a DOM). Errors name `what`: invalid
+// JSON as ParseJson, a top level that is not an array, an exception thrown
+// by `each`.
+Status ParseJsonArray(std::string_view text, std::string_view what,
+                      const std::function<void(Json&&)>& each);
 
 }  // namespace stackctl

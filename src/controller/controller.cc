@@ -1,32 +1,16 @@
 #include "controller/controller.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <random>
 
 #include "common/log.h"
+#include "common/memory.h"
 #include "notary/image_verifier.h"
 #include "notary/swarm_root_store.h"
 #include "render/render.h"
 
 namespace stackctl::controller {
 namespace {
-
-void ReleaseFreedMemory() {
-#if defined(__SANITIZE_ADDRESS__)
-  // Under ASan the allocator is ASan's: glibc's malloc_trim would work on
-  // arenas glibc never set up and trips glibc's own assertions at thread exit.
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  // Same for clang's ASan.
-#else
-  malloc_trim(0);
-#endif
-#else
-  malloc_trim(0);
-#endif
-}
 
 // How long after a reconcile engine events of its stack count as its own echo.
 constexpr std::chrono::seconds kEchoWindow{2};

@@ -126,23 +126,29 @@ uint64_t VersionIndex(const Json& j) {
 
 uint64_t U64(const Json& j) { return j.is_number_unsigned() ? j.get<uint64_t>() : 0; }
 
-Service ParseService(const Json& j) {
+// The subtree under `key`, moved out of `j`; null when absent.
+Json Take(Json& j, const char* key) {
+  if (!j.is_object()) return Json();
+  auto it = j.find(key);
+  return it == j.end() ? Json() : std::move(*it);
+}
+
+Service ParseService(Json&& j) {
   Service s;
   s.id = Str(j, "ID");
   s.version = VersionIndex(j);
-  s.spec = Sub(j, "Spec");
+  s.created_at = Str(j, "CreatedAt");
+  s.spec = Take(j, "Spec");
   s.name = Str(s.spec, "Name");
   s.labels = LabelsOf(s.spec);
-  s.previous_spec = Sub(j, "PreviousSpec");
-  s.update_status = Sub(j, "UpdateStatus");
+  s.update_status = Take(j, "UpdateStatus");
   const Json& st = Sub(j, "ServiceStatus");
   s.status.running_tasks = U64(Sub(st, "RunningTasks"));
   s.status.desired_tasks = U64(Sub(st, "DesiredTasks"));
-  s.raw = j;
   return s;
 }
 
-Task ParseTask(const Json& j) {
+Task ParseTask(Json&& j) {
   Task t;
   t.id = Str(j, "ID");
   t.service_id = Str(j, "ServiceID");
@@ -157,11 +163,11 @@ Task ParseTask(const Json& j) {
   t.timestamp = Str(st, "Timestamp");
   t.created_at = Str(j, "CreatedAt");
   t.updated_at = Str(j, "UpdatedAt");
-  t.raw = j;
+  t.raw = std::move(j);
   return t;
 }
 
-Node ParseNode(const Json& j) {
+Node ParseNode(Json&& j) {
   Node n;
   n.id = Str(j, "ID");
   const Json& spec = Sub(j, "Spec");
@@ -171,33 +177,35 @@ Node ParseNode(const Json& j) {
   n.state = Str(Sub(j, "Status"), "State");
   n.addr = Str(Sub(j, "Status"), "Addr");
   n.labels = LabelsOf(spec);
-  n.raw = j;
+  n.raw = std::move(j);
   return n;
 }
 
-Object ParseObject(Kind kind, const Json& j) {
+Object ParseObject(Kind kind, Json&& j) {
   Object o;
-  o.raw = j;
   if (kind == Kind::kNetwork) {
     o.id = Str(j, "Id");
     o.name = Str(j, "Name");
     o.labels = LabelsOf(j);
-    o.spec = j.is_object() ? j : Json::object();
+    o.created_at = Str(j, "Created");
+    o.spec = j.is_object() ? std::move(j) : Json::object();
     for (const char* k : {"Id", "Created", "Containers", "Peers", "Services", "Status"})
       o.spec.erase(k);
   } else {
     o.id = Str(j, "ID");
     o.version = VersionIndex(j);
-    o.spec = Sub(j, "Spec");
+    o.created_at = Str(j, "CreatedAt");
+    o.spec = Take(j, "Spec");
     o.name = Str(o.spec, "Name");
     o.labels = LabelsOf(o.spec);
   }
   return o;
 }
 
-// Parses a JSON body, converting nlohmann exceptions in the callback into Statuses.
+// Converts a parsed body with `f` (which may move out of it), nlohmann
+// exceptions in `f` becoming Statuses.
 template <typename T, typename F>
-Result<T> Convert(const Json& j, std::string_view what, F&& f) {
+Result<T> Convert(Json& j, std::string_view what, F&& f) {
   try {
     return f(j);
   } catch (const Json::exception& e) {
@@ -596,8 +604,9 @@ Result<std::string> DockerEngine::NegotiatedVersion(std::string_view what) {
   return api_version_;
 }
 
-Result<Json> DockerEngine::Call(std::string_view method, const std::string& path, const Json* body,
-                                std::string_view what, const std::string& registry_auth) {
+Result<std::string> DockerEngine::CallForText(std::string_view method, const std::string& path,
+                                              const Json* body, std::string_view what,
+                                              const std::string& registry_auth) {
   ASSIGN_OR_RETURN(std::string version, NegotiatedVersion(what));
   Request req;
   req.method = std::string(method);
@@ -612,8 +621,25 @@ Result<Json> DockerEngine::Call(std::string_view method, const std::string& path
   req.timeout_ms = config_.request_timeout_ms;
   ASSIGN_OR_RETURN(Response resp, Send(req));
   if (resp.status >= 400 || resp.status < 200) return MapEngineError(resp.status, resp.body, what);
-  if (Trim(resp.body).empty()) return Json();
-  return ParseJson(resp.body, std::string(what) + " response");
+  return std::move(resp.body);
+}
+
+Result<Json> DockerEngine::Call(std::string_view method, const std::string& path, const Json* body,
+                                std::string_view what, const std::string& registry_auth) {
+  ASSIGN_OR_RETURN(std::string text, CallForText(method, path, body, what, registry_auth));
+  if (Trim(text).empty()) return Json();
+  return ParseJson(text, std::string(what) + " response");
+}
+
+template <typename T>
+Result<std::vector<T>> DockerEngine::List(const std::string& path, const std::string& what,
+                                          const std::function<T(Json&&)>& parse) {
+  ASSIGN_OR_RETURN(std::string text, CallForText("GET", path, nullptr, what));
+  std::vector<T> out;
+  Status st = ParseJsonArray(text, what + ": unexpected engine response",
+                             [&](Json&& element) { out.push_back(parse(std::move(element))); });
+  if (!st.ok()) return Internal(st.message());
+  return out;
 }
 
 Status DockerEngine::Ping() {
@@ -652,24 +678,16 @@ Result<SwarmInfo> DockerEngine::Info() {
 }
 
 Result<std::vector<Service>> DockerEngine::ListServices(const Filters& filters, bool with_status) {
-  std::string what = "list services";
-  ASSIGN_OR_RETURN(
-      Json j, Call("GET",
-                   WithQuery("/services", {FiltersQuery(filters), with_status ? "status=true" : ""}),
-                   nullptr, what));
-  return Convert<std::vector<Service>>(j, what, [](const Json& j) {
-    std::vector<Service> out;
-    if (j.is_array())
-      for (const auto& s : j) out.push_back(ParseService(s));
-    return out;
-  });
+  return List<Service>(
+      WithQuery("/services", {FiltersQuery(filters), with_status ? "status=true" : ""}),
+      "list services", ParseService);
 }
 
 Result<Service> DockerEngine::InspectService(const std::string& ref) {
   std::string what = What("inspect", "service", ref);
   ASSIGN_OR_RETURN(Json j, Call("GET", "/services/" + Escape(ref) + "?insertDefaults=false",
                                 nullptr, what));
-  return Convert<Service>(j, what, [](const Json& j) { return ParseService(j); });
+  return Convert<Service>(j, what, [](Json& j) { return ParseService(std::move(j)); });
 }
 
 Result<std::string> DockerEngine::CreateService(const Json& spec,
@@ -715,43 +733,22 @@ Status DockerEngine::RemoveService(const std::string& id) {
 }
 
 Result<std::vector<Task>> DockerEngine::ListTasks(const Filters& filters) {
-  std::string what = "list tasks";
-  ASSIGN_OR_RETURN(Json j, Call("GET", WithQuery("/tasks", {FiltersQuery(filters)}), nullptr, what));
-  return Convert<std::vector<Task>>(j, what, [](const Json& j) {
-    std::vector<Task> out;
-    if (j.is_array())
-      for (const auto& t : j) out.push_back(ParseTask(t));
-    return out;
-  });
+  return List<Task>(WithQuery("/tasks", {FiltersQuery(filters)}), "list tasks", ParseTask);
 }
 
 Result<std::vector<Node>> DockerEngine::ListNodes(const Filters& filters) {
-  std::string what = "list nodes";
-  ASSIGN_OR_RETURN(Json j, Call("GET", WithQuery("/nodes", {FiltersQuery(filters)}), nullptr, what));
-  return Convert<std::vector<Node>>(j, what, [](const Json& j) {
-    std::vector<Node> out;
-    if (j.is_array())
-      for (const auto& n : j) out.push_back(ParseNode(n));
-    return out;
-  });
+  return List<Node>(WithQuery("/nodes", {FiltersQuery(filters)}), "list nodes", ParseNode);
 }
 
 Result<std::vector<Object>> DockerEngine::ListObjects(Kind kind, const Filters& filters) {
-  std::string what = "list " + Plural(kind);
-  ASSIGN_OR_RETURN(Json j, Call("GET", WithQuery("/" + Plural(kind), {FiltersQuery(filters)}),
-                                nullptr, what));
-  return Convert<std::vector<Object>>(j, what, [kind](const Json& j) {
-    std::vector<Object> out;
-    if (j.is_array())
-      for (const auto& o : j) out.push_back(ParseObject(kind, o));
-    return out;
-  });
+  return List<Object>(WithQuery("/" + Plural(kind), {FiltersQuery(filters)}), "list " + Plural(kind),
+                      [kind](Json&& j) { return ParseObject(kind, std::move(j)); });
 }
 
 Result<Object> DockerEngine::InspectObject(Kind kind, const std::string& ref) {
   std::string what = What("inspect", KindName(kind), ref);
   ASSIGN_OR_RETURN(Json j, Call("GET", "/" + Plural(kind) + "/" + Escape(ref), nullptr, what));
-  return Convert<Object>(j, what, [kind](const Json& j) { return ParseObject(kind, j); });
+  return Convert<Object>(j, what, [kind](Json& j) { return ParseObject(kind, std::move(j)); });
 }
 
 Result<std::string> DockerEngine::CreateObject(Kind kind, const Json& spec) {

@@ -160,9 +160,18 @@ class DockerEngine : public Engine {
   Result<std::string> NegotiatedVersion(std::string_view what);
   // Sends one request; transport failures become Statuses, HTTP errors do not.
   Result<Response> Send(const Request& req);
-  // Versioned call: negotiates, sends, maps HTTP >= 400 to a Status, parses JSON (if any).
+  // Versioned call: negotiates, sends, maps HTTP >= 400 to a Status; the response body.
+  Result<std::string> CallForText(std::string_view method, const std::string& path,
+                                  const Json* body, std::string_view what,
+                                  const std::string& registry_auth = "");
+  // CallForText, then the body parsed as JSON (null when empty).
   Result<Json> Call(std::string_view method, const std::string& path, const Json* body,
                     std::string_view what, const std::string& registry_auth = "");
+  // GET of a list endpoint, each element converted by `parse` as soon as it is
+  // parsed (ParseJsonArray): the whole list never exists as one DOM.
+  template <typename T>
+  Result<std::vector<T>> List(const std::string& path, const std::string& what,
+                              const std::function<T(Json&&)>& parse);
 
   ClientConfig config_;
   std::mutex mu_;

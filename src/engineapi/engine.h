@@ -56,7 +56,9 @@ struct Object {
   std::string name;      // Spec.Name (services, secrets, configs) or Name (networks)
   std::map<std::string, std::string> labels;  // Spec.Labels / Labels
   Json spec;  // the stored spec (networks: the inspect body minus runtime fields)
-  Json raw;   // the full inspect/list body
+  std::string created_at;  // CreatedAt (networks: Created), RFC 3339
+  // Nothing else of the engine's body is kept: a stackctld managing 1,000
+  // services holds their live state, and each copy costs megabytes.
 };
 
 struct ServiceStatus {
@@ -65,7 +67,6 @@ struct ServiceStatus {
 };
 
 struct Service : Object {
-  Json previous_spec;  // PreviousSpec, null when none
   Json update_status;  // UpdateStatus, null when none
   ServiceStatus status;  // only filled by ListServices(..., /*with_status=*/true)
 };

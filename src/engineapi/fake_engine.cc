@@ -354,17 +354,9 @@ Service FakeEngine::ToService(const FakeService& s) const {
   out.version = s.version;
   out.name = NameOf(s.spec);
   out.labels = LabelsOf(s.spec);
+  out.created_at = s.created_at;
   out.spec = s.spec;
-  out.previous_spec = s.previous_spec;
   out.update_status = s.update_status;
-  out.raw = {{"ID", s.id},
-             {"Version", {{"Index", s.version}}},
-             {"CreatedAt", s.created_at},
-             {"UpdatedAt", s.updated_at},
-             {"Spec", s.spec},
-             {"Endpoint", {{"Spec", Json::object()}}}};
-  if (!s.previous_spec.is_null()) out.raw["PreviousSpec"] = s.previous_spec;
-  if (!s.update_status.is_null()) out.raw["UpdateStatus"] = s.update_status;
   return out;
 }
 
@@ -374,22 +366,13 @@ Object FakeEngine::ToObject(Kind kind, const FakeObject& o) const {
   out.version = o.version;
   out.name = NameOf(o.spec);
   out.labels = LabelsOf(o.spec);
+  out.created_at = o.created_at;
+  out.spec = o.spec;
   if (kind == Kind::kNetwork) {
     // Same shape as DockerEngine: the inspect body minus runtime fields.
-    out.spec = o.spec;
-    out.raw = o.spec;
-    out.raw["Id"] = o.id;
-    out.raw["Created"] = o.created_at;
-    out.raw["Containers"] = nullptr;
     out.version = 0;  // networks have no version
-  } else {
-    out.spec = o.spec;
-    if (kind == Kind::kSecret) out.spec.erase("Data");  // the engine never returns it
-    out.raw = {{"ID", o.id},
-               {"Version", {{"Index", o.version}}},
-               {"CreatedAt", o.created_at},
-               {"UpdatedAt", o.updated_at},
-               {"Spec", out.spec}};
+  } else if (kind == Kind::kSecret) {
+    out.spec.erase("Data");  // the engine never returns it
   }
   return out;
 }
@@ -435,9 +418,6 @@ Result<std::vector<Service>> FakeEngine::ListServices(const Filters& filters, bo
       for (const auto& t : tasks_)
         if (t.service_id == id && t.desired_state == "running" && t.state == "running")
           ++svc.status.running_tasks;
-      svc.raw["ServiceStatus"] = {{"RunningTasks", svc.status.running_tasks},
-                                  {"DesiredTasks", svc.status.desired_tasks},
-                                  {"CompletedTasks", 0}};
     }
     out.push_back(std::move(svc));
   }

@@ -41,9 +41,10 @@ TEST(FakeEngineTest, CreateInspectAndVersionIndex) {
   EXPECT_EQ(by_name->name, "st_web");
   EXPECT_EQ(by_name->labels.at("tier"), "st_web");
   EXPECT_EQ(by_name->spec, ServiceSpec("st_web", "web:1"));
-  EXPECT_TRUE(by_name->previous_spec.is_null());
   EXPECT_TRUE(by_name->update_status.is_null());
-  EXPECT_EQ(by_name->raw["Version"]["Index"], 1);
+  EXPECT_FALSE(by_name->created_at.empty());
+  // Never updated: nothing to roll back to.
+  EXPECT_EQ(fake.RollbackService(*id, 1).code(), Code::kFailedPrecondition);
 
   auto by_prefix = fake.InspectService(id->substr(0, 6));
   ASSERT_TRUE(by_prefix.ok());
@@ -97,7 +98,6 @@ TEST(FakeEngineTest, UpdateKeepsPreviousSpecAndRollbackSwaps) {
   EXPECT_EQ(s.version, 3u);  // spec write + UpdateStatus write
   EXPECT_EQ(fake.Index(), 3u);
   EXPECT_EQ(s.spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:2");
-  EXPECT_EQ(s.previous_spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:1");
   EXPECT_EQ(s.update_status["State"], "completed");
 
   // Old tasks shut down, new ones run.
@@ -112,8 +112,10 @@ TEST(FakeEngineTest, UpdateKeepsPreviousSpecAndRollbackSwaps) {
   s = *fake.InspectService(id);
   EXPECT_EQ(s.version, 5u);
   EXPECT_EQ(s.spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:1");
-  EXPECT_EQ(s.previous_spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:2");
   EXPECT_EQ(s.update_status["State"], "rollback_completed");
+  // The spec rolled away from became the previous one: a second rollback swaps back.
+  ASSERT_TRUE(fake.RollbackService(id, 5).ok());
+  EXPECT_EQ(fake.InspectService(id)->spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:2");
 }
 
 TEST(FakeEngineTest, ServiceStatusCounts) {
@@ -166,8 +168,9 @@ TEST(FakeEngineTest, FailingImageRollsBackWhenAsked) {
   auto s = fake.ListServices({}, true)->at(0);
   EXPECT_EQ(s.update_status["State"], "rollback_completed");
   EXPECT_EQ(s.spec["TaskTemplate"]["ContainerSpec"]["Image"], "good:1");
-  EXPECT_TRUE(s.previous_spec.is_null());
   EXPECT_EQ(s.status.running_tasks, 1u);
+  // Swarm's automatic rollback clears PreviousSpec: no manual rollback after it.
+  EXPECT_EQ(fake.RollbackService(id, s.version).code(), Code::kFailedPrecondition);
 }
 
 TEST(FakeEngineTest, Filters) {
@@ -244,7 +247,7 @@ TEST(FakeEngineTest, NetworksLookLikeTheEngine) {
   EXPECT_EQ(net.spec["Attachable"], false);
   EXPECT_FALSE(net.spec.contains("CheckDuplicate"));
   EXPECT_FALSE(net.spec.contains("Id"));
-  EXPECT_EQ(net.raw["Id"], id);
+  EXPECT_FALSE(net.created_at.empty());
   EXPECT_EQ(net.spec["IPAM"]["Config"][0]["Subnet"], "10.0.1.0/24");
   EXPECT_EQ(fake.CreateObject(Kind::kNetwork, {{"Name", "st_net"}}).status(),
             AlreadyExists("create network st_net: network with name st_net already exists"));

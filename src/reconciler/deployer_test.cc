@@ -196,6 +196,39 @@ TEST_F(DeployerTest, ARefusedCreateInAWideWaveUndoesEveryWriteOfTheRollout) {
   EXPECT_EQ((*hist)[0].result, "rolled-back");
 }
 
+// Records how many services each status list (the convergence wait) returned.
+class StatusListSizes : public engine::EngineWrapper {
+ public:
+  using EngineWrapper::EngineWrapper;
+  Result<std::vector<engine::Service>> ListServices(const engine::Filters& filters, bool with_status) override {
+    auto r = target().ListServices(filters, with_status);
+    if (with_status && r.ok()) sizes_.push_back(r->size());
+    return r;
+  }
+  std::vector<size_t> sizes_;
+};
+
+TEST_F(DeployerTest, ConvergenceWaitReadsOnlyTheChangedServices) {
+  ASSERT_TRUE(deployer_.Deploy(WideStack("wide", 60), Opts()).ok());
+  StatusListSizes lists(fake_);
+  Deployer d(lists, clock_);
+  model::StackSpec changed = WideStack("wide", 60);
+  changed.services[7].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "img:2";
+  auto r = d.Deploy(changed, Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded) << r->message;
+  ASSERT_FALSE(lists.sizes_.empty());
+  for (size_t n : lists.sizes_) EXPECT_EQ(n, 1u);
+  // Too many pending names for one filter: the whole stack is read.
+  lists.sizes_.clear();
+  for (auto& svc : changed.services) svc.spec["TaskTemplate"]["ContainerSpec"]["Image"] = "img:3";
+  r = d.Deploy(changed, Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded) << r->message;
+  ASSERT_FALSE(lists.sizes_.empty());
+  EXPECT_EQ(lists.sizes_[0], 60u);
+}
+
 class OutOfSequenceOnce : public engine::EngineWrapper {
  public:
   using EngineWrapper::EngineWrapper;

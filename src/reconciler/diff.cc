@@ -123,7 +123,7 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
       c.action = Action::kCreate;
     } else {
       Json want = NormalizeNetworkSpec(n.spec);
-      Json have = NormalizeNetworkSpec(it->second.raw);
+      Json have = NormalizeNetworkSpec(it->second.spec);
       // A swarm network reads back without Driver/IPAM until the allocator
       // has processed it: nothing to compare yet.
       if (!have.contains("Driver")) want.erase("Driver");

@@ -53,26 +53,27 @@ Result<std::string> Decompress(const std::string& in, const std::string& what) {
   return out;
 }
 
-Json BlobToJson(const model::Blob& b) {
-  return {{"key", b.key}, {"name", b.name}, {"external", b.external}, {"spec", b.spec}};
+Json BlobToJson(model::Blob* b) {
+  return {{"key", b->key}, {"name", b->name}, {"external", b->external}, {"spec", std::move(b->spec)}};
 }
 
 }  // namespace
 
-Json StackSpecToJson(const model::StackSpec& s) {
-  Json j = {{"name", s.name}};
+Json MoveStackSpecToJson(model::StackSpec* s) {
+  Json j = {{"name", s->name}};
   j["networks"] = Json::array();
-  for (const auto& n : s.networks) {
-    j["networks"].push_back({{"key", n.key}, {"name", n.name}, {"external", n.external}, {"spec", n.spec}});
+  for (auto& n : s->networks) {
+    j["networks"].push_back(
+        {{"key", n.key}, {"name", n.name}, {"external", n.external}, {"spec", std::move(n.spec)}});
   }
   j["secrets"] = Json::array();
-  for (const auto& b : s.secrets) j["secrets"].push_back(BlobToJson(b));
+  for (auto& b : s->secrets) j["secrets"].push_back(BlobToJson(&b));
   j["configs"] = Json::array();
-  for (const auto& b : s.configs) j["configs"].push_back(BlobToJson(b));
+  for (auto& b : s->configs) j["configs"].push_back(BlobToJson(&b));
   j["services"] = Json::array();
-  for (const auto& sv : s.services) {
+  for (auto& sv : s->services) {
     j["services"].push_back(
-        {{"key", sv.key}, {"name", sv.name}, {"spec", sv.spec}, {"depends_on", sv.depends_on}});
+        {{"key", sv.key}, {"name", sv.name}, {"spec", std::move(sv.spec)}, {"depends_on", sv.depends_on}});
   }
   return j;
 }
@@ -100,10 +101,13 @@ Result<model::StackSpec> StackSpecFromJson(const Json& j) {
   }
 }
 
-Json RecordToJson(const HistoryRecord& r) {
-  return {{"seq", r.seq},         {"revision", r.revision},     {"trigger", r.trigger},
-          {"started_at", r.started_at}, {"finished_at", r.finished_at}, {"result", r.result},
-          {"message", r.message}, {"changes", r.changes},       {"spec", r.spec}};
+Json RecordToJson(HistoryRecord r) {
+  Json j = {{"seq", r.seq},         {"revision", r.revision},     {"trigger", r.trigger},
+            {"started_at", r.started_at}, {"finished_at", r.finished_at}, {"result", r.result},
+            {"message", r.message}, {"changes", r.changes}};
+  // Moved, not copied: the spec of a 1,000-service stack is megabytes as a DOM.
+  j["spec"] = std::move(r.spec);
+  return j;
 }
 
 Result<HistoryRecord> RecordFromJson(const Json& j) {
@@ -155,17 +159,19 @@ Result<int64_t> HistoryStore::Append(HistoryRecord record, size_t keep) {
     existing.emplace_back(seq, o.id);
     next = std::max(next, seq + 1);
   }
+  const std::string result = record.result, revision = record.revision;
+  Json record_json = RecordToJson(std::move(record));
   for (int attempt = 0; attempt < 5; ++attempt, ++next) {
-    record.seq = next;
-    ASSIGN_OR_RETURN(std::string packed, Compress(CanonicalJson(RecordToJson(record))));
+    record_json["seq"] = next;
+    ASSIGN_OR_RETURN(std::string packed, Compress(CanonicalJson(record_json)));
     Json spec = {{"Name", "stackctl-history-" + stack_ + "-" + std::to_string(next)},
                  {"Labels",
                   {{kHistoryLabel, stack_},
                    {kSeqLabel, std::to_string(next)},
                    {model::kManagedByLabel, model::kManagedByValue},
                    {kKindLabel, "history"},
-                   {"io.stackctl.result", record.result},
-                   {model::kRevisionLabel, record.revision}}},
+                   {"io.stackctl.result", result},
+                   {model::kRevisionLabel, revision}}},
                  {"Data", Base64Encode(packed)}};
     auto created = engine_.CreateObject(engine::Kind::kConfig, spec);
     if (created.ok()) break;
@@ -173,13 +179,15 @@ Result<int64_t> HistoryStore::Append(HistoryRecord record, size_t keep) {
       return created.status().WithPrefix("history of stack " + stack_);
     }
   }
+  const int64_t stored = next;
+  record_json = Json();
   // Retention: drop the oldest beyond `keep` (the new one counts).
   std::sort(existing.begin(), existing.end(), std::greater<>());
   for (size_t i = keep > 0 ? keep - 1 : 0; i < existing.size(); ++i) {
     Status st = engine_.RemoveObject(engine::Kind::kConfig, existing[i].second);
     if (!st.ok() && st.code() != Code::kNotFound) return st.WithPrefix("history retention");
   }
-  return record.seq;
+  return stored;
 }
 
 Status HistoryStore::RemoveAll() {

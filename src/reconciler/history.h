@@ -36,14 +36,17 @@ struct HistoryRecord {
   std::string result;    // "succeeded" | "failed" | "rolled-back"
   std::string message;
   std::vector<std::string> changes;  // "service web: update (TaskTemplate.ContainerSpec.Image)"
-  Json spec;  // StackSpecToJson of the desired state of this deploy
+  Json spec;  // MoveStackSpecToJson of the desired state of this deploy
 };
 
-Json RecordToJson(const HistoryRecord& r);
+Json RecordToJson(HistoryRecord r);  // by value: the spec is moved in
 Result<HistoryRecord> RecordFromJson(const Json& j);
 
-// The stack without any secret or config content.
-Json StackSpecToJson(const model::StackSpec& s);
+// The stack without any secret or config content. Moves every object's spec
+// out of `s` (names and keys stay): the history record is written when a
+// rollout is over and nothing reads the specs any more, and a copy of a
+// 1,000-service stack would cost megabytes.
+Json MoveStackSpecToJson(model::StackSpec* s);
 Result<model::StackSpec> StackSpecFromJson(const Json& j);
 
 class HistoryStore {

@@ -1,0 +1,31 @@
+#include "common/memory.h"
+
+#include <malloc.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define STACKCTL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STACKCTL_ASAN 1
+#endif
+#endif
+
+namespace stackctl {
+
+void LimitMallocArenas(int arenas) {
+#ifndef STACKCTL_ASAN
+  mallopt(M_ARENA_MAX, arenas);
+#else
+  (void)arenas;
+#endif
+}
+
+void ReleaseFreedMemory() {
+#ifndef STACKCTL_ASAN
+  // Under ASan glibc's malloc_trim would work on arenas glibc never set up and
+  // trips glibc's own assertions at thread exit.
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace stackctl
