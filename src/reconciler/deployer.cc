@@ -647,7 +647,11 @@ Result<StackStatus> Deployer::GetStatus(const std::string& stack) {
   return st;
 }
 
-Result<std::vector<std::string>> Deployer::Remove(const std::string& stack) {
+Result<std::vector<std::string>> Deployer::Remove(const std::string& stack,
+                                                  std::chrono::milliseconds lock_wait) {
+  // Under the lock a rollout of the same stack (the controller's, another
+  // deploy) neither creates services behind the removal nor is removed halfway.
+  ASSIGN_OR_RETURN(auto lock, StackLock::Acquire(engine_, clock_, stack, lock_wait, std::chrono::minutes(10)));
   ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack));
   std::vector<std::string> removed;
   std::vector<const engine::Service*> services;

@@ -103,8 +103,10 @@ class Deployer {
                                 DeployOptions options);
   Result<std::vector<HistoryRecord>> History(const std::string& stack);
   Result<StackStatus> GetStatus(const std::string& stack);
-  // Removes every object of the stack (like docker stack rm) and its history.
-  Result<std::vector<std::string>> Remove(const std::string& stack);
+  // Removes every object of the stack (like docker stack rm) and its history,
+  // under the stack's lock (waiting up to `lock_wait` for a rollout to end).
+  Result<std::vector<std::string>> Remove(const std::string& stack,
+                                          std::chrono::milliseconds lock_wait = std::chrono::minutes(10));
   Status SetPinned(const std::string& stack, bool pinned, const std::string& by,
                    const std::string& revision);
 

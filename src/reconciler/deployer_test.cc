@@ -412,6 +412,29 @@ TEST_F(DeployerTest, LockHeldByAnotherDeployTimesOut) {
   EXPECT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
 }
 
+TEST_F(DeployerTest, RemoveWaitsForTheStackLockAndRemovesNothingWithoutIt) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  auto held = StackLock::Acquire(fake_, clock_, "app", std::chrono::seconds(1), std::chrono::hours(1));
+  ASSERT_TRUE(held.ok());
+  fake_.ResetCalls();
+  auto r = deployer_.Remove("app", std::chrono::seconds(3));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded);
+  EXPECT_NE(r.status().message().find("stack app is locked by another deploy"), std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(fake_.Calls("RemoveService"), 0);  // its only writes were attempts at the lock
+  EXPECT_EQ(fake_.Calls("RemoveObject"), 0);
+  EXPECT_EQ(fake_.ListServices({}, false)->size(), 3u);
+  held->reset();
+  r = deployer_.Remove("app");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(fake_.ListServices({}, false)->empty());
+  // The lock went with the removal: the stack can be deployed again at once.
+  auto opts = Opts();
+  opts.lock_wait = std::chrono::milliseconds(0);
+  EXPECT_TRUE(deployer_.Deploy(MakeStack("app"), opts).ok());
+}
+
 TEST_F(DeployerTest, RemoveDeletesTheStackAndItsHistory) {
   ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
   auto removed = deployer_.Remove("app");
