@@ -14,6 +14,10 @@ namespace {
 
 // How long after a reconcile engine events of its stack count as its own echo.
 constexpr std::chrono::seconds kEchoWindow{2};
+// An event stream that ran this long before it failed may have missed events.
+constexpr std::chrono::seconds kStreamUpAtLeast{1};
+// After such a failure every stack is checked this long after re-subscribing.
+constexpr std::chrono::seconds kResyncDelay{1};
 
 std::shared_ptr<spdlog::logger> Log() { return log::Get("controller"); }
 
@@ -221,7 +225,21 @@ void Controller::CheckDrift(const std::string& stack) { Enqueue({stack, "drift",
 
 void Controller::EventLoop() {
   engine::Filters f{{"type", {"service", "network", "secret", "config"}}};
+  bool lost_events = false;
   while (!stop_) {
+    if (lost_events) {
+      // Whatever happened while the stream was down is unknown: every stack
+      // gets one check, due once the new stream has subscribed.
+      std::lock_guard<std::mutex> l(mu_);
+      auto due = clock_.Steady() + kResyncDelay;
+      for (auto& [name, st] : stacks_) {
+        if (st.drift_due == std::chrono::steady_clock::time_point{} || st.drift_due > due) st.drift_due = due;
+      }
+      lost_events = false;
+    }
+    // One stream for as long as the engine keeps it: re-subscribing now and
+    // then would lose the events between two streams.
+    auto subscribed = std::chrono::steady_clock::now();
     Status st = engine_.StreamEvents(
         f,
         [this](const Json& ev) {
@@ -237,12 +255,13 @@ void Controller::EventLoop() {
           for (const auto& s : hit) OnStackEvent(s);
           return true;
         },
-        2000);
-    if (!st.ok() && !stop_) {
-      Log()->warn("engine events: {}", st.message());
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait_for(l, std::chrono::seconds(2), [&] { return stop_.load(); });
-    }
+        /*timeout_ms=*/0, &stop_);
+    if (stop_) return;
+    Log()->warn("engine events: {}", st.ok() ? "the stream ended" : st.message());
+    // A stream that was up has lost events; a refused connection has not.
+    lost_events = std::chrono::steady_clock::now() - subscribed >= kStreamUpAtLeast;
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(2), [&] { return stop_.load(); });
   }
 }
 

@@ -68,6 +68,32 @@ std::string Compose(const std::string& image, const std::string& level) {
          "\n    environment:\n      LEVEL: \"" + level + "\"\n";
 }
 
+// Forwards to the fake; Cut() ends the current event stream with an error,
+// as a dockerd restart or a dropped connection would.
+class BreakableEvents : public engine::EngineWrapper {
+ public:
+  using EngineWrapper::EngineWrapper;
+  Status StreamEvents(const engine::Filters& filters, const std::function<bool(const Json&)>& on_event,
+                      int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr) override {
+    ++streams_;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      Status st = target().StreamEvents(filters, on_event, 50, cancel);
+      if (!st.ok() || (cancel && *cancel)) return st;
+      if (cut_.exchange(false)) {
+        ++cuts_;
+        return Unavailable("events: the Docker engine closed the stream");
+      }
+      if (timeout_ms > 0 && std::chrono::steady_clock::now() >= deadline) return OkStatus();
+    }
+  }
+  void Cut() { cut_ = true; }
+  std::atomic<int> streams_{0}, cuts_{0};
+
+ private:
+  std::atomic<bool> cut_{false};
+};
+
 class ControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -117,7 +143,7 @@ class ControllerTest : public ::testing::Test {
 
   bool watch_events_ = false;
   FakeEngine fake_;
-  engine::EngineWrapper engine_{fake_};
+  BreakableEvents engine_{fake_};
   SystemClock clock_;
   metrics::Registry registry_;
   metrics::ControllerMetrics metrics_{registry_};
@@ -251,6 +277,42 @@ TEST_F(ControllerTest, AChangeRightAfterAReconcileIsStillSeenThroughEvents) {
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
   EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 0);  // its own writes are no drift
+}
+
+TEST_F(ControllerTest, OneEventStreamStaysSubscribedAndStopEndsIt) {
+  watch_events_ = true;
+  Start();
+  for (int i = 0; i < 200 && engine_.streams_ == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(engine_.streams_, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_EQ(engine_.streams_, 1);  // no re-subscription: nothing falls between two streams
+  auto t0 = std::chrono::steady_clock::now();
+  ctl_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+}
+
+TEST_F(ControllerTest, ChangesWhileTheEventStreamWasDownAreCheckedOnceItIsBack) {
+  watch_events_ = true;
+  Start(/*self_heal=*/true);
+  for (int i = 0; i < 200 && engine_.streams_ == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Past the start-up echo window and the one check it schedules.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  engine_.Cut();
+  for (int i = 0; i < 200 && engine_.cuts_ == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(engine_.cuts_, 1);
+  // Nobody listens now: the event of this change is lost for good.
+  Tamper(fake_, "a_app");
+  bool reverted = false;
+  for (int i = 0; i < 100 && !reverted; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    reverted = Image("a_app") == "app:1";
+  }
+  EXPECT_TRUE(reverted) << "no check after the stream came back";
+  EXPECT_EQ(engine_.streams_, 2);
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
+  EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 0);  // checked, and in sync
 }
 
 TEST_F(ControllerTest, DriftIsReportedWithoutSelfHeal) {

@@ -443,6 +443,9 @@ struct DockerEngine::Request {
   std::function<bool(std::string_view)> on_data;
   bool* stopped = nullptr;    // set when on_data stopped the transfer
   bool* timed_out = nullptr;  // set when a streaming request hit timeout_ms
+  // Streaming: the transfer stops (as if on_data had stopped it) once this is
+  // true; curl looks at it at least once a second, also while no data comes.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 namespace {
@@ -452,8 +455,18 @@ struct Transfer {
   std::string* body = nullptr;
   std::map<std::string, std::string>* headers = nullptr;
   const std::function<bool(std::string_view)>* on_data = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
   bool stopped = false;
 };
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  if (t->cancel && *t->cancel) {
+    t->stopped = true;
+    return 1;  // aborts the transfer (CURLE_ABORTED_BY_CALLBACK)
+  }
+  return 0;
+}
 
 size_t OnWrite(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -510,6 +523,7 @@ Result<DockerEngine::Response> DockerEngine::Send(const Request& req) {
   t.body = &resp.body;
   t.headers = &resp.headers;
   t.on_data = req.on_data ? &req.on_data : nullptr;
+  t.cancel = req.cancel;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   std::string url;
@@ -528,6 +542,18 @@ Result<DockerEngine::Response> DockerEngine::Send(const Request& req) {
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  if (req.on_data && req.timeout_ms == 0 && HasPrefix(config_.host, "tcp://")) {
+    // A stream with no timeout over TCP: keepalive probes notice a peer that
+    // vanished without closing (a manager's host lost), instead of waiting forever.
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L);
+  }
+  if (req.cancel) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  }
   curl_easy_setopt(c, CURLOPT_USERAGENT, "stackctl/" STACKCTL_VERSION);
   if (config_.tls) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -791,13 +817,14 @@ Result<std::string> DockerEngine::DistributionDigest(const std::string& image,
 
 Status DockerEngine::StreamEvents(const Filters& filters,
                                   const std::function<bool(const Json&)>& on_event,
-                                  int64_t timeout_ms) {
+                                  int64_t timeout_ms, const std::atomic<bool>* cancel) {
   const std::string what = "events";
   ASSIGN_OR_RETURN(std::string version, NegotiatedVersion(what));
   Request req;
   req.path = WithQuery("/v" + version + "/events", {FiltersQuery(filters)});
   req.what = what;
   req.timeout_ms = timeout_ms;
+  req.cancel = cancel;
   std::string pending;
   Status parse_error;
   req.on_data = [&](std::string_view data) {

@@ -337,6 +337,37 @@ TEST(DockerEngineTest, EventsStreamParsesChunks) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
 }
 
+TEST(DockerEngineTest, CancelEndsAnIdleEventsStream) {
+  CannedEngine canned;
+  std::atomic<bool> server_done{false};
+  canned.server().Get("/v1.41/events", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/json", [&](size_t, httplib::DataSink& sink) {
+      std::string e = R"({"Type":"service","Action":"create","Actor":{"ID":"s1"}})" "\n";
+      sink.write(e.data(), e.size());
+      // Then nothing for a long time, as an engine with no activity.
+      for (int i = 0; i < 100 && !server_done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      sink.done();
+      return true;
+    });
+  });
+  auto engine = canned.Client(100);
+  std::atomic<bool> cancel{false};
+  int events = 0;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancel = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  Status st = engine->StreamEvents({}, [&](const Json&) { return ++events > 0; }, /*timeout_ms=*/0, &cancel);
+  auto took = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  server_done = true;
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(events, 1);
+  EXPECT_GE(took, std::chrono::milliseconds(300));
+  EXPECT_LT(took, std::chrono::milliseconds(1800));  // curl looks at the flag at least once a second
+}
+
 TEST(DockerEngineTest, PinnedVersionSkipsPing) {
   CannedEngine canned("1.30");  // would be refused if negotiated
   canned.server().Get("/v1.42/version", [](const httplib::Request&, httplib::Response& res) {

@@ -19,6 +19,7 @@
 // Thread safety: implementations must be safe for concurrent calls.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -132,11 +133,12 @@ class Engine {
   virtual Result<std::string> DistributionDigest(const std::string& image,
                                                  const std::string& registry_auth) = 0;
 
-  // Streams /events until `on_event` returns false, the stream fails, or
-  // `timeout_ms` (0 = none) passes. Returns OK when stopped by the callback or
-  // the timeout.
+  // Streams /events until `on_event` returns false, `*cancel` becomes true
+  // (seen within a second; nullptr: never), `timeout_ms` (0 = none) passes,
+  // or the stream fails. Returns OK when stopped by the callback, the cancel
+  // flag or the timeout; a stream the engine ends is an error.
   virtual Status StreamEvents(const Filters& filters, const std::function<bool(const Json&)>& on_event,
-                              int64_t timeout_ms) = 0;
+                              int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr) = 0;
 };
 
 }  // namespace stackctl::engine

@@ -72,8 +72,8 @@ class EngineWrapper : public Engine {
     return target_.DistributionDigest(image, registry_auth);
   }
   Status StreamEvents(const Filters& filters, const std::function<bool(const Json&)>& on_event,
-                      int64_t timeout_ms) override {
-    return target_.StreamEvents(filters, on_event, timeout_ms);
+                      int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr) override {
+    return target_.StreamEvents(filters, on_event, timeout_ms, cancel);
   }
 
  private:

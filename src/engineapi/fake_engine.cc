@@ -727,7 +727,7 @@ Result<std::string> FakeEngine::DistributionDigest(const std::string& image,
 
 Status FakeEngine::StreamEvents(const Filters& filters,
                                 const std::function<bool(const Json&)>& on_event,
-                                int64_t timeout_ms) {
+                                int64_t timeout_ms, const std::atomic<bool>* cancel) {
   std::unique_lock<std::mutex> l(mu_);
   Count("StreamEvents");
   RETURN_IF_ERROR(CheckFilterKeys(filters, {"type", "event", "scope"}).WithPrefix("events"));
@@ -744,12 +744,13 @@ Status FakeEngine::StreamEvents(const Filters& filters,
       l.lock();
       if (!more) return OkStatus();
     }
-    if (timeout_ms > 0) {
-      if (events_cv_.wait_until(l, deadline) == std::cv_status::timeout && next == events_.size())
-        return OkStatus();
-    } else {
-      events_cv_.wait(l);
-    }
+    if (cancel && *cancel) return OkStatus();
+    // Wakes for new events, and every 50 ms to look at the cancel flag.
+    auto wake = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+    if (timeout_ms > 0 && deadline < wake) wake = deadline;
+    events_cv_.wait_until(l, wake);
+    if (timeout_ms > 0 && std::chrono::steady_clock::now() >= deadline && next == events_.size())
+      return OkStatus();
   }
 }
 

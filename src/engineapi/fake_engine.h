@@ -104,7 +104,7 @@ class FakeEngine : public Engine {
   Result<std::string> DistributionDigest(const std::string& image,
                                          const std::string& registry_auth) override;
   Status StreamEvents(const Filters& filters, const std::function<bool(const Json&)>& on_event,
-                      int64_t timeout_ms) override;
+                      int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr) override;
 
  private:
   struct FakeService {

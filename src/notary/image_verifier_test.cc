@@ -91,8 +91,8 @@ class ConfigEngine : public engine::Engine {
     if (it == digests.end()) return NotFound("manifest unknown");
     return it->second;
   }
-  Status StreamEvents(const engine::Filters&, const std::function<bool(const Json&)>&,
-                      int64_t) override {
+  Status StreamEvents(const engine::Filters&, const std::function<bool(const Json&)>&, int64_t,
+                      const std::atomic<bool>* = nullptr) override {
     return Internal("unused");
   }
 
