@@ -137,6 +137,21 @@ class ControllerTest : public ::testing::Test {
     else delete source_;
   }
   Json Stack(const std::string& name) { return *ctl_->GetStack(name); }
+  // Polls `pred` every 10 ms until it holds or `limit` passes; its last value.
+  template <typename F>
+  static bool Eventually(F pred, std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return pred();
+  }
+  bool Subscribed() {
+    return Eventually([&] { return fake_.Calls("StreamEvents") > 0; }, std::chrono::seconds(2));
+  }
+  bool Reverted(const std::string& svc) {
+    return Eventually([&] { return Image(svc) == "app:1"; }, std::chrono::seconds(10));
+  }
   std::string Image(const std::string& svc) {
     return fake_.InspectService(svc)->spec["TaskTemplate"]["ContainerSpec"]["Image"];
   }
@@ -261,19 +276,11 @@ TEST_F(ControllerTest, AChangeRightAfterAReconcileIsStillSeenThroughEvents) {
   watch_events_ = true;
   Start(/*self_heal=*/true);
   // Events are only delivered once the event loop has subscribed.
-  for (int i = 0; i < 200 && fake_.Calls("StreamEvents") == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_GT(fake_.Calls("StreamEvents"), 0);
+  ASSERT_TRUE(Subscribed());
   // The start-up deploy's own events and this manual change fall in the echo
   // window after the reconcile: one check runs when the window ends.
   Tamper(fake_, "a_app");
-  bool reverted = false;
-  for (int i = 0; i < 100 && !reverted; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    reverted = Image("a_app") == "app:1";
-  }
-  EXPECT_TRUE(reverted) << "the deferred drift check never ran";
+  EXPECT_TRUE(Reverted("a_app")) << "the deferred drift check never ran";
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
   EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 0);  // its own writes are no drift
@@ -282,7 +289,7 @@ TEST_F(ControllerTest, AChangeRightAfterAReconcileIsStillSeenThroughEvents) {
 TEST_F(ControllerTest, OneEventStreamStaysSubscribedAndStopEndsIt) {
   watch_events_ = true;
   Start();
-  for (int i = 0; i < 200 && engine_.streams_ == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(Subscribed());
   ASSERT_EQ(engine_.streams_, 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_EQ(engine_.streams_, 1);  // no re-subscription: nothing falls between two streams
@@ -294,21 +301,16 @@ TEST_F(ControllerTest, OneEventStreamStaysSubscribedAndStopEndsIt) {
 TEST_F(ControllerTest, ChangesWhileTheEventStreamWasDownAreCheckedOnceItIsBack) {
   watch_events_ = true;
   Start(/*self_heal=*/true);
-  for (int i = 0; i < 200 && engine_.streams_ == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(Subscribed());
   // Past the start-up echo window and the one check it schedules.
   std::this_thread::sleep_for(std::chrono::milliseconds(3000));
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   engine_.Cut();
-  for (int i = 0; i < 200 && engine_.cuts_ == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(Eventually([&] { return engine_.cuts_ > 0; }, std::chrono::seconds(2)));
   ASSERT_EQ(engine_.cuts_, 1);
   // Nobody listens now: the event of this change is lost for good.
   Tamper(fake_, "a_app");
-  bool reverted = false;
-  for (int i = 0; i < 100 && !reverted; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    reverted = Image("a_app") == "app:1";
-  }
-  EXPECT_TRUE(reverted) << "no check after the stream came back";
+  EXPECT_TRUE(Reverted("a_app")) << "no check after the stream came back";
   EXPECT_EQ(engine_.streams_, 2);
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);

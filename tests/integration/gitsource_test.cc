@@ -105,6 +105,23 @@ class GitServerTest : public ::testing::Test {
               std::vector<std::string>{"stacks/db/docker-compose.yml"});
   }
 
+  // Stops server `name`: ls-remote and fetch of `url` are UNAVAILABLE naming
+  // it, and `head`, fetched before, stays readable without the server.
+  void ExpectServerDownKeepsCache(GitSource& src, const std::string& name, const std::string& url,
+                                  const std::string& head) {
+    Stop(name);
+    Status down = src.ResolveRemote().status();
+    EXPECT_EQ(down.code(), Code::kUnavailable) << down.ToString();
+    EXPECT_EQ(down.message().rfind("git ls-remote " + url + ": ", 0), 0u) << down.message();
+    down = src.Fetch("main").status();
+    EXPECT_EQ(down.code(), Code::kUnavailable) << down.ToString();
+    EXPECT_EQ(down.message().rfind("git fetch " + url + ": ", 0), 0u) << down.message();
+    auto cached = src.Fetch(head);
+    ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+    EXPECT_TRUE(cached->Files("stacks/web")->Exists("docker-compose.yml"));
+    EXPECT_TRUE(cached->Files("stacks/db")->Exists("docker-compose.yml"));
+  }
+
   std::string dir_;
   std::vector<std::string> started_;
 };
@@ -129,18 +146,7 @@ TEST_F(GitServerTest, GitDaemon) {
   EXPECT_EQ(missing->ResolveRemote().status(),
             NotFound("git ls-remote " + base + "infra.git: branch \"release\" not found"));
 
-  Stop("gsd");
-  Status down = src->ResolveRemote().status();
-  EXPECT_EQ(down.code(), Code::kUnavailable) << down.ToString();
-  EXPECT_EQ(down.message().rfind("git ls-remote " + base + "infra.git: ", 0), 0u)
-      << down.message();
-  down = src->Fetch("main").status();
-  EXPECT_EQ(down.code(), Code::kUnavailable) << down.ToString();
-  EXPECT_EQ(down.message().rfind("git fetch " + base + "infra.git: ", 0), 0u) << down.message();
-  // What was fetched stays readable without the server.
-  auto cached = src->Fetch(head);
-  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
-  EXPECT_TRUE(cached->Files("stacks/web")->Exists("docker-compose.yml"));
+  ExpectServerDownKeepsCache(*src, "gsd", base + "infra.git", head);
 }
 
 TEST_F(GitServerTest, HttpWithBasicAuth) {
@@ -269,17 +275,16 @@ TEST_F(GitServerTest, SshWithKeyAndKnownHosts) {
 
   // The server's host key must be the one in known_hosts: another key for the
   // same address, or no line for it, is refused before any credential is sent.
-  auto first_two_fields = [](const std::string& path) {
+  auto field = [](const std::string& path, int n) {  // the n-th (from 1) of a file
     std::ifstream in(path);
-    std::string a, b;
-    in >> a >> b;
-    return a + " " + b;
+    std::string f;
+    for (int i = 0; i < n; ++i) in >> f;
+    return f;
   };
-  const std::string host_pattern = first_two_fields(known_hosts);  // "[127.0.0.1]:PORT ssh-ed25519"
-  Auth spoofed = good;
-  spoofed.known_hosts_file = SecretFile(
-      "known_hosts.other",
-      host_pattern.substr(0, host_pattern.find(' ')) + " " + first_two_fields(d + "/stranger.pub"));
+  Auth spoofed = good;  // "[127.0.0.1]:PORT" with the stranger's "ssh-ed25519 KEY"
+  spoofed.known_hosts_file =
+      SecretFile("known_hosts.other", field(known_hosts, 1) + " " + field(d + "/stranger.pub", 1) +
+                                          " " + field(d + "/stranger.pub", 2));
   EXPECT_EQ(Make(url, "main", spoofed)->ResolveRemote().status(),
             PermissionDenied("git ls-remote " + url + ": host key of 127.0.0.1 does not match " +
                              spoofed.known_hosts_file));
@@ -289,14 +294,7 @@ TEST_F(GitServerTest, SshWithKeyAndKnownHosts) {
             PermissionDenied("git fetch " + url + ": host 127.0.0.1 is not in " +
                              unknown.known_hosts_file));
 
-  std::string head = *src->ResolveRemote();
-  Stop("gssh");
-  Status down = src->ResolveRemote().status();
-  EXPECT_EQ(down.code(), Code::kUnavailable) << down.ToString();
-  EXPECT_EQ(down.message().rfind("git ls-remote " + url + ": ", 0), 0u) << down.message();
-  auto cached = src->Fetch(head);
-  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
-  EXPECT_TRUE(cached->Files("stacks/db")->Exists("docker-compose.yml"));
+  ExpectServerDownKeepsCache(*src, "gssh", url, *src->ResolveRemote());
 }
 
 }  // namespace
