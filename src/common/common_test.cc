@@ -77,44 +77,90 @@ TEST(Json, NumberOverflowIsAnErrorNotAnException) {
   EXPECT_NE(big.status().message().find("number overflow"), std::string::npos);
 }
 
-TEST(Json, ParseJsonArrayHandsOverEachElementInOrder) {
-  std::vector<Json> got;
-  auto collect = [&](Json&& e) { got.push_back(std::move(e)); };
-  ASSERT_TRUE(ParseJsonArray(R"([{"ID":"a","Spec":{"Labels":{"x":"1"}}}, [1,[2]], "s", 3, null, {}])",
-                             "list", collect)
-                  .ok());
-  ASSERT_EQ(got.size(), 6u);
-  EXPECT_EQ(got[0], Json::parse(R"({"ID":"a","Spec":{"Labels":{"x":"1"}}})"));
-  EXPECT_EQ(got[1], Json::parse("[1,[2]]"));
-  EXPECT_EQ(got[2], "s");
-  EXPECT_EQ(got[3], 3);
-  EXPECT_TRUE(got[4].is_null());
-  EXPECT_EQ(got[5], Json::object());
-  got.clear();
-  EXPECT_TRUE(ParseJsonArray("[]", "list", collect).ok());
-  EXPECT_TRUE(got.empty());
+// Feeds `text` to a JsonArrayStream in pieces of `piece` bytes (0: whole).
+Status StreamArray(std::string_view text, size_t piece, const std::function<void(Json&&)>& each,
+                   std::string_view what = "list") {
+  JsonArrayStream stream(what, each);
+  if (piece == 0) piece = text.size() + 1;
+  for (size_t at = 0; at < text.size(); at += piece) {
+    if (!stream.Feed(text.substr(at, piece))) return stream.status();
+  }
+  return stream.Finish();
 }
 
-TEST(Json, ParseJsonArrayErrors) {
+TEST(Json, JsonArrayStreamHandsOverEachElementInOrderWhereverThePiecesSplit) {
+  // Strings with brackets, braces, commas, escaped quotes and backslashes must
+  // not be taken for structure.
+  const std::string text =
+      R"( [{"ID":"a","Spec":{"Labels":{"x":"1]}"}}}, [1,[2]] ,"s\"],{\\" , -3.5e2,true, null, {},)"
+      R"( {"Args":["sh","-c","echo \"[\" ,}"]}]  )";
+  for (size_t piece : {size_t{0}, size_t{1}, size_t{2}, size_t{7}}) {
+    std::vector<Json> got;
+    Status st = StreamArray(text, piece, [&](Json&& e) { got.push_back(std::move(e)); });
+    ASSERT_TRUE(st.ok()) << "piece " << piece << ": " << st.ToString();
+    ASSERT_EQ(got.size(), 8u) << "piece " << piece;
+    EXPECT_EQ(got[0], Json::parse(R"({"ID":"a","Spec":{"Labels":{"x":"1]}"}}})"));
+    EXPECT_EQ(got[1], Json::parse("[1,[2]]"));
+    EXPECT_EQ(got[2], "s\"],{\\");
+    EXPECT_EQ(got[3], -350.0);
+    EXPECT_EQ(got[4], true);
+    EXPECT_TRUE(got[5].is_null());
+    EXPECT_EQ(got[6], Json::object());
+    EXPECT_EQ(got[7]["Args"][2], "echo \"[\" ,}");
+  }
+  int calls = 0;
+  EXPECT_TRUE(StreamArray("[]", 1, [&](Json&&) { ++calls; }).ok());
+  EXPECT_TRUE(StreamArray(" [ ]\n", 0, [&](Json&&) { ++calls; }).ok());
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(Json, JsonArrayStreamErrors) {
   int calls = 0;
   auto count = [&](Json&&) { ++calls; };
-  EXPECT_EQ(ParseJsonArray(R"({"a": {"b": 1}})", "list services response", count),
-            InvalidArgument("list services response: expected a JSON array, got object"));
+  EXPECT_EQ(StreamArray(R"({"a": {"b": 1}})", 0, count, "list services response"),
+            InvalidArgument("list services response: expected a JSON array, got '{' at byte 0"));
+  EXPECT_EQ(StreamArray("", 0, count), InvalidArgument("list: expected a JSON array, got no text"));
   EXPECT_EQ(calls, 0);
-  Status truncated = ParseJsonArray(R"([{"a":1}, {"b":)", "list tasks response", count);
-  EXPECT_EQ(truncated.code(), Code::kInvalidArgument);
-  EXPECT_EQ(truncated.message().rfind("list tasks response: invalid JSON at byte 16: ", 0), 0u)
-      << truncated.message();
-  // An element `each` cannot use: the error names it, later elements are skipped.
+  // Cut short: inside an element, after one, inside a number.
+  EXPECT_EQ(StreamArray(R"([{"a":1}, {"b":)", 3, count, "list tasks response"),
+            InvalidArgument("list tasks response: the array ends early, at byte 15"));
+  EXPECT_EQ(StreamArray(R"([{"a":1},)", 0, count), InvalidArgument("list: the array ends early, at byte 9"));
+  EXPECT_EQ(StreamArray("[1, 2", 1, count), InvalidArgument("list: the array ends early, at byte 5"));
+  // Broken structure between elements, and after the array.
+  EXPECT_EQ(StreamArray(R"([{"a":1} {"b":2}])", 0, count), InvalidArgument("list: expected ',' or ']' at byte 9"));
+  EXPECT_EQ(StreamArray("[1,,2]", 0, count), InvalidArgument("list: unexpected ',' at byte 3"));
+  EXPECT_EQ(StreamArray("[1]]", 0, count), InvalidArgument("list: unexpected text after the array at byte 3"));
+  EXPECT_EQ(StreamArray("[}]", 0, count), InvalidArgument("list: unexpected '}' at byte 1"));
+  // An element that is not JSON: ParseJson's message, with its index.
+  Status bad_element = StreamArray(R"([{"a":1}, {"b":tru}])", 4, count);
+  EXPECT_EQ(bad_element.code(), Code::kInvalidArgument);
+  EXPECT_EQ(bad_element.message().rfind("list: element 1: invalid JSON at byte ", 0), 0u) << bad_element.message();
+  // An element `each` cannot use: the error names it, later elements are not read.
   calls = 0;
-  Status bad = ParseJsonArray(R"([1, "x", 3])", "list", [&](Json&& e) {
+  Status bad = StreamArray(R"([1, "x", 3])", 0, [&](Json&& e) {
     ++calls;
     (void)e.get<int>();
   });
   EXPECT_EQ(calls, 2);
   EXPECT_EQ(bad.code(), Code::kInvalidArgument);
-  EXPECT_EQ(bad.message().rfind("list: [json.exception.type_error.302] type must be number", 0), 0u)
+  EXPECT_EQ(bad.message().rfind("list: element 1: [json.exception.type_error.302] type must be number", 0), 0u)
       << bad.message();
+}
+
+TEST(Json, PackedJsonUnpacksToTheSameValueInLessSpaceThanItsText) {
+  Json spec = Json::parse(R"({"Name": "web_app", "Labels": {"com.docker.stack.namespace": "web"},
+    "TaskTemplate": {"ContainerSpec": {"Image": "busybox:1@sha256:0123456789abcdef", "Args": ["sleep", "3600"],
+      "Env": ["A=1", "LEVEL=2"]}, "Resources": {"Limits": {"MemoryBytes": 134217728}}},
+    "Mode": {"Replicated": {"Replicas": 2}}, "UpdateConfig": {"Parallelism": 2, "Delay": 2000000000,
+      "MaxFailureRatio": 0.5, "Monitor": 5000000000}, "EndpointSpec": {"Mode": "vip"}})");
+  PackedJson packed(spec);
+  EXPECT_EQ(packed.Unpack(), spec);
+  EXPECT_FALSE(packed.empty());
+  EXPECT_LT(packed.size(), spec.dump().size());
+  EXPECT_TRUE(PackedJson().empty());
+  EXPECT_TRUE(PackedJson().Unpack().is_null());
+  EXPECT_TRUE(PackedJson(Json()).empty());
+  EXPECT_EQ(PackedJson(Json::array({1, "x", nullptr})).Unpack(), Json::array({1, "x", nullptr}));
 }
 
 TEST(ParallelFor, EveryIndexOnceAtMostMaxThreadsAtATime) {

@@ -24,39 +24,111 @@ Result<Json> ParseJson(std::string_view text, std::string_view what) {
   }
 }
 
-Status ParseJsonArray(std::string_view text, std::string_view what,
-                      const std::function<void(Json&&)>& each) {
-  bool top_is_array = false;
-  Status each_status;
-  // Depths as nlohmann reports them: the top-level value is 0, so the
-  // array's elements end (object_end, array_end or a scalar value) at 1.
-  auto callback = [&](int depth, Json::parse_event_t event, Json& parsed) {
-    if (depth == 0 && (event == Json::parse_event_t::array_start)) top_is_array = true;
-    if (depth != 1 || !top_is_array || !each_status.ok()) return true;
-    if (event != Json::parse_event_t::object_end && event != Json::parse_event_t::array_end &&
-        event != Json::parse_event_t::value) {
-      return true;
-    }
-    try {
-      each(std::move(parsed));
-    } catch (const Json::exception& e) {
-      each_status = InvalidArgument(std::string(what) + ": " + e.what());
-    }
-    return false;  // handed over: not kept in the array
-  };
+JsonArrayStream::JsonArrayStream(std::string_view what, std::function<void(Json&&)> each)
+    : what_(what), each_(std::move(each)) {}
+
+void JsonArrayStream::Fail(std::string why) {
+  if (status_.ok()) status_ = InvalidArgument(what_ + ": " + why);
+}
+
+void JsonArrayStream::EndElement() {
+  auto element = ParseJson(element_, "element " + std::to_string(index_));
+  element_.clear();
+  if (!element.ok()) return Fail(element.status().message());
   try {
-    Json rest = Json::parse(text, callback);
-    if (!top_is_array) {
-      return InvalidArgument(std::string(what) + ": expected a JSON array, got " +
-                             std::string(rest.type_name()));
-    }
-  } catch (const Json::parse_error& e) {
-    return InvalidArgument(std::string(what) + ": invalid JSON at byte " +
-                           std::to_string(e.byte) + ": " + e.what());
+    each_(std::move(*element));
   } catch (const Json::exception& e) {
-    return InvalidArgument(std::string(what) + ": invalid JSON: " + e.what());
+    return Fail("element " + std::to_string(index_) + ": " + e.what());
   }
-  return each_status;
+  ++index_;
+  state_ = State::kAfterElement;
+}
+
+bool JsonArrayStream::Feed(std::string_view data) {
+  for (size_t i = 0; i < data.size() && status_.ok(); ++i, ++offset_) {
+    char c = data[i];
+    bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    switch (state_) {
+      case State::kBeforeArray:
+        if (space) continue;
+        if (c != '[') {
+          Fail("expected a JSON array, got '" + std::string(1, c) + "' at byte " + std::to_string(offset_));
+          break;
+        }
+        state_ = State::kBeforeElement;
+        continue;
+      case State::kBeforeElement:
+      case State::kAfterElement:
+        if (space) continue;
+        if (c == ']') {
+          state_ = State::kAfterArray;
+          continue;
+        }
+        if (state_ == State::kAfterElement) {
+          if (c != ',') Fail("expected ',' or ']' at byte " + std::to_string(offset_));
+          state_ = State::kBeforeElement;
+          continue;
+        }
+        if (c == ',') {
+          Fail("unexpected ',' at byte " + std::to_string(offset_));
+          break;
+        }
+        state_ = State::kInElement;
+        depth_ = 0;
+        [[fallthrough]];
+      case State::kInElement:
+        if (in_string_) {
+          element_.push_back(c);
+          if (escaped_) {
+            escaped_ = false;
+          } else if (c == '\\') {
+            escaped_ = true;
+          } else if (c == '"') {
+            in_string_ = false;
+            if (depth_ == 0) EndElement();  // a string element
+          }
+          continue;
+        }
+        if (depth_ == 0 && !element_.empty() && (space || c == ',' || c == ']')) {
+          EndElement();  // a number or literal ends where the next token starts
+          --i, --offset_;  // and that token is read again, between elements
+          continue;
+        }
+        element_.push_back(c);
+        if (c == '"') {
+          in_string_ = true;
+        } else if (c == '{' || c == '[') {
+          ++depth_;
+        } else if (c == '}' || c == ']') {
+          if (--depth_ == 0) EndElement();
+          if (depth_ < 0) Fail("unexpected '" + std::string(1, c) + "' at byte " + std::to_string(offset_));
+        }
+        continue;
+      case State::kAfterArray:
+        if (!space) Fail("unexpected text after the array at byte " + std::to_string(offset_));
+        continue;
+    }
+  }
+  return status_.ok();
+}
+
+Status JsonArrayStream::Finish() {
+  if (!status_.ok()) return status_;
+  if (state_ == State::kInElement && depth_ == 0 && !in_string_) EndElement();  // "[1" ends early anyway
+  if (state_ == State::kBeforeArray) Fail("expected a JSON array, got no text");
+  if (status_.ok() && state_ != State::kAfterArray) {
+    Fail("the array ends early, at byte " + std::to_string(offset_));
+  }
+  return status_;
+}
+
+PackedJson::PackedJson(const Json& value) {
+  if (!value.is_null()) bytes_ = Json::to_cbor(value);
+}
+
+Json PackedJson::Unpack() const {
+  // The bytes came from to_cbor: they always parse.
+  return bytes_.empty() ? Json() : Json::from_cbor(bytes_);
 }
 
 }  // namespace stackctl

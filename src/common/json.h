@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,12 +25,55 @@ std::string CanonicalJson(const Json& j);
 std::string CanonicalHash(const Json& j);  // sha256 hex of CanonicalJson
 // Parses text; on error the message names `what` and the byte offset.
 Result<Json> ParseJson(std::string_view text, std::string_view what);
-// Parses a JSON array and hands each element to `each` as soon as it is
-// complete, moved out, so the whole array's DOM never exists at once (a
-// list of 1,000 services is several MB as a DOM). Errors name `what`: invalid
-// JSON as ParseJson, a top level that is not an array, an exception thrown
-// by `each`.
-Status ParseJsonArray(std::string_view text, std::string_view what,
-                      const std::function<void(Json&&)>& each);
+// Reads a JSON array fed in pieces as they arrive (an engine's list
+// response) and hands each element to `each` as soon as its text is complete,
+// parsed on its own. Neither the array's text nor its DOM is ever held whole:
+// only the element being read (a list of 1,000 services is megabytes of
+// text, several times that as a DOM). nlohmann's parsers pull their input and
+// curl pushes it, so the split between elements is done here: it follows
+// strings, escapes and nesting, and checks the commas between elements.
+//
+// Errors name `what`: a top level that is not an array, an element that is
+// not valid JSON (ParseJson's message, with the element's index), an
+// exception thrown by `each`, text after the array, an array that ends early.
+class JsonArrayStream {
+ public:
+  JsonArrayStream(std::string_view what, std::function<void(Json&&)> each);
+  // False once an error is known (status() says which): stop feeding.
+  bool Feed(std::string_view data);
+  // After the last piece: the array must be complete.
+  Status Finish();
+  const Status& status() const { return status_; }
+
+ private:
+  void Fail(std::string why);
+  void EndElement();
+
+  std::string what_;
+  std::function<void(Json&&)> each_;
+  Status status_;
+  enum class State { kBeforeArray, kBeforeElement, kInElement, kAfterElement, kAfterArray };
+  State state_ = State::kBeforeArray;
+  std::string element_;  // text of the element being read
+  int depth_ = 0;        // nesting inside the element
+  bool in_string_ = false, escaped_ = false;
+  size_t offset_ = 0;    // bytes fed so far
+  size_t index_ = 0;     // elements handed over
+};
+
+// A JSON value kept as CBOR bytes, for values held long and read rarely: a
+// service spec costs about a fifth of its DOM (every object key of a DOM is a
+// map node, every long string its own allocation). Unpack builds a new DOM.
+class PackedJson {
+ public:
+  PackedJson() = default;  // unpacks to null
+  explicit PackedJson(const Json& value);
+  Json Unpack() const;
+  bool empty() const { return bytes_.empty(); }
+  size_t size() const { return bytes_.size(); }  // bytes held
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+};
 
 }  // namespace stackctl

@@ -332,12 +332,13 @@ TEST_F(ControllerTest, DriftIsReportedWithoutSelfHeal) {
 class FlakyEngine : public engine::EngineWrapper {
  public:
   using EngineWrapper::EngineWrapper;
-  Result<std::vector<engine::Service>> ListServices(const engine::Filters& f, bool s) override {
+  Status VisitServices(const engine::Filters& f, bool s,
+                       const std::function<void(engine::Service&&)>& visit) override {
     if (failures_left > 0) {
       --failures_left;
       return Unavailable("engine unix:///fake.sock: connection refused");
     }
-    return EngineWrapper::ListServices(f, s);
+    return EngineWrapper::VisitServices(f, s, visit);
   }
   std::atomic<int> failures_left{0};
 };

@@ -163,7 +163,7 @@ Task ParseTask(Json&& j) {
   t.timestamp = Str(st, "Timestamp");
   t.created_at = Str(j, "CreatedAt");
   t.updated_at = Str(j, "UpdatedAt");
-  t.raw = std::move(j);
+  t.spec = PackedJson(Sub(j, "Spec"));
   return t;
 }
 
@@ -442,7 +442,8 @@ struct DockerEngine::Request {
   // Streaming: receives body bytes of a 2xx response; false stops the transfer.
   std::function<bool(std::string_view)> on_data;
   bool* stopped = nullptr;    // set when on_data stopped the transfer
-  bool* timed_out = nullptr;  // set when a streaming request hit timeout_ms
+  // Set when a streaming request hit timeout_ms; without it, that is an error.
+  bool* timed_out = nullptr;
   // Streaming: the transfer stops (as if on_data had stopped it) once this is
   // true; curl looks at it at least once a second, also while no data comes.
   const std::atomic<bool>* cancel = nullptr;
@@ -593,9 +594,8 @@ Result<DockerEngine::Response> DockerEngine::Send(const Request& req) {
       if (req.stopped) *req.stopped = true;
       return resp;
     }
-    if (rc == CURLE_OPERATION_TIMEDOUT && req.on_data && resp.status >= 200 &&
-        resp.status < 300) {
-      if (req.timed_out) *req.timed_out = true;
+    if (rc == CURLE_OPERATION_TIMEDOUT && req.timed_out && resp.status >= 200 && resp.status < 300) {
+      *req.timed_out = true;  // a stream that ran for as long as it was asked to
       return resp;
     }
     std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
@@ -657,14 +657,29 @@ Result<Json> DockerEngine::Call(std::string_view method, const std::string& path
   return ParseJson(text, std::string(what) + " response");
 }
 
+Status DockerEngine::VisitList(const std::string& path, const std::string& what,
+                               const std::function<void(Json&&)>& each) {
+  ASSIGN_OR_RETURN(std::string version, NegotiatedVersion(what));
+  Request req;
+  req.path = "/v" + version + path;
+  req.what = what;
+  req.timeout_ms = config_.request_timeout_ms;
+  // Read as it arrives: the response of a 1,000-service list is megabytes.
+  JsonArrayStream list(what + ": unexpected engine response", each);
+  req.on_data = [&](std::string_view data) { return list.Feed(data); };
+  bool stopped = false;
+  req.stopped = &stopped;
+  ASSIGN_OR_RETURN(Response resp, Send(req));
+  if (resp.status >= 400 || resp.status < 200) return MapEngineError(resp.status, resp.body, what);
+  Status st = stopped ? list.status() : list.Finish();
+  return st.ok() ? st : Internal(st.message());
+}
+
 template <typename T>
 Result<std::vector<T>> DockerEngine::List(const std::string& path, const std::string& what,
                                           const std::function<T(Json&&)>& parse) {
-  ASSIGN_OR_RETURN(std::string text, CallForText("GET", path, nullptr, what));
   std::vector<T> out;
-  Status st = ParseJsonArray(text, what + ": unexpected engine response",
-                             [&](Json&& element) { out.push_back(parse(std::move(element))); });
-  if (!st.ok()) return Internal(st.message());
+  RETURN_IF_ERROR(VisitList(path, what, [&](Json&& element) { out.push_back(parse(std::move(element))); }));
   return out;
 }
 
@@ -703,10 +718,10 @@ Result<SwarmInfo> DockerEngine::Info() {
   return s;
 }
 
-Result<std::vector<Service>> DockerEngine::ListServices(const Filters& filters, bool with_status) {
-  return List<Service>(
-      WithQuery("/services", {FiltersQuery(filters), with_status ? "status=true" : ""}),
-      "list services", ParseService);
+Status DockerEngine::VisitServices(const Filters& filters, bool with_status,
+                                   const std::function<void(Service&&)>& visit) {
+  return VisitList(WithQuery("/services", {FiltersQuery(filters), with_status ? "status=true" : ""}),
+                   "list services", [&](Json&& element) { visit(ParseService(std::move(element))); });
 }
 
 Result<Service> DockerEngine::InspectService(const std::string& ref) {

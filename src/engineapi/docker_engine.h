@@ -123,7 +123,8 @@ class DockerEngine : public Engine {
   Result<VersionInfo> Version() override;
   Result<SwarmInfo> Info() override;
 
-  Result<std::vector<Service>> ListServices(const Filters& filters, bool with_status) override;
+  Status VisitServices(const Filters& filters, bool with_status,
+                       const std::function<void(Service&&)>& visit) override;
   Result<Service> InspectService(const std::string& id_or_name) override;
   Result<std::string> CreateService(const Json& spec, const std::string& registry_auth) override;
   Result<std::vector<std::string>> UpdateService(const std::string& id, uint64_t version,
@@ -167,8 +168,11 @@ class DockerEngine : public Engine {
   // CallForText, then the body parsed as JSON (null when empty).
   Result<Json> Call(std::string_view method, const std::string& path, const Json* body,
                     std::string_view what, const std::string& registry_auth = "");
-  // GET of a list endpoint, each element converted by `parse` as soon as it is
-  // parsed (ParseJsonArray): the whole list never exists as one DOM.
+  // GET of a list endpoint, each element handed to `each` as soon as it has
+  // arrived (JsonArrayStream): the whole list never exists as text or DOM.
+  Status VisitList(const std::string& path, const std::string& what,
+                   const std::function<void(Json&&)>& each);
+  // VisitList with each element converted by `parse` into a vector.
   template <typename T>
   Result<std::vector<T>> List(const std::string& path, const std::string& what,
                               const std::function<T(Json&&)>& parse);

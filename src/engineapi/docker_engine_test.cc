@@ -297,6 +297,63 @@ TEST(DockerEngineTest, RequestTimeout) {
   EXPECT_THAT(info.status().message(), StartsWith("info: the Docker engine at tcp://127.0.0.1:"));
 }
 
+TEST(DockerEngineTest, ListsAreReadAsTheyArrive) {
+  CannedEngine canned;
+  std::atomic<int> sent{0};
+  // Two services, the first one split across writes; the handler then waits
+  // until the client has visited the first one before it sends the second.
+  std::atomic<int> visited{0};
+  canned.server().Get("/v1.41/services", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/json", [&](size_t, httplib::DataSink& sink) {
+      std::string first = R"([{"ID":"s1","Version":{"Index":3},"Spec":{"Name":"st_a","Args":["]},\""]}})";
+      sink.write(first.data(), 25);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      sink.write(first.data() + 25, first.size() - 25);
+      for (int i = 0; i < 200 && visited == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      sent = visited.load();
+      std::string rest = R"(, {"ID":"s2","Version":{"Index":4},"Spec":{"Name":"st_b"}}])";
+      sink.write(rest.data(), rest.size());
+      sink.done();
+      return true;
+    });
+  });
+  canned.server().Get("/v1.41/tasks", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"([{"ID":"t1","Spec":{"ContainerSpec":{"Image":"a"}}}, {"ID":"t2",)", "application/json");
+  });
+  canned.server().Get("/v1.41/nodes", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+    res.set_content(R"({"message":"This node is not a swarm manager."})", "application/json");
+  });
+  canned.server().Get("/v1.41/secrets", [](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
+      sink.write("[", 1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      sink.write("]", 1);
+      sink.done();
+      return true;
+    });
+  });
+  auto engine = canned.Client(/*request_timeout_ms=*/300);
+  std::vector<std::string> names;
+  Status st = engine->VisitServices({}, false, [&](Service&& s) {
+    names.push_back(s.name);
+    ++visited;
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_THAT(names, ::testing::ElementsAre("st_a", "st_b"));
+  EXPECT_EQ(sent.load(), 1);  // st_a was visited before st_b was sent
+
+  auto tasks = engine->ListTasks({});
+  EXPECT_EQ(tasks.status().ToString(), "INTERNAL: list tasks: unexpected engine response: the array ends early, at byte 64");
+  auto nodes = engine->ListNodes({});
+  EXPECT_EQ(nodes.status().code(), Code::kFailedPrecondition);
+  EXPECT_THAT(nodes.status().message(), HasSubstr("This node is not a swarm manager."));
+  // A list that takes longer than the request timeout is an error, not an empty list.
+  auto secrets = engine->ListObjects(Kind::kSecret, {});
+  EXPECT_EQ(secrets.status().code(), Code::kDeadlineExceeded);
+  EXPECT_THAT(secrets.status().message(), StartsWith("list secrets: the Docker engine at tcp://127.0.0.1:"));
+}
+
 TEST(DockerEngineTest, EventsStreamParsesChunks) {
   CannedEngine canned;
   canned.server().Get("/v1.41/events", [](const httplib::Request& req, httplib::Response& res) {

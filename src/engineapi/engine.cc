@@ -19,4 +19,10 @@ std::string_view KindName(Kind kind) {
   return "object";
 }
 
+Result<std::vector<Service>> Engine::ListServices(const Filters& filters, bool with_status) {
+  std::vector<Service> out;
+  RETURN_IF_ERROR(VisitServices(filters, with_status, [&](Service&& s) { out.push_back(std::move(s)); }));
+  return out;
+}
+
 }  // namespace stackctl::engine

@@ -81,7 +81,10 @@ struct Task {
   std::string error;          // Status.Err
   std::string timestamp;      // Status.Timestamp (RFC 3339)
   std::string created_at, updated_at;
-  Json raw;
+  // Spec: the task template the task was created from. Packed: waiting for
+  // a 1,000-service stack reads a task list as long, and only the health
+  // check reads this, one task at a time. Nothing else of the body is kept.
+  PackedJson spec;
 };
 
 struct Node {
@@ -104,7 +107,14 @@ class Engine {
   virtual Result<SwarmInfo> Info() = 0;
 
   // Services. `registry_auth` is the base64url X-Registry-Auth header value ("" for none).
-  virtual Result<std::vector<Service>> ListServices(const Filters& filters, bool with_status) = 0;
+  // Hands each listed service to `visit` as soon as it is read, so a caller
+  // that keeps less than the whole Service (reconciler/live.h) never holds
+  // every spec's DOM at once. `visit` must not call the engine. On an error
+  // some services may have been visited already.
+  virtual Status VisitServices(const Filters& filters, bool with_status,
+                               const std::function<void(Service&&)>& visit) = 0;
+  // VisitServices collected into a vector.
+  Result<std::vector<Service>> ListServices(const Filters& filters, bool with_status);
   virtual Result<Service> InspectService(const std::string& id_or_name) = 0;
   // Returns the new service ID.
   virtual Result<std::string> CreateService(const Json& spec, const std::string& registry_auth) = 0;

@@ -24,8 +24,9 @@ class EngineWrapper : public Engine {
   Result<VersionInfo> Version() override { return target_.Version(); }
   Result<SwarmInfo> Info() override { return target_.Info(); }
 
-  Result<std::vector<Service>> ListServices(const Filters& filters, bool with_status) override {
-    return target_.ListServices(filters, with_status);
+  Status VisitServices(const Filters& filters, bool with_status,
+                       const std::function<void(Service&&)>& visit) override {
+    return target_.VisitServices(filters, with_status, visit);
   }
   Result<Service> InspectService(const std::string& id_or_name) override {
     return target_.InspectService(id_or_name);

@@ -258,9 +258,6 @@ std::string FakeEngine::Deploy(const FakeService& s) {
       t.desired_state = "shutdown";
       if (t.state == "running") t.state = "shutdown";
       t.updated_at = now;
-      t.raw["DesiredState"] = t.desired_state;
-      t.raw["Status"]["State"] = t.state;
-      t.raw["UpdatedAt"] = now;
     }
   }
   std::string err = FailureOf(s.spec);
@@ -278,22 +275,8 @@ std::string FakeEngine::Deploy(const FakeService& s) {
     t.message = "started";
     t.error = err;
     t.timestamp = t.created_at = t.updated_at = now;
-    const Json& tt = s.spec.contains("TaskTemplate") ? s.spec["TaskTemplate"] : Json::object();
-    t.raw = {{"ID", t.id},
-             {"Version", {{"Index", index_}}},
-             {"CreatedAt", now},
-             {"UpdatedAt", now},
-             {"Labels", Json::object()},
-             {"Spec", tt},
-             {"ServiceID", s.id},
-             {"NodeID", t.node_id},
-             {"Status", {{"Timestamp", now}, {"State", t.state}, {"Message", t.message}}},
-             {"DesiredState", t.desired_state}};
-    if (!global) t.raw["Slot"] = t.slot;
-    if (!err.empty()) {
-      t.raw["Status"]["Err"] = err;
-      if (failed_task.empty()) failed_task = t.id;
-    }
+    t.spec = PackedJson(s.spec.contains("TaskTemplate") ? s.spec["TaskTemplate"] : Json::object());
+    if (!err.empty() && failed_task.empty()) failed_task = t.id;
     tasks_.push_back(std::move(t));
   }
   return failed_task;
@@ -402,26 +385,30 @@ Result<SwarmInfo> FakeEngine::Info() {
   return info;
 }
 
-Result<std::vector<Service>> FakeEngine::ListServices(const Filters& filters, bool with_status) {
-  std::lock_guard<std::mutex> l(mu_);
-  Count("ListServices");
-  RETURN_IF_ERROR(CheckFilterKeys(filters, {"id", "name", "label", "mode"}).WithPrefix("list services"));
+Status FakeEngine::VisitServices(const Filters& filters, bool with_status,
+                                 const std::function<void(Service&&)>& visit) {
   std::vector<Service> out;
-  for (const auto& [id, s] : services_) {
-    if (!MatchPrefix(id, filters, "id") || !MatchPrefix(NameOf(s.spec), filters, "name") ||
-        !MatchLabels(LabelsOf(s.spec), filters) ||
-        !MatchExact(IsGlobal(s.spec) ? "global" : "replicated", filters, "mode"))
-      continue;
-    Service svc = ToService(s);
-    if (with_status) {
-      svc.status.desired_tasks = ReplicasOf(s.spec);
-      for (const auto& t : tasks_)
-        if (t.service_id == id && t.desired_state == "running" && t.state == "running")
-          ++svc.status.running_tasks;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    Count("ListServices");
+    RETURN_IF_ERROR(CheckFilterKeys(filters, {"id", "name", "label", "mode"}).WithPrefix("list services"));
+    for (const auto& [id, s] : services_) {
+      if (!MatchPrefix(id, filters, "id") || !MatchPrefix(NameOf(s.spec), filters, "name") ||
+          !MatchLabels(LabelsOf(s.spec), filters) ||
+          !MatchExact(IsGlobal(s.spec) ? "global" : "replicated", filters, "mode"))
+        continue;
+      Service svc = ToService(s);
+      if (with_status) {
+        svc.status.desired_tasks = ReplicasOf(s.spec);
+        for (const auto& t : tasks_)
+          if (t.service_id == id && t.desired_state == "running" && t.state == "running")
+            ++svc.status.running_tasks;
+      }
+      out.push_back(std::move(svc));
     }
-    out.push_back(std::move(svc));
   }
-  return out;
+  for (auto& svc : out) visit(std::move(svc));
+  return OkStatus();
 }
 
 Result<Service> FakeEngine::InspectService(const std::string& ref) {

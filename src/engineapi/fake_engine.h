@@ -82,7 +82,8 @@ class FakeEngine : public Engine {
   Result<VersionInfo> Version() override;
   Result<SwarmInfo> Info() override;
 
-  Result<std::vector<Service>> ListServices(const Filters& filters, bool with_status) override;
+  Status VisitServices(const Filters& filters, bool with_status,
+                       const std::function<void(Service&&)>& visit) override;
   Result<Service> InspectService(const std::string& id_or_name) override;
   Result<std::string> CreateService(const Json& spec, const std::string& registry_auth) override;
   Result<std::vector<std::string>> UpdateService(const std::string& id, uint64_t version,

@@ -104,7 +104,7 @@ TEST(FakeEngineTest, UpdateKeepsPreviousSpecAndRollbackSwaps) {
   auto running = *fake.ListTasks({{"service", {"st_web"}}, {"desired-state", {"running"}}});
   ASSERT_EQ(running.size(), 2u);
   EXPECT_EQ(running[0].state, "running");
-  EXPECT_EQ(running[0].raw["Spec"]["ContainerSpec"]["Image"], "web:2");
+  EXPECT_EQ(running[0].spec.Unpack()["ContainerSpec"]["Image"], "web:2");
   EXPECT_EQ(fake.ListTasks({{"service", {id}}, {"desired-state", {"shutdown"}}})->size(), 2u);
 
   ASSERT_TRUE(fake.RollbackService(id, 2).code() == Code::kAborted);
@@ -155,7 +155,7 @@ TEST(FakeEngineTest, FailingImagePausesByDefault) {
   ASSERT_EQ(tasks.size(), 2u);
   EXPECT_EQ(tasks[0].state, "failed");
   EXPECT_EQ(tasks[0].error, "task: non-zero exit (1)");
-  EXPECT_EQ(tasks[0].raw["Status"]["Err"], "task: non-zero exit (1)");
+  EXPECT_EQ(tasks[0].error, "task: non-zero exit (1)");
 }
 
 TEST(FakeEngineTest, FailingImageRollsBackWhenAsked) {

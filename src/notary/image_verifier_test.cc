@@ -24,7 +24,7 @@ class ConfigEngine : public engine::Engine {
   Status Ping() override { return OkStatus(); }
   Result<engine::VersionInfo> Version() override { return Internal("unused"); }
   Result<engine::SwarmInfo> Info() override { return Internal("unused"); }
-  Result<std::vector<engine::Service>> ListServices(const engine::Filters&, bool) override {
+  Status VisitServices(const engine::Filters&, bool, const std::function<void(engine::Service&&)>&) override {
     return Internal("unused");
   }
   Result<engine::Service> InspectService(const std::string&) override { return Internal("unused"); }

@@ -92,8 +92,7 @@ DeployResult Pinned(const std::string& stack, const StackControl& control, Stack
 
 // A rollout reads the live spec of the services it writes (the version, the
 // spec to undo to) and the IDs of those it removes, nothing of the others:
-// their specs are dropped before it starts, which for a one-service change to
-// a 1,000-service stack frees megabytes for the whole wait for convergence.
+// their specs are dropped before it starts, for the whole wait for convergence.
 void DropSpecsOfUntouchedServices(const StackDiff& diff, LiveState* live) {
   std::set<std::string> touched;
   for (const Change& c : diff.changes) {
@@ -101,7 +100,7 @@ void DropSpecsOfUntouchedServices(const StackDiff& diff, LiveState* live) {
   }
   for (auto& [name, service] : live->services) {
     if (!touched.count(name)) {
-      service.spec = Json();
+      service.spec = PackedJson();
       service.update_status = Json();
     }
   }
@@ -121,7 +120,7 @@ class Deployer::Run {
   struct Changed {
     std::string name, id;
     bool created = false;
-    Json previous_spec;  // for updates: the spec before this rollout
+    PackedJson previous_spec;  // for updates: the spec before this rollout
   };
 
   Status Prepare(const Plan& plan, const LiveState& live);
@@ -224,12 +223,14 @@ Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& 
   std::map<std::string, const model::Service*> by_name;
   for (const auto& s : desired_.services) by_name[s.name] = &s;
   // Specs first, one by one (ConfigId may read the engine and fills a cache),
-  // then the writes, several in flight.
-  std::vector<Json> specs;
+  // so that a missing secret fails the wave before any write; then the
+  // writes, several in flight. The specs wait packed: a first deploy of
+  // 1,000 services is one wave, and their DOMs would double the desired state.
+  std::vector<PackedJson> specs;
   specs.reserve(wave.size());
   for (const auto& step : wave) {
     ASSIGN_OR_RETURN(Json spec, FinalizeSpec(*by_name.at(step.name)));
-    specs.push_back(std::move(spec));
+    specs.emplace_back(spec);
     d_.Info((step.action == Action::kCreate ? "Creating service " : "Updating service ") + step.name);
   }
   struct Written {
@@ -246,10 +247,10 @@ Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& 
     if (step.action == Action::kCreate) {
       ++w->writes;
       ASSIGN_OR_RETURN(std::string id, e_.CreateService(spec, opts_.registry_auth));
-      w->changed = {step.name, id, true, Json()};
+      w->changed = {step.name, id, true, PackedJson()};
       return OkStatus();
     }
-    const engine::Service& cur = live.services.at(step.name);
+    const LiveService& cur = live.services.at(step.name);
     uint64_t version = cur.version;
     for (int attempt = 0;; ++attempt) {
       ++w->writes;
@@ -266,7 +267,7 @@ Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& 
     if (failed) return;
     Written& w = written[i];
     w.attempted = true;
-    w.status = write(wave[i], specs[i], &w).WithPrefix("service " + wave[i].name);
+    w.status = write(wave[i], specs[i].Unpack(), &w).WithPrefix("service " + wave[i].name);
     if (!w.status.ok()) failed = true;
   });
   // Everything that was written is recorded (so Undo reverts it), in plan
@@ -299,33 +300,33 @@ Status Deployer::Run::WaitConverged(const std::vector<std::string>& names, std::
     // kMaxNameFilters names the URL would grow long, so the whole stack is read.
     engine::Filters filters = by_stack;
     if (pending.size() <= kMaxNameFilters) filters["name"].assign(pending.begin(), pending.end());
-    ASSIGN_OR_RETURN(auto services, e_.ListServices(filters, true));
+    // Packed as read: a first deploy of 1,000 services waits for all of them.
+    std::map<std::string, LiveService> by_id;
+    RETURN_IF_ERROR(e_.VisitServices(filters, true, [&](engine::Service&& s) {
+      if (!pending.count(s.name)) return;
+      std::string id = s.id;
+      by_id.emplace(std::move(id), LiveService::From(std::move(s)));
+    }));
     engine::Filters task_filter;
-    std::map<std::string, const engine::Service*> by_id;
-    for (const auto& s : services) {
-      if (pending.count(s.name)) {
-        task_filter["service"].push_back(s.id);
-        by_id[s.id] = &s;
-      }
-    }
+    for (const auto& [id, s] : by_id) task_filter["service"].push_back(id);
     std::map<std::string, std::vector<engine::Task>> tasks;
     if (!task_filter.empty()) {
       ASSIGN_OR_RETURN(auto all, e_.ListTasks(task_filter));
       for (auto& t : all) tasks[t.service_id].push_back(std::move(t));
     }
     for (const auto& [id, s] : by_id) {
-      ServiceHealth h = EvaluateHealth(*s, tasks[id]);
+      ServiceHealth h = EvaluateHealth(s, tasks[id]);
       std::string summary = std::string(HealthStateName(h.state)) + std::to_string(h.running) + "/" +
                             std::to_string(h.desired) + h.update_state;
-      if (d_.progress_ && last_reported[s->name] != summary) {
-        d_.progress_->Service(s->name, h);
-        last_reported[s->name] = summary;
+      if (d_.progress_ && last_reported[s.name] != summary) {
+        d_.progress_->Service(s.name, h);
+        last_reported[s.name] = summary;
       }
       if (h.state == HealthState::kFailed) {
-        *failed_service = s->name;
-        return Aborted("service " + s->name + ": " + h.message);
+        *failed_service = s.name;
+        return Aborted("service " + s.name + ": " + h.message);
       }
-      if (h.state == HealthState::kConverged) pending.erase(s->name);
+      if (h.state == HealthState::kConverged) pending.erase(s.name);
     }
     if (pending.empty()) return OkStatus();
     if (d_.clock_.Steady() >= deadline) {
@@ -359,7 +360,7 @@ void Deployer::Run::Undo() {
         break;
       }
       ++writes_;
-      auto r = e_.UpdateService(it->id, cur->version, it->previous_spec, opts_.registry_auth);
+      auto r = e_.UpdateService(it->id, cur->version, it->previous_spec.Unpack(), opts_.registry_auth);
       if (r.ok() || r.status().code() != Code::kAborted) {
         if (!r.ok()) log->error("rollback of {}: {}", it->name, r.status().ToString());
         break;
@@ -639,8 +640,8 @@ Result<StackStatus> Deployer::GetStatus(const std::string& stack) {
   for (const auto& [name, s] : live.services) {
     ServiceStatusLine line;
     line.name = name;
-    line.image = s.spec["TaskTemplate"]["ContainerSpec"].value("Image", "");
-    line.mode = s.spec.value("Mode", Json::object()).contains("Global") ? "global" : "replicated";
+    line.image = s.image;
+    line.mode = s.spec.Unpack().value("Mode", Json::object()).contains("Global") ? "global" : "replicated";
     line.health = EvaluateHealth(s, tasks[s.id]);
     st.services.push_back(std::move(line));
   }
@@ -654,7 +655,7 @@ Result<std::vector<std::string>> Deployer::Remove(const std::string& stack,
   ASSIGN_OR_RETURN(auto lock, StackLock::Acquire(engine_, clock_, stack, lock_wait, std::chrono::minutes(10)));
   ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack));
   std::vector<std::string> removed;
-  std::vector<const engine::Service*> services;
+  std::vector<const LiveService*> services;
   for (const auto& [name, s] : live.services) {
     Info("Removing service " + name);
     services.push_back(&s);

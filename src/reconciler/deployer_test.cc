@@ -200,10 +200,15 @@ TEST_F(DeployerTest, ARefusedCreateInAWideWaveUndoesEveryWriteOfTheRollout) {
 class StatusListSizes : public engine::EngineWrapper {
  public:
   using EngineWrapper::EngineWrapper;
-  Result<std::vector<engine::Service>> ListServices(const engine::Filters& filters, bool with_status) override {
-    auto r = target().ListServices(filters, with_status);
-    if (with_status && r.ok()) sizes_.push_back(r->size());
-    return r;
+  Status VisitServices(const engine::Filters& filters, bool with_status,
+                       const std::function<void(engine::Service&&)>& visit) override {
+    size_t n = 0;
+    Status st = target().VisitServices(filters, with_status, [&](engine::Service&& s) {
+      ++n;
+      visit(std::move(s));
+    });
+    if (with_status && st.ok()) sizes_.push_back(n);
+    return st;
   }
   std::vector<size_t> sizes_;
 };
@@ -444,6 +449,34 @@ TEST_F(DeployerTest, RemoveDeletesTheStackAndItsHistory) {
   EXPECT_TRUE(live->services.empty());
   EXPECT_TRUE(live->networks.empty());
   EXPECT_TRUE(deployer_.History("app")->empty());
+}
+
+TEST_F(DeployerTest, ReadLivePacksEachServiceSpecAndKeepsItsPlainFields) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  // A config made outside the stack and used by one service: only the
+  // service's spec names its ID.
+  auto config_id = fake_.CreateObject(engine::Kind::kConfig, {{"Name", "outside_conf"}, {"Data", "eA=="}});
+  ASSERT_TRUE(config_id.ok()) << config_id.status().ToString();
+  auto web = fake_.InspectService("app_web");
+  ASSERT_TRUE(web.ok());
+  Json spec = web->spec;
+  spec["TaskTemplate"]["ContainerSpec"]["Configs"] = Json::array(
+      {{{"ConfigName", "outside_conf"}, {"ConfigID", *config_id}, {"File", {{"Name", "/conf"}}}}});
+  ASSERT_TRUE(fake_.UpdateService(web->id, web->version, spec, "").ok());
+  web = fake_.InspectService("app_web");
+
+  auto live = ReadLive(fake_, "app");
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  EXPECT_EQ(live->services.size(), 3u);
+  const LiveService& s = live->services.at("app_web");
+  EXPECT_EQ(s.id, web->id);
+  EXPECT_EQ(s.name, "app_web");
+  EXPECT_EQ(s.version, web->version);
+  EXPECT_EQ(s.labels, web->labels);
+  EXPECT_EQ(s.image, web->spec["TaskTemplate"]["ContainerSpec"]["Image"].get<std::string>());
+  EXPECT_EQ(s.image.rfind("web:1", 0), 0u) << s.image;
+  EXPECT_EQ(s.spec.Unpack(), web->spec);
+  EXPECT_EQ(live->known_config_ids.at("outside_conf"), *config_id);
 }
 
 TEST(Plan, WavesFollowDependsOnThenNameWithParallelism) {

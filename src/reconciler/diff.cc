@@ -167,7 +167,7 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
     if (it == live.services.end()) {
       c.action = Action::kCreate;
     } else {
-      c.paths = ChangedPaths(NormalizeServiceSpec(s.spec, ctx), NormalizeServiceSpec(it->second.spec, ctx));
+      c.paths = ChangedPaths(NormalizeServiceSpec(s.spec, ctx), NormalizeServiceSpec(it->second.spec.Unpack(), ctx));
       if (!c.paths.empty()) {
         c.action = Action::kUpdate;
         std::string want = s.spec["Labels"].value(model::kSpecHashLabel, "");

@@ -19,8 +19,8 @@ std::string_view HealthStateName(HealthState s) {
 namespace {
 
 bool IsCurrent(const engine::Task& t, const Json& normalized_templ) {
-  if (!t.raw.is_object() || !t.raw.contains("Spec")) return true;
-  return NormalizeTaskTemplate(t.raw["Spec"], {}) == normalized_templ;
+  if (t.spec.empty()) return true;
+  return NormalizeTaskTemplate(t.spec.Unpack(), {}) == normalized_templ;
 }
 
 bool IsFailedState(const std::string& s) { return s == "failed" || s == "rejected"; }
@@ -32,9 +32,9 @@ bool IsPendingState(const std::string& s) {
 
 }  // namespace
 
-ServiceHealth EvaluateHealth(const engine::Service& service, const std::vector<engine::Task>& tasks) {
+ServiceHealth EvaluateHealth(const LiveService& service, const std::vector<engine::Task>& tasks) {
   ServiceHealth h;
-  const Json& spec = service.spec;
+  const Json spec = service.spec.Unpack();
   const Json templ = spec.value("TaskTemplate", Json::object());
   if (service.update_status.is_object()) h.update_state = service.update_status.value("State", "");
   const Json mode = spec.value("Mode", Json::object());

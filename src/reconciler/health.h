@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engineapi/engine.h"
+#include "reconciler/live.h"
 
 namespace stackctl::reconciler {
 
@@ -31,6 +32,6 @@ struct ServiceHealth {
 
 // `tasks` are the service's tasks (any state). Task specs are compared with
 // the template after normalization (normalize.h), since inspect adds defaults.
-ServiceHealth EvaluateHealth(const engine::Service& service, const std::vector<engine::Task>& tasks);
+ServiceHealth EvaluateHealth(const LiveService& service, const std::vector<engine::Task>& tasks);
 
 }  // namespace stackctl::reconciler

@@ -9,13 +9,38 @@ bool IsManaged(const std::map<std::string, std::string>& labels) {
   return it != labels.end() && it->second == model::kManagedByValue;
 }
 
+LiveService LiveService::From(engine::Service&& service) {
+  LiveService s;
+  s.id = std::move(service.id);
+  s.name = std::move(service.name);
+  s.version = service.version;
+  s.labels = std::move(service.labels);
+  const Json& container = service.spec.value("TaskTemplate", Json::object()).value("ContainerSpec", Json::object());
+  s.image = container.value("Image", "");
+  s.spec = PackedJson(service.spec);
+  s.update_status = std::move(service.update_status);
+  s.status = service.status;
+  return s;
+}
+
 Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, bool with_status) {
   LiveState live;
   live.stack = stack;
   engine::Filters by_stack{{"label", {std::string(model::kStackNamespaceLabel) + "=" + stack}}};
 
-  ASSIGN_OR_RETURN(auto services, engine.ListServices(by_stack, with_status));
-  for (auto& s : services) live.services.emplace(s.name, std::move(s));
+  // Each service is packed as it is read, while its DOM is at hand; the IDs of
+  // the configs it uses are taken from there too (external ones included).
+  std::map<std::string, std::string> service_config_ids;
+  RETURN_IF_ERROR(engine.VisitServices(by_stack, with_status, [&](engine::Service&& s) {
+    const Json& cs = s.spec.value("TaskTemplate", Json::object()).value("ContainerSpec", Json::object());
+    for (const auto& ref : cs.value("Configs", Json::array())) {
+      if (ref.contains("ConfigName") && ref.contains("ConfigID")) {
+        service_config_ids.emplace(ref["ConfigName"].get<std::string>(), ref["ConfigID"].get<std::string>());
+      }
+    }
+    std::string name = s.name;
+    live.services.emplace(std::move(name), LiveService::From(std::move(s)));
+  }));
 
   ASSIGN_OR_RETURN(auto networks, engine.ListObjects(engine::Kind::kNetwork, {}));
   for (auto& n : networks) {
@@ -41,16 +66,8 @@ Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, boo
     }
     live.configs.emplace(c.name, std::move(c));
   }
-  // Externally created configs in use: their IDs are in the services' specs.
-  for (const auto& [name, svc] : live.services) {
-    const Json& cs = svc.spec.value("TaskTemplate", Json::object()).value("ContainerSpec", Json::object());
-    for (const auto& ref : cs.value("Configs", Json::array())) {
-      if (ref.contains("ConfigName") && ref.contains("ConfigID")) {
-        live.known_config_ids.emplace(ref["ConfigName"].get<std::string>(),
-                                      ref["ConfigID"].get<std::string>());
-      }
-    }
-  }
+  // Externally created configs in use: listed ones take precedence.
+  live.known_config_ids.merge(service_config_ids);
   return live;
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "common/json.h"
 #include "common/status.h"
 #include "engineapi/engine.h"
 
@@ -21,9 +22,26 @@ namespace stackctl::reconciler {
 // Labels of stackctl's own bookkeeping objects (see history.h).
 inline constexpr char kKindLabel[] = "io.stackctl.kind";  // "control" | "history" | "lock"
 
+// A live service as the reconciler keeps it. A reconcile holds every service
+// of the stack at once (a stackctld managing 1,000 services: all 1,000), so
+// the spec is packed and unpacked only where it is read whole: the diff of
+// one service, the spec a rollout undoes to, status. What is read of every
+// service stays plain.
+struct LiveService {
+  std::string id, name;
+  uint64_t version = 0;                       // Version.Index, sent back on update
+  std::map<std::string, std::string> labels;  // Spec.Labels
+  std::string image;                          // Spec.TaskTemplate.ContainerSpec.Image
+  PackedJson spec;
+  Json update_status;            // UpdateStatus, null when none
+  engine::ServiceStatus status;  // only filled by ReadLive(..., with_status=true)
+
+  static LiveService From(engine::Service&& service);
+};
+
 struct LiveState {
   std::string stack;
-  std::map<std::string, engine::Service> services;  // by name, this stack's
+  std::map<std::string, LiveService> services;  // by name, this stack's
   std::map<std::string, engine::Object> networks;   // by name, this stack's
   std::map<std::string, engine::Object> secrets;    // by name, this stack's
   std::map<std::string, engine::Object> configs;    // by name, this stack's (no bookkeeping)

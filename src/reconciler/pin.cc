@@ -24,10 +24,10 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
     if (options.mode == ResolveMode::kChanged && !options.required) {
       auto it = live.services.find(svc.name);
       if (it != live.services.end()) {
-        const Json& lspec = it->second.spec;
-        std::string live_label = lspec.value("Labels", Json::object()).value(model::kStackImageLabel, "");
+        auto label = it->second.labels.find(model::kStackImageLabel);
+        std::string live_label = label == it->second.labels.end() ? "" : label->second;
         std::string want_label = svc.spec.value("Labels", Json::object()).value(model::kStackImageLabel, "");
-        std::string live_image = lspec["TaskTemplate"]["ContainerSpec"].value("Image", "");
+        const std::string& live_image = it->second.image;
         if (live_label == want_label && live_image.rfind(ref + "@sha256:", 0) == 0) {
           image = live_image;
           continue;
