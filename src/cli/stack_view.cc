@@ -17,6 +17,16 @@ int64_t Int(const Json& j, const char* key) {
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
 
+// The stack's health from its services' (HealthStateName): with no service
+// there is nothing to judge, which is not "healthy".
+std::string StackHealth(const std::vector<std::string>& service_health) {
+  if (service_health.empty()) return "unknown";
+  for (const auto& h : service_health) {
+    if (h != reconciler::HealthStateName(reconciler::HealthState::kConverged)) return "degraded";
+  }
+  return "healthy";
+}
+
 }  // namespace
 
 Json StatusJson(const reconciler::StackStatus& st) {
@@ -31,12 +41,12 @@ Json StatusJson(const reconciler::StackStatus& st) {
     j["last_message"] = st.last->message;
     j["last_finished"] = st.last->finished_at;
   }
-  bool healthy = true;
+  std::vector<std::string> health;
   for (const auto& s : st.services) {
-    healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
+    health.emplace_back(reconciler::HealthStateName(s.health.state));
     j["services"].push_back(reconciler::ServiceStatusJson(s));
   }
-  j["health"] = healthy ? "healthy" : "degraded";
+  j["health"] = StackHealth(health);
   return j;
 }
 
@@ -55,12 +65,12 @@ Json StatusJsonFromController(const Json& stack) {
     j["last_message"] = Str(last, "message");
     j["last_finished"] = Str(last, "finished_at");
   }
-  bool healthy = true;
+  std::vector<std::string> service_health;
   auto services = stack.find("services");
   if (services != stack.end() && services->is_array()) {
     for (const auto& s : *services) {
       std::string health = Str(s, "health");
-      healthy = healthy && health == reconciler::HealthStateName(reconciler::HealthState::kConverged);
+      service_health.push_back(health);
       j["services"].push_back({{"name", Str(s, "name")},
                                {"image", Str(s, "image")},
                                {"mode", Str(s, "mode")},
@@ -71,7 +81,7 @@ Json StatusJsonFromController(const Json& stack) {
                                {"message", Str(s, "message")}});
     }
   }
-  j["health"] = healthy ? "healthy" : "degraded";
+  j["health"] = StackHealth(service_health);
   for (const char* key : {"sync", "target_revision", "last_error", "live_error", "repository"}) {
     if (!Str(stack, key).empty()) j[key] = Str(stack, key);
   }

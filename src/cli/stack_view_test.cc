@@ -111,9 +111,14 @@ TEST(StackViewTest, ControllerStatusBeforeAnyDeploy) {
             "Stack:     new\n"
             "Sync:      Unknown\n"
             "Pinned:    no\n"
-            "Health:    healthy\n"
+            "Health:    unknown\n"
             "\n"
             "SERVICE                         MODE       REPLICAS  HEALTH       UPDATE     IMAGE\n");
+  // The same without a controller: a stack with no service is not "healthy".
+  reconciler::StackStatus empty;
+  empty.stack = "new";
+  empty.exists = true;
+  EXPECT_EQ(StatusJson(empty)["health"], "unknown");
 }
 
 TEST(StackViewTest, StackList) {

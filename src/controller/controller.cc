@@ -481,11 +481,19 @@ void Controller::Reconcile(const Request& r) {
   std::string result_label = res.outcome == reconciler::Outcome::kSucceeded ? "success"
                              : ok                                           ? "noop"
                                                                             : "error";
+  // A reconcile that only compared (auto_sync off, or drift without
+  // self_heal) and found changes applied nothing: not "in-sync".
+  const bool changes_not_applied = !deploy && !pending.empty();
+  const std::string outcome = changes_not_applied ? "out-of-sync" : std::string(reconciler::OutcomeName(res.outcome));
+  const std::string message =
+      changes_not_applied ? std::to_string(pending.size()) + " change(s) not applied (" +
+                                (cfg->options.auto_sync ? "self_heal" : "auto_sync") + " is off)"
+                          : res.message;
   {
     std::lock_guard<std::mutex> l(mu_);
     StackState& s = stacks_.at(r.stack);
     s.last_sync_time = FormatRfc3339(clock_.Now());
-    s.last_result = std::string(reconciler::OutcomeName(res.outcome));
+    s.last_result = outcome;
     s.out_of_sync.clear();
     s.failures = 0;
     if (res.outcome == reconciler::Outcome::kPinned) {
@@ -516,13 +524,12 @@ void Controller::Reconcile(const Request& r) {
   }
   finish_metrics(result_label);
   if (res.outcome != reconciler::Outcome::kInSync || !pending.empty()) {
-    log->info("stack {} commit {} ({}): {}: {}", r.stack, commit.substr(0, 12), r.reason,
-              reconciler::OutcomeName(res.outcome), res.message);
+    log->info("stack {} commit {} ({}): {}: {}", r.stack, commit.substr(0, 12), r.reason, outcome, message);
   }
   Json done = {{"state", ok ? "succeeded" : "failed"},
                {"revision", commit},
-               {"result", std::string(reconciler::OutcomeName(res.outcome))},
-               {"message", res.message},
+               {"result", outcome},
+               {"message", message},
                {"history_seq", res.history_seq},
                {"changes", pending}};
   if (!ok) done["error"] = {{"code", "ABORTED"}, {"message", res.message}, {"service", res.failed_service}};

@@ -325,6 +325,7 @@ TEST_F(ControllerTest, DriftIsReportedWithoutSelfHeal) {
   EXPECT_EQ(Image("b_app"), "manual:1");
   Json b = Stack("b");
   EXPECT_EQ(b["sync"], "OutOfSync");
+  EXPECT_EQ(b["last_result"], "out-of-sync");
   EXPECT_EQ(b["out_of_sync"], Json::array({"service b_app: update"}));
   EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 1);
 }
