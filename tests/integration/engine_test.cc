@@ -24,6 +24,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using stackctl::testing::RunCommand;
 using stackctl::testing::Testbed;
+using stackctl::testing::WaitFor;
 
 // Unique per process, so tests can run in parallel against one engine.
 std::string Unique(const std::string& base) {
@@ -49,17 +50,6 @@ Json ServiceSpec(const std::string& name, const std::string& image,
            {{"ContainerSpec", {{"Image", image}, {"Command", {"sleep", command}}}},
             {"RestartPolicy", {{"Condition", "none"}}}}},
           {"Mode", {{"Replicated", {{"Replicas", 1}}}}}};
-}
-
-// Polls until pred() or the deadline; returns pred()'s last value.
-template <typename F>
-bool WaitFor(F pred, int seconds = 60) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return pred();
 }
 
 class EngineIT : public ::testing::Test {
@@ -129,7 +119,7 @@ TEST_F(EngineIT, ServiceLifecycleAndErrors) {
   ASSERT_TRUE(WaitFor([&] {
     auto l = engine_->ListServices(mine, true);
     return l.ok() && l->size() == 1 && l->at(0).status.running_tasks == 1;
-  })) << "service task never ran";
+  }, 60)) << "service task never ran";
   auto listed = engine_->ListServices(mine, true);
   EXPECT_EQ(listed->at(0).status.desired_tasks, 1u);
   EXPECT_EQ(engine_->ListServices({{"name", {name.substr(0, name.size() - 2)}}}, false)->size(), 1u)
@@ -179,7 +169,7 @@ TEST_F(EngineIT, ServiceLifecycleAndErrors) {
     auto s = engine_->InspectService(*id);
     return s.ok() && s->update_status.is_object() &&
            s->update_status.value("State", "") == "rollback_completed";
-  })) << engine_->InspectService(*id)->update_status.dump();
+  }, 60)) << engine_->InspectService(*id)->update_status.dump();
 
   // Remove; then everything about it is NotFound.
   ASSERT_TRUE(engine_->RemoveService(*id).ok());
@@ -206,7 +196,7 @@ TEST_F(EngineIT, FailingUpdatePauses) {
     auto s = engine_->InspectService(*id);
     if (s.ok()) status = s->update_status;
     return status.is_object() && status.value("State", "") == "paused";
-  })) << status.dump();
+  }, 60)) << status.dump();
   EXPECT_THAT(status.value("Message", ""),
               HasSubstr("update paused due to failure or early termination of task"));
   auto tasks = engine_->ListTasks({{"service", {*id}}});

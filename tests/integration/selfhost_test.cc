@@ -71,13 +71,6 @@ class SelfHostE2E : public ::testing::Test {
         << out;
     return out.substr(0, out.find('\n'));
   }
-  bool WaitFor(const std::function<bool()>& cond, int seconds) {
-    for (int i = 0; i < seconds * 5; ++i) {
-      if (cond()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return false;
-  }
   void WriteApp(const std::string& level) {
     Write("repo/app/docker-compose.yml", "version: \"3.8\"\nservices:\n  web:\n    image: " + tb_.image +
                                              "\n    command: [\"sleep\", \"3600\"]\n    environment:\n      LEVEL: \"" +
