@@ -630,21 +630,27 @@ Result<std::string> DockerEngine::NegotiatedVersion(std::string_view what) {
   return api_version_;
 }
 
-Result<std::string> DockerEngine::CallForText(std::string_view method, const std::string& path,
-                                              const Json* body, std::string_view what,
-                                              const std::string& registry_auth) {
+Result<DockerEngine::Request> DockerEngine::VersionedRequest(std::string_view method, const std::string& path,
+                                                            std::string_view what) {
   ASSIGN_OR_RETURN(std::string version, NegotiatedVersion(what));
   Request req;
   req.method = std::string(method);
   req.path = "/v" + version + path;
+  req.what = std::string(what);
+  req.timeout_ms = config_.request_timeout_ms;
+  return req;
+}
+
+Result<std::string> DockerEngine::CallForText(std::string_view method, const std::string& path,
+                                              const Json* body, std::string_view what,
+                                              const std::string& registry_auth) {
+  ASSIGN_OR_RETURN(Request req, VersionedRequest(method, path, what));
   std::string body_text;
   if (body) {
     body_text = body->dump();
     req.body = &body_text;
   }
   req.registry_auth = registry_auth;
-  req.what = std::string(what);
-  req.timeout_ms = config_.request_timeout_ms;
   ASSIGN_OR_RETURN(Response resp, Send(req));
   if (resp.status >= 400 || resp.status < 200) return MapEngineError(resp.status, resp.body, what);
   return std::move(resp.body);
@@ -659,11 +665,7 @@ Result<Json> DockerEngine::Call(std::string_view method, const std::string& path
 
 Status DockerEngine::VisitList(const std::string& path, const std::string& what,
                                const std::function<void(Json&&)>& each) {
-  ASSIGN_OR_RETURN(std::string version, NegotiatedVersion(what));
-  Request req;
-  req.path = "/v" + version + path;
-  req.what = what;
-  req.timeout_ms = config_.request_timeout_ms;
+  ASSIGN_OR_RETURN(Request req, VersionedRequest("GET", path, what));
   // Read as it arrives: the response of a 1,000-service list is megabytes.
   JsonArrayStream list(what + ": unexpected engine response", each);
   req.on_data = [&](std::string_view data) { return list.Feed(data); };
@@ -834,11 +836,8 @@ Status DockerEngine::StreamEvents(const Filters& filters,
                                   const std::function<bool(const Json&)>& on_event,
                                   int64_t timeout_ms, const std::atomic<bool>* cancel) {
   const std::string what = "events";
-  ASSIGN_OR_RETURN(std::string version, NegotiatedVersion(what));
-  Request req;
-  req.path = WithQuery("/v" + version + "/events", {FiltersQuery(filters)});
-  req.what = what;
-  req.timeout_ms = timeout_ms;
+  ASSIGN_OR_RETURN(Request req, VersionedRequest("GET", WithQuery("/events", {FiltersQuery(filters)}), what));
+  req.timeout_ms = timeout_ms;  // the stream's own, not the request timeout
   req.cancel = cancel;
   std::string pending;
   Status parse_error;

@@ -159,6 +159,9 @@ class DockerEngine : public Engine {
 
   // ApiVersion() with `what` naming the operation in errors.
   Result<std::string> NegotiatedVersion(std::string_view what);
+  // A request for `path` under the negotiated API version (negotiating first
+  // when needed), with the request timeout.
+  Result<Request> VersionedRequest(std::string_view method, const std::string& path, std::string_view what);
   // Sends one request; transport failures become Statuses, HTTP errors do not.
   Result<Response> Send(const Request& req);
   // Versioned call: negotiates, sends, maps HTTP >= 400 to a Status; the response body.
