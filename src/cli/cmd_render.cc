@@ -25,8 +25,7 @@ Json RenderJson(const model::StackSpec& spec) {
     }
   }
   for (const auto& s : spec.services) {
-    Json j = s.spec;
-    out["services"].push_back({{"Spec", j}, {"DependsOn", s.depends_on}});
+    out["services"].push_back({{"Spec", s.spec.Unpack()}, {"DependsOn", s.depends_on}});
   }
   return out;
 }

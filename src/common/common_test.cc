@@ -163,6 +163,35 @@ TEST(Json, PackedJsonUnpacksToTheSameValueInLessSpaceThanItsText) {
   EXPECT_EQ(PackedJson(Json::array({1, "x", nullptr})).Unpack(), Json::array({1, "x", nullptr}));
 }
 
+TEST(Json, PackedJsonEditsAndComparesByValue) {
+  PackedJson a(Json{{"Image", "web:1"}, {"Replicas", 2}});
+  a.Edit([](Json& j) { j["Image"] = "web:2"; });
+  EXPECT_EQ(a.Unpack(), (Json{{"Image", "web:2"}, {"Replicas", 2}}));
+  // Built in another key order, the same value packs to the same bytes.
+  EXPECT_EQ(a, PackedJson(Json::parse(R"({"Replicas": 2, "Image": "web:2"})")));
+  EXPECT_FALSE(a == PackedJson(Json{{"Image", "web:1"}, {"Replicas", 2}}));
+}
+
+TEST(Json, WriteCanonicalJsonWritesPackedNodesAsTheirValues) {
+  Json inner = Json::parse(R"({"b": [1, 2.5, "x\"y"], "a": {"z": null, "\u00e9": true}})");
+  Json plain = {{"seq", 3}, {"services", Json::array({{{"spec", inner}, {"name", "s1"}}, {{"spec", nullptr}}})}};
+  Json packed = plain;
+  PackedJson p(inner);
+  packed["services"][0]["spec"] = p.TakeAsBinary();
+  EXPECT_TRUE(p.empty());
+  ASSERT_TRUE(packed["services"][0]["spec"].is_binary());
+  std::string written;
+  int pieces = 0;
+  WriteCanonicalJson(packed, [&](std::string_view piece) {
+    written.append(piece);
+    ++pieces;
+  });
+  EXPECT_EQ(written, CanonicalJson(plain));
+  EXPECT_EQ(written, "{\"seq\":3,\"services\":[{\"name\":\"s1\",\"spec\":{\"a\":{\"z\":null,\"\u00e9\":true},"
+                     "\"b\":[1,2.5,\"x\\\"y\"]}},{\"spec\":null}]}");
+  EXPECT_GT(pieces, 10);  // handed over in pieces, not as one text
+}
+
 TEST(ParallelFor, EveryIndexOnceAtMostMaxThreadsAtATime) {
   std::vector<std::atomic<int>> seen(50);
   std::atomic<int> in_flight{0}, peak{0};

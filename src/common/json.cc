@@ -11,6 +11,38 @@ std::string CanonicalJson(const Json& j) {
 
 std::string CanonicalHash(const Json& j) { return Sha256Hex(CanonicalJson(j)); }
 
+void WriteCanonicalJson(const Json& j, const std::function<void(std::string_view)>& out) {
+  switch (j.type()) {
+    case Json::value_t::object: {
+      out("{");
+      bool first = true;
+      for (const auto& [key, value] : j.items()) {
+        if (!first) out(",");
+        first = false;
+        out(CanonicalJson(Json(key)));
+        out(":");
+        WriteCanonicalJson(value, out);
+      }
+      out("}");
+      return;
+    }
+    case Json::value_t::array: {
+      out("[");
+      for (size_t i = 0; i < j.size(); ++i) {
+        if (i > 0) out(",");
+        WriteCanonicalJson(j[i], out);
+      }
+      out("]");
+      return;
+    }
+    case Json::value_t::binary:
+      out(CanonicalJson(Json::from_cbor(j.get_binary())));
+      return;
+    default:
+      out(CanonicalJson(j));
+  }
+}
+
 Result<Json> ParseJson(std::string_view text, std::string_view what) {
   try {
     return Json::parse(text);
@@ -124,6 +156,13 @@ Status JsonArrayStream::Finish() {
 
 PackedJson::PackedJson(const Json& value) {
   if (!value.is_null()) bytes_ = Json::to_cbor(value);
+}
+
+Json PackedJson::TakeAsBinary() {
+  if (bytes_.empty()) return Json();
+  Json node = Json::binary(std::move(bytes_));
+  bytes_.clear();
+  return node;
 }
 
 Json PackedJson::Unpack() const {

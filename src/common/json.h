@@ -23,6 +23,11 @@ using Json = nlohmann::json;
 
 std::string CanonicalJson(const Json& j);
 std::string CanonicalHash(const Json& j);  // sha256 hex of CanonicalJson
+// CanonicalJson(j) handed to `out` in pieces, never whole. A binary node holds
+// a value packed by PackedJson (PackedJson::TakeAsBinary) and is written as
+// that value, unpacked one at a time: a history record of 1,000 packed
+// service specs is written without its text or its full DOM in memory.
+void WriteCanonicalJson(const Json& j, const std::function<void(std::string_view)>& out);
 // Parses text; on error the message names `what` and the byte offset.
 Result<Json> ParseJson(std::string_view text, std::string_view what);
 // Reads a JSON array fed in pieces as they arrive (an engine's list
@@ -69,7 +74,18 @@ class PackedJson {
   PackedJson() = default;  // unpacks to null
   explicit PackedJson(const Json& value);
   Json Unpack() const;
+  // Unpacks, lets `edit` change the value, packs the result.
+  template <typename F>
+  void Edit(F&& edit) {
+    Json value = Unpack();
+    edit(value);
+    *this = PackedJson(value);
+  }
+  // Moves the bytes into a JSON binary node (this becomes null), which
+  // WriteCanonicalJson writes as the value they pack.
+  Json TakeAsBinary();
   bool empty() const { return bytes_.empty(); }
+  bool operator==(const PackedJson&) const = default;
   size_t size() const { return bytes_.size(); }  // bytes held
 
  private:

@@ -259,7 +259,7 @@ std::vector<Json> NormalizeAll(const std::vector<std::pair<std::string, std::str
 void WriteOurs(const StackSpec& spec, const Case& c, const std::string& tmp) {
   Json services = Json::object();
   for (const auto& s : spec.services) {
-    Json j = s.spec;
+    Json j = s.spec.Unpack();
     EngineStoreService(j);
     services[s.name] = j;
   }

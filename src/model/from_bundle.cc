@@ -63,7 +63,7 @@ Result<StackSpec> FromBundle(const dab::Bundle& bundle, const std::string& stack
     Service svc;
     svc.key = key;
     svc.name = scope(key);
-    svc.spec = spec;
+    svc.spec = PackedJson(spec);
     out.services.push_back(std::move(svc));
   }
   std::sort(out.services.begin(), out.services.end(),

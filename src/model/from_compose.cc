@@ -546,7 +546,8 @@ std::vector<std::string> MissingExternals(
     }
   }
   for (const auto& svc : spec.services) {
-    const Json& cs = svc.spec["TaskTemplate"]["ContainerSpec"];
+    const Json service_spec = svc.spec.Unpack();
+    const Json& cs = service_spec["TaskTemplate"]["ContainerSpec"];
     for (auto [field, name_key, kind, blobs] :
          {std::tuple{"Secrets", "SecretName", "secret", &spec.secrets},
           std::tuple{"Configs", "ConfigName", "config", &spec.configs}}) {
@@ -702,7 +703,8 @@ Result<StackSpec> FromCompose(const compose::Project& project, const std::string
     Service svc;
     svc.key = key;
     svc.name = Scope(stack, key);
-    ASSIGN_OR_RETURN(svc.spec, ConvertService(key, s, o));
+    ASSIGN_OR_RETURN(Json spec, ConvertService(key, s, o));
+    svc.spec = PackedJson(spec);
     if (s.contains("depends_on")) {
       for (const auto& d : s["depends_on"]) svc.depends_on.push_back(d.get<std::string>());
       std::sort(svc.depends_on.begin(), svc.depends_on.end());

@@ -68,7 +68,7 @@ TEST(FromComposeTest, FullExampleMatchesDockerRequestBodies) {
   ASSERT_EQ(spec->services.size(), 1u);
   // docker orders ports with Go's unstable sort on PublishedPort only; ties
   // (here the unpublished 3000-3005) come in an order we do not reproduce.
-  Json ours = spec->services[0].spec;
+  Json ours = spec->services[0].spec.Unpack();
   for (Json* j : {&ours, &services["st04_foo"]}) {
     auto& ports = (*j)["EndpointSpec"]["Ports"];
     std::stable_sort(ports.begin(), ports.end(), [](const Json& a, const Json& b) {
@@ -121,11 +121,12 @@ secrets:
   ASSERT_TRUE(spec.ok()) << spec.status().message();
   ASSERT_EQ(spec->services.size(), 2u);
   EXPECT_EQ(spec->services[0].name, "app_a");
-  EXPECT_EQ(spec->services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"], "redis:latest");
-  EXPECT_EQ(spec->services[1].spec["Labels"][kStackImageLabel], "docker.io/library/redis");
-  EXPECT_EQ(spec->services[0].spec["TaskTemplate"]["Networks"],
+  const Json a = spec->services[0].spec.Unpack(), b = spec->services[1].spec.Unpack();
+  EXPECT_EQ(b["TaskTemplate"]["ContainerSpec"]["Image"], "redis:latest");
+  EXPECT_EQ(b["Labels"][kStackImageLabel], "docker.io/library/redis");
+  EXPECT_EQ(a["TaskTemplate"]["Networks"],
             Json::parse(R"([{"Target":"custom","Aliases":["a"]},{"Target":"ext","Aliases":["a"]}])"));
-  EXPECT_EQ(spec->services[0].spec["TaskTemplate"]["ContainerSpec"]["Secrets"],
+  EXPECT_EQ(a["TaskTemplate"]["ContainerSpec"]["Secrets"],
             Json::parse(R"([{"File":{"Name":"t","UID":"0","GID":"0","Mode":256},"SecretName":"app_s"}])"));
   std::vector<std::string> names;
   for (const auto& n : spec->networks) names.push_back(n.name + (n.external ? "(ext)" : ""));
@@ -157,7 +158,7 @@ TEST(FromBundleTest, ConvertsLikeDockerDeployBundleFile) {
   ASSERT_TRUE(spec.ok());
   ASSERT_EQ(spec->networks.size(), 1u);
   EXPECT_EQ(spec->networks[0].name, "st_front");
-  EXPECT_EQ(spec->services[0].spec, Json::parse(R"({
+  EXPECT_EQ(spec->services[0].spec.Unpack(), Json::parse(R"({
     "Name": "st_web", "Labels": {"l": "v", "com.docker.stack.namespace": "st"},
     "TaskTemplate": {"ContainerSpec": {
         "Image": "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",

@@ -61,7 +61,7 @@ struct Blob {
 struct Service {
   std::string key;   // compose key ("web")
   std::string name;  // engine name ("mystack_web")
-  Json spec;         // ServiceSpec as sent on create/update
+  PackedJson spec;   // ServiceSpec as sent on create/update
   std::vector<std::string> depends_on;  // compose keys of services to roll out first
   bool operator==(const Service&) const = default;
 };

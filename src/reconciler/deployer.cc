@@ -155,7 +155,7 @@ Result<std::string> Deployer::Run::ConfigId(const std::string& name) {
 }
 
 Result<Json> Deployer::Run::FinalizeSpec(const model::Service& s) {
-  Json spec = s.spec;
+  Json spec = s.spec.Unpack();
   spec["Labels"][model::kRevisionLabel] = opts_.revision;
   Json& cs = spec["TaskTemplate"]["ContainerSpec"];
   if (cs.contains("Secrets")) {
@@ -406,7 +406,7 @@ Status Deployer::Run::RetireSuperseded(const LiveState& live) {
   // Names still referenced by any desired service stay, whatever the retention.
   std::set<std::string> in_use;
   for (const auto& s : desired_.services) {
-    const Json cs = s.spec["TaskTemplate"].value("ContainerSpec", Json::object());
+    const Json cs = s.spec.Unpack().value("TaskTemplate", Json::object()).value("ContainerSpec", Json::object());
     for (const auto& r : cs.value("Secrets", Json::array())) in_use.insert(r.value("SecretName", ""));
     for (const auto& r : cs.value("Configs", Json::array())) in_use.insert(r.value("ConfigName", ""));
   }

@@ -23,14 +23,19 @@ model::Service MakeService(const std::string& stack, const std::string& key, con
   s.key = key;
   s.name = stack + "_" + key;
   s.depends_on = std::move(deps);
-  s.spec = {{"Name", s.name},
-            {"Labels", {{model::kStackNamespaceLabel, stack}, {model::kStackImageLabel, image}}},
-            {"TaskTemplate",
-             {{"ContainerSpec", {{"Image", image}, {"Labels", {{model::kStackNamespaceLabel, stack}}}}},
-              {"Networks", Json::array({{{"Target", stack + "_default"}, {"Aliases", {key}}}})}}},
-            {"Mode", {{"Replicated", {{"Replicas", 1}}}}},
-            {"EndpointSpec", Json::object()}};
+  s.spec = PackedJson(
+      Json{{"Name", s.name},
+           {"Labels", {{model::kStackNamespaceLabel, stack}, {model::kStackImageLabel, image}}},
+           {"TaskTemplate",
+            {{"ContainerSpec", {{"Image", image}, {"Labels", {{model::kStackNamespaceLabel, stack}}}}},
+             {"Networks", Json::array({{{"Target", stack + "_default"}, {"Aliases", {key}}}})}}},
+           {"Mode", {{"Replicated", {{"Replicas", 1}}}}},
+           {"EndpointSpec", Json::object()}});
   return s;
+}
+
+void SetImage(model::Service& s, const std::string& image) {
+  s.spec.Edit([&](Json& j) { j["TaskTemplate"]["ContainerSpec"]["Image"] = image; });
 }
 
 model::StackSpec MakeStack(const std::string& stack, const std::string& secret_value = "s3cret") {
@@ -49,8 +54,10 @@ model::StackSpec MakeStack(const std::string& stack, const std::string& secret_v
   sec.data = secret_value;
   s.secrets.push_back(sec);
   s.services.push_back(MakeService(stack, "db", "db:1"));
-  s.services.back().spec["TaskTemplate"]["ContainerSpec"]["Secrets"] = Json::array(
-      {{{"SecretName", sec.name}, {"File", {{"Name", "db_pass"}, {"UID", "0"}, {"GID", "0"}, {"Mode", 292}}}}});
+  s.services.back().spec.Edit([&](Json& j) {
+    j["TaskTemplate"]["ContainerSpec"]["Secrets"] = Json::array(
+        {{{"SecretName", sec.name}, {"File", {{"Name", "db_pass"}, {"UID", "0"}, {"GID", "0"}, {"Mode", 292}}}}});
+  });
   s.services.push_back(MakeService(stack, "web", "web:1", {"db"}));
   s.services.push_back(MakeService(stack, "worker", "worker:1", {"db"}));
   return s;
@@ -95,7 +102,7 @@ TEST_F(DeployerTest, FirstDeployCreatesEverythingThenNoOpWritesNothing) {
 TEST_F(DeployerTest, OneServiceChangeWritesOnlyThatService) {
   ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
   auto desired = MakeStack("app");
-  desired.services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:2";
+  SetImage(desired.services[1], "web:2");
   fake_.ResetCalls();
   auto r = deployer_.Deploy(desired, Opts());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -116,8 +123,8 @@ TEST_F(DeployerTest, OneServiceChangeWritesOnlyThatService) {
 TEST_F(DeployerTest, FailingServiceRollsBackTheWholeRollout) {
   ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
   auto desired = MakeStack("app");
-  desired.services[0].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "db:2";      // wave 1, fine
-  desired.services[2].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "worker:bad";  // wave 2, fails
+  SetImage(desired.services[0], "db:2");      // wave 1, fine
+  SetImage(desired.services[2], "worker:bad");  // wave 2, fails
   desired.services.push_back(MakeService("app", "extra", "extra:1"));             // wave 1, new
   fake_.FailImage("worker:bad", "starting container failed: exec: \"nope\": executable file not found");
   auto r = deployer_.Deploy(desired, Opts());
@@ -218,7 +225,7 @@ TEST_F(DeployerTest, ConvergenceWaitReadsOnlyTheChangedServices) {
   StatusListSizes lists(fake_);
   Deployer d(lists, clock_);
   model::StackSpec changed = WideStack("wide", 60);
-  changed.services[7].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "img:2";
+  SetImage(changed.services[7], "img:2");
   auto r = d.Deploy(changed, Opts());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->outcome, Outcome::kSucceeded) << r->message;
@@ -226,7 +233,7 @@ TEST_F(DeployerTest, ConvergenceWaitReadsOnlyTheChangedServices) {
   for (size_t n : lists.sizes_) EXPECT_EQ(n, 1u);
   // Too many pending names for one filter: the whole stack is read.
   lists.sizes_.clear();
-  for (auto& svc : changed.services) svc.spec["TaskTemplate"]["ContainerSpec"]["Image"] = "img:3";
+  for (auto& svc : changed.services) SetImage(svc, "img:3");
   r = d.Deploy(changed, Opts());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->outcome, Outcome::kSucceeded) << r->message;
@@ -258,7 +265,7 @@ TEST_F(DeployerTest, OutOfSequenceUpdateIsRetriedWithAFreshVersion) {
   OutOfSequenceOnce flaky(fake_);
   Deployer d(flaky, clock_);
   auto desired = MakeStack("app");
-  desired.services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:2";
+  SetImage(desired.services[1], "web:2");
   fake_.ResetCalls();
   auto r = d.Deploy(desired, Opts());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -287,7 +294,7 @@ TEST_F(DeployerTest, ManualChangeShowsAsDrift) {
 TEST_F(DeployerTest, PruneRemovesOnlyOwnedObjects) {
   ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
   // Someone else's service in the same namespace (e.g. docker stack deploy).
-  Json foreign = MakeService("app", "foreign", "x:1").spec;
+  Json foreign = MakeService("app", "foreign", "x:1").spec.Unpack();
   ASSERT_TRUE(fake_.CreateService(foreign, "").ok());
   auto desired = MakeStack("app");
   desired.services.pop_back();  // worker goes away
@@ -370,12 +377,12 @@ TEST_F(DeployerTest, PinTakenWhileWaitingForTheLockIsRespected) {
 
 TEST_F(DeployerTest, RollbackRestoresPreviousImagesExactly) {
   auto v1 = MakeStack("app");
-  v1.services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:1@sha256:aaaa";
+  SetImage(v1.services[1], "web:1@sha256:aaaa");
   auto o1 = Opts();
   o1.revision = "c1";
   ASSERT_TRUE(deployer_.Deploy(v1, o1).ok());
   auto v2 = MakeStack("app");
-  v2.services[1].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "web:1@sha256:bbbb";
+  SetImage(v2.services[1], "web:1@sha256:bbbb");
   auto o2 = Opts();
   o2.revision = "c2";
   ASSERT_TRUE(deployer_.Deploy(v2, o2).ok());
@@ -563,7 +570,7 @@ TEST(Pinning, RequiredTrustBlocksTheWholeRevision) {
   CountingVerifier verifier;
   Deployer d(fake, clock, nullptr, &verifier);
   auto stack = MakeStack("app");
-  stack.services[2].spec["TaskTemplate"]["ContainerSpec"]["Image"] = "unsigned:1";
+  SetImage(stack.services[2], "unsigned:1");
   DeployOptions opts;
   opts.images.required = true;
   auto r = d.Deploy(stack, opts);

@@ -81,8 +81,10 @@ void PrepareDesired(model::StackSpec* desired) {
     }
   }
   for (auto& s : desired->services) {
-    Stamp(&s.spec, desired->name);
-    s.spec["Labels"][model::kSpecHashLabel] = ServiceSpecHash(s.spec);
+    Json spec = s.spec.Unpack();
+    Stamp(&spec, desired->name);
+    spec["Labels"][model::kSpecHashLabel] = ServiceSpecHash(spec);
+    s.spec = PackedJson(spec);
   }
 }
 
@@ -167,10 +169,11 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
     if (it == live.services.end()) {
       c.action = Action::kCreate;
     } else {
-      c.paths = ChangedPaths(NormalizeServiceSpec(s.spec, ctx), NormalizeServiceSpec(it->second.spec.Unpack(), ctx));
+      const Json spec = s.spec.Unpack();
+      c.paths = ChangedPaths(NormalizeServiceSpec(spec, ctx), NormalizeServiceSpec(it->second.spec.Unpack(), ctx));
       if (!c.paths.empty()) {
         c.action = Action::kUpdate;
-        std::string want = s.spec["Labels"].value(model::kSpecHashLabel, "");
+        std::string want = spec["Labels"].value(model::kSpecHashLabel, "");
         c.drift = LabelOf(it->second.labels, model::kSpecHashLabel) == want;
       }
     }

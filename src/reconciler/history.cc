@@ -16,14 +16,40 @@ constexpr char kPinnedByLabel[] = "io.stackctl.pinned-by";
 constexpr char kPinnedRevisionLabel[] = "io.stackctl.pinned-revision";
 constexpr char kPinnedAtLabel[] = "io.stackctl.pinned-at";
 
-Result<std::string> Compress(const std::string& in) {
-  uLongf len = compressBound(in.size());
-  std::string out(len, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(out.data()), &len,
-                reinterpret_cast<const Bytef*>(in.data()), in.size(), 6) != Z_OK) {
-    return Internal("history: compression failed");
-  }
-  out.resize(len);
+// zlib (the format compress2 writes) of the canonical text of `j`, deflated
+// piece by piece as WriteCanonicalJson hands it over: the text of a
+// 1,000-service record is megabytes and is never held whole.
+Result<std::string> CompressCanonicalJson(const Json& j) {
+  z_stream zs{};
+  if (deflateInit(&zs, 6) != Z_OK) return Internal("history: deflateInit failed");
+  std::string out;
+  auto deflate_piece = [&](std::string_view in, int flush) {
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    for (;;) {
+      unsigned char buf[16384];
+      zs.next_out = buf;
+      zs.avail_out = sizeof buf;
+      int rc = deflate(&zs, flush);
+      if (rc == Z_STREAM_ERROR) return false;
+      out.append(reinterpret_cast<char*>(buf), sizeof buf - zs.avail_out);
+      // Z_NO_FLUSH: all input taken once the output has room to spare.
+      if (flush == Z_FINISH ? rc == Z_STREAM_END : zs.avail_out != 0) return true;
+    }
+  };
+  // WriteCanonicalJson's pieces are small (a key, a number): gathered first.
+  std::string pending;
+  bool ok = true;
+  WriteCanonicalJson(j, [&](std::string_view piece) {
+    pending.append(piece);
+    if (pending.size() >= 65536) {
+      ok = ok && deflate_piece(pending, Z_NO_FLUSH);
+      pending.clear();
+    }
+  });
+  ok = ok && deflate_piece(pending, Z_FINISH);
+  deflateEnd(&zs);
+  if (!ok) return Internal("history: compression failed");
   return out;
 }
 
@@ -73,7 +99,7 @@ Json MoveStackSpecToJson(model::StackSpec* s) {
   j["services"] = Json::array();
   for (auto& sv : s->services) {
     j["services"].push_back(
-        {{"key", sv.key}, {"name", sv.name}, {"spec", std::move(sv.spec)}, {"depends_on", sv.depends_on}});
+        {{"key", sv.key}, {"name", sv.name}, {"spec", sv.spec.TakeAsBinary()}, {"depends_on", sv.depends_on}});
   }
   return j;
 }
@@ -92,7 +118,7 @@ Result<model::StackSpec> StackSpecFromJson(const Json& j) {
       }
     }
     for (const auto& sv : j.at("services")) {
-      s.services.push_back({sv.at("key"), sv.at("name"), sv.at("spec"),
+      s.services.push_back({sv.at("key"), sv.at("name"), PackedJson(sv.at("spec")),
                             sv.at("depends_on").get<std::vector<std::string>>()});
     }
     return s;
@@ -163,7 +189,7 @@ Result<int64_t> HistoryStore::Append(HistoryRecord record, size_t keep) {
   Json record_json = RecordToJson(std::move(record));
   for (int attempt = 0; attempt < 5; ++attempt, ++next) {
     record_json["seq"] = next;
-    ASSIGN_OR_RETURN(std::string packed, Compress(CanonicalJson(record_json)));
+    ASSIGN_OR_RETURN(std::string packed, CompressCanonicalJson(record_json));
     Json spec = {{"Name", "stackctl-history-" + stack_ + "-" + std::to_string(next)},
                  {"Labels",
                   {{kHistoryLabel, stack_},

@@ -45,7 +45,9 @@ Result<HistoryRecord> RecordFromJson(const Json& j);
 // The stack without any secret or config content. Moves every object's spec
 // out of `s` (names and keys stay): the history record is written when a
 // rollout is over and nothing reads the specs any more, and a copy of a
-// 1,000-service stack would cost megabytes.
+// 1,000-service stack would cost megabytes. Service specs stay packed, as
+// binary nodes: Append writes them with WriteCanonicalJson, one unpacked at a
+// time. (A record read back by List holds them as plain JSON.)
 Json MoveStackSpecToJson(model::StackSpec* s);
 Result<model::StackSpec> StackSpecFromJson(const Json& j);
 

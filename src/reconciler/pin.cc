@@ -17,19 +17,25 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
   if (options.mode == ResolveMode::kNever && !options.required) return warnings;
   std::map<std::string, notary::ResolvedImage> resolved;  // per image, once per deploy
   for (auto& svc : stack->services) {
-    Json& image = svc.spec["TaskTemplate"]["ContainerSpec"]["Image"];
+    Json spec = svc.spec.Unpack();
+    Json& image = spec["TaskTemplate"]["ContainerSpec"]["Image"];
     if (!image.is_string()) continue;
     std::string ref = image.get<std::string>();
+    // Every path below that sets `image` ends here: the spec is repacked.
+    auto pin = [&](std::string pinned) {
+      image = std::move(pinned);
+      svc.spec = PackedJson(spec);
+    };
     if (ref.find("@sha256:") != std::string::npos && !options.required) continue;
     if (options.mode == ResolveMode::kChanged && !options.required) {
       auto it = live.services.find(svc.name);
       if (it != live.services.end()) {
         auto label = it->second.labels.find(model::kStackImageLabel);
         std::string live_label = label == it->second.labels.end() ? "" : label->second;
-        std::string want_label = svc.spec.value("Labels", Json::object()).value(model::kStackImageLabel, "");
+        std::string want_label = spec.value("Labels", Json::object()).value(model::kStackImageLabel, "");
         const std::string& live_image = it->second.image;
         if (live_label == want_label && live_image.rfind(ref + "@sha256:", 0) == 0) {
-          image = live_image;
+          pin(live_image);
           continue;
         }
       }
@@ -47,7 +53,7 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
       for (const auto& w : r->warnings) warnings.push_back("service " + svc.key + ": " + w);
     }
     std::string base = ref.substr(0, ref.find('@'));
-    image = base + "@" + cached->second.digest;
+    pin(base + "@" + cached->second.digest);
   }
   return warnings;
 }

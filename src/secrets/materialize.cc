@@ -8,22 +8,13 @@
 namespace stackctl::secrets {
 namespace {
 
-// Repoints every reference in `list` (Secrets or Configs) whose `field`
-// equals `from` to `to`.
-void Repoint(Json* container_spec, const char* list, const char* field, const std::string& from,
-             const std::string& to) {
-  if (!container_spec->is_object() || !container_spec->contains(list)) return;
-  Json& refs = (*container_spec)[list];
-  if (!refs.is_array()) return;
-  for (Json& r : refs) {
-    if (r.is_object() && r.contains(field) && r[field].is_string() &&
-        r[field].get<std::string>() == from)
-      r[field] = to;
-  }
-}
 
-Status MaterializeKind(std::vector<model::Blob>& blobs, const char* kind, const char* list,
-                       const char* field, size_t max_size, std::vector<model::Service>& services) {
+// Old name -> new name of every blob renamed.
+using Renames = std::map<std::string, std::string>;
+
+// Renames the blobs of one kind and records each rename in `renames`.
+Status MaterializeKind(std::vector<model::Blob>& blobs, const char* kind, size_t max_size,
+                       Renames* renames) {
   std::map<std::string, std::string> used;  // new name -> key
   for (model::Blob& b : blobs) {
     const std::string what = std::string(kind) + " " + b.key;
@@ -50,16 +41,28 @@ Status MaterializeKind(std::vector<model::Blob>& blobs, const char* kind, const 
     b.spec["Labels"][model::kLogicalNameLabel] = logical;
     b.spec["Labels"][model::kContentHashLabel] = "sha256:" + full;
     b.name = name;
-    for (model::Service& s : services) {
-      if (!s.spec.is_object() || !s.spec.contains("TaskTemplate")) continue;
-      Json& tt = s.spec["TaskTemplate"];
-      if (!tt.is_object() || !tt.contains("ContainerSpec")) continue;
-      Repoint(&tt["ContainerSpec"], list, field, old_name, name);
-    }
+    if (old_name != name) (*renames)[old_name] = name;
   }
   std::sort(blobs.begin(), blobs.end(),
             [](const model::Blob& a, const model::Blob& b) { return a.name < b.name; });
   return OkStatus();
+}
+
+// Repoints every reference in `list` (Secrets or Configs) whose `field` names
+// a renamed blob; true when one changed.
+bool Repoint(Json* container_spec, const char* list, const char* field, const Renames& renames) {
+  if (renames.empty() || !container_spec->contains(list)) return false;
+  Json& refs = (*container_spec)[list];
+  if (!refs.is_array()) return false;
+  bool changed = false;
+  for (Json& r : refs) {
+    if (!r.is_object() || !r.contains(field) || !r[field].is_string()) continue;
+    auto it = renames.find(r[field].get<std::string>());
+    if (it == renames.end()) continue;
+    r[field] = it->second;
+    changed = true;
+  }
+  return changed;
 }
 
 }  // namespace
@@ -73,10 +76,24 @@ std::string HashedName(std::string_view logical_name, std::string_view data) {
 }
 
 Status Materialize(model::StackSpec& stack) {
-  RETURN_IF_ERROR(MaterializeKind(stack.secrets, "secret", "Secrets", "SecretName", kMaxSecretSize,
-                                  stack.services));
-  return MaterializeKind(stack.configs, "config", "Configs", "ConfigName", kMaxConfigSize,
-                         stack.services);
+  Renames secrets, configs;
+  RETURN_IF_ERROR(MaterializeKind(stack.secrets, "secret", kMaxSecretSize, &secrets));
+  RETURN_IF_ERROR(MaterializeKind(stack.configs, "config", kMaxConfigSize, &configs));
+  if (secrets.empty() && configs.empty()) return OkStatus();
+  // One pass over the services: each packed spec is unpacked and repacked at
+  // most once, whatever the number of secrets and configs.
+  for (model::Service& s : stack.services) {
+    Json spec = s.spec.Unpack();
+    if (!spec.is_object() || !spec.contains("TaskTemplate")) continue;
+    Json& tt = spec["TaskTemplate"];
+    if (!tt.is_object() || !tt.contains("ContainerSpec")) continue;
+    Json& cs = tt["ContainerSpec"];
+    if (!cs.is_object()) continue;
+    bool changed = Repoint(&cs, "Secrets", "SecretName", secrets);
+    changed = Repoint(&cs, "Configs", "ConfigName", configs) || changed;
+    if (changed) s.spec = PackedJson(spec);
+  }
+  return OkStatus();
 }
 
 }  // namespace stackctl::secrets

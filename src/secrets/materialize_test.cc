@@ -27,7 +27,7 @@ model::Service MakeService(const std::string& name, const std::vector<std::strin
   for (const auto& n : secrets)
     cs["Secrets"].push_back({{"SecretName", n}, {"File", {{"Name", n}}}});
   for (const auto& n : configs) cs["Configs"].push_back({{"ConfigName", n}});
-  s.spec = {{"Name", s.name}, {"TaskTemplate", {{"ContainerSpec", cs}}}};
+  s.spec = PackedJson(Json{{"Name", s.name}, {"TaskTemplate", {{"ContainerSpec", cs}}}});
   return s;
 }
 
@@ -73,12 +73,12 @@ TEST(MaterializeTest, RenamesLabelsAndRepointsServices) {
   const std::string cfg = HashedName("st_nginx", "server {}\n");
   EXPECT_EQ(st.configs[0].name, cfg);
 
-  const Json& web = st.services[0].spec["TaskTemplate"]["ContainerSpec"];
+  const Json web = st.services[0].spec.Unpack()["TaskTemplate"]["ContainerSpec"];
   EXPECT_EQ(web["Secrets"][0]["SecretName"], "st_db_pass-2cf24dba5fb0");
   EXPECT_EQ(web["Secrets"][0]["File"]["Name"], "st_db_pass");  // target file name unchanged
   EXPECT_EQ(web["Secrets"][1]["SecretName"], "shared_ext");
   EXPECT_EQ(web["Configs"][0]["ConfigName"], cfg);
-  EXPECT_EQ(st.services[1].spec["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretName"],
+  EXPECT_EQ(st.services[1].spec.Unpack()["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretName"],
             "st_db_pass-2cf24dba5fb0");
 }
 
