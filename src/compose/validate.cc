@@ -78,7 +78,6 @@ class Schema {
     const Node* integer = New(kI);
     const Node* number = New(kN);
     const Node* boolean = New(kB);
-    const Node* any = New(kS | kN | kI | kB | kZ | kO | kA);
     Node* duration = New(kS);
     duration->format = Format::kDuration;
     const Node* str_or_num = New(kS | kN);

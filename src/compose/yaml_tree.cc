@@ -9,6 +9,7 @@
 #include <limits>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <span>
 #include <istream>
@@ -22,11 +23,12 @@
 
 namespace stackctl::compose {
 
-// The document as yaml-cpp's parser reports it, before any interpretation.
-// Built from parser events rather than with YAML::Load: yaml-cpp's own node
-// graph (a shared_ptr and a std::map per node) cost three quarters of the
-// load time of a 1,000-service file. Aliases point at the anchored node, so
-// the tree is a DAG (a cycle, even); Converter bounds the expansion.
+// The document as yaml-cpp's parser reports it, before any interpretation:
+// what Marks::Find searches. It is built only when a position is asked for
+// (an error is being reported), by parsing the text again; ParseYaml builds
+// the JSON tree straight from the parser's events (JsonBuilder), so a load
+// never holds both trees. Aliases point at the anchored node, so the tree is
+// a DAG (a cycle, even); FindUnder bounds its depth.
 struct RawNode {
   enum class Kind : uint8_t { kNull, kScalar, kSequence, kMap };
   Kind kind = Kind::kNull;
@@ -230,9 +232,7 @@ class RawTreeBuilder : public YAML::EventHandler {
   std::unordered_map<YAML::anchor_t, const RawNode*> anchors_;
 };
 
-Json TypedScalar(const RawNode& node) {
-  std::string_view s = node.value;
-  const std::string& tag = *node.tag;
+Json TypedScalar(std::string_view s, const std::string& tag) {
   if (tag == "!" || tag == "tag:yaml.org,2002:str") return std::string(s);  // quoted or !!str
   if (tag == "tag:yaml.org,2002:int") {
     Json v;
@@ -259,115 +259,200 @@ std::string KeyText(const RawNode& key) {
   return "<complex key>";
 }
 
-// A node's key path, built only when an error needs it: one segment per
-// level, on the stack of Convert's recursion.
-struct PathSeg {
-  const PathSeg* parent;
-  std::string_view key;  // map key; empty with index >= 0
-  long index = -1;       // sequence index
-};
-
-std::string PathText(const PathSeg* seg) {
-  std::vector<std::string> parts;
-  for (; seg != nullptr; seg = seg->parent) {
-    parts.push_back(seg->index >= 0 ? std::to_string(seg->index) : std::string(seg->key));
-  }
-  std::string out;
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) out = JoinKey(out, *it);
-  return out;
-}
-
-class Converter {
+// Builds the JSON tree from the parser's events. Scalars are typed as they
+// arrive; aliases copy the anchored value (its node count and height are
+// checked against the limits first); merge keys are applied when their map
+// ends, explicit keys first, then earlier merged maps. The first error is
+// kept and later events are ignored.
+class JsonBuilder : public YAML::EventHandler {
  public:
-  Converter(const std::string& filename, size_t max_nodes)
-      : filename_(filename), max_nodes_(max_nodes) {}
+  JsonBuilder(const std::string& filename, size_t max_nodes) : filename_(filename), max_nodes_(max_nodes) {}
 
-  Status Convert(const RawNode& node, const PathSeg* path, int depth, Json* out) {
-    if (++count_ > max_nodes_) {
-      return InvalidArgument(filename_ + ": document expands to more than " +
-                             std::to_string(max_nodes_) +
-                             " nodes (YAML aliases); refusing to load it");
-    }
-    if (depth > kMaxDepth) {
-      return InvalidArgument(Where(node) + ": nesting deeper than " + std::to_string(kMaxDepth) +
-                             " levels");
-    }
-    switch (node.kind) {
-      case RawNode::Kind::kNull:
-        *out = nullptr;
-        return OkStatus();
-      case RawNode::Kind::kScalar:
-        *out = TypedScalar(node);
-        return OkStatus();
-      case RawNode::Kind::kSequence: {
-        *out = Json::array();
-        auto& arr = out->get_ref<Json::array_t&>();
-        arr.resize(node.items.size());
-        for (size_t i = 0; i < node.items.size(); ++i) {
-          PathSeg seg{path, {}, static_cast<long>(i)};
-          RETURN_IF_ERROR(Convert(*node.items[i], &seg, depth + 1, &arr[i]));
-        }
-        return OkStatus();
-      }
-      case RawNode::Kind::kMap:
-        return ConvertMap(node, path, depth, out);
-    }
-    return OkStatus();
+  const Status& status() const { return status_; }
+  Json TakeRoot() { return std::move(root_); }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Deliver(Node{Json(nullptr), ToMark(mark), 1, 0, "null", false}, anchor);
   }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (!status_.ok()) return;
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) {
+      // yaml-cpp has checked that the anchor was defined: its node is still open.
+      return Fail(Where(ToMark(mark)) + ": an alias inside the node it refers to (recursive alias)");
+    }
+    const Node& a = it->second;
+    // Checked before copying: a billion-laughs document is refused while small.
+    if (!Count(a.nodes) || !Deep(a.height, ToMark(mark))) return;
+    Node copy = a;
+    copy.mark = ToMark(mark);
+    Deliver(std::move(copy), YAML::NullAnchor, false);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (!status_.ok()) return;
+    Deliver(Node{TypedScalar(value, tag), ToMark(mark), 1, 0, value, value == "<<" && tag != "!"}, anchor);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(Json::array(), mark, anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(Json::object(), mark, anchor);
+  }
+  void OnMapEnd() override { Close(); }
 
  private:
-  std::string Where(const RawNode& node) const {
-    return filename_ + ":" + std::to_string(node.mark.line) + ":" + std::to_string(node.mark.column);
+  // A finished value, on its way into its parent.
+  struct Node {
+    Json value;
+    Mark mark;
+    size_t nodes = 1;     // values in it, itself included (map keys are not counted)
+    int height = 0;       // levels below it
+    std::string key;      // its text when it is a map key
+    bool merge_key = false;  // a plain "<<"
+  };
+  struct Frame {
+    Json value;  // the array or object being filled
+    Mark mark;
+    YAML::anchor_t anchor;
+    std::string segment;  // its key or index in its parent: error paths
+    size_t nodes = 1;
+    int height = 0;
+    // Maps: the key waiting for its value, and the values of merge keys.
+    bool have_key = false;
+    Node key;
+    std::vector<Node> merges;
+  };
+
+  static Mark ToMark(const YAML::Mark& m) { return Mark{m.line + 1, m.column + 1}; }
+  std::string Where(const Mark& m) const {
+    return filename_ + ":" + std::to_string(m.line) + ":" + std::to_string(m.column);
+  }
+  // Dotted path of the innermost open node.
+  std::string Path() const {
+    std::string out;
+    for (size_t i = 1; i < open_.size(); ++i) out = JoinKey(out, open_[i].segment);
+    return out;
+  }
+  void Fail(std::string why) {
+    if (status_.ok()) status_ = InvalidArgument(std::move(why));
+  }
+  bool Count(size_t nodes) {
+    count_ += nodes;
+    if (count_ <= max_nodes_) return true;
+    Fail(filename_ + ": document expands to more than " + std::to_string(max_nodes_) +
+         " nodes (YAML aliases); refusing to load it");
+    return false;
+  }
+  // A value `height` levels deep placed at the current depth.
+  bool Deep(int height, const Mark& mark) {
+    if (static_cast<int>(open_.size()) + height <= kMaxDepth) return true;
+    Fail(Where(mark) + ": nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+    return false;
+  }
+  // The key or index the next value of the innermost open node goes under.
+  std::string NextSegment() const {
+    if (open_.empty()) return {};
+    const Frame& f = open_.back();
+    return f.value.is_array() ? std::to_string(f.value.size()) : f.key.key;
   }
 
-  Status ConvertMap(const RawNode& node, const PathSeg* path, int depth, Json* out) {
-    *out = Json::object();
-    std::vector<const RawNode*> merges;
-    auto& obj = out->get_ref<Json::object_t&>();
-    for (size_t i = 0; i + 1 < node.items.size(); i += 2) {
-      const RawNode& key = *node.items[i];
-      const RawNode& value = *node.items[i + 1];
-      std::string k = KeyText(key);
-      if (key.kind == RawNode::Kind::kScalar && k == "<<" && *key.tag != "!") {
-        merges.push_back(&value);
-        continue;
+  // A map or list used as a key (never valid in compose) is built like any
+  // other node and then kept as the key "<complex key>".
+  void Open(Json value, const YAML::Mark& mark, YAML::anchor_t anchor) {
+    if (!status_.ok()) return;
+    if (!Count(1) || !Deep(0, ToMark(mark))) return;
+    std::string segment = NextIsKey() ? "<complex key>" : NextSegment();
+    Frame f;
+    f.value = std::move(value);
+    f.mark = ToMark(mark);
+    f.anchor = anchor;
+    f.segment = std::move(segment);
+    open_.push_back(std::move(f));
+  }
+  void Close() {
+    if (!status_.ok()) return;
+    Frame f = std::move(open_.back());
+    open_.pop_back();
+    if (f.value.is_object() && !f.merges.empty() && !ApplyMerges(&f)) return;
+    Deliver(Node{std::move(f.value), f.mark, f.nodes, f.height, "<complex key>", false}, f.anchor, false);
+  }
+  bool ApplyMerges(Frame* f) {
+    auto& obj = f->value.get_ref<Json::object_t&>();
+    const std::string where = JoinKey(JoinKey(Path(), f->segment), "<<");
+    for (Node& m : f->merges) {
+      std::vector<Json*> sources;
+      if (m.value.is_object()) {
+        sources.push_back(&m.value);
+      } else if (m.value.is_array()) {
+        for (Json& item : m.value) sources.push_back(&item);
       }
-      auto [slot, inserted] = obj.try_emplace(k);
+      bool all_maps = !sources.empty() || m.value.is_array();
+      for (Json* src : sources) all_maps = all_maps && src->is_object();
+      if (!all_maps) {
+        Fail(Where(m.mark) + ": " + where + ": merge key value must be a mapping or a list of mappings");
+        return false;
+      }
+      for (Json* src : sources) {
+        for (auto& [k, v] : src->get_ref<Json::object_t&>()) obj.try_emplace(k, std::move(v));
+      }
+      f->nodes += m.nodes;
+      f->height = std::max(f->height, m.height);
+    }
+    return true;
+  }
+
+  bool NextIsKey() const { return !open_.empty() && open_.back().value.is_object() && !open_.back().have_key; }
+
+  // `count` is false for nodes already counted (containers at Open, aliases).
+  // Map keys are neither counted nor converted: only their text is kept.
+  void Deliver(Node n, YAML::anchor_t anchor, bool count = true) {
+    if (!status_.ok()) return;
+    const bool is_key = NextIsKey();
+    if (count && !is_key && (!Count(1) || !Deep(0, n.mark))) return;
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = Node{n.value, n.mark, n.nodes, n.height, n.key, false};
+    if (open_.empty()) {
+      root_ = std::move(n.value);
+      return;
+    }
+    Frame& f = open_.back();
+    if (is_key) {
+      f.have_key = true;
+      f.key = std::move(n);
+      f.key.value = Json();
+      return;
+    }
+    if (f.value.is_array()) {
+      f.value.push_back(std::move(n.value));
+    } else {
+      f.have_key = false;
+      if (f.key.merge_key) {
+        f.merges.push_back(std::move(n));
+        return;
+      }
+      auto [slot, inserted] = f.value.get_ref<Json::object_t&>().try_emplace(f.key.key, std::move(n.value));
       if (!inserted) {
-        std::string p = PathText(path);
-        return InvalidArgument(Where(key) + ": " + (p.empty() ? "" : p + ": ") +
-                               "mapping key \"" + k + "\" already defined");
-      }
-      PathSeg seg{path, slot->first};
-      RETURN_IF_ERROR(Convert(value, &seg, depth + 1, &slot->second));
-    }
-    // Merge keys: explicit keys win, then earlier merged maps win.
-    for (const RawNode* m : merges) {
-      std::vector<const RawNode*> sources;
-      if (m->kind == RawNode::Kind::kMap) {
-        sources.push_back(m);
-      } else if (m->kind == RawNode::Kind::kSequence) {
-        sources.assign(m->items.begin(), m->items.end());
-      } else {
-        return InvalidArgument(Where(*m) + ": " + JoinKey(PathText(path), "<<") +
-                               ": merge key value must be a mapping or a list of mappings");
-      }
-      for (const RawNode* src : sources) {
-        if (src->kind != RawNode::Kind::kMap) {
-          return InvalidArgument(Where(*src) + ": " + JoinKey(PathText(path), "<<") +
-                                 ": merge key value must be a mapping or a list of mappings");
-        }
-        Json merged;
-        RETURN_IF_ERROR(ConvertMap(*src, path, depth + 1, &merged));
-        for (auto& [k, v] : merged.get_ref<Json::object_t&>()) obj.try_emplace(k, std::move(v));
+        std::string p = Path();
+        return Fail(Where(f.key.mark) + ": " + (p.empty() ? "" : p + ": ") + "mapping key \"" + f.key.key +
+                    "\" already defined");
       }
     }
-    return OkStatus();
+    f.nodes += n.nodes;
+    f.height = std::max(f.height, n.height + 1);
   }
 
   const std::string& filename_;
   size_t max_nodes_;
   size_t count_ = 0;
+  Status status_;
+  Json root_;
+  std::vector<Frame> open_;
+  std::unordered_map<YAML::anchor_t, Node> anchors_;
 };
 
 // yaml-cpp reads a std::istream; this one reads `content` where it is, where
@@ -425,10 +510,31 @@ std::optional<Mark> FindUnder(const RawNode& node, std::string_view rest, int de
 
 }  // namespace
 
+// The text of a loaded document; its RawTree is built by the first Find.
+struct MarksSource {
+  std::string content;
+  std::once_flag parsed;
+  RawTree tree;
+};
+
 std::optional<Mark> Marks::Find(std::string_view path) const {
-  if (tree_ == nullptr || tree_->root == nullptr) return std::nullopt;
-  if (path.empty()) return tree_->root->mark;
-  return FindUnder(*tree_->root, path, 0);
+  if (source_ == nullptr) return std::nullopt;
+  std::call_once(source_->parsed, [this] {
+    try {
+      TextStreamBuf text(source_->content);
+      std::istream in(&text);
+      YAML::Parser parser(in);
+      RawTreeBuilder builder(&source_->tree);
+      parser.HandleNextDocument(builder);
+    } catch (const std::exception&) {
+      // ParseYaml parsed this text already; were it to fail now, there are no positions.
+      source_->tree.root = nullptr;
+    }
+  });
+  const RawNode* root = source_->tree.root;
+  if (root == nullptr) return std::nullopt;
+  if (path.empty()) return root->mark;
+  return FindUnder(*root, path, 0);
 }
 
 Result<YamlDocument> ParseYaml(const std::string& filename, const std::string& content,
@@ -442,15 +548,14 @@ Result<YamlDocument> ParseYaml(const std::string& filename, const std::string& c
     TextStreamBuf text(content);
     std::istream in(&text);
     YAML::Parser parser(in);
-    auto tree = std::make_shared<RawTree>();
-    RawTreeBuilder builder(tree.get());
-    if (!parser.HandleNextDocument(builder) || tree->root == nullptr ||
-        tree->root->kind == RawNode::Kind::kNull) {
-      return doc;
-    }
-    Converter conv(filename, max_nodes);
-    RETURN_IF_ERROR(conv.Convert(*tree->root, nullptr, 0, &doc.root));
-    doc.marks = Marks(std::move(tree));
+    JsonBuilder builder(filename, max_nodes);
+    if (!parser.HandleNextDocument(builder)) return doc;
+    RETURN_IF_ERROR(builder.status());
+    doc.root = builder.TakeRoot();
+    if (doc.root.is_null()) return doc;
+    auto source = std::make_shared<MarksSource>();
+    source->content = content;
+    doc.marks = Marks(std::move(source));
   } catch (const YAML::Exception& e) {
     return InvalidArgument(filename + ":" + std::to_string(e.mark.line + 1) + ":" +
                            std::to_string(e.mark.column + 1) + ": yaml: " + e.msg);

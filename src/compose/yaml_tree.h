@@ -30,22 +30,24 @@ struct Mark {
   int column = 0;
 };
 
-struct RawTree;  // the parsed document, before typing (yaml_tree.cc)
+struct MarksSource;  // a document's text, and its tree once parsed for positions (yaml_tree.cc)
 
 // Positions in a YAML document by dotted key path ("services.web.ports.0"):
-// a map entry's is its key's, a list item's the item's. Looked up in the
-// parsed tree on demand (only errors need positions), through aliases and
-// merge keys. Keys may contain dots ("labels.com.example.x"): every split is
-// tried. Cheap to copy (shares the tree).
+// a map entry's is its key's, a list item's the item's. Only errors need
+// positions, so the document's text is parsed for them again on the first
+// Find, and its tree kept; ParseYaml itself only builds the JSON. Found
+// through aliases and merge keys. Keys may contain dots
+// ("labels.com.example.x"): every split is tried. Cheap to copy (shares the
+// text and tree); Find may be called from several threads.
 class Marks {
  public:
   Marks() = default;
-  explicit Marks(std::shared_ptr<const RawTree> tree) : tree_(std::move(tree)) {}
+  explicit Marks(std::shared_ptr<MarksSource> source) : source_(std::move(source)) {}
   std::optional<Mark> Find(std::string_view path) const;
   bool Contains(std::string_view path) const { return Find(path).has_value(); }
 
  private:
-  std::shared_ptr<const RawTree> tree_;
+  std::shared_ptr<MarksSource> source_;
 };
 
 struct YamlDocument {

@@ -88,5 +88,53 @@ TEST(YamlTreeTest, DuplicateKeyIsAnError) {
   EXPECT_EQ(doc.status().message(), "f.yml:2:1: mapping key \"a\" already defined");
 }
 
+TEST(YamlTreeTest, ErrorsNameThePathOfTheMap) {
+  auto dup = ParseYaml("f.yml", "services:\n  web:\n    image: a\n    image: b\n");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().message(), "f.yml:4:5: services.web: mapping key \"image\" already defined");
+  auto merge = ParseYaml("f.yml", "x:\n  a:\n    <<: 3\n");
+  ASSERT_FALSE(merge.ok());
+  EXPECT_EQ(merge.status().message(),
+            "f.yml:3:9: x.a.<<: merge key value must be a mapping or a list of mappings");
+  auto merge_list = ParseYaml("f.yml", "b: &b {k: 1}\nx:\n  <<: [*b, [1]]\n");
+  ASSERT_FALSE(merge_list.ok());
+  EXPECT_EQ(merge_list.status().message(),
+            "f.yml:3:7: x.<<: merge key value must be a mapping or a list of mappings");
+}
+
+TEST(YamlTreeTest, NestingIsBoundedThroughAliases) {
+  // 150 levels, then an alias of it 60 levels down: 210 in all.
+  std::string deep = "a: &a " + std::string(150, '[') + "1" + std::string(150, ']') + "\n";
+  std::string y = deep + "b: " + std::string(60, '[') + "*a" + std::string(60, ']') + "\n";
+  auto doc = ParseYaml("f.yml", y);
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.status().message(), "f.yml:2:64: nesting deeper than 200 levels");
+  // 150 + 40 is within bounds, and the alias is a full copy.
+  y = deep + "b: " + std::string(40, '[') + "*a" + std::string(40, ']') + "\n";
+  doc = ParseYaml("f.yml", y);
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  const Json* v = &doc->root["b"];
+  for (int i = 0; i < 190; ++i) v = &(*v)[0];
+  EXPECT_EQ(*v, 1);
+}
+
+TEST(YamlTreeTest, AnchorsKeepTheirValueAndComplexKeysAreNamed) {
+  auto doc = ParseYaml("f.yml", R"(
+x: &x {a: 1, b: [2, 3]}
+y: *x
+z: {<<: *x, a: 5}
+? [k]
+: v
+)");
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  EXPECT_EQ(doc->root["y"], Json::parse(R"({"a":1,"b":[2,3]})"));
+  EXPECT_EQ(doc->root["z"], Json::parse(R"({"a":5,"b":[2,3]})"));
+  EXPECT_EQ(doc->root["<complex key>"], "v");
+  // Positions are found after the fact, from the text.
+  EXPECT_EQ(doc->marks.Find("z.b")->line, 2);
+  EXPECT_EQ(doc->marks.Find("y.a")->line, 2);  // through the alias, in x
+  EXPECT_EQ(doc->marks.Find("y.a")->column, 8);
+}
+
 }  // namespace
 }  // namespace stackctl::compose
