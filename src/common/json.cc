@@ -155,7 +155,11 @@ Status JsonArrayStream::Finish() {
 }
 
 PackedJson::PackedJson(const Json& value) {
-  if (!value.is_null()) bytes_ = Json::to_cbor(value);
+  if (value.is_null()) return;
+  bytes_ = Json::to_cbor(value);
+  // to_cbor grows its vector by doubling: up to half of it would be spare
+  // capacity, kept for as long as the value is.
+  bytes_.shrink_to_fit();
 }
 
 Json PackedJson::TakeAsBinary() {

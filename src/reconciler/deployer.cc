@@ -304,7 +304,7 @@ Status Deployer::Run::WaitConverged(const std::vector<std::string>& names, std::
     std::map<std::string, LiveService> by_id;
     RETURN_IF_ERROR(e_.VisitServices(filters, true, [&](engine::Service&& s) {
       if (!pending.count(s.name)) return;
-      s.labels.clear();  // the health check reads none of them, and they cost as much as the packed spec
+      s.labels.clear();  // the health check reads none of them
       std::string id = s.id;
       by_id.emplace(std::move(id), LiveService::From(std::move(s)));
     }));

@@ -479,7 +479,12 @@ TEST_F(DeployerTest, ReadLivePacksEachServiceSpecAndKeepsItsPlainFields) {
   EXPECT_EQ(s.id, web->id);
   EXPECT_EQ(s.name, "app_web");
   EXPECT_EQ(s.version, web->version);
-  EXPECT_EQ(s.labels, web->labels);
+  // The labels read of every service stay plain, no others.
+  EXPECT_EQ(s.labels, (std::map<std::string, std::string>{
+                          {model::kManagedByLabel, "stackctl"},
+                          {model::kSpecHashLabel, web->labels.at(model::kSpecHashLabel)},
+                          {model::kStackImageLabel, "web:1"}}));
+  EXPECT_EQ(web->labels.at(model::kStackNamespaceLabel), "app");
   EXPECT_EQ(s.image, web->spec["TaskTemplate"]["ContainerSpec"]["Image"].get<std::string>());
   EXPECT_EQ(s.image.rfind("web:1", 0), 0u) << s.image;
   EXPECT_EQ(s.spec.Unpack(), web->spec);

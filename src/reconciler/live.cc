@@ -14,7 +14,9 @@ LiveService LiveService::From(engine::Service&& service) {
   s.id = std::move(service.id);
   s.name = std::move(service.name);
   s.version = service.version;
-  s.labels = std::move(service.labels);
+  for (const char* key : kPlainLabels) {
+    if (auto it = service.labels.find(key); it != service.labels.end()) s.labels.emplace(key, std::move(it->second));
+  }
   const Json& container = service.spec.value("TaskTemplate", Json::object()).value("ContainerSpec", Json::object());
   s.image = container.value("Image", "");
   s.spec = PackedJson(service.spec);

@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "engineapi/engine.h"
+#include "model/stack.h"
 
 namespace stackctl::reconciler {
 
@@ -30,13 +31,18 @@ inline constexpr char kKindLabel[] = "io.stackctl.kind";  // "control" | "histor
 struct LiveService {
   std::string id, name;
   uint64_t version = 0;                       // Version.Index, sent back on update
-  std::map<std::string, std::string> labels;  // Spec.Labels
+  // Only the labels a reconcile reads of every service (ownership, spec hash,
+  // stack image: kPlainLabels); all of them are in the packed spec. Every
+  // label kept costs about 130 bytes per service.
+  std::map<std::string, std::string> labels;
   std::string image;                          // Spec.TaskTemplate.ContainerSpec.Image
   PackedJson spec;
   Json update_status;            // UpdateStatus, null when none
   engine::ServiceStatus status;  // only filled by ReadLive(..., with_status=true)
 
   static LiveService From(engine::Service&& service);
+  static constexpr const char* kPlainLabels[] = {model::kManagedByLabel, model::kSpecHashLabel,
+                                                 model::kStackImageLabel};
 };
 
 struct LiveState {
