@@ -169,6 +169,18 @@ Json PackedJson::TakeAsBinary() {
   return node;
 }
 
+PackedJson PackedJson::FromNode(Json&& node) {
+  if (!node.is_binary()) return PackedJson(node);
+  PackedJson packed;
+  packed.bytes_ = std::move(node.get_binary());
+  node = Json();
+  return packed;
+}
+
+Json PackedJson::UnpackNode(const Json& node) {
+  return node.is_binary() ? Json::from_cbor(node.get_binary()) : node;
+}
+
 Json PackedJson::Unpack() const {
   // The bytes came from to_cbor: they always parse.
   return bytes_.empty() ? Json() : Json::from_cbor(bytes_);

@@ -84,6 +84,11 @@ class PackedJson {
   // Moves the bytes into a JSON binary node (this becomes null), which
   // WriteCanonicalJson writes as the value they pack.
   Json TakeAsBinary();
+  // The inverse: takes the bytes of a node made by TakeAsBinary. Any other
+  // node is packed as it is.
+  static PackedJson FromNode(Json&& node);
+  // The value a node made by TakeAsBinary packs; any other node, copied.
+  static Json UnpackNode(const Json& node);
   bool empty() const { return bytes_.empty(); }
   bool operator==(const PackedJson&) const = default;
   size_t size() const { return bytes_.size(); }  // bytes held

@@ -231,7 +231,11 @@ void Walk(Json* node, std::vector<std::string>* segs, const std::string& filenam
     for (const auto& s : *segs) p = JoinKey(p, s);
     return p;
   };
-  if (node->is_object()) {
+  if (node->is_binary()) {  // a packed service (ParseYaml's packed_section)
+    Json value = PackedJson::UnpackNode(*node);
+    Walk(&value, segs, filename, marks, lookup, errors, unset);
+    *node = PackedJson(value).TakeAsBinary();
+  } else if (node->is_object()) {
     for (auto& [k, v] : node->items()) {
       segs->push_back(k);
       Walk(&v, segs, filename, marks, lookup, errors, unset);

@@ -738,7 +738,8 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
       errors.push_back(content.status().message());
       continue;
     }
-    auto doc = ParseYaml(path, *content, options.max_yaml_nodes);
+    // Each service stays packed between the stages below, which unpack one at a time.
+    auto doc = ParseYaml(path, *content, options.max_yaml_nodes, "services");
     if (!doc.ok()) {
       errors.push_back(doc.status().message());
       continue;
@@ -764,7 +765,11 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
     Diag d(&errors);
     d.SetFile(&f.marks);
     if (f.root.contains("services")) {
-      for (auto& [name, s] : f.root["services"].items()) NormalizeService(name, s, ctx, d);
+      for (auto& [name, packed] : f.root["services"].items()) {
+        Json s = PackedJson::UnpackNode(packed);
+        NormalizeService(name, s, ctx, d);
+        packed = PackedJson(s).TakeAsBinary();
+      }
     }
     for (auto [kind, singular, file] : {std::tuple{"networks", "network", false},
                                         std::tuple{"volumes", "volume", false},
@@ -792,10 +797,17 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
     }
     const Json& o = f.root;
     if (o.contains("services")) {
-      if (!merged.contains("services")) merged["services"] = Json::object();
+      Json& services = merged["services"];
+      if (services.is_null()) services = Json::object();
       for (const auto& [name, s] : o["services"].items()) {
-        if (merged["services"].contains(name)) MergeValue(merged["services"][name], s, "");
-        else merged["services"][name] = s;
+        auto it = services.find(name);
+        if (it == services.end()) {
+          services[name] = s;
+          continue;
+        }
+        Json base = PackedJson::UnpackNode(*it);
+        MergeValue(base, PackedJson::UnpackNode(s), "");
+        *it = PackedJson(base).TakeAsBinary();
       }
     }
     for (const char* kind : {"networks", "volumes", "secrets", "configs"}) {
@@ -811,12 +823,15 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
   for (const auto& [k, v] : merged.items()) {
     if (k.rfind("x-", 0) == 0) project.extensions[k] = v;
   }
-  if (merged.contains("services")) project.services = std::move(merged["services"]);
+  if (merged.contains("services")) {
+    for (auto& [name, s] : merged["services"].items()) {
+      project.services.emplace(name, PackedJson::FromNode(std::move(s)));
+    }
+  }
   if (merged.contains("networks")) project.networks = std::move(merged["networks"]);
   if (merged.contains("volumes")) project.volumes = std::move(merged["volumes"]);
   if (merged.contains("secrets")) project.secrets = std::move(merged["secrets"]);
   if (merged.contains("configs")) project.configs = std::move(merged["configs"]);
-  if (project.services.is_null()) project.services = Json::object();
 
   // Semantic checks over the merged project, located in the last file that
   // names the key.
@@ -840,7 +855,8 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
   std::set<std::string> unsupported;
   std::set<std::string> deprecated;
   std::map<std::pair<int64_t, std::string>, std::string> published;  // (port, proto) -> service
-  for (auto& [name, s] : project.services.items()) {
+  for (const auto& [name, packed] : project.services) {
+    Json s = packed.Unpack();
     std::string base = "services." + name;
     for (const auto& [k, v] : s.items()) {
       if (kUnsupported.count(k)) unsupported.insert(k);

@@ -40,7 +40,7 @@ secrets: {s: {file: ./s.txt}}
 networks: {n: }
 )"}}, {}, {{"B", "from-env"}, {"HOME", "/home/u"}});
   ASSERT_TRUE(p.ok()) << p.status().message();
-  const Json& s = p->services["web"];
+  const Json s = p->services.at("web").Unpack();
   EXPECT_EQ(s["command"], Json::parse(R"(["sh","-c","echo \"a b\""])"));
   EXPECT_EQ(s["environment"], Json::parse(R"({"A":"1","B":"from-env"})"));
   EXPECT_EQ(s["labels"], Json::parse(R"({"x":"y","z":""})"));
@@ -91,7 +91,7 @@ TEST(LoaderTest, MergeTable) {
                    {"b.yml", "version: '3.9'\nservices:\n  s:\n    " + r.over + "\n"}},
                   {"a.yml", "b.yml"});
     ASSERT_TRUE(p.ok()) << r.name << ": " << p.status().message();
-    EXPECT_EQ(p->services["s"][r.path], r.want) << r.name;
+    EXPECT_EQ(p->services.at("s").Unpack()[r.path], r.want) << r.name;
   }
 }
 
@@ -146,7 +146,7 @@ TEST(LoaderTest, WarnsAboutUnsupportedKeysAndKeepsDependsOn) {
                   "    depends_on: [b]\n  b:\n    image: y\n"}});
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->warnings, std::vector<std::string>{"Ignoring unsupported options: build, restart"});
-  EXPECT_EQ(p->services["a"]["depends_on"], Json::parse(R"(["b"])"));
+  EXPECT_EQ(p->services.at("a").Unpack()["depends_on"], Json::parse(R"(["b"])"));
 }
 
 }  // namespace

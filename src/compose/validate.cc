@@ -332,6 +332,7 @@ class Validator {
       : minor_(minor), filename_(filename), marks_(marks), errors_(errors) {}
 
   void Check(const Node* n, const Json& v, const std::string& path) {
+    if (v.is_binary()) return Check(n, PackedJson::UnpackNode(v), path);  // a packed service
     if (!TypeOk(n->types, v)) {
       Error(path, "must be " + Expected(n->types) + ", not " + TypeName(v) +
                       (v.is_primitive() && !v.is_null() ? " " + v.dump(-1, ' ', false, Json::error_handler_t::replace) : ""));

@@ -266,7 +266,8 @@ std::string KeyText(const RawNode& key) {
 // kept and later events are ignored.
 class JsonBuilder : public YAML::EventHandler {
  public:
-  JsonBuilder(const std::string& filename, size_t max_nodes) : filename_(filename), max_nodes_(max_nodes) {}
+  JsonBuilder(const std::string& filename, size_t max_nodes, std::string_view packed_section)
+      : filename_(filename), max_nodes_(max_nodes), packed_section_(packed_section) {}
 
   const Status& status() const { return status_; }
   Json TakeRoot() { return std::move(root_); }
@@ -407,6 +408,12 @@ class JsonBuilder : public YAML::EventHandler {
     return true;
   }
 
+  // Whether the innermost open node is the top-level map named by packed_section_.
+  bool InPackedSection() const {
+    return !packed_section_.empty() && open_.size() == 2 && open_[0].value.is_object() &&
+           open_[1].segment == packed_section_;
+  }
+
   bool NextIsKey() const { return !open_.empty() && open_.back().value.is_object() && !open_.back().have_key; }
 
   // `count` is false for nodes already counted (containers at Open, aliases).
@@ -435,6 +442,7 @@ class JsonBuilder : public YAML::EventHandler {
         f.merges.push_back(std::move(n));
         return;
       }
+      if (InPackedSection()) n.value = PackedJson(n.value).TakeAsBinary();
       auto [slot, inserted] = f.value.get_ref<Json::object_t&>().try_emplace(f.key.key, std::move(n.value));
       if (!inserted) {
         std::string p = Path();
@@ -448,6 +456,7 @@ class JsonBuilder : public YAML::EventHandler {
 
   const std::string& filename_;
   size_t max_nodes_;
+  std::string_view packed_section_;
   size_t count_ = 0;
   Status status_;
   Json root_;
@@ -538,7 +547,7 @@ std::optional<Mark> Marks::Find(std::string_view path) const {
 }
 
 Result<YamlDocument> ParseYaml(const std::string& filename, const std::string& content,
-                               size_t max_nodes) {
+                               size_t max_nodes, std::string_view packed_section) {
   YamlDocument doc;
   try {
     // Not YAML::LoadAll: it can loop forever on malformed input (common/yaml_text.h).
@@ -548,7 +557,7 @@ Result<YamlDocument> ParseYaml(const std::string& filename, const std::string& c
     TextStreamBuf text(content);
     std::istream in(&text);
     YAML::Parser parser(in);
-    JsonBuilder builder(filename, max_nodes);
+    JsonBuilder builder(filename, max_nodes, packed_section);
     if (!parser.HandleNextDocument(builder)) return doc;
     RETURN_IF_ERROR(builder.status());
     doc.root = builder.TakeRoot();

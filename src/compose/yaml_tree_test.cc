@@ -25,6 +25,35 @@ s:
   EXPECT_EQ(doc->root["s"], Json::parse(R"({"x":9,"y":2,"z":4})"));
 }
 
+TEST(YamlTreeTest, PacksTheValuesOfTheNamedSection) {
+  auto doc = ParseYaml("f.yml", R"(
+x-base: &base {image: busybox, environment: {A: "1"}}
+services:
+  web: {<<: *base, command: [sleep, "1"]}
+  db: *base
+  <<: {extra: {image: merged}}
+networks:
+  front: {driver: overlay}
+)", kDefaultMaxYamlNodes, "services");
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  const Json& services = doc->root["services"];
+  ASSERT_TRUE(services["web"].is_binary());
+  EXPECT_EQ(PackedJson::UnpackNode(services["web"]),
+            Json::parse(R"({"image":"busybox","environment":{"A":"1"},"command":["sleep","1"]})"));
+  ASSERT_TRUE(services["db"].is_binary());  // an alias, packed like any value
+  EXPECT_EQ(PackedJson::UnpackNode(services["db"]), Json::parse(R"({"image":"busybox","environment":{"A":"1"}})"));
+  // Merged into the section: not packed, and read the same way.
+  EXPECT_EQ(PackedJson::UnpackNode(services["extra"]), Json::parse(R"({"image":"merged"})"));
+  EXPECT_FALSE(doc->root["x-base"].is_binary());  // the anchor outside the section: a DOM
+  EXPECT_EQ(doc->root["networks"], Json::parse(R"({"front":{"driver":"overlay"}})"));
+  EXPECT_EQ(PackedJson::FromNode(Json(services["web"])), PackedJson(PackedJson::UnpackNode(services["web"])));
+
+  // Errors inside a packed value keep their path.
+  auto dup = ParseYaml("f.yml", "services:\n  web:\n    image: a\n    image: b\n", kDefaultMaxYamlNodes,
+                       "services");
+  EXPECT_EQ(dup.status().message(), "f.yml:4:5: services.web: mapping key \"image\" already defined");
+}
+
 TEST(YamlTreeTest, RecordsPositionsByKeyPath) {
   auto doc = ParseYaml("f.yml", "services:\n  web:\n    image: x\n    ports:\n      - 80\n");
   ASSERT_TRUE(doc.ok());

@@ -675,7 +675,8 @@ Result<StackSpec> FromCompose(const compose::Project& project, const std::string
   Objects o{project, stack};
   // Networks used by services ("default" when a service names none).
   std::set<std::string> used;
-  for (const auto& [key, s] : project.services.items()) {
+  for (const auto& [key, packed] : project.services) {
+    const Json s = packed.Unpack();
     if (!s.contains("networks") || s["networks"].empty()) {
       used.insert("default");
     } else {
@@ -699,7 +700,8 @@ Result<StackSpec> FromCompose(const compose::Project& project, const std::string
             [](const Network& a, const Network& b) { return a.name < b.name; });
   ASSIGN_OR_RETURN(out.secrets, Blobs(project.secrets, stack, files, "secrets", true));
   ASSIGN_OR_RETURN(out.configs, Blobs(project.configs, stack, files, "configs", false));
-  for (const auto& [key, s] : project.services.items()) {
+  for (const auto& [key, packed] : project.services) {
+    const Json s = packed.Unpack();
     Service svc;
     svc.key = key;
     svc.name = Scope(stack, key);
