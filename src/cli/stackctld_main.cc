@@ -32,6 +32,7 @@ int Die(const std::string& what, const Status& st) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  stackctl::SkipGnutlsImplicitInit(argv);
   // One arena: a 1,000-service reconcile peaked at 48 MiB RSS with glibc's
   // default (8 per core) and 41 MiB with two, at the time. With today's
   // smaller reconciles, two arenas peaked at 25.1-27.5 MiB (the reconcile's

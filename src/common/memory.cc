@@ -1,6 +1,9 @@
 #include "common/memory.h"
 
 #include <malloc.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define STACKCTL_ASAN 1
@@ -26,6 +29,13 @@ void ReleaseFreedMemory() {
   // trips glibc's own assertions at thread exit.
   malloc_trim(0);
 #endif
+}
+
+void SkipGnutlsImplicitInit(char** argv) {
+  if (std::getenv("GNUTLS_NO_IMPLICIT_INIT") != nullptr) return;
+  if (setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // No /proc: run with gnutls initialized, as before.
 }
 
 }  // namespace stackctl

@@ -93,6 +93,9 @@ class ControllerE2E : public ::testing::Test {
 TEST_F(ControllerE2E, GitPushWebhookApiDriftRestartAndMetrics) {
   std::string head = Git("rev-parse HEAD >/dev/null");
   ASSERT_TRUE(WaitFor([&] { return Stack().value("sync", "") == "Synced"; }, 60)) << Stack().dump() << Log();
+  // stackctld re-executed itself (same pid) so that gnutls saw GNUTLS_NO_IMPLICIT_INIT at load.
+  std::string environ = ReadFile("/proc/" + std::to_string(ctl_->pid()) + "/environ");
+  EXPECT_THAT(environ, HasSubstr(std::string("GNUTLS_NO_IMPLICIT_INIT=1\0", 26)));
   EXPECT_EQ(Stack()["revision"], head);
   EXPECT_THAT(Env(), HasSubstr("LEVEL=1"));
 
@@ -162,6 +165,9 @@ TEST_F(ControllerE2E, GitPushWebhookApiDriftRestartAndMetrics) {
 TEST_F(ControllerE2E, StackctlServerStatusHistoryAndSync) {
   std::string head = Git("rev-parse HEAD >/dev/null");
   ASSERT_TRUE(WaitFor([&] { return Stack().value("sync", "") == "Synced"; }, 60)) << Stack().dump() << Log();
+  // stackctld re-executed itself (same pid) so that gnutls saw GNUTLS_NO_IMPLICIT_INIT at load.
+  std::string environ = ReadFile("/proc/" + std::to_string(ctl_->pid()) + "/environ");
+  EXPECT_THAT(environ, HasSubstr(std::string("GNUTLS_NO_IMPLICIT_INIT=1\0", 26)));
   const std::string url = "http://127.0.0.1:" + std::to_string(port_);
   const std::string cli = "cd " + dir_.string() + " && " + tb_.bin_dir + "/stackctl ";
   const std::string server = "--server " + url + " --token-file api-token ";
