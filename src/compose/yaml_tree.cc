@@ -253,10 +253,17 @@ Json TypedScalar(std::string_view s, const std::string& tag) {
   return std::string(s);
 }
 
+// What a map key that is not a scalar is called in paths and errors.
+constexpr const char* kNullKeyText = "null";
+constexpr const char* kComplexKeyText = "<complex key>";
+
+// A YAML merge key: a plain (unquoted) "<<".
+bool IsMergeKey(std::string_view text, std::string_view tag) { return text == "<<" && tag != "!"; }
+
 std::string KeyText(const RawNode& key) {
   if (key.kind == RawNode::Kind::kScalar) return std::string(key.value);
-  if (key.kind == RawNode::Kind::kNull) return "null";
-  return "<complex key>";
+  if (key.kind == RawNode::Kind::kNull) return kNullKeyText;
+  return kComplexKeyText;
 }
 
 // Builds the JSON tree from the parser's events. Scalars are typed as they
@@ -275,7 +282,7 @@ class JsonBuilder : public YAML::EventHandler {
   void OnDocumentStart(const YAML::Mark&) override {}
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    Deliver(Node{Json(nullptr), ToMark(mark), 1, 0, "null", false}, anchor);
+    Deliver(Node{Json(nullptr), ToMark(mark), 1, 0, kNullKeyText, false}, anchor);
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     if (!status_.ok()) return;
@@ -294,7 +301,7 @@ class JsonBuilder : public YAML::EventHandler {
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     if (!status_.ok()) return;
-    Deliver(Node{TypedScalar(value, tag), ToMark(mark), 1, 0, value, value == "<<" && tag != "!"}, anchor);
+    Deliver(Node{TypedScalar(value, tag), ToMark(mark), 1, 0, value, IsMergeKey(value, tag)}, anchor);
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
@@ -364,11 +371,11 @@ class JsonBuilder : public YAML::EventHandler {
   }
 
   // A map or list used as a key (never valid in compose) is built like any
-  // other node and then kept as the key "<complex key>".
+  // other node and then kept as the key kComplexKeyText.
   void Open(Json value, const YAML::Mark& mark, YAML::anchor_t anchor) {
     if (!status_.ok()) return;
     if (!Count(1) || !Deep(0, ToMark(mark))) return;
-    std::string segment = NextIsKey() ? "<complex key>" : NextSegment();
+    std::string segment = NextIsKey() ? kComplexKeyText : NextSegment();
     Frame f;
     f.value = std::move(value);
     f.mark = ToMark(mark);
@@ -381,7 +388,7 @@ class JsonBuilder : public YAML::EventHandler {
     Frame f = std::move(open_.back());
     open_.pop_back();
     if (f.value.is_object() && !f.merges.empty() && !ApplyMerges(&f)) return;
-    Deliver(Node{std::move(f.value), f.mark, f.nodes, f.height, "<complex key>", false}, f.anchor, false);
+    Deliver(Node{std::move(f.value), f.mark, f.nodes, f.height, kComplexKeyText, false}, f.anchor, false);
   }
   bool ApplyMerges(Frame* f) {
     auto& obj = f->value.get_ref<Json::object_t&>();
@@ -393,7 +400,8 @@ class JsonBuilder : public YAML::EventHandler {
       } else if (m.value.is_array()) {
         for (Json& item : m.value) sources.push_back(&item);
       }
-      bool all_maps = !sources.empty() || m.value.is_array();
+      // A mapping, or a list of mappings (an empty list merges nothing).
+      bool all_maps = m.value.is_object() || m.value.is_array();
       for (Json* src : sources) all_maps = all_maps && src->is_object();
       if (!all_maps) {
         Fail(Where(m.mark) + ": " + where + ": merge key value must be a mapping or a list of mappings");
@@ -496,7 +504,7 @@ std::optional<Mark> FindUnder(const RawNode& node, std::string_view rest, int de
   for (size_t i = 0; i + 1 < node.items.size(); i += 2) {
     const RawNode& key = *node.items[i];
     std::string k = KeyText(key);
-    if (key.kind == RawNode::Kind::kScalar && k == "<<" && *key.tag != "!") {
+    if (key.kind == RawNode::Kind::kScalar && IsMergeKey(k, *key.tag)) {
       merges.push_back(node.items[i + 1]);
       continue;
     }

@@ -81,10 +81,10 @@ void PrepareDesired(model::StackSpec* desired) {
     }
   }
   for (auto& s : desired->services) {
-    Json spec = s.spec.Unpack();
-    Stamp(&spec, desired->name);
-    spec["Labels"][model::kSpecHashLabel] = ServiceSpecHash(spec);
-    s.spec = PackedJson(spec);
+    s.spec.Edit([&](Json& spec) {
+      Stamp(&spec, desired->name);
+      spec["Labels"][model::kSpecHashLabel] = ServiceSpecHash(spec);
+    });
   }
 }
 
