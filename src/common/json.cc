@@ -156,10 +156,15 @@ Status JsonArrayStream::Finish() {
 
 PackedJson::PackedJson(const Json& value) {
   if (value.is_null()) return;
-  bytes_ = Json::to_cbor(value);
-  // to_cbor grows its vector by doubling: up to half of it would be spare
-  // capacity, kept for as long as the value is.
-  bytes_.shrink_to_fit();
+  // to_cbor grows its vector by doubling, copying it each time, and up to
+  // half of it would be spare capacity, kept for as long as the value is. A
+  // buffer that keeps its capacity between calls does the growing; the bytes
+  // are copied out once, at their size.
+  thread_local std::vector<std::uint8_t> scratch;
+  scratch.clear();
+  Json::to_cbor(value, scratch);
+  bytes_.assign(scratch.begin(), scratch.end());
+  if (scratch.capacity() > kMaxScratchBytes) std::vector<std::uint8_t>().swap(scratch);
 }
 
 Json PackedJson::TakeAsBinary() {

@@ -81,6 +81,14 @@ class PackedJson {
     edit(value);
     *this = PackedJson(value);
   }
+  // Edit for a node made by TakeAsBinary (any other node is read as it is):
+  // it holds the edited value packed afterwards.
+  template <typename F>
+  static void EditNode(Json& node, F&& edit) {
+    Json value = UnpackNode(node);
+    edit(value);
+    node = PackedJson(value).TakeAsBinary();
+  }
   // Moves the bytes into a JSON binary node (this becomes null), which
   // WriteCanonicalJson writes as the value they pack.
   Json TakeAsBinary();
@@ -94,6 +102,8 @@ class PackedJson {
   size_t size() const { return bytes_.size(); }  // bytes held
 
  private:
+  // The packing buffer of a thread is freed after a value larger than this.
+  static constexpr size_t kMaxScratchBytes = 64 * 1024;
   std::vector<std::uint8_t> bytes_;
 };
 
