@@ -231,11 +231,7 @@ void Walk(Json* node, std::vector<std::string>* segs, const std::string& filenam
     for (const auto& s : *segs) p = JoinKey(p, s);
     return p;
   };
-  if (node->is_binary()) {  // a packed service (ParseYaml's packed_section)
-    Json value = PackedJson::UnpackNode(*node);
-    Walk(&value, segs, filename, marks, lookup, errors, unset);
-    *node = PackedJson(value).TakeAsBinary();
-  } else if (node->is_object()) {
+  if (node->is_object()) {
     for (auto& [k, v] : node->items()) {
       segs->push_back(k);
       Walk(&v, segs, filename, marks, lookup, errors, unset);
@@ -271,6 +267,12 @@ void InterpolateTree(Json* root, const std::string& filename,
     Walk(&v, &segs, filename, marks, lookup, errors, unset);
     segs.pop_back();
   }
+}
+
+void InterpolateValue(Json* value, std::vector<std::string> path, const std::string& filename,
+                      const Marks& marks, const Lookup& lookup,
+                      std::vector<std::string>* errors, std::set<std::string>* unset) {
+  Walk(value, &path, filename, marks, lookup, errors, unset);
 }
 
 Result<std::vector<std::string>> ParseEnvFile(const std::string& content, const std::string& what,

@@ -47,6 +47,13 @@ void InterpolateTree(Json* root, const std::string& filename,
                      const Marks& marks, const Lookup& lookup,
                      std::vector<std::string>* errors, std::set<std::string>* unset);
 
+// InterpolateTree for one value of the tree, found at `path` (its keys from
+// the root, like {"services", "web"}): the loader interpolates each service
+// on its own.
+void InterpolateValue(Json* value, std::vector<std::string> path, const std::string& filename,
+                      const Marks& marks, const Lookup& lookup,
+                      std::vector<std::string>* errors, std::set<std::string>* unset);
+
 // Lines of an env file as "KEY=VALUE" (or bare "KEY"), in file order.
 // `what` names the file in errors.
 Result<std::vector<std::string>> ParseEnvFile(const std::string& content, const std::string& what,

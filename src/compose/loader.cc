@@ -528,6 +528,78 @@ struct LoadedFile {
 // Merges override service `o` into base `b` (docker CLI 28 semantics).
 void MergeValue(Json& b, const Json& o, const std::string& key);
 
+// What the per-file stages found. A stage's findings are reported only when
+// the stages before it found nothing in the whole file: an uninterpolated
+// value is not validated, an invalid one not normalized.
+struct StageErrors {
+  std::vector<std::string> interpolation, validation, normalization;
+};
+
+// Interpolates, validates and normalizes each service of a file's
+// `services` map on its own, each unpacked once (ParseYaml packed it) and
+// packed again. A service that interpolated and validated cleanly is
+// normalized at once, before the rest of the file is checked; its
+// normalization findings are dropped with the rest if the file fails an
+// earlier stage.
+void LoadServices(Json& services, int minor, const FileMarks& marks, Ctx& ctx,
+                  std::set<std::string>* unset, StageErrors* found) {
+  for (auto& [name, node] : services.items()) {
+    PackedJson::EditNode(node, [&, &name = name](Json& s) {
+      const size_t interpolation = found->interpolation.size();
+      const size_t validation = found->validation.size();
+      InterpolateValue(&s, {"services", name}, marks.filename, marks.marks, ctx.lookup,
+                       &found->interpolation, unset);
+      if (found->interpolation.size() != interpolation) return;
+      ValidateService(s, name, minor, marks.filename, marks.marks, &found->validation);
+      if (found->validation.size() != validation) return;
+      Diag d(&found->normalization);
+      d.SetFile(&marks);
+      NormalizeService(name, s, ctx, d);
+    });
+  }
+}
+
+void Append(std::vector<std::string>* to, const std::vector<std::string>& from) {
+  to->insert(to->end(), from.begin(), from.end());
+}
+
+// The stages of one file: its services one at a time (LoadServices), the
+// rest of the file as a tree. The keys before and after "services" are
+// checked as trees of their own, so that every stage reports its findings
+// in the order of the file's keys, as one walk over the file would.
+void CheckFileStages(LoadedFile& f, int minor, Ctx& ctx,
+                                 std::set<std::string>* unset, StageErrors* found) {
+  Json& before = f.root;  // the keys before "services", while it is split
+  Json after = Json::object();
+  Json services;
+  if (before.contains("services") && before["services"].is_object()) {
+    auto& head = before.get_ref<Json::object_t&>();
+    auto& tail = after.get_ref<Json::object_t&>();
+    for (auto it = head.upper_bound("services"); it != head.end();) tail.insert(head.extract(it++));
+    services = std::move(head["services"]);
+    head.erase("services");
+  }
+  StageErrors head_found, services_found, tail_found;
+  if (!services.is_null()) LoadServices(services, minor, f.marks, ctx, unset, &services_found);
+  const std::string& file = f.marks.filename;
+  const Marks& marks = f.marks.marks;
+  InterpolateTree(&before, file, marks, ctx.lookup, &head_found.interpolation, unset);
+  InterpolateTree(&after, file, marks, ctx.lookup, &tail_found.interpolation, unset);
+  for (const StageErrors* part : {&head_found, &services_found, &tail_found}) {
+    Append(&found->interpolation, part->interpolation);
+  }
+  if (found->interpolation.empty()) {
+    ValidateFile(before, minor, file, marks, &head_found.validation);
+    ValidateFile(after, minor, file, marks, &tail_found.validation);
+    for (const StageErrors* part : {&head_found, &services_found, &tail_found}) {
+      Append(&found->validation, part->validation);
+    }
+  }
+  found->normalization = std::move(services_found.normalization);
+  if (!services.is_null()) before["services"] = std::move(services);
+  before.get_ref<Json::object_t&>().merge(after.get_ref<Json::object_t&>());
+}
+
 Json MergeKeyed(const Json& base, const Json& over, const char* field, bool sort) {
   std::vector<std::pair<std::string, Json>> items;
   auto keyof = [&](const Json& e) { return e.contains(field) ? e[field].dump(-1, ' ', false, Json::error_handler_t::replace) : std::string("null"); };
@@ -758,19 +830,16 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
       errors.push_back(minor.status().message());
       continue;
     }
-    size_t before = errors.size();
-    InterpolateTree(&f.root, path, f.marks.marks, lookup, &errors, &unset);
-    if (errors.size() == before) ValidateFile(f.root, *minor, path, f.marks.marks, &errors);
-    if (errors.size() != before) continue;
+    StageErrors found;
+    CheckFileStages(f, *minor, ctx, &unset, &found);
+    if (!found.interpolation.empty() || !found.validation.empty()) {
+      const auto& first = found.interpolation.empty() ? found.validation : found.interpolation;
+      errors.insert(errors.end(), first.begin(), first.end());
+      continue;
+    }
+    Append(&errors, found.normalization);
     Diag d(&errors);
     d.SetFile(&f.marks);
-    if (f.root.contains("services")) {
-      for (auto& [name, packed] : f.root["services"].items()) {
-        Json s = PackedJson::UnpackNode(packed);
-        NormalizeService(name, s, ctx, d);
-        packed = PackedJson(s).TakeAsBinary();
-      }
-    }
     for (auto [kind, singular, file] : {std::tuple{"networks", "network", false},
                                         std::tuple{"volumes", "volume", false},
                                         std::tuple{"secrets", "secret", true},
@@ -805,9 +874,7 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
           services[name] = s;
           continue;
         }
-        Json base = PackedJson::UnpackNode(*it);
-        MergeValue(base, PackedJson::UnpackNode(s), "");
-        *it = PackedJson(base).TakeAsBinary();
+        PackedJson::EditNode(*it, [&s](Json& base) { MergeValue(base, PackedJson::UnpackNode(s), ""); });
       }
     }
     for (const char* kind : {"networks", "volumes", "secrets", "configs"}) {

@@ -149,5 +149,42 @@ TEST(LoaderTest, WarnsAboutUnsupportedKeysAndKeepsDependsOn) {
   EXPECT_EQ(p->services.at("a").Unpack()["depends_on"], Json::parse(R"(["b"])"));
 }
 
+// Services are checked one at a time and the rest of the file as a tree: the
+// findings of each stage still come in the order of the file's keys, and a
+// stage counts only when the stages before it found nothing.
+TEST(LoaderTest, ReportsEachStageInTheOrderOfTheFilesKeys) {
+  EXPECT_EQ(Error(R"(
+version: "3.9"
+configs: {c: {file: "${BAD"}}
+services:
+  a: {image: "${A:?needs A}", bogus: 1}
+  b: {image: busybox, deploy: {replicas: "x"}}
+volumes: {v: {driver: "${OOPS"}}
+)"),
+            "docker-compose.yml:3:15: configs.c.file: invalid interpolation format \"${BAD\"\n"
+            "docker-compose.yml:5:7: services.a.image: required variable A is missing a value: needs A\n"
+            "docker-compose.yml:6:32: services.b.deploy.replicas: failed to cast to expected type: "
+            "invalid syntax for an integer: \"x\"\n"
+            "docker-compose.yml:7:15: volumes.v.driver: invalid interpolation format \"${OOPS\"");
+  EXPECT_EQ(Error(R"(
+version: "3.6"
+networks: {n: {driver: 1}}
+services:
+  a: {image: busybox, init: true}
+  b: {image: busybox, env_file: missing.env}
+x-ok: 1
+volumes: {v: []}
+)"),
+            "docker-compose.yml:3:16: networks.n.driver: must be a string, not integer 1\n"
+            "docker-compose.yml:5:3: services.a: additional property init is not allowed in version 3.6 "
+            "(needs 3.7 or later)\n"
+            "docker-compose.yml:8:11: volumes.v: must be a mapping or null, not list");
+  EXPECT_EQ(Error(R"(
+services:
+  a: {image: busybox, env_file: missing.env}
+)"),
+            "docker-compose.yml:3:23: services.a.env_file.0: open missing.env: no such file or directory");
+}
+
 }  // namespace
 }  // namespace stackctl::compose

@@ -43,6 +43,7 @@ class Schema {
  public:
   Schema() { Build(); }
   const Node* root() const { return root_; }
+  const Node* service() const { return service_; }  // a value of root's "services"
 
  private:
   Node* New(unsigned types) {
@@ -178,7 +179,7 @@ class Schema {
                             true, 7);
     const_cast<Node*>(build)->types |= kS;
 
-    const Node* service = Obj(
+    service_ = Obj(
         {{"build", build},
          {"cap_add", unique_strings},
          {"cap_drop", unique_strings},
@@ -269,7 +270,7 @@ class Schema {
                              true, 7);
 
     root_ = Obj({{"version", str},
-                 {"services", Map(service)},
+                 {"services", Map(service_)},
                  {"networks", Map(network)},
                  {"volumes", Map(vol)},
                  {"secrets", Map(secret), 1},
@@ -279,6 +280,7 @@ class Schema {
 
   std::vector<std::unique_ptr<Node>> nodes_;
   const Node* root_ = nullptr;
+  const Node* service_ = nullptr;
 };
 
 std::string TypeName(const Json& v) {
@@ -332,7 +334,6 @@ class Validator {
       : minor_(minor), filename_(filename), marks_(marks), errors_(errors) {}
 
   void Check(const Node* n, const Json& v, const std::string& path) {
-    if (v.is_binary()) return Check(n, PackedJson::UnpackNode(v), path);  // a packed service
     if (!TypeOk(n->types, v)) {
       Error(path, "must be " + Expected(n->types) + ", not " + TypeName(v) +
                       (v.is_primitive() && !v.is_null() ? " " + v.dump(-1, ' ', false, Json::error_handler_t::replace) : ""));
@@ -457,11 +458,22 @@ bool ParseDuration(const std::string& in, int64_t* nanos) {
   return true;
 }
 
+const Schema& TheSchema() {
+  static const Schema* schema = new Schema();  // immutable after construction
+  return *schema;
+}
+
 void ValidateFile(const Json& root, int minor, const std::string& filename,
                   const Marks& marks, std::vector<std::string>* errors) {
-  static const Schema* kSchema = new Schema();  // immutable after construction
   Validator v(minor, filename, marks, errors);
-  v.Check(kSchema->root(), root, "");
+  v.Check(TheSchema().root(), root, "");
+}
+
+void ValidateService(const Json& service, const std::string& name, int minor,
+                     const std::string& filename, const Marks& marks,
+                     std::vector<std::string>* errors) {
+  Validator v(minor, filename, marks, errors);
+  v.Check(TheSchema().service(), service, JoinKey(JoinKey("", "services"), name));
 }
 
 }  // namespace stackctl::compose

@@ -25,6 +25,12 @@ namespace stackctl::compose {
 void ValidateFile(const Json& root, int minor, const std::string& filename,
                   const Marks& marks, std::vector<std::string>* errors);
 
+// ValidateFile for the service `name` of a file's services: the loader
+// validates each service on its own.
+void ValidateService(const Json& service, const std::string& name, int minor,
+                     const std::string& filename, const Marks& marks,
+                     std::vector<std::string>* errors);
+
 // Go time.ParseDuration syntax ("1h2m3.5s", "300ms", "0"); nanoseconds.
 bool ParseDuration(const std::string& s, int64_t* nanos);
 
