@@ -667,14 +667,19 @@ std::string ImageWithTag(const std::string& image) {
   return out;
 }
 
-Result<StackSpec> FromCompose(const compose::Project& project, const std::string& stack,
-                              FileSource& files) {
+Result<StackSpec> FromComposeObjects(const compose::Project& project, const std::string& stack,
+                                     FileSource& files) {
   StackSpec out;
   out.name = stack;
   out.warnings = project.warnings;
-  Objects o{project, stack};
-  // Networks used by services ("default" when a service names none).
-  std::set<std::string> used;
+  ASSIGN_OR_RETURN(out.secrets, Blobs(project.secrets, stack, files, "secrets", true));
+  ASSIGN_OR_RETURN(out.configs, Blobs(project.configs, stack, files, "configs", false));
+  return out;
+}
+
+Status AddComposeServices(const compose::Project& project, StackSpec* stack, const SpecEdit& edit) {
+  Objects o{project, stack->name};
+  std::set<std::string> used;  // networks the services join ("default" when one names none)
   for (const auto& [key, packed] : project.services) {
     const Json s = packed.Unpack();
     if (!s.contains("networks") || s["networks"].empty()) {
@@ -682,7 +687,20 @@ Result<StackSpec> FromCompose(const compose::Project& project, const std::string
     } else {
       for (const auto& [net, cfg] : s["networks"].items()) used.insert(net);
     }
+    Service svc;
+    svc.key = key;
+    svc.name = Scope(stack->name, key);
+    ASSIGN_OR_RETURN(Json spec, ConvertService(key, s, o));
+    if (edit) edit(spec);
+    svc.spec = PackedJson(spec);
+    if (s.contains("depends_on")) {
+      for (const auto& d : s["depends_on"]) svc.depends_on.push_back(d.get<std::string>());
+      std::sort(svc.depends_on.begin(), svc.depends_on.end());
+    }
+    stack->services.push_back(std::move(svc));
   }
+  std::sort(stack->services.begin(), stack->services.end(),
+            [](const Service& a, const Service& b) { return a.name < b.name; });
   for (const auto& key : used) {
     Network n;
     n.key = key;
@@ -692,29 +710,19 @@ Result<StackSpec> FromCompose(const compose::Project& project, const std::string
       n.external = true;
       n.spec = nullptr;
     } else {
-      n.spec = NetworkCreate(n.name, def, stack);
+      n.spec = NetworkCreate(n.name, def, stack->name);
     }
-    out.networks.push_back(std::move(n));
+    stack->networks.push_back(std::move(n));
   }
-  std::sort(out.networks.begin(), out.networks.end(),
+  std::sort(stack->networks.begin(), stack->networks.end(),
             [](const Network& a, const Network& b) { return a.name < b.name; });
-  ASSIGN_OR_RETURN(out.secrets, Blobs(project.secrets, stack, files, "secrets", true));
-  ASSIGN_OR_RETURN(out.configs, Blobs(project.configs, stack, files, "configs", false));
-  for (const auto& [key, packed] : project.services) {
-    const Json s = packed.Unpack();
-    Service svc;
-    svc.key = key;
-    svc.name = Scope(stack, key);
-    ASSIGN_OR_RETURN(Json spec, ConvertService(key, s, o));
-    svc.spec = PackedJson(spec);
-    if (s.contains("depends_on")) {
-      for (const auto& d : s["depends_on"]) svc.depends_on.push_back(d.get<std::string>());
-      std::sort(svc.depends_on.begin(), svc.depends_on.end());
-    }
-    out.services.push_back(std::move(svc));
-  }
-  std::sort(out.services.begin(), out.services.end(),
-            [](const Service& a, const Service& b) { return a.name < b.name; });
+  return OkStatus();
+}
+
+Result<StackSpec> FromCompose(const compose::Project& project, const std::string& stack,
+                              FileSource& files) {
+  ASSIGN_OR_RETURN(StackSpec out, FromComposeObjects(project, stack, files));
+  RETURN_IF_ERROR(AddComposeServices(project, &out, nullptr));
   return out;
 }
 

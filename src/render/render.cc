@@ -82,10 +82,14 @@ Result<model::StackSpec> RenderStack(const RenderInput& input, FileSource& files
   lo.read_dotenv = input.read_dotenv;
   lo.working_dir = input.working_dir;
   ASSIGN_OR_RETURN(compose::Project project, compose::LoadProject(lo, files));
-  ASSIGN_OR_RETURN(spec, model::FromCompose(project, input.stack, files));
+  // Secrets and configs are decoded and named by content before the services
+  // are converted, so each service spec is repointed before it is packed.
+  ASSIGN_OR_RETURN(spec, model::FromComposeObjects(project, input.stack, files));
   RETURN_IF_ERROR(DecodeBlobs(&spec.secrets, project.secrets, "secret", project.base_dir, keys));
   RETURN_IF_ERROR(DecodeBlobs(&spec.configs, project.configs, "config", project.base_dir, keys));
-  RETURN_IF_ERROR(secrets::Materialize(spec));
+  ASSIGN_OR_RETURN(secrets::Renames renames, secrets::MaterializeObjects(spec));
+  RETURN_IF_ERROR(model::AddComposeServices(
+      project, &spec, [&renames](Json& s) { secrets::RepointReferences(s, renames); }));
   return spec;
 }
 

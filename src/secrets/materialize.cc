@@ -8,13 +8,9 @@
 namespace stackctl::secrets {
 namespace {
 
-
-// Old name -> new name of every blob renamed.
-using Renames = std::map<std::string, std::string>;
-
 // Renames the blobs of one kind and records each rename in `renames`.
 Status MaterializeKind(std::vector<model::Blob>& blobs, const char* kind, size_t max_size,
-                       Renames* renames) {
+                       std::map<std::string, std::string>* renames) {
   std::map<std::string, std::string> used;  // new name -> key
   for (model::Blob& b : blobs) {
     const std::string what = std::string(kind) + " " + b.key;
@@ -50,7 +46,8 @@ Status MaterializeKind(std::vector<model::Blob>& blobs, const char* kind, size_t
 
 // Repoints every reference in `list` (Secrets or Configs) whose `field` names
 // a renamed blob; true when one changed.
-bool Repoint(Json* container_spec, const char* list, const char* field, const Renames& renames) {
+bool Repoint(Json* container_spec, const char* list, const char* field,
+             const std::map<std::string, std::string>& renames) {
   if (renames.empty() || !container_spec->contains(list)) return false;
   Json& refs = (*container_spec)[list];
   if (!refs.is_array()) return false;
@@ -75,23 +72,29 @@ std::string HashedName(std::string_view logical_name, std::string_view data) {
   return std::string(base) + suffix;
 }
 
+Result<Renames> MaterializeObjects(model::StackSpec& stack) {
+  Renames renames;
+  RETURN_IF_ERROR(MaterializeKind(stack.secrets, "secret", kMaxSecretSize, &renames.secrets));
+  RETURN_IF_ERROR(MaterializeKind(stack.configs, "config", kMaxConfigSize, &renames.configs));
+  return renames;
+}
+
+bool RepointReferences(Json& spec, const Renames& renames) {
+  if (!spec.is_object() || !spec.contains("TaskTemplate")) return false;
+  Json& tt = spec["TaskTemplate"];
+  if (!tt.is_object() || !tt.contains("ContainerSpec")) return false;
+  Json& cs = tt["ContainerSpec"];
+  if (!cs.is_object()) return false;
+  bool changed = Repoint(&cs, "Secrets", "SecretName", renames.secrets);
+  return Repoint(&cs, "Configs", "ConfigName", renames.configs) || changed;
+}
+
 Status Materialize(model::StackSpec& stack) {
-  Renames secrets, configs;
-  RETURN_IF_ERROR(MaterializeKind(stack.secrets, "secret", kMaxSecretSize, &secrets));
-  RETURN_IF_ERROR(MaterializeKind(stack.configs, "config", kMaxConfigSize, &configs));
-  if (secrets.empty() && configs.empty()) return OkStatus();
-  // One pass over the services: each packed spec is unpacked and repacked at
-  // most once, whatever the number of secrets and configs.
+  ASSIGN_OR_RETURN(Renames renames, MaterializeObjects(stack));
+  if (renames.secrets.empty() && renames.configs.empty()) return OkStatus();
   for (model::Service& s : stack.services) {
     Json spec = s.spec.Unpack();
-    if (!spec.is_object() || !spec.contains("TaskTemplate")) continue;
-    Json& tt = spec["TaskTemplate"];
-    if (!tt.is_object() || !tt.contains("ContainerSpec")) continue;
-    Json& cs = tt["ContainerSpec"];
-    if (!cs.is_object()) continue;
-    bool changed = Repoint(&cs, "Secrets", "SecretName", secrets);
-    changed = Repoint(&cs, "Configs", "ConfigName", configs) || changed;
-    if (changed) s.spec = PackedJson(spec);
+    if (RepointReferences(spec, renames)) s.spec = PackedJson(spec);
   }
   return OkStatus();
 }

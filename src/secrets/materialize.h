@@ -18,6 +18,7 @@
 // Thread safety: pure function over its argument.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,19 @@ inline constexpr size_t kMaxConfigSize = 1000 * 1024;
 // "<logical>-<hash12>", the logical part cut so the whole is <= 64 chars.
 std::string HashedName(std::string_view logical_name, std::string_view data);
 
+// The names each step below changed, old -> new.
+struct Renames {
+  std::map<std::string, std::string> secrets, configs;
+};
+
+// Materialize in two steps: the secrets and configs are renamed first, then
+// each service spec is repointed. A caller that makes the specs itself
+// (render, through model::AddComposeServices) repoints each before packing it.
+Result<Renames> MaterializeObjects(model::StackSpec& stack);
+// True when a reference changed.
+bool RepointReferences(Json& service_spec, const Renames& renames);
+
+// Both steps, each packed service spec unpacked at most once.
 Status Materialize(model::StackSpec& stack);
 
 }  // namespace stackctl::secrets
