@@ -97,6 +97,39 @@ TEST(FromComposeTest, FullExampleMatchesDockerRequestBodies) {
   EXPECT_FALSE(spec->secrets[0].spec.contains("Data"));
 }
 
+// The two steps of FromCompose: the secrets first, then the services (and
+// their networks), each spec edited before it is packed.
+TEST(FromComposeTest, AddComposeServicesEditsEachSpecBeforePacking) {
+  MemoryFileSource fs({{"docker-compose.yml", R"(
+services:
+  b: {image: busybox, secrets: [s]}
+  a: {image: busybox}
+secrets:
+  s: {file: ./s.txt}
+)"},
+                       {"s.txt", "top-secret"}});
+  compose::LoadOptions o;
+  o.files = {"docker-compose.yml"};
+  auto p = compose::LoadProject(o, fs);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  auto spec = FromComposeObjects(*p, "app", fs);
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  ASSERT_EQ(spec->secrets.size(), 1u);
+  EXPECT_EQ(spec->secrets[0].data, "top-secret");
+  EXPECT_TRUE(spec->services.empty());
+  EXPECT_TRUE(spec->networks.empty());
+  std::vector<std::string> edited;
+  ASSERT_TRUE(AddComposeServices(*p, &*spec, [&edited](Json& s) {
+                edited.push_back(s["Name"].get<std::string>());
+                s["Labels"]["edited"] = "yes";
+              }).ok());
+  EXPECT_EQ(edited, (std::vector<std::string>{"app_a", "app_b"}));
+  ASSERT_EQ(spec->services.size(), 2u);
+  for (const auto& svc : spec->services) EXPECT_EQ(svc.spec.Unpack()["Labels"]["edited"], "yes") << svc.name;
+  ASSERT_EQ(spec->networks.size(), 1u);
+  EXPECT_EQ(spec->networks[0].name, "app_default");
+}
+
 TEST(FromComposeTest, NamesDefaultsAndSorting) {
   MemoryFileSource fs({{"docker-compose.yml", R"(
 version: "3.9"
