@@ -192,6 +192,27 @@ TEST(Json, WriteCanonicalJsonWritesPackedNodesAsTheirValues) {
   EXPECT_GT(pieces, 10);  // handed over in pieces, not as one text
 }
 
+// Indented, WriteJson lays text out as Json::dump(indent) does, the values
+// packed in binary nodes included: empty containers on one line, negative,
+// large and fractional numbers, escapes and invalid UTF-8 (replaced).
+TEST(Json, WriteJsonIndentedIsTheTextOfDump) {
+  Json inner = Json::parse(R"({"b": [1, -7, 2.5, 1e300, "x\"y\n", [], {}], "a": {"z": null, "\u00e9": true},
+                              "big": 18446744073709551615, "empty": ""})");
+  inner["bad"] = std::string("ok\xff");
+  Json plain = {{"stack", "s"}, {"services", Json::array({{{"Spec", inner}, {"DependsOn", Json::array()}}})},
+                {"none", Json::object()}};
+  Json packed = plain;
+  packed["services"][0]["Spec"] = PackedJson(inner).TakeAsBinary();
+  for (int indent : {-1, 0, 2, 4}) {
+    std::string written;
+    WriteJson(packed, indent, [&](std::string_view piece) { written.append(piece); });
+    EXPECT_EQ(written, plain.dump(indent, ' ', false, Json::error_handler_t::replace)) << indent;
+  }
+  std::string top;
+  WriteJson(Json(42), 2, [&](std::string_view piece) { top.append(piece); });
+  EXPECT_EQ(top, "42");
+}
+
 TEST(ParallelFor, EveryIndexOnceAtMostMaxThreadsAtATime) {
   std::vector<std::atomic<int>> seen(50);
   std::atomic<int> in_flight{0}, peak{0};

@@ -1,5 +1,8 @@
 #include "common/json.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include "common/crypto.h"
 
 namespace stackctl {
@@ -11,36 +14,170 @@ std::string CanonicalJson(const Json& j) {
 
 std::string CanonicalHash(const Json& j) { return Sha256Hex(CanonicalJson(j)); }
 
-void WriteCanonicalJson(const Json& j, const std::function<void(std::string_view)>& out) {
-  switch (j.type()) {
-    case Json::value_t::object: {
-      out("{");
-      bool first = true;
-      for (const auto& [key, value] : j.items()) {
-        if (!first) out(",");
-        first = false;
-        out(CanonicalJson(Json(key)));
-        out(":");
-        WriteCanonicalJson(value, out);
-      }
-      out("}");
-      return;
+namespace {
+
+// Writes JSON text from nlohmann's SAX events, so that a packed value is
+// written straight from its CBOR bytes (Json::sax_parse), with no DOM. A DOM
+// is written by replaying it as the same events (Emit). Scalars and keys are
+// formatted by nlohmann itself, so the text is the text of Json::dump.
+class JsonTextWriter {
+ public:
+  JsonTextWriter(int indent, const std::function<void(std::string_view)>& out)
+      : indent_(indent), out_(out) {}
+
+  void Emit(const Json& j) {
+    switch (j.type()) {
+      case Json::value_t::object:
+        start_object(j.size());
+        for (const auto& [k, v] : j.items()) {
+          Key(k);
+          Emit(v);
+        }
+        end_object();
+        return;
+      case Json::value_t::array:
+        start_array(j.size());
+        for (const auto& v : j) Emit(v);
+        end_array();
+        return;
+      case Json::value_t::binary:
+        WritePacked(j.get_binary());
+        return;
+      default:
+        Scalar(j);
     }
-    case Json::value_t::array: {
-      out("[");
-      for (size_t i = 0; i < j.size(); ++i) {
-        if (i > 0) out(",");
-        WriteCanonicalJson(j[i], out);
-      }
-      out("]");
-      return;
-    }
-    case Json::value_t::binary:
-      out(CanonicalJson(Json::from_cbor(j.get_binary())));
-      return;
-    default:
-      out(CanonicalJson(j));
   }
+
+  // The SAX interface (nlohmann::json_sax).
+  bool null() { return Literal("null"); }
+  bool boolean(bool v) { return Literal(v ? "true" : "false"); }
+  bool number_integer(Json::number_integer_t v) { return Integer(v); }
+  bool number_unsigned(Json::number_unsigned_t v) { return Integer(v); }
+  bool number_float(Json::number_float_t v, const std::string&) { return Scalar(Json(v)); }
+  bool string(std::string& v) {
+    BeforeValue();
+    Quoted(v);
+    return true;
+  }
+  bool binary(Json::binary_t& v) {
+    WritePacked(v);
+    return true;
+  }
+  bool start_object(std::size_t) { return Open("{"); }
+  bool key(std::string& k) {
+    Key(k);
+    return true;
+  }
+  bool end_object() { return Close("}"); }
+  bool start_array(std::size_t) { return Open("["); }
+  bool end_array() { return Close("]"); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    throw e;  // bytes PackedJson made always parse; anything else is a bug
+  }
+
+ private:
+  struct Level {
+    bool array;
+    size_t written = 0;  // members (of an object) or elements so far
+  };
+
+  // Before a member's key or an element: its separator and line.
+  void NextItem() {
+    Level& l = levels_.back();
+    if (l.written++ > 0) out_(",");
+    if (indent_ >= 0) {
+      out_("\n");
+      out_(std::string(static_cast<size_t>(indent_) * levels_.size(), ' '));
+    }
+  }
+  void BeforeValue() {
+    if (!levels_.empty() && levels_.back().array) NextItem();
+  }
+  void Key(const std::string& k) {
+    NextItem();
+    Quoted(k);
+    out_(indent_ >= 0 ? ": " : ":");
+  }
+  // Most strings need no escaping: those are quoted here, the rest (and
+  // every other scalar but integers and literals) formatted by nlohmann.
+  void Quoted(const std::string& v) {
+    const bool plain = std::all_of(v.begin(), v.end(), [](char c) {
+      return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (!plain) {
+      out_(Json(v).dump(-1, ' ', false, Json::error_handler_t::replace));
+      return;
+    }
+    out_("\"");
+    out_(v);
+    out_("\"");
+  }
+  template <typename Int>
+  bool Integer(Int v) {
+    BeforeValue();
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+    out_(std::string_view(digits, static_cast<size_t>(end - digits)));
+    return true;
+  }
+  bool Literal(std::string_view text) {
+    BeforeValue();
+    out_(text);
+    return true;
+  }
+  bool Scalar(const Json& v) {
+    switch (v.type()) {
+      case Json::value_t::null:
+        return null();
+      case Json::value_t::boolean:
+        return boolean(v.get<bool>());
+      case Json::value_t::number_integer:
+        return Integer(v.get<Json::number_integer_t>());
+      case Json::value_t::number_unsigned:
+        return Integer(v.get<Json::number_unsigned_t>());
+      case Json::value_t::string:
+        BeforeValue();
+        Quoted(v.get_ref<const std::string&>());
+        return true;
+      default:
+        BeforeValue();
+        out_(v.dump(-1, ' ', false, Json::error_handler_t::replace));
+        return true;
+    }
+  }
+  bool Open(const char* bracket) {
+    BeforeValue();
+    out_(bracket);
+    levels_.push_back(Level{*bracket == '['});
+    return true;
+  }
+  bool Close(const char* bracket) {
+    const bool empty = levels_.back().written == 0;
+    levels_.pop_back();
+    if (!empty && indent_ >= 0) {  // dump writes "{}" and "[]" on one line
+      out_("\n");
+      out_(std::string(static_cast<size_t>(indent_) * levels_.size(), ' '));
+    }
+    out_(bracket);
+    return true;
+  }
+  void WritePacked(const Json::binary_t& bytes) {
+    Json::sax_parse(bytes.begin(), bytes.end(), this, Json::input_format_t::cbor);
+  }
+
+  const int indent_;
+  const std::function<void(std::string_view)>& out_;
+  std::vector<Level> levels_;
+};
+
+}  // namespace
+
+void WriteJson(const Json& j, int indent, const std::function<void(std::string_view)>& out) {
+  JsonTextWriter(indent, out).Emit(j);
+}
+
+void WriteCanonicalJson(const Json& j, const std::function<void(std::string_view)>& out) {
+  WriteJson(j, -1, out);
 }
 
 Result<Json> ParseJson(std::string_view text, std::string_view what) {

@@ -23,10 +23,15 @@ using Json = nlohmann::json;
 
 std::string CanonicalJson(const Json& j);
 std::string CanonicalHash(const Json& j);  // sha256 hex of CanonicalJson
-// CanonicalJson(j) handed to `out` in pieces, never whole. A binary node holds
+// JSON text of `j` handed to `out` in pieces, never whole. A binary node holds
 // a value packed by PackedJson (PackedJson::TakeAsBinary) and is written as
-// that value, unpacked one at a time: a history record of 1,000 packed
-// service specs is written without its text or its full DOM in memory.
+// that value, read straight from its bytes: a history record of 1,000 packed
+// service specs is written without its text or any spec's DOM in memory.
+// `indent` < 0 writes compact text; otherwise the layout of
+// Json::dump(indent). Invalid UTF-8 in strings is replaced, as CanonicalJson
+// does.
+void WriteJson(const Json& j, int indent, const std::function<void(std::string_view)>& out);
+// CanonicalJson(j) handed to `out` in pieces: WriteJson, compact.
 void WriteCanonicalJson(const Json& j, const std::function<void(std::string_view)>& out);
 // Parses text; on error the message names `what` and the byte offset.
 Result<Json> ParseJson(std::string_view text, std::string_view what);
