@@ -8,7 +8,9 @@
 namespace stackctl::cli {
 namespace {
 
-Json RenderJson(const model::StackSpec& spec) {
+// The service specs stay packed (moved out of `spec`): WriteJson writes them
+// straight from their bytes.
+Json RenderJson(model::StackSpec& spec) {
   Json out = {{"stack", spec.name},
               {"networks", Json::array()},
               {"secrets", Json::array()},
@@ -24,8 +26,8 @@ Json RenderJson(const model::StackSpec& spec) {
                                     : Json{{"Spec", b.spec}, {"DataBytes", b.data.size()}});
     }
   }
-  for (const auto& s : spec.services) {
-    out["services"].push_back({{"Spec", s.spec.Unpack()}, {"DependsOn", s.depends_on}});
+  for (auto& s : spec.services) {
+    out["services"].push_back({{"Spec", s.spec.TakeAsBinary()}, {"DependsOn", s.depends_on}});
   }
   return out;
 }
@@ -51,7 +53,9 @@ void RegisterRender(CLI::App& app, Context& ctx) {
       return;
     }
     for (const auto& w : spec->warnings) std::cerr << "warning: " << w << "\n";
-    std::cout << RenderJson(*spec).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    std::string text;
+    WriteJson(RenderJson(*spec), 2, [&text](std::string_view piece) { text.append(piece); });
+    std::cout << text << "\n";
     ctx.exit_code = 0;
   });
 
