@@ -567,8 +567,8 @@ void Append(std::vector<std::string>* to, const std::vector<std::string>& from) 
 // rest of the file as a tree. The keys before and after "services" are
 // checked as trees of their own, so that every stage reports its findings
 // in the order of the file's keys, as one walk over the file would.
-void CheckFileStages(LoadedFile& f, int minor, Ctx& ctx,
-                                 std::set<std::string>* unset, StageErrors* found) {
+void CheckFileStages(LoadedFile& f, int minor, Ctx& ctx, std::set<std::string>* unset,
+                     StageErrors* found) {
   Json& before = f.root;  // the keys before "services", while it is split
   Json after = Json::object();
   Json services;
@@ -832,9 +832,12 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
     }
     StageErrors found;
     CheckFileStages(f, *minor, ctx, &unset, &found);
-    if (!found.interpolation.empty() || !found.validation.empty()) {
-      const auto& first = found.interpolation.empty() ? found.validation : found.interpolation;
-      errors.insert(errors.end(), first.begin(), first.end());
+    if (!found.interpolation.empty()) {
+      Append(&errors, found.interpolation);
+      continue;
+    }
+    if (!found.validation.empty()) {
+      Append(&errors, found.validation);
       continue;
     }
     Append(&errors, found.normalization);
