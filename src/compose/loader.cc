@@ -877,7 +877,7 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
           services[name] = s;
           continue;
         }
-        PackedJson::EditNode(*it, [&s](Json& base) { MergeValue(base, PackedJson::UnpackNode(s), ""); });
+        PackedJson::EditNode(*it, [&over = s](Json& base) { MergeValue(base, PackedJson::UnpackNode(over), ""); });
       }
     }
     for (const char* kind : {"networks", "volumes", "secrets", "configs"}) {
