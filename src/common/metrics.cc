@@ -1,5 +1,6 @@
 #include "common/metrics.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstdio>
@@ -138,7 +139,9 @@ void Family::Render(std::string* out) const {
 Family& Registry::Add(std::string name, std::string help, Type type,
                       std::vector<std::string> labels, std::vector<double> buckets) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& f : families_) assert(f->name() != name && "duplicate metric name");
+  assert(std::none_of(families_.begin(), families_.end(),
+                      [&name](const auto& f) { return f->name() == name; }) &&
+         "duplicate metric name");
   families_.push_back(std::make_unique<Family>(std::move(name), std::move(help), type,
                                                std::move(labels), std::move(buckets)));
   return *families_.back();

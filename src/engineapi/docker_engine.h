@@ -67,10 +67,12 @@ struct ClientConfig {
 };
 
 // Command-line overrides (cli::GlobalOptions is converted into this).
+// Every member has an initializer, so designated initializers may name only
+// the flags given (GCC warns of a member without one left out).
 struct ConfigOverrides {
-  std::string host;        // --host
+  std::string host{};      // --host
   bool tls_verify = false; // --tlsverify
-  std::string tls_cacert, tls_cert, tls_key;
+  std::string tls_cacert{}, tls_cert{}, tls_key{};
 };
 
 // The environment the config is read from: variable -> value (unset = absent).

@@ -86,10 +86,14 @@ TEST(FromComposeTest, FullExampleMatchesDockerRequestBodies) {
   }
   EXPECT_EQ(created, networks.size());
   for (const auto& b : spec->secrets) {
-    if (!b.external) EXPECT_EQ(b.spec, secrets[b.name]) << b.name;
+    if (!b.external) {
+      EXPECT_EQ(b.spec, secrets[b.name]) << b.name;
+    }
   }
   for (const auto& b : spec->configs) {
-    if (!b.external) EXPECT_EQ(b.spec, configs[b.name]) << b.name;
+    if (!b.external) {
+      EXPECT_EQ(b.spec, configs[b.name]) << b.name;
+    }
   }
   // Contents live in data only.
   EXPECT_EQ(spec->secrets[0].name, "bar");

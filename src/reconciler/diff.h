@@ -25,13 +25,15 @@ enum class Action { kNone, kCreate, kUpdate, kRecreate, kDelete };
 std::string_view ResourceKindName(ResourceKind k);
 std::string_view ActionName(Action a);
 
+// Every member has an initializer, so a brace list may stop after the action
+// (GCC warns of a member without one left out).
 struct Change {
-  ResourceKind kind;
-  std::string name;
+  ResourceKind kind{};
+  std::string name{};
   Action action = Action::kNone;
-  std::vector<std::string> paths;  // for updates: normalized paths that differ
-  bool drift = false;              // live changed outside stackctl
-  std::string note;                // e.g. why a network must be recreated
+  std::vector<std::string> paths{};  // for updates: normalized paths that differ
+  bool drift = false;                // live changed outside stackctl
+  std::string note{};                // e.g. why a network must be recreated
 };
 
 struct StackDiff {
