@@ -642,8 +642,8 @@ Result<StackStatus> Deployer::GetStatus(const std::string& stack) {
     ServiceStatusLine line;
     line.name = name;
     line.image = s.image;
-    line.mode = s.spec.Unpack().value("Mode", Json::object()).contains("Global") ? "global" : "replicated";
     line.health = EvaluateHealth(s, tasks[s.id]);
+    line.mode = line.health.global ? "global" : "replicated";
     st.services.push_back(std::move(line));
   }
   return st;

@@ -341,6 +341,18 @@ TEST_F(DeployerTest, DefaultRetentionKeepsOnePreviousSecretForRollback) {
   EXPECT_EQ(status->control.pinned_by, "rollback");
 }
 
+TEST_F(DeployerTest, StatusShowsEachServicesMode) {
+  model::StackSpec stack = MakeStack("app", "v1");
+  stack.services[2].spec.Edit([](Json& j) { j["Mode"] = {{"Global", Json::object()}}; });
+  ASSERT_TRUE(deployer_.Deploy(stack, Opts()).ok());
+  auto status = deployer_.GetStatus("app");
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  std::map<std::string, std::string> modes;
+  for (const auto& line : status->services) modes[line.name] = line.mode;
+  EXPECT_EQ(modes, (std::map<std::string, std::string>{
+                       {"app_db", "replicated"}, {"app_web", "replicated"}, {"app_worker", "global"}}));
+}
+
 // An automatic deploy (respect_pin) checks the pin before it waits for the
 // lock; a manual deploy holding the lock meanwhile may pin the stack. Under the
 // lock the pin is read again: the automatic deploy writes nothing.

@@ -38,8 +38,8 @@ ServiceHealth EvaluateHealth(const LiveService& service, const std::vector<engin
   const Json templ = spec.value("TaskTemplate", Json::object());
   if (service.update_status.is_object()) h.update_state = service.update_status.value("State", "");
   const Json mode = spec.value("Mode", Json::object());
-  bool global = mode.contains("Global");
-  if (global) {
+  h.global = mode.contains("Global");
+  if (h.global) {
     h.desired = service.status.desired_tasks;
   } else if (mode.contains("Replicated")) {
     h.desired = mode["Replicated"].value("Replicas", 1);

@@ -26,6 +26,7 @@ struct ServiceHealth {
   HealthState state = HealthState::kProgressing;
   uint64_t running = 0;  // tasks running the current template
   uint64_t desired = 0;
+  bool global = false;       // Mode.Global (read here anyway: status shows it)
   std::string update_state;  // UpdateStatus.State, "" when none
   std::string message;       // why it failed: engine update message and task errors
 };
