@@ -7,7 +7,7 @@ PKGS=(
   libyaml-cpp-dev libgit2-dev libcpp-httplib-dev libcurl4-openssl-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev libcli11-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  docker.io docker-registry notary lighttpd fcgiwrap age prometheus busybox-static
+  docker.io docker-registry notary lighttpd lighttpd-mod-openssl fcgiwrap age prometheus busybox-static
   python3-cryptography  # secrets tests: an independent SOPS document generator
   faketime  # notary integration tests: an expired timestamp seen through a later wall clock
   openssh-server  # gitsource integration tests: an ssh:// Git remote on loopback
