@@ -1,4 +1,5 @@
-// Compose parity against a real swarm: deploys corpus cases with
+// Compose parity against a real swarm: deploys the project's compose cases
+// (tests/data/compose/NAME, written for these tests) with
 // `docker stack deploy --resolve-image never` into the test bed and compares
 // the specs the engine stored with what stackctl renders for the same input.
 //
@@ -6,6 +7,7 @@
 // compares the fields stackctl sends that the engine keeps verbatim
 // (`docker service inspect` also inserts defaults such as a 10 s
 // StopGracePeriod, so that field is left to the unit corpus test).
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <fstream>
@@ -59,11 +61,10 @@ Json Pick(const Json& spec) {
   return out;
 }
 
-void DeployAndCompare(const std::string& entry) {
+void DeployAndCompare(const std::string& name, const std::string& stack) {
   testing::Testbed tb;
   REQUIRE_TESTBED(tb);
-  const std::string dir = Real(STACKCTL_SHARED_DIR "/corpus/cases/" + entry);
-  const std::string stack = "par" + entry.substr(0, 2);
+  const std::string dir = Real(STACKCTL_SOURCE_DIR "/tests/data/compose/" + name);
   std::string out;
   std::ifstream pre_file(dir + "/pre");
   std::stringstream pre;
@@ -90,6 +91,10 @@ void DeployAndCompare(const std::string& entry) {
   auto spec = model::FromCompose(*project, stack, fs);
   ASSERT_TRUE(spec.ok()) << spec.status().message();
 
+  // Every service docker made is compared, and no other.
+  std::string listed = tb.Docker("service ls -q --filter label=com.docker.stack.namespace=" + stack);
+  ASSERT_EQ(spec->services.size(), static_cast<size_t>(std::count(listed.begin(), listed.end(), '\n')));
+  ASSERT_FALSE(spec->services.empty());
   for (const auto& svc : spec->services) {
     Json stored = Json::parse(tb.Docker("service inspect " + svc.name))[0]["Spec"];
     const Json ours = svc.spec.Unpack();
@@ -111,9 +116,9 @@ void DeployAndCompare(const std::string& entry) {
   tb.Docker("stack rm " + stack);
 }
 
-TEST(ComposeParityTest, VotingApp) { DeployAndCompare("39-docs-v3-votingapp"); }
-TEST(ComposeParityTest, Runtime) { DeployAndCompare("51-synth-runtime"); }
-TEST(ComposeParityTest, FullExample) { DeployAndCompare("04-cli-full-example-deployable"); }
+TEST(ComposeParityTest, MultiTier) { DeployAndCompare("multi-tier", "parmt"); }
+TEST(ComposeParityTest, Runtime) { DeployAndCompare("runtime", "parrt"); }
+TEST(ComposeParityTest, FullExample) { DeployAndCompare("full-example", "parfe"); }
 
 }  // namespace
 }  // namespace stackctl

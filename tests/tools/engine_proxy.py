@@ -14,8 +14,13 @@ switch faults on and off while a command runs) holds lines
 "METHOD REGEX STATUS": a request whose method matches and whose target
 matches REGEX (re.search) is not forwarded; the proxy answers STATUS with a
 JSON error body itself, and logs the line with " -> STATUS injected".
+With ENGINE_PROXY_BODIES=1 each line is instead a JSON object
+{"req": "METHOD TARGET", "body": <the request's JSON body, or null>}, written
+once the whole body has arrived (tests/tools/make-compose-golden.sh records
+what the docker CLI sends this way).
 Stops on SIGTERM.
 """
+import json
 import os
 import re
 import signal
@@ -27,6 +32,15 @@ import time
 listen_path, target_path, log_path = sys.argv[1:4]
 log_lock = threading.Lock()
 with_times = os.environ.get("ENGINE_PROXY_TIMES") == "1"
+with_bodies = os.environ.get("ENGINE_PROXY_BODIES") == "1"
+
+
+def log_body(method, target, body):
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    log(json.dumps({"req": method + " " + target, "body": parsed}))
 
 
 def log(line):
@@ -103,8 +117,10 @@ def client_to_engine(client, engine):
             request_line = lines[0].decode("latin-1")
             method, target = request_line.split(" ")[:2]
             status = injected_status(method, target)
+            body = bytearray()
             if status is None:
-                log(method + " " + target)
+                if not with_bodies:
+                    log(method + " " + target)
                 out = engine
             else:
                 log("%s %s -> %d injected" % (method, target, status))
@@ -129,6 +145,7 @@ def client_to_engine(client, engine):
                             return
                         buf += data
                     out.sendall(buf[:need])
+                    body += buf[:size]
                     buf = buf[need:]
                     if size == 0:
                         break
@@ -140,7 +157,10 @@ def client_to_engine(client, engine):
                         return
                     buf += data
                 out.sendall(buf[:length])
+                body += buf[:length]
                 buf = buf[length:]
+            if status is None and with_bodies:
+                log_body(method, target, bytes(body))
             if status is not None:
                 client.sendall(fault_response(status))
     except (OSError, ValueError):
