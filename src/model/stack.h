@@ -7,7 +7,9 @@
 // Specs are kept as the exact JSON bodies the Docker Engine API takes
 // (ServiceSpec, NetworkCreate, SecretSpec, ConfigSpec), with keys named as the
 // engine names them. That keeps conversion parity with `docker stack deploy`
-// checkable byte for byte against the golden specs in shared/corpus, and lets
+// checkable byte for byte against the request bodies docker itself sent (the
+// golden of tests/data/compose/full-example; scripts/conformance.sh over an
+// external corpus), and lets
 // the diff report engine paths ("TaskTemplate.ContainerSpec.Image").
 //
 // Secret and config *content* never lives inside a spec: it is held in
