@@ -2,8 +2,8 @@
 # fuzz.sh [SECONDS] [FUZZER...] — builds the libFuzzer targets with clang-14,
 # ASan and UBSan (build-fuzz/), then runs each for SECONDS (default 20) on its
 # seed corpus (fuzz/corpus/NAME if present; fuzz_compose is seeded at run time
-# with examples/stacks and, when present, the compose files of ../shared/corpus,
-# which are read there and never copied into the project). Exits non-zero on any crash.
+# with the compose files of examples/stacks and tests/data/compose). Exits
+# non-zero on any crash.
 # CI runs a short smoke period; run longer locally, e.g. `scripts/fuzz.sh 600`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +25,7 @@ for f in "${fuzzers[@]}"; do
   if [[ $name == fuzz_compose ]]; then
     compose_seeds=$(mktemp -d)
     i=0
-    for y in "$ROOT"/examples/stacks/*/docker-compose.yml "$ROOT"/../shared/corpus/cases/*/*.yml; do
+    for y in "$ROOT"/examples/stacks/*/docker-compose.yml "$ROOT"/tests/data/compose/*/*.yml; do
       [[ -f $y ]] && cp "$y" "$compose_seeds/$((i++)).yml"
     done
     seeds+=("$compose_seeds")
