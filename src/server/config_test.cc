@@ -245,13 +245,13 @@ TEST(ConfigTest, LoadFilePrefixesPath) {
 TEST(ConfigTest, StackFilesChanged) {
   StackConfig web;
   web.path = "stacks/web";
-  web.compose_files = {"docker-compose.yml", "../shared/base.yml"};
+  web.compose_files = {"docker-compose.yml", "../common/base.yml"};
   web.env_file = "../../env/prod.env";
   EXPECT_TRUE(StackFilesChanged(web, {"stacks/web/docker-compose.yml"}));
   EXPECT_TRUE(StackFilesChanged(web, {"README.md", "stacks/web/config/nginx.conf"}));
-  EXPECT_TRUE(StackFilesChanged(web, {"stacks/shared/base.yml"}));
+  EXPECT_TRUE(StackFilesChanged(web, {"stacks/common/base.yml"}));
   EXPECT_TRUE(StackFilesChanged(web, {"env/prod.env"}));
-  EXPECT_FALSE(StackFilesChanged(web, {"stacks/shared/other.yml", "stacks/db/docker-compose.yml"}));
+  EXPECT_FALSE(StackFilesChanged(web, {"stacks/common/other.yml", "stacks/db/docker-compose.yml"}));
   EXPECT_FALSE(StackFilesChanged(web, {}));
   StackConfig root;
   root.path = "";
