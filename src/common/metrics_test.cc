@@ -85,9 +85,10 @@ TEST(MetricsTest, ControllerMetricsAreDeclared) {
 // Skipped when promtool is missing on a developer machine; fails under CI=true.
 TEST(MetricsTest, PromtoolAcceptsOutput) {
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    const char* why = "promtool not installed (Debian package prometheus, scripts/install-deps.sh)";
     const char* ci = std::getenv("CI");
-    if (ci && std::string(ci) == "true") FAIL() << "promtool not installed";
-    GTEST_SKIP() << "promtool not installed";
+    if (ci && std::string(ci) == "true") FAIL() << why;
+    GTEST_SKIP() << why;
   }
   std::string path = ::testing::TempDir() + "/stackctl_metrics.txt";
   std::ofstream(path) << ControllerSample();

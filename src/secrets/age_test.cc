@@ -241,21 +241,6 @@ TEST(AgeTest, IdentityFileErrorsNeverQuoteTheLine) {
   EXPECT_EQ(r.status(), InvalidArgument("keys.txt: no age identities found"));
 }
 
-TEST(AgeTest, SharedVectorIdentity) {
-  const std::string path = STACKCTL_SOURCE_DIR "/../shared/vectors/sops-age/age-key.txt";
-  std::string text;
-  try {
-    text = ReadFileOrDie(path);
-  } catch (const std::exception&) {
-    if (getenv("CI")) FAIL() << "missing " << path;
-    GTEST_SKIP() << "shared vectors not present";
-  }
-  Result<std::vector<AgeIdentity>> ids = ParseAgeIdentities("age-key.txt", text);
-  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
-  EXPECT_EQ((*ids)[0].recipient(),
-            "age1henwn645drkd3fa34t27t2w2x0nsgw3w4h62gmg5x5xflyjpy38s5cncph");
-}
-
 TEST(EncodingTest, Bech32RoundTripAndStrictBase64) {
   std::string hrp, data;
   std::string enc = internal::Bech32Encode("age", std::string(32, '\x01'));

@@ -10,11 +10,15 @@ usage: sops_gen.py --age AGE --recipient age1... --format yaml|json|dotenv|binar
                    [--unencrypted-suffix S | --encrypted-suffix S |
                     --unencrypted-regex R | --encrypted-regex R]
                    [--mac-only-encrypted] [--tamper-value KEY] [--bad-mac]
+                   [--sops-yaml-style]
 
 TREE.json is the plaintext document as JSON (key order kept). For the binary
 format, --input is any file and its bytes become the "data" value.
 --tamper-value flips one ciphertext byte of the top-level key KEY after the
 MAC is computed; --bad-mac computes the MAC over one extra byte.
+YAML strings are double-quoted unless --sops-yaml-style, which writes them as
+sops does (go-yaml v3): plain where that reads back as the same string, and
+multi-line strings (the armored age stanza) as literal blocks.
 """
 import argparse
 import base64
@@ -93,29 +97,29 @@ def walk(v, path, key, rules, mac):
     return enc_value(key, to_bytes(v), ":".join(path) + ":", type_name(v))
 
 
-def yaml_emit(v, indent=0):
-    """Minimal block YAML; strings JSON-quoted (valid YAML double-quoted)."""
+def yaml_emit(v, style, indent=0):
+    """Minimal block YAML; strings as yaml_string writes them in `style`."""
     pad = "  " * indent
     out = []
     if isinstance(v, dict):
         for k, x in v.items():
             if isinstance(x, (dict, list)) and x:
                 out.append("%s%s:" % (pad, k))
-                out.extend(yaml_emit(x, indent + 1))
+                out.extend(yaml_emit(x, style, indent + 1))
             else:
-                out.append("%s%s: %s" % (pad, k, yaml_scalar(x)))
+                out.append("%s%s: %s" % (pad, k, yaml_scalar(x, style, indent + 1)))
     else:
         for x in v:
             if isinstance(x, (dict, list)) and x:
-                sub = yaml_emit(x, indent + 1)
+                sub = yaml_emit(x, style, indent + 1)
                 out.append("%s- %s" % (pad, sub[0].lstrip()))
                 out.extend(sub[1:])
             else:
-                out.append("%s- %s" % (pad, yaml_scalar(x)))
+                out.append("%s- %s" % (pad, yaml_scalar(x, style, indent + 1)))
     return out
 
 
-def yaml_scalar(x):
+def yaml_scalar(x, style, indent):
     if x is None:
         return "null"
     if isinstance(x, bool):
@@ -124,7 +128,39 @@ def yaml_scalar(x):
         return repr(x)
     if isinstance(x, (dict, list)):
         return "{}" if isinstance(x, dict) else "[]"
-    return json.dumps(x)
+    return yaml_string(x, style, indent)
+
+
+# Plain scalars that YAML 1.1 or 1.2 would read as null, a bool, a number
+# (decimal, hex, octal, base 60, .inf, .nan) or a timestamp, so go-yaml quotes
+# them when they are strings.
+NOT_A_PLAIN_STRING = re.compile(
+    r"~|null|Null|NULL|y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE"
+    r"|on|On|ON|off|Off|OFF"
+    r"|[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)"
+    r"|[-+]?([0-9][0-9_]*(\.[0-9_]*)?|\.[0-9_]+)([eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?")
+
+
+def yaml_string(s, style, indent):
+    """A YAML string: double-quoted, or in sops' style (plain or literal block)."""
+    if style != "sops":
+        return json.dumps(s)
+    if "\n" in s:
+        # A literal block keeps every character but trailing line breaks: "|"
+        # ends with one, "|-" with none; anything else stays double-quoted.
+        body = s[:-1] if s.endswith("\n") else s
+        lines = body.split("\n")
+        if (not body.endswith("\n") and body.replace("\n", "").isprintable()
+                and not lines[0].startswith(" ") and all(l == l.rstrip() for l in lines)):
+            pad = "  " * indent
+            return ("|" if s.endswith("\n") else "|-") + "".join(
+                "\n" + (pad + l if l else "") for l in lines)
+        return json.dumps(s)
+    plain = (s and s == s.strip() and s.isprintable() and s[0] not in "-?:,[]{}#&*!|>'\"%@`"
+             and ": " not in s and " #" not in s and not s.endswith(":")
+             and not NOT_A_PLAIN_STRING.fullmatch(s))
+    return s if plain else json.dumps(s)
 
 
 def flatten(prefix, v, out):
@@ -151,6 +187,7 @@ def main():
     ap.add_argument("--mac-only-encrypted", action="store_true")
     ap.add_argument("--tamper-value")
     ap.add_argument("--bad-mac", action="store_true")
+    ap.add_argument("--sops-yaml-style", action="store_true")
     a = ap.parse_args()
 
     if a.format == "binary":
@@ -198,7 +235,8 @@ def main():
         if a.format == "yaml":
             doc = dict(enc_tree)
             doc["sops"] = meta
-            f.write("\n".join(yaml_emit(doc)) + "\n")
+            style = "sops" if a.sops_yaml_style else "quoted"
+            f.write("\n".join(yaml_emit(doc, style)) + "\n")
         elif a.format in ("json", "binary"):
             doc = dict(enc_tree)
             doc["sops"] = meta
