@@ -1,5 +1,7 @@
 #include "compose/validate.h"
 
+#include "common/duration.h"
+
 #include <cmath>
 #include <memory>
 
@@ -347,7 +349,7 @@ class Validator {
         Error(path, "must be one of " + allowed + ", not " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace));
       }
       int64_t ns;
-      if (n->format == Format::kDuration && !ParseDuration(s, &ns)) {
+      if (n->format == Format::kDuration && !ParseGoDuration(s, &ns)) {
         Error(path, "invalid duration " + Json(s).dump(-1, ' ', false, Json::error_handler_t::replace) + " (use a number with a unit, like \"10s\" or \"1m30s\")");
       }
       return;
@@ -419,44 +421,6 @@ class Validator {
 };
 
 }  // namespace
-
-bool ParseDuration(const std::string& in, int64_t* nanos) {
-  std::string s = in;
-  bool neg = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    neg = s[0] == '-';
-    s = s.substr(1);
-  }
-  if (s == "0") {
-    *nanos = 0;
-    return true;
-  }
-  if (s.empty()) return false;
-  long double total = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t start = i;
-    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-    if (i == start) return false;
-    std::string num = s.substr(start, i - start);
-    if (std::count(num.begin(), num.end(), '.') > 1 || num == ".") return false;
-    size_t ustart = i;
-    while (i < s.size() && !std::isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
-    std::string unit = s.substr(ustart, i - ustart);
-    long double mult;
-    if (unit == "ns") mult = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3;
-    else if (unit == "ms") mult = 1e6;
-    else if (unit == "s") mult = 1e9;
-    else if (unit == "m") mult = 60e9;
-    else if (unit == "h") mult = 3600e9;
-    else return false;
-    total += std::strtold(num.c_str(), nullptr) * mult;
-    if (total > 9.2e18L) return false;
-  }
-  *nanos = static_cast<int64_t>(std::llround(static_cast<double>(neg ? -total : total)));
-  return true;
-}
 
 const Schema& TheSchema() {
   static const Schema* schema = new Schema();  // immutable after construction

@@ -31,7 +31,5 @@ void ValidateService(const Json& service, const std::string& name, int minor,
                      const std::string& filename, const Marks& marks,
                      std::vector<std::string>* errors);
 
-// Go time.ParseDuration syntax ("1h2m3.5s", "300ms", "0"); nanoseconds.
-bool ParseDuration(const std::string& s, int64_t* nanos);
 
 }  // namespace stackctl::compose

@@ -1,5 +1,7 @@
 #include "model/from_compose.h"
 
+#include "common/duration.h"
+
 #include <algorithm>
 #include <cmath>
 #include <regex>
@@ -26,7 +28,7 @@ std::string Lower(std::string s) {
 
 Result<int64_t> Duration(const Json& v, const std::string& where) {
   int64_t ns = 0;
-  if (!v.is_string() || !DurationNanos(v.get<std::string>(), &ns)) {
+  if (!v.is_string() || !ParseGoDuration(v.get<std::string>(), &ns)) {
     return InvalidArgument(where + ": invalid duration " + v.dump(-1, ' ', false, Json::error_handler_t::replace));
   }
   return ns;
@@ -567,7 +569,6 @@ std::vector<std::string> MissingExternals(
   return out;
 }
 
-bool DurationNanos(const std::string& s, int64_t* nanos) { return compose::ParseDuration(s, nanos); }
 
 namespace {
 

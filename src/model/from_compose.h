@@ -62,7 +62,5 @@ Result<StackSpec> FromBundle(const dab::Bundle& bundle, const std::string& stack
 // ("docker.io/library/redis" -> "redis:latest"). Unparsable names are kept.
 std::string ImageWithTag(const std::string& image);
 
-// Go time.ParseDuration syntax to nanoseconds; false when invalid.
-bool DurationNanos(const std::string& s, int64_t* nanos);
 
 }  // namespace stackctl::model

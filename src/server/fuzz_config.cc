@@ -2,12 +2,13 @@
 // YAML parsing, strict key checking, durations, references between stacks and
 // repositories. Byte 0 selects the mode: the raw input as a whole file, the
 // input spliced into a valid configuration as the value of one key, or
-// ParseDuration alone. Errors are expected; any crash, leak, UB or escaped
+// ParseDurationMs alone. Errors are expected; any crash, leak, UB or escaped
 // yaml-cpp exception is a bug.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "common/duration.h"
 #include "server/config.h"
 
 namespace {
@@ -46,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (mode == kN) {
     (void)ParseConfig(in, "/nonexistent/fuzz");
   } else if (mode == kN + 1) {
-    (void)ParseDuration(in);
+    (void)ParseDurationMs(in);
   } else {
     auto cfg = ParseConfig(Fill(kTemplates[mode], in), "/nonexistent/fuzz");
     // A parsed configuration always resolves its own references.

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include "common/crypto.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "gitsource/url.h"
 #include "server/webhook.h"
@@ -274,7 +275,7 @@ void Server::Routes() {
     std::chrono::milliseconds timeout = options_.default_wait;
     const bool wait = req.get_param_value("wait") == "true";
     if (req.has_param("timeout")) {
-      Result<Duration> d = ParseDuration(req.get_param_value("timeout"));
+      Result<Duration> d = ParseDurationMs(req.get_param_value("timeout"));
       if (!d.ok()) return ReplyError(res, InvalidArgument("timeout: " + d.status().message()));
       timeout = std::min(*d, options_.max_wait);
     }
