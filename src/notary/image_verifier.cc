@@ -171,4 +171,15 @@ Result<ResolvedImage> PolicyVerifier::Resolve(const std::string& image_ref) {
   return fallback;
 }
 
+ImageTrustChain BuildImageTrustChain(TrustPolicy policy, NotaryOptions options, RootStore& roots,
+                                     MetadataCache& cache, Clock& clock, engine::Engine& engine) {
+  ImageTrustChain chain;
+  chain.engine_digest = std::make_unique<EngineDigestResolver>(engine);
+  if (policy != TrustPolicy::kOff) {
+    chain.notary = std::make_unique<NotaryVerifier>(std::move(options), roots, cache, clock);
+  }
+  chain.verifier = std::make_unique<PolicyVerifier>(policy, chain.notary.get(), *chain.engine_digest);
+  return chain;
+}
+
 }  // namespace stackctl::notary

@@ -130,4 +130,16 @@ class PolicyVerifier : public ImageVerifier {
   ImageVerifier& engine_;
 };
 
+// The verifier chain of one image-trust policy, wired the same way for
+// `stackctl deploy/diff` and for the controller: Notary verification (with
+// `roots` and `cache`, which outlive the chain) when the policy is not off, the
+// engine's digest resolution otherwise, behind one PolicyVerifier.
+struct ImageTrustChain {
+  std::unique_ptr<NotaryVerifier> notary;  // null with kOff
+  std::unique_ptr<EngineDigestResolver> engine_digest;
+  std::unique_ptr<PolicyVerifier> verifier;
+};
+ImageTrustChain BuildImageTrustChain(TrustPolicy policy, NotaryOptions options, RootStore& roots,
+                                     MetadataCache& cache, Clock& clock, engine::Engine& engine);
+
 }  // namespace stackctl::notary
