@@ -17,6 +17,7 @@
 #include "cli/stack_view.h"
 #include "cli/trust_options.h"
 #include "model/from_compose.h"
+#include "common/duration.h"
 #include "common/clock.h"
 #include "notary/image_verifier.h"
 #include "notary/swarm_root_store.h"
@@ -66,11 +67,9 @@ struct ImageTrustFlags {
 
 struct ImageTrust {
   std::unique_ptr<notary::SwarmRootStore> roots;
-  std::unique_ptr<notary::MemoryMetadataCache> cache;
+  notary::MemoryMetadataCache cache;
   SystemClock clock;
-  std::unique_ptr<notary::NotaryVerifier> notary;
-  std::unique_ptr<notary::EngineDigestResolver> engine_digest;
-  std::unique_ptr<notary::PolicyVerifier> verifier;
+  notary::ImageTrustChain chain;
   reconciler::PinOptions pin;
 };
 
@@ -87,22 +86,20 @@ Result<std::unique_ptr<ImageTrust>> BuildImageTrust(const ImageTrustFlags& f, en
   ASSIGN_OR_RETURN(notary::TrustPolicy policy, notary::ParseTrustPolicy(f.policy));
   ASSIGN_OR_RETURN(t->pin.mode, reconciler::ParseResolveMode(f.resolve));
   t->pin.required = policy == notary::TrustPolicy::kRequire;
-  t->engine_digest = std::make_unique<notary::EngineDigestResolver>(engine);
+  notary::NotaryOptions opts;
   if (policy != notary::TrustPolicy::kOff) {
-    ASSIGN_OR_RETURN(notary::NotaryOptions opts, BuildNotaryOptions(f.trust));
-    // TOFU roots live in the swarm, so every manager and CLI trust the same root.
-    t->roots = std::make_unique<notary::SwarmRootStore>(engine);
-    t->cache = std::make_unique<notary::MemoryMetadataCache>();
-    t->notary = std::make_unique<notary::NotaryVerifier>(std::move(opts), *t->roots, *t->cache, t->clock);
+    ASSIGN_OR_RETURN(opts, BuildNotaryOptions(f.trust));
   }
-  t->verifier = std::make_unique<notary::PolicyVerifier>(policy, t->notary.get(), *t->engine_digest);
+  // TOFU roots live in the swarm, so every manager and CLI trust the same root.
+  t->roots = std::make_unique<notary::SwarmRootStore>(engine);
+  t->chain = notary::BuildImageTrustChain(policy, std::move(opts), *t->roots, t->cache, t->clock, engine);
   return t;
 }
 
 // Go-style duration flag value ("90s", "1m30s", "500ms").
 Result<std::chrono::milliseconds> ParseDurationFlag(const std::string& flag, const std::string& value) {
   int64_t ns = 0;
-  if (!model::DurationNanos(value, &ns) || ns < 0) {
+  if (!ParseGoDuration(value, &ns) || ns < 0) {
     return InvalidArgument(flag + ": invalid duration \"" + value + "\" (e.g. 30s, 1m30s, 500ms)");
   }
   return std::chrono::milliseconds(ns / 1000000);
@@ -201,7 +198,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       o.images = (*trust)->pin;
       SystemClock clock;
       ConsoleProgress progress(a->quiet);
-      reconciler::Deployer d(**engine, clock, &progress, (*trust)->verifier.get());
+      reconciler::Deployer d(**engine, clock, &progress, (*trust)->chain.verifier.get());
       auto r = d.Deploy(std::move(*spec), o);
       if (!r.ok()) return void(ctx.exit_code = Fail("deploy", r.status()));
       for (const auto& w : r->warnings) std::cerr << "Warning: " << w << "\n";
@@ -247,7 +244,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       if (!trust.ok()) return void(ctx.exit_code = Fail("diff", trust.status()));
       SystemClock clock;
       ConsoleProgress progress(a->output == "json");
-      reconciler::Deployer d(**engine, clock, &progress, (*trust)->verifier.get());
+      reconciler::Deployer d(**engine, clock, &progress, (*trust)->chain.verifier.get());
       auto diff = d.Diff(std::move(*spec), {a->prune}, (*trust)->pin);
       if (!diff.ok()) return void(ctx.exit_code = Fail("diff", diff.status()));
       if (a->output == "json") {

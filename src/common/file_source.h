@@ -15,6 +15,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/status.h"
@@ -56,6 +57,30 @@ class MemoryFileSource : public FileSource {
 
  private:
   std::map<std::string, std::string> files_;
+};
+
+// Forwards to another FileSource and remembers every path asked for, found or
+// not: what a result was made from. The controller reconciles a stack again
+// when a commit changes any file its last render read, or adds one it looked
+// for (an optional `.env`, a missing `env_file`).
+// Thread safety: none (one render at a time).
+class RecordingFileSource : public FileSource {
+ public:
+  explicit RecordingFileSource(FileSource& base) : base_(base) {}
+  Result<std::string> Read(const std::string& path) override {
+    paths_.insert(path);
+    return base_.Read(path);
+  }
+  bool Exists(const std::string& path) override {
+    paths_.insert(path);
+    return base_.Exists(path);
+  }
+  // The paths as they were given to Read/Exists.
+  const std::set<std::string>& paths() const { return paths_; }
+
+ private:
+  FileSource& base_;
+  std::set<std::string> paths_;
 };
 
 // Path helpers shared by the loaders ('/'-separated, lexical only).

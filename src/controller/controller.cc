@@ -21,8 +21,6 @@ constexpr std::chrono::seconds kResyncDelay{1};
 
 std::shared_ptr<spdlog::logger> Log() { return log::Get("controller"); }
 
-bool IsAutomatic(const std::string& reason) { return reason != "api"; }
-
 Json ErrorJson(const Status& st) {
   return {{"code", std::string(CodeName(st.code()))}, {"message", st.message()}};
 }
@@ -81,8 +79,8 @@ void Controller::Enqueue(Request r) {
   if (!stacks_.count(r.stack)) return;
   auto merge = [&r](Request& into) {
     // An explicit (api) request wins over automatic ones; operations accumulate.
-    if (r.reason == "api" || into.reason != "api") {
-      into.reason = r.reason;
+    if (r.trigger == reconciler::Trigger::kApi || into.trigger != reconciler::Trigger::kApi) {
+      into.trigger = r.trigger;
       into.revision = r.revision;
     }
     into.operations.insert(into.operations.end(), r.operations.begin(), r.operations.end());
@@ -148,19 +146,29 @@ void Controller::WorkerLoop() {
 void Controller::PollLoop(std::string repository) {
   const auto interval = repos_.at(repository).config->poll_interval;
   std::mt19937 rng(std::hash<std::string>{}(repository) ^ static_cast<unsigned>(getpid()));
-  if (interval.count() <= 0) return;  // webhooks only
+  RepoState& repo = repos_.at(repository);
   for (;;) {
-    // +-10% jitter so many controllers/repositories do not poll in lockstep.
-    auto base = std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
-    std::uniform_int_distribution<int64_t> jitter(-base / 10, base / 10);
-    std::unique_lock<std::mutex> l(mu_);
-    if (cv_.wait_for(l, std::chrono::milliseconds(base + jitter(rng)), [&] { return stop_.load(); })) return;
-    l.unlock();
-    PollRepository(repository);
+    reconciler::Trigger trigger = reconciler::Trigger::kPoll;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      auto woken = [&] { return stop_.load() || repo.push_pending; };
+      if (interval.count() <= 0) {
+        cv_.wait(l, woken);  // webhooks only
+      } else {
+        // +-10% jitter so many controllers/repositories do not poll in lockstep.
+        auto base = std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
+        std::uniform_int_distribution<int64_t> jitter(-base / 10, base / 10);
+        cv_.wait_for(l, std::chrono::milliseconds(base + jitter(rng)), woken);
+      }
+      if (stop_) return;
+      if (repo.push_pending) trigger = reconciler::Trigger::kWebhook;
+      repo.push_pending = false;
+    }
+    PollRepository(repository, trigger);
   }
 }
 
-void Controller::PollRepository(const std::string& repository) {
+void Controller::PollRepository(const std::string& repository, reconciler::Trigger trigger) {
   gitsource::Source* source = nullptr;
   std::string old_head;
   {
@@ -189,39 +197,50 @@ void Controller::PollRepository(const std::string& repository) {
   }
   Log()->info("repository {}: {} -> {}", repository, old_head.empty() ? "(start)" : old_head.substr(0, 12),
               head->substr(0, 12));
-  // Only stacks whose files changed since they were last applied.
+  // Only stacks that the new commit can change: a path in their directory or
+  // one their last render read. One that cannot be told (no render yet, or
+  // the paths cannot be listed) is reconciled.
+  bool fetched = false;
   for (const auto& name : to_reconcile) {
     std::string applied, path;
+    std::set<std::string> inputs;
+    bool inputs_known;
     {
       std::lock_guard<std::mutex> l(mu_);
-      applied = stacks_.at(name).applied_commit;
-      path = stacks_.at(name).config->path;
+      const StackState& st = stacks_.at(name);
+      applied = st.applied_commit;
+      path = st.config->path;
+      inputs = st.inputs;
+      inputs_known = st.inputs_known;
     }
     bool changed = true;
-    if (!applied.empty()) {
-      auto snap = source->Fetch(*head);
-      auto paths = snap.ok() ? source->ChangedPaths(applied, *head) : Result<std::vector<std::string>>(snap.status());
-      if (paths.ok()) changed = gitsource::AnyChangedUnder(*paths, path);
+    if (!applied.empty() && inputs_known) {
+      Status fetch = OkStatus();
+      if (!fetched) fetch = source->Fetch(*head).status();
+      fetched = fetch.ok();
+      auto paths = fetch.ok() ? source->ChangedPaths(applied, *head) : Result<std::vector<std::string>>(fetch);
+      if (paths.ok()) changed = gitsource::StackInputsChanged(*paths, path, inputs);
     }
-    if (changed) {
-      Enqueue({name, old_head.empty() ? "start" : "poll", "", {}});
-    } else {
-      std::lock_guard<std::mutex> l(mu_);
-      stacks_.at(name).applied_commit = *head;  // nothing of this stack changed
-    }
+    // Otherwise the stack stays at the commit it rendered last: nothing it
+    // reads differs at the new head.
+    if (changed) Enqueue({name, old_head.empty() ? reconciler::Trigger::kStart : trigger, "", {}});
   }
 }
 
 void Controller::OnPush(const std::string& repository, const std::string& commit) {
   Log()->info("webhook: push to {} ({})", repository, commit.empty() ? "?" : commit.substr(0, 12));
-  // Resolve on a fresh thread so the HTTP answer is not delayed; the poll
-  // machinery then enqueues the affected stacks.
-  std::thread([this, repository] {
-    if (!stop_) PollRepository(repository);
-  }).detach();
+  // The repository's poll thread resolves it at once, so the HTTP answer is
+  // not delayed and Stop() joins the work.
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = repos_.find(repository);
+    if (it == repos_.end()) return;
+    it->second.push_pending = true;
+  }
+  cv_.notify_all();
 }
 
-void Controller::CheckDrift(const std::string& stack) { Enqueue({stack, "drift", "", {}}); }
+void Controller::CheckDrift(const std::string& stack) { Enqueue({stack, reconciler::Trigger::kDrift, "", {}}); }
 
 void Controller::EventLoop() {
   engine::Filters f{{"type", {"service", "network", "secret", "config"}}};
@@ -299,18 +318,18 @@ void Controller::ProcessDueDriftChecks() {
 }
 
 void Controller::ProcessDueRetries() {
-  std::vector<std::string> due;
+  std::vector<Request> due;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto now = clock_.Steady();
     for (auto& [name, st] : stacks_) {
       if (st.failures > 0 && st.retry_at != std::chrono::steady_clock::time_point{} && st.retry_at <= now) {
         st.retry_at = {};
-        due.push_back(name);
+        due.push_back({name, reconciler::RetryTrigger(st.retry_trigger), "", {}});
       }
     }
   }
-  for (const auto& s : due) Enqueue({s, "retry", "", {}});
+  for (auto& r : due) Enqueue(std::move(r));
 }
 
 void Controller::DriftLoop() {
@@ -329,7 +348,7 @@ void Controller::DriftLoop() {
         std::lock_guard<std::mutex> l(mu_);
         for (const auto& [name, st] : stacks_) all.push_back(name);
       }
-      for (const auto& s : all) Enqueue({s, "drift", "", {}});
+      for (const auto& s : all) CheckDrift(s);
     }
   }
 }
@@ -369,20 +388,23 @@ void Controller::Reconcile(const Request& r) {
         s.failed_commit = commit;
         s.failures = 0;
       } else {
-        // Exponential backoff per stack: 1 s, 2 s, 4 s ... capped.
+        // Exponential backoff per stack: 1 s, 2 s, 4 s ... capped; the retry
+        // runs with this attempt's trigger.
         s.failures++;
+        s.retry_trigger = r.trigger;
         auto backoff = options_.min_backoff * (1LL << std::min(s.failures - 1, 16));
         s.retry_at = clock_.Steady() + std::min<std::chrono::milliseconds>(backoff, options_.max_backoff);
       }
     }
     metrics_.reconcile_errors_total.With({r.stack}).Inc();
     finish_metrics("error");
-    log->error("stack {} commit {} ({}): {}", r.stack, commit.substr(0, 12), r.reason, st.message());
+    log->error("stack {} commit {} ({}): {}", r.stack, commit.substr(0, 12), reconciler::TriggerName(r.trigger),
+               st.message());
     FinishOperations(r.operations, {{"state", "failed"}, {"revision", commit}, {"error", ErrorJson(st)}});
   };
 
   // An explicit sync of "the branch" means its newest commit, not the last one polled.
-  if (target.empty() || (r.reason == "api" && r.revision.empty())) {
+  if (target.empty() || (r.trigger == reconciler::Trigger::kApi && r.revision.empty())) {
     auto head = source->ResolveRemote();
     if (!head.ok()) return fail(head.status(), "", !head.status().IsRetryable());
     target = *head;
@@ -392,18 +414,22 @@ void Controller::Reconcile(const Request& r) {
   auto snap = source->Fetch(target);
   if (!snap.ok()) return fail(snap.status(), target, !snap.status().IsRetryable());
   const std::string commit = snap->commit();
-  if (IsAutomatic(r.reason) && commit == failed_commit) {
+  const reconciler::ReconcilePlan plan = reconciler::DecideReconcile(
+      r.trigger, {cfg->options.auto_sync, cfg->options.self_heal}, commit == failed_commit);
+  if (plan.decision == reconciler::Decision::kSkip) {
     // This commit already failed for good: wait for a new one (no hot loop).
     FinishOperations(r.operations, {{"state", "failed"}, {"revision", commit}});
     return;
   }
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (!(r.reason == "drift")) stacks_.at(r.stack).sync = "Progressing";
+    if (r.trigger != reconciler::Trigger::kDrift) stacks_.at(r.stack).sync = "Progressing";
   }
 
-  // Desired state: the stack's files at `commit`.
-  auto files = snap->Files(cfg->path);
+  // Desired state: the stack's files at `commit`. What the render reads (or
+  // looks for) decides which later commits concern this stack.
+  auto stack_files = snap->Files(cfg->path);
+  RecordingFileSource files(*stack_files);
   render::RenderInput in;
   in.stack = cfg->name;
   in.compose_files = cfg->compose_files;
@@ -411,25 +437,29 @@ void Controller::Reconcile(const Request& r) {
   if (!cfg->env_file.empty()) in.env_files = {cfg->env_file};
   in.read_dotenv = true;
   in.working_dir = "/";
-  auto desired = render::RenderStack(in, *files, keys_);
+  auto desired = render::RenderStack(in, files, keys_);
+  {
+    std::set<std::string> inputs;
+    for (const std::string& p : files.paths()) {
+      Result<std::string> repo_path = gitsource::JoinRepoPath(cfg->path, p);
+      if (repo_path.ok()) inputs.insert(*repo_path);
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    StackState& s = stacks_.at(r.stack);
+    s.inputs = std::move(inputs);
+    s.inputs_known = true;
+  }
   if (!desired.ok()) {
     return fail(desired.status().WithPrefix("stack " + cfg->name + " at " + commit.substr(0, 12)), commit, true);
   }
 
   // Image trust per stack policy.
   const auto& trust = cfg->options.image_trust;
-  notary::EngineDigestResolver engine_digest(engine_);
-  std::unique_ptr<notary::NotaryVerifier> notary_verifier;
-  notary::TrustPolicy policy = trust.policy == server::TrustPolicy::kRequire ? notary::TrustPolicy::kRequire
-                               : trust.policy == server::TrustPolicy::kWarn  ? notary::TrustPolicy::kWarn
-                                                                             : notary::TrustPolicy::kOff;
-  if (policy != notary::TrustPolicy::kOff) {
-    notary::NotaryOptions nopts;
-    nopts.default_server = trust.server;
-    nopts.ca_file = trust.ca_file;
-    notary_verifier = std::make_unique<notary::NotaryVerifier>(nopts, *trust_roots_, trust_cache_, clock_);
-  }
-  notary::PolicyVerifier verifier(policy, notary_verifier.get(), engine_digest);
+  notary::NotaryOptions nopts;
+  nopts.default_server = trust.server;
+  nopts.ca_file = trust.ca_file;
+  notary::ImageTrustChain chain =
+      notary::BuildImageTrustChain(trust.policy, std::move(nopts), *trust_roots_, trust_cache_, clock_, engine_);
 
   reconciler::DeployOptions o;
   o.prune = cfg->options.prune;
@@ -437,12 +467,13 @@ void Controller::Reconcile(const Request& r) {
   o.delay = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->options.rollout.delay);
   o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->options.timeout);
   o.revision = commit;
-  o.trigger = r.reason;
-  o.respect_pin = IsAutomatic(r.reason);
-  o.images.required = policy == notary::TrustPolicy::kRequire;
-  reconciler::Deployer deployer(engine_, clock_, nullptr, &verifier);
+  o.trigger = std::string(reconciler::TriggerName(r.trigger));
+  o.respect_pin = plan.respect_pin;
+  o.images.mode = cfg->options.resolve_image;
+  o.images.required = trust.policy == notary::TrustPolicy::kRequire;
+  reconciler::Deployer deployer(engine_, clock_, nullptr, chain.verifier.get());
 
-  bool deploy = r.reason == "api" || (cfg->options.auto_sync && (r.reason != "drift" || cfg->options.self_heal));
+  const bool deploy = plan.decision == reconciler::Decision::kDeploy;
   Result<reconciler::DeployResult> result = reconciler::DeployResult{};
   if (deploy) {
     result = deployer.Deploy(std::move(*desired), o);
@@ -524,7 +555,8 @@ void Controller::Reconcile(const Request& r) {
   }
   finish_metrics(result_label);
   if (res.outcome != reconciler::Outcome::kInSync || !pending.empty()) {
-    log->info("stack {} commit {} ({}): {}: {}", r.stack, commit.substr(0, 12), r.reason, outcome, message);
+    log->info("stack {} commit {} ({}): {}: {}", r.stack, commit.substr(0, 12), reconciler::TriggerName(r.trigger),
+              outcome, message);
   }
   Json done = {{"state", ok ? "succeeded" : "failed"},
                {"revision", commit},
@@ -532,7 +564,13 @@ void Controller::Reconcile(const Request& r) {
                {"message", message},
                {"history_seq", res.history_seq},
                {"changes", pending}};
-  if (!ok) done["error"] = {{"code", "ABORTED"}, {"message", res.message}, {"service", res.failed_service}};
+  // A rollout that failed (and was rolled back) is a terminal failure of this
+  // commit: FAILED_PRECONDITION (HTTP 422), not ABORTED (409, "try again").
+  if (!ok) {
+    done["error"] = {{"code", std::string(CodeName(Code::kFailedPrecondition))},
+                     {"message", res.message},
+                     {"service", res.failed_service}};
+  }
   FinishOperations(r.operations, done);
 }
 
@@ -555,7 +593,7 @@ Result<std::string> Controller::Sync(const std::string& stack, const std::option
       operations_.erase(oldest);
     }
   }
-  Enqueue({stack, "api", revision.value_or(""), {id}});
+  Enqueue({stack, reconciler::Trigger::kApi, revision.value_or(""), {id}});
   return id;
 }
 

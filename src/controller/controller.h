@@ -1,6 +1,6 @@
 // Controller: the GitOps loop of stackctld (controller-runtime's model).
 //
-// Requests carry only a stack name and a reason; a reconcile reads the
+// Requests carry only a stack name and a trigger; a reconcile reads the
 // desired state (the stack's files at the target commit, rendered by
 // render::RenderStack) and the live state every time, and lets the Deployer
 // change what differs. Triggers:
@@ -16,14 +16,21 @@
 //             check at the end of the window instead of an immediate one (a
 //             reconcile that starts meanwhile covers them), so a webhook right
 //             after a deploy does not queue behind a full check of the stack
-// Only stacks whose files changed between the applied and the new commit are
-// reconciled on a new commit.
+// On a new commit only the stacks it can change are reconciled: those with a
+// changed path inside their directory or among the repository paths their
+// last render read or looked for (compose and override files, `.env`,
+// env_file, secret/config files, a bundle; gitsource::StackInputsChanged). A
+// stack keeps the commit it last rendered as its revision. Whether a
+// reconcile deploys, only compares or skips is reconciler::DecideReconcile's
+// (reconciler/policy.h).
 //
 // Errors: retryable ones (kUnavailable, kAborted, kDeadlineExceeded: engine or
 // git down) requeue with per-stack exponential backoff (1 s .. 5 min), reset on
-// success. Anything else (a bad compose file, an unsigned image, a rolled-back
+// success; a retry keeps the trigger of the attempt that failed. Anything else (a bad compose file, an unsigned image, a rolled-back
 // rollout) marks the commit failed: it is not retried until the commit changes
-// (no hot loop), and the status shows the path-qualified error.
+// (no hot loop), and the status shows the path-qualified error. An operation
+// whose rollout failed and was rolled back ends "failed" with the code
+// FAILED_PRECONDITION (the commit cannot be applied as it is).
 // A stack pinned by `stackctl deploy/rollback` is diffed but not changed by
 // automatic triggers until `stackctl resume`; an explicit API sync still runs.
 //
@@ -51,6 +58,7 @@
 #include "gitsource/source.h"
 #include "notary/trust_store.h"
 #include "reconciler/deployer.h"
+#include "reconciler/policy.h"
 #include "secrets/keyring.h"
 #include "server/config.h"
 #include "server/controller_api.h"
@@ -89,8 +97,10 @@ class Controller : public server::ControllerApi {
   Result<Json> GetHistory(const std::string& name) override;
   Result<Json> GetOperation(const std::string& id) override;
 
-  // Resolves one repository now (what a poll tick does).
-  void PollRepository(const std::string& repository);
+  // Resolves one repository now (what a poll tick does; a webhook's trigger
+  // is kWebhook).
+  void PollRepository(const std::string& repository,
+                      reconciler::Trigger trigger = reconciler::Trigger::kPoll);
   // Queues a drift check of one stack (what an engine event does).
   void CheckDrift(const std::string& stack);
   // Blocks until no stack is queued or being reconciled (tests).
@@ -99,7 +109,11 @@ class Controller : public server::ControllerApi {
  private:
   struct StackState {
     const server::StackConfig* config = nullptr;
-    std::string applied_commit;  // last commit whose reconcile finished (any result)
+    std::string applied_commit;  // last commit rendered by a finished reconcile (any result)
+    // Repository paths the last render read or looked for; `inputs_known`
+    // false until one render ran (then any new commit reconciles the stack).
+    std::set<std::string> inputs;
+    bool inputs_known = false;
     std::string failed_commit;   // terminal failure: not retried until a new commit
     std::string sync = "Unknown";  // Synced | OutOfSync | Progressing | Failed | Pinned | Unknown
     std::string health = "Unknown";
@@ -108,6 +122,7 @@ class Controller : public server::ControllerApi {
     std::string last_sync_time;
     std::vector<std::string> out_of_sync;  // changed objects when OutOfSync
     int failures = 0;
+    reconciler::Trigger retry_trigger = reconciler::Trigger::kPoll;  // of the failed attempt
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::steady_clock::time_point echo_until{};  // see "drift" above
     std::chrono::steady_clock::time_point drift_due{};   // a deferred event check; {} = none
@@ -117,10 +132,11 @@ class Controller : public server::ControllerApi {
     std::unique_ptr<gitsource::Source> source;
     std::string head;  // last resolved commit
     std::string error;
+    bool push_pending = false;  // a webhook asked for a resolve (PollLoop runs it)
   };
   struct Request {
     std::string stack;
-    std::string reason;    // poll | webhook | api | drift | retry | start
+    reconciler::Trigger trigger = reconciler::Trigger::kPoll;
     std::string revision;  // api: explicit revision ("" = repository head)
     std::vector<std::string> operations;  // api operations waiting on this request
   };
@@ -154,7 +170,7 @@ class Controller : public server::ControllerApi {
   notary::MemoryMetadataCache trust_cache_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;        // queue changes, stop
+  std::condition_variable cv_;        // queue changes, webhook pushes, stop
   std::condition_variable ops_cv_;    // operations finished
   std::map<std::string, StackState> stacks_;
   std::map<std::string, RepoState> repos_;

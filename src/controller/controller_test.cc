@@ -113,7 +113,7 @@ class ControllerTest : public ::testing::Test {
       s.name = name;
       s.repository = "repo";
       s.path = name;
-      s.compose_files = {"docker-compose.yml"};
+      s.compose_files = s.name == "a" ? a_compose_files_ : std::vector<std::string>{"docker-compose.yml"};
       s.options.self_heal = self_heal;
       s.options.rollout.parallelism = 0;
       s.options.timeout = std::chrono::seconds(10);
@@ -157,6 +157,7 @@ class ControllerTest : public ::testing::Test {
   }
 
   bool watch_events_ = false;
+  std::vector<std::string> a_compose_files_ = {"docker-compose.yml"};
   FakeEngine fake_;
   BreakableEvents engine_{fake_};
   SystemClock clock_;
@@ -188,7 +189,8 @@ TEST_F(ControllerTest, NewCommitReconcilesOnlyStacksWhoseFilesChanged) {
   EXPECT_EQ(Image("a_app"), "app:2");
   EXPECT_EQ(fake_.Calls("UpdateService"), 1);
   EXPECT_EQ(Stack("a")["revision"], next);
-  EXPECT_EQ(Stack("b")["revision"], next);  // nothing of b changed: no reconcile needed
+  // Nothing b reads changed: no reconcile, and b stays at the commit it rendered.
+  EXPECT_EQ(Stack("b")["revision"], head_);
   EXPECT_EQ(metrics_.reconcile_total.With({"b", "success"}).Value(), 1);
 
   // An idle poll: one ref lookup, no engine call at all.
@@ -198,6 +200,75 @@ TEST_F(ControllerTest, NewCommitReconcilesOnlyStacksWhoseFilesChanged) {
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(5)));
   EXPECT_EQ(source_->resolves(), before + 1);
   EXPECT_EQ(fake_.Calls("ListServices") + fake_.WriteCalls(), 0);
+}
+
+// A stack reads files outside its folder (an env_file, an override file, a
+// secret): a commit that changes only one of them reconciles it; a commit that
+// changes nothing it reads does not.
+TEST_F(ControllerTest, CommitChangingAFileTheStackReadsOutsideItsFolderIsDeployed) {
+  const std::string compose =
+      "version: \"3.8\"\nservices:\n  app:\n    image: app:1\n    env_file: ../shared/common.env\n"
+      "    secrets: [token]\nsecrets:\n  token:\n    file: ../secrets/token.txt\n";
+  std::map<std::string, std::string> files = {{"a/docker-compose.yml", compose},
+                                              {"shared/override.yml", "version: \"3.8\"\nservices:\n  app:\n    labels: [x=1]\n"},
+                                              {"b/docker-compose.yml", Compose("other:1", "1")},
+                                              {"shared/common.env", "LEVEL=1\n"},
+                                              {"secrets/token.txt", "t1"},
+                                              {"README.md", "one\n"}};
+  head_ = source_->Commit(files);
+  // Stack a reads an override file outside its folder too; nothing below touches b.
+  a_compose_files_ = {"docker-compose.yml", "../shared/override.yml"};
+  Start();
+  ASSERT_EQ(Stack("a")["sync"], "Synced") << Stack("a").dump();
+  auto labels = [&] { return fake_.InspectService("a_app")->spec["Labels"]; };
+  EXPECT_EQ(labels()["x"], "1");
+  auto env = [&] { return fake_.InspectService("a_app")->spec["TaskTemplate"]["ContainerSpec"]["Env"]; };
+  EXPECT_EQ(env(), Json::array({"LEVEL=1"}));
+  const double a_runs = metrics_.reconcile_total.With({"a", "success"}).Value();
+
+  // Only the env file outside a/ changes.
+  files["shared/common.env"] = "LEVEL=2\n";
+  std::string c2 = source_->Commit(files);
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(env(), Json::array({"LEVEL=2"}));
+  EXPECT_EQ(Stack("a")["revision"], c2);
+  EXPECT_EQ(Stack("b")["revision"], head_);
+
+  // Only the secret file outside a/ changes: the secret gets a new content name.
+  files["secrets/token.txt"] = "t2";
+  std::string c3 = source_->Commit(files);
+  ctl_->PollRepository("repo", reconciler::Trigger::kWebhook);
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Stack("a")["revision"], c3);
+  EXPECT_EQ(metrics_.reconcile_total.With({"a", "success"}).Value(), a_runs + 2);
+
+  // Only the override compose file outside a/ changes.
+  files["shared/override.yml"] = "version: \"3.8\"\nservices:\n  app:\n    labels: [x=2]\n";
+  std::string c4 = source_->Commit(files);
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(labels()["x"], "2");
+  EXPECT_EQ(Stack("a")["revision"], c4);
+  EXPECT_EQ(metrics_.reconcile_total.With({"a", "success"}).Value(), a_runs + 3);
+
+  // A file nobody reads: nothing is reconciled, nothing is written.
+  fake_.ResetCalls();
+  files["README.md"] = "two\n";
+  files["shared/unrelated.env"] = "X=1\n";
+  source_->Commit(files);
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(fake_.WriteCalls(), 0);
+  EXPECT_EQ(Stack("a")["revision"], c4);  // never marked as applied at a commit it did not render
+  EXPECT_EQ(metrics_.reconcile_total.With({"a", "success"}).Value(), a_runs + 3);
+
+  // Adding a file the render looked for and did not find (.env) counts too.
+  files["a/.env"] = "UNUSED=1\n";
+  std::string c5 = source_->Commit(files);
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Stack("a")["revision"], c5);
 }
 
 TEST_F(ControllerTest, BadCommitChangesNothingAndIsNotRetried) {
@@ -235,6 +306,7 @@ TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
   EXPECT_EQ((*done)["state"], "failed") << done->dump();
   EXPECT_EQ((*done)["result"], "rolled-back");
   EXPECT_EQ((*done)["error"]["service"], "a_app");
+  EXPECT_EQ((*done)["error"]["code"], "FAILED_PRECONDITION");  // terminal (HTTP 422), not ABORTED
   EXPECT_EQ(Image("a_app"), "app:1");
   EXPECT_EQ(ctl_->Sync("nope", std::nullopt).status().code(), Code::kNotFound);
 }
@@ -379,6 +451,59 @@ TEST(ControllerRetry, EngineOutageIsRetriedWithBackoff) {
   }
   EXPECT_EQ(ctl.ListStacks()["stacks"][0]["sync"], "Synced");
   EXPECT_EQ(metrics.reconcile_errors_total.With({"s"}).Value(), 3);
+  EXPECT_EQ(flaky.failures_left, 0);
+  ctl.Stop();
+}
+
+// A drift check that fails on an engine hiccup is retried as a drift check:
+// with self_heal off the retry only compares, so the manual change stays.
+TEST(ControllerRetry, RetriedDriftCheckWithoutSelfHealKeepsTheManualChange) {
+  FakeEngine fake;
+  FlakyEngine flaky(fake);
+  SystemClock clock;
+  metrics::Registry registry;
+  metrics::ControllerMetrics metrics(registry);
+  auto* source = new FakeSource();
+  source->Commit({{"docker-compose.yml", Compose("app:1", "1")}});
+  server::Config config;
+  server::RepositoryConfig repo;
+  repo.remote.name = "repo";
+  repo.poll_interval = std::chrono::hours(1);
+  config.repositories.push_back(repo);
+  server::StackConfig s;
+  s.name = "s";
+  s.repository = "repo";
+  s.path = ".";
+  s.compose_files = {"docker-compose.yml"};
+  s.options.auto_sync = true;
+  s.options.self_heal = false;
+  s.options.rollout.parallelism = 0;
+  config.stacks.push_back(s);
+  ControllerOptions o;
+  o.watch_events = false;
+  o.min_backoff = std::chrono::milliseconds(20);
+  o.drift_check_interval = std::chrono::hours(1);
+  Controller ctl(config, flaky, clock,
+                 [&](const server::RepositoryConfig&) -> Result<std::unique_ptr<gitsource::Source>> {
+                   return std::unique_ptr<gitsource::Source>(source);
+                 },
+                 secrets::Keyring(), metrics, o);
+  ASSERT_TRUE(ctl.Start().ok());
+  ASSERT_TRUE(ctl.WaitIdle(std::chrono::seconds(20)));
+  ASSERT_EQ(ctl.ListStacks()["stacks"][0]["sync"], "Synced");
+  Tamper(fake, "s_app");
+  flaky.failures_left = 1;
+  ctl.CheckDrift("s");
+  // The failed attempt, then its retry (after 20 ms of backoff).
+  for (int i = 0; i < 200 && ctl.ListStacks()["stacks"][0]["sync"] != "OutOfSync"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(ctl.WaitIdle(std::chrono::seconds(20)));
+  Json st = ctl.ListStacks()["stacks"][0];
+  EXPECT_EQ(st["sync"], "OutOfSync") << st.dump();
+  EXPECT_EQ(st["out_of_sync"], Json::array({"service s_app: update"}));
+  EXPECT_EQ(fake.InspectService("s_app")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "manual:1");
+  EXPECT_EQ(metrics.reconcile_errors_total.With({"s"}).Value(), 1);
   EXPECT_EQ(flaky.failures_left, 0);
   ctl.Stop();
 }

@@ -65,7 +65,7 @@ struct RemoteSpec {
   // https: a PEM bundle with the CA (and intermediates) that issued the
   // server's certificate, trusted instead of the system CAs; the host name
   // must match the certificate. Empty = libgit2's system trust.
-  std::string ca_file;
+  std::string ca_file{};
 
   bool operator==(const RemoteSpec&) const = default;
 };

@@ -86,4 +86,13 @@ bool AnyChangedUnder(const std::vector<std::string>& changed, const std::string&
   return false;
 }
 
+bool StackInputsChanged(const std::vector<std::string>& changed, const std::string& dir,
+                        const std::set<std::string>& inputs) {
+  if (AnyChangedUnder(changed, dir)) return true;
+  for (const std::string& p : changed) {
+    if (inputs.count(p)) return true;
+  }
+  return false;
+}
+
 }  // namespace stackctl::gitsource

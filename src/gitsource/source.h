@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,13 @@ class Source {
 
 // True when any of `changed` lies inside directory `dir` ("" or "." = root).
 bool AnyChangedUnder(const std::vector<std::string>& changed, const std::string& dir);
+
+// True when a commit that changed `changed` can change what a stack renders
+// to: a path inside its directory `dir`, or one of `inputs`, the repository
+// paths its last render read or looked for (RecordingFileSource), wherever
+// they are ("../common.env", "../base.yml", a secret's "../secrets/x").
+bool StackInputsChanged(const std::vector<std::string>& changed, const std::string& dir,
+                        const std::set<std::string>& inputs);
 
 // Joins `dir` and the relative `path` lexically ("a/b" + "../c" -> "a/c").
 // Fails with kInvalidArgument for absolute paths and paths leaving the root.

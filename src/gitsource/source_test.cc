@@ -28,6 +28,17 @@ TEST(AnyChangedUnderTest, MatchesDirectoryPrefixOnly) {
   EXPECT_FALSE(AnyChangedUnder({}, ""));
 }
 
+TEST(StackInputsChangedTest, DirectoryOrAnyFileTheRenderRead) {
+  const std::set<std::string> inputs = {"app/docker-compose.yml", "app/.env", "shared/common.env",
+                                        "secrets/db.txt"};
+  EXPECT_TRUE(StackInputsChanged({"shared/common.env"}, "app", inputs));
+  EXPECT_TRUE(StackInputsChanged({"README.md", "secrets/db.txt"}, "app", inputs));
+  EXPECT_TRUE(StackInputsChanged({"app/new-file.txt"}, "app", inputs));  // inside the folder
+  EXPECT_TRUE(StackInputsChanged({"app/.env"}, "app", inputs));          // looked for, now added
+  EXPECT_FALSE(StackInputsChanged({"README.md", "shared/other.env", "db/docker-compose.yml"}, "app", inputs));
+  EXPECT_FALSE(StackInputsChanged({}, "app", inputs));
+}
+
 TEST(SnapshotTest, FilesRootedAtSubdirectory) {
   Snapshot snap({"abc", "msg", "A <a@x>", 1},
                 std::make_shared<MemoryFileSource>(std::map<std::string, std::string>{

@@ -423,14 +423,14 @@ TEST_F(DeployerTest, MissingExternalNetworkFailsBeforeAnyWrite) {
   EXPECT_EQ(fake_.WriteCalls(), 0);
 }
 
-TEST_F(DeployerTest, LockHeldByAnotherDeployTimesOut) {
+TEST_F(DeployerTest, LockHeldByAnotherDeployIsAConflict) {
   auto held = StackLock::Acquire(fake_, clock_, "app", std::chrono::seconds(1), std::chrono::hours(1));
   ASSERT_TRUE(held.ok());
   auto opts = Opts();
   opts.lock_wait = std::chrono::seconds(3);
   auto r = deployer_.Deploy(MakeStack("app"), opts);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded);
+  EXPECT_EQ(r.status().code(), Code::kAborted);  // a conflict (HTTP 409), retryable
   EXPECT_NE(r.status().message().find("stack app is locked by another deploy"), std::string::npos);
   held->reset();
   EXPECT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
@@ -443,7 +443,7 @@ TEST_F(DeployerTest, RemoveWaitsForTheStackLockAndRemovesNothingWithoutIt) {
   fake_.ResetCalls();
   auto r = deployer_.Remove("app", std::chrono::seconds(3));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded);
+  EXPECT_EQ(r.status().code(), Code::kAborted);
   EXPECT_NE(r.status().message().find("stack app is locked by another deploy"), std::string::npos)
       << r.status().message();
   EXPECT_EQ(fake_.Calls("RemoveService"), 0);  // its only writes were attempts at the lock

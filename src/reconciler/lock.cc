@@ -76,7 +76,7 @@ Result<std::unique_ptr<StackLock>> StackLock::Acquire(engine::Engine& engine, Cl
       return cur.status().WithPrefix("lock of stack " + stack);
     }
     if (clock.Steady() >= deadline) {
-      return DeadlineExceeded("stack " + stack + " is locked by another deploy (" + last_holder + ")");
+      return Aborted("stack " + stack + " is locked by another deploy (" + last_holder + ")");
     }
     clock.SleepFor(std::chrono::milliseconds(500));
   }

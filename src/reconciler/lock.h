@@ -23,7 +23,7 @@ namespace stackctl::reconciler {
 
 class StackLock {
  public:
-  // Waits up to `wait` for the lock; DeadlineExceeded naming the holder when
+  // Waits up to `wait` for the lock; Aborted (a conflict: retry) naming the holder when
   // it stays taken. `ttl` bounds how long a crashed holder can block others.
   static Result<std::unique_ptr<StackLock>> Acquire(engine::Engine& engine, Clock& clock,
                                                     const std::string& stack,

@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include "common/duration.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -105,8 +107,8 @@ Status ReadDuration(const YAML::Node& map, const char* key, const std::string& p
   std::string s;
   if (map.IsNull() || !map[key]) return OkStatus();
   RETURN_IF_ERROR(ReadString(map, key, path, &s));
-  Result<Duration> d = ParseDuration(s);
-  if (!d.ok()) return Error(Key(path, key), "invalid duration \"" + s + "\"");
+  Result<Duration> d = ParseDurationMs(s);
+  if (!d.ok()) return Error(Key(path, key), d.status().message());
   *out = *d;
   return OkStatus();
 }
@@ -285,6 +287,15 @@ Status ParseOptions(const YAML::Node& n, const std::string& path, const std::str
   RETURN_IF_ERROR(ReadBool(n, "self_heal", path, &o->self_heal));
   RETURN_IF_ERROR(ReadDuration(n, "timeout", path, &o->timeout));
   if (n["timeout"] && o->timeout.count() <= 0) return Error(Key(path, "timeout"), "must be positive");
+  if (n["resolve_image"]) {
+    std::string mode;
+    RETURN_IF_ERROR(ReadString(n, "resolve_image", path, &mode));
+    Result<reconciler::ResolveMode> parsed = reconciler::ParseResolveMode(mode);
+    if (!parsed.ok()) {
+      return Error(Key(path, "resolve_image"), "must be always, changed or never, got \"" + mode + "\"");
+    }
+    o->resolve_image = *parsed;
+  }
   if (n["rollout"]) {
     const std::string rp = Key(path, "rollout");
     RETURN_IF_ERROR(CheckMap(n["rollout"], rp, {"parallelism", "delay"}));
@@ -301,34 +312,33 @@ Status ParseOptions(const YAML::Node& n, const std::string& path, const std::str
     std::string policy;
     RETURN_IF_ERROR(ReadString(t, "policy", tp, &policy));
     if (t["policy"]) {
-      if (policy == "require") it.policy = TrustPolicy::kRequire;
-      else if (policy == "warn") it.policy = TrustPolicy::kWarn;
-      else if (policy == "off") it.policy = TrustPolicy::kOff;
-      else return Error(Key(tp, "policy"), "must be require, warn or off, got \"" + policy + "\"");
+      Result<notary::TrustPolicy> parsed = notary::ParseTrustPolicy(policy);
+      if (!parsed.ok()) return Error(Key(tp, "policy"), "must be require, warn or off, got \"" + policy + "\"");
+      it.policy = *parsed;
     }
     RETURN_IF_ERROR(ReadNonEmpty(t, "server", tp, &it.server));
     if (t["server"] && it.server.rfind("https://", 0) != 0) {
       return Error(Key(tp, "server"), "must be an https:// URL");
     }
     RETURN_IF_ERROR(ReadFileKey(t, "ca_file", tp, base, &it.ca_file));
-    if (it.policy != TrustPolicy::kOff && it.server.empty()) {
+    if (it.policy != notary::TrustPolicy::kOff && it.server.empty()) {
       return Error(Key(tp, "server"),
                    std::string("required when policy is ") +
-                       (it.policy == TrustPolicy::kRequire ? "require" : "warn"));
+                       (it.policy == notary::TrustPolicy::kRequire ? "require" : "warn"));
     }
   }
   return OkStatus();
 }
 
-const std::initializer_list<const char*> kOptionKeys = {"auto_sync", "prune", "self_heal",
-                                                         "rollout", "timeout", "image_trust"};
+const std::initializer_list<const char*> kOptionKeys = {"auto_sync", "prune",   "self_heal",    "rollout",
+                                                         "timeout",   "image_trust", "resolve_image"};
 
 Status ParseStack(const YAML::Node& n, const std::string& path, const std::string& base,
                   const Config& cfg, const StackOptions& defaults, StackConfig* s) {
   if (!n.IsMap()) return Error(path, "must be a mapping");
   RETURN_IF_ERROR(CheckMap(n, path, {"name", "repository", "path", "compose_files", "bundle",
                                      "env_file", "auto_sync", "prune", "self_heal", "rollout",
-                                     "timeout", "image_trust"}));
+                                     "timeout", "image_trust", "resolve_image"}));
   RETURN_IF_ERROR(ReadString(n, "name", path, &s->name));
   if (!n["name"]) return Error(Key(path, "name"), "required");
   if (!ValidName(s->name)) {
@@ -464,49 +474,6 @@ const StackConfig* Config::FindStack(const std::string& name) const {
     if (s.name == name) return &s;
   }
   return nullptr;
-}
-
-bool StackFilesChanged(const StackConfig& stack, const std::vector<std::string>& changed) {
-  if (gitsource::AnyChangedUnder(changed, stack.path)) return true;
-  std::vector<std::string> declared = stack.compose_files;
-  if (!stack.bundle.empty()) declared.push_back(stack.bundle);
-  if (!stack.env_file.empty()) declared.push_back(stack.env_file);
-  for (const std::string& f : declared) {
-    Result<std::string> p = gitsource::JoinRepoPath(stack.path, f);
-    if (p.ok() && std::find(changed.begin(), changed.end(), *p) != changed.end()) return true;
-  }
-  return false;
-}
-
-Result<Duration> ParseDuration(const std::string& text) {
-  if (text == "0") return Duration(0);
-  if (text.empty()) return InvalidArgument("invalid duration \"\"");
-  int64_t total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-    if (i == start || i - start > 9) return InvalidArgument("invalid duration \"" + text + "\"");
-    int64_t n = std::stoll(text.substr(start, i - start));
-    int64_t unit = 0;
-    if (text.compare(i, 2, "ms") == 0) {
-      unit = 1;
-      i += 2;
-    } else if (i < text.size() && text[i] == 's') {
-      unit = 1000;
-      ++i;
-    } else if (i < text.size() && text[i] == 'm') {
-      unit = 60 * 1000;
-      ++i;
-    } else if (i < text.size() && text[i] == 'h') {
-      unit = 3600 * 1000;
-      ++i;
-    } else {
-      return InvalidArgument("invalid duration \"" + text + "\"");
-    }
-    total += n * unit;
-  }
-  return Duration(total);
 }
 
 Result<Config> ParseConfig(const std::string& text, const std::string& base_dir) {

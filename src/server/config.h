@@ -21,6 +21,8 @@
 
 #include "common/status.h"
 #include "gitsource/git_source.h"
+#include "notary/image_verifier.h"
+#include "reconciler/pin.h"
 
 namespace stackctl::server {
 
@@ -43,10 +45,8 @@ struct RepositoryConfig {
   bool operator==(const RepositoryConfig&) const = default;
 };
 
-enum class TrustPolicy { kOff, kWarn, kRequire };
-
 struct ImageTrustConfig {
-  TrustPolicy policy = TrustPolicy::kOff;
+  notary::TrustPolicy policy = notary::TrustPolicy::kOff;
   std::string server;   // Notary server URL; required unless policy is off
   std::string ca_file;  // CA bundle for the Notary server (else system CAs)
 
@@ -67,6 +67,9 @@ struct StackOptions {
   RolloutConfig rollout;
   Duration timeout = std::chrono::minutes(10);  // one reconcile, rollout included
   ImageTrustConfig image_trust;
+  // How image tags are resolved to digests, like `docker stack deploy
+  // --resolve-image`; `never` for locally built images no registry knows.
+  reconciler::ResolveMode resolve_image = reconciler::ResolveMode::kChanged;
 
   bool operator==(const StackOptions&) const = default;
 };
@@ -128,13 +131,6 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
-// True when a change to `changed` (repository paths, from
-// gitsource::Source::ChangedPaths) can affect `stack`: a path inside its
-// directory, or one of its declared files even outside it ("../common.env").
-// Files a Compose file references outside the stack's directory (secrets,
-// configs with "../") are not known here: keep such files inside `path`.
-bool StackFilesChanged(const StackConfig& stack, const std::vector<std::string>& changed);
-
 // Parses and validates `text`. `base_dir` resolves relative file paths
 // ("" leaves them as written). Errors are kInvalidArgument "<key path>: <what>".
 Result<Config> ParseConfig(const std::string& text, const std::string& base_dir);
@@ -142,8 +138,6 @@ Result<Config> ParseConfig(const std::string& text, const std::string& base_dir)
 // Reads and parses a file; errors are prefixed with the file's path.
 Result<Config> LoadConfigFile(const std::string& path);
 
-// "90s", "1m30s", "500ms", "2h", "0" -> milliseconds. Units: ms, s, m, h.
-Result<Duration> ParseDuration(const std::string& text);
 
 // Reads a secret from a file, without trailing whitespace; an empty file is
 // kFailedPrecondition. The value is never put in an error message.

@@ -55,7 +55,7 @@ TEST(ConfigTest, FullExample) {
 
   StackOptions defaults;
   defaults.rollout = {1, seconds(5)};
-  defaults.image_trust = {TrustPolicy::kWarn, "https://notary.example.com:4443",
+  defaults.image_trust = {notary::TrustPolicy::kWarn, "https://notary.example.com:4443",
                           "/etc/stackctld/notary-ca.pem"};
   ASSERT_EQ(c->stacks.size(), 3u);
   StackConfig web;
@@ -67,7 +67,7 @@ TEST(ConfigTest, FullExample) {
   web.options = defaults;
   web.options.self_heal = true;
   web.options.rollout = {2, seconds(10)};
-  web.options.image_trust.policy = TrustPolicy::kRequire;
+  web.options.image_trust.policy = notary::TrustPolicy::kRequire;
   EXPECT_EQ(c->stacks[0], web);
   StackConfig mon;
   mon.name = "monitoring";
@@ -85,7 +85,7 @@ TEST(ConfigTest, FullExample) {
   legacy.compose_files = {"docker-compose.yml"};
   legacy.options = defaults;
   legacy.options.auto_sync = false;
-  legacy.options.image_trust.policy = TrustPolicy::kOff;
+  legacy.options.image_trust.policy = notary::TrustPolicy::kOff;
   EXPECT_EQ(c->stacks[2], legacy);
   EXPECT_EQ(c->FindStack("monitoring"), &c->stacks[1]);
   EXPECT_EQ(c->FindStack("nope"), nullptr);
@@ -122,7 +122,22 @@ age_identity_files: [keys/age.txt, /run/secrets/age]
   EXPECT_TRUE(c->stacks[0].options.prune);
   EXPECT_FALSE(c->stacks[0].options.self_heal);
   EXPECT_EQ(c->stacks[0].options.timeout, minutes(10));
-  EXPECT_EQ(c->stacks[0].options.image_trust.policy, TrustPolicy::kOff);
+  EXPECT_EQ(c->stacks[0].options.image_trust.policy, notary::TrustPolicy::kOff);
+  EXPECT_EQ(c->stacks[0].options.resolve_image, reconciler::ResolveMode::kChanged);
+}
+
+TEST(ConfigTest, ResolveImageInDefaultsAndPerStack) {
+  auto c = ParseConfig(R"(
+repositories: [{name: infra, url: 'https://h/r.git'}]
+defaults: {resolve_image: never}
+stacks:
+  - {name: local, repository: infra}
+  - {name: hub, repository: infra, resolve_image: always}
+)",
+                       "/etc/stackctld");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->stacks[0].options.resolve_image, reconciler::ResolveMode::kNever);
+  EXPECT_EQ(c->stacks[1].options.resolve_image, reconciler::ResolveMode::kAlways);
 }
 
 TEST(ConfigTest, ErrorsNameTheKeyPath) {
@@ -169,6 +184,8 @@ TEST(ConfigTest, ErrorsNameTheKeyPath) {
       {repo + "stacks: [{name: a, repository: infra, image_trust: {policy: warn, server: "
               "'http://n'}}]",
        "stacks[0].image_trust.server: must be an https:// URL"},
+      {repo + "stacks: [{name: a, repository: infra, resolve_image: sometimes}]",
+       "stacks[0].resolve_image: must be always, changed or never, got \"sometimes\""},
       {repo + "defaults: {prune: maybe}", "defaults.prune: must be true or false"},
       {repo + "defaults: {compose_files: []}", "defaults.compose_files: unknown key"},
       {"repositories: [{name: infra}]", "repositories[0].url: required"},
@@ -240,35 +257,6 @@ TEST(ConfigTest, LoadFilePrefixesPath) {
                             ": log.level: must be trace, debug, info, warn, error or off, got "
                             "\"loud\""));
   std::filesystem::remove(path);
-}
-
-TEST(ConfigTest, StackFilesChanged) {
-  StackConfig web;
-  web.path = "stacks/web";
-  web.compose_files = {"docker-compose.yml", "../common/base.yml"};
-  web.env_file = "../../env/prod.env";
-  EXPECT_TRUE(StackFilesChanged(web, {"stacks/web/docker-compose.yml"}));
-  EXPECT_TRUE(StackFilesChanged(web, {"README.md", "stacks/web/config/nginx.conf"}));
-  EXPECT_TRUE(StackFilesChanged(web, {"stacks/common/base.yml"}));
-  EXPECT_TRUE(StackFilesChanged(web, {"env/prod.env"}));
-  EXPECT_FALSE(StackFilesChanged(web, {"stacks/common/other.yml", "stacks/db/docker-compose.yml"}));
-  EXPECT_FALSE(StackFilesChanged(web, {}));
-  StackConfig root;
-  root.path = "";
-  root.compose_files = {"docker-compose.yml"};
-  EXPECT_TRUE(StackFilesChanged(root, {"anything"}));
-}
-
-TEST(ConfigTest, Durations) {
-  EXPECT_EQ(*ParseDuration("0"), Duration(0));
-  EXPECT_EQ(*ParseDuration("500ms"), Duration(500));
-  EXPECT_EQ(*ParseDuration("90s"), Duration(90000));
-  EXPECT_EQ(*ParseDuration("1m30s"), Duration(90000));
-  EXPECT_EQ(*ParseDuration("2h"), Duration(7200000));
-  for (const char* bad : {"", "10", "1d", "m", "-1s", "1.5s", "1s "}) {
-    EXPECT_EQ(ParseDuration(bad).status(),
-              InvalidArgument(std::string("invalid duration \"") + bad + "\""));
-  }
 }
 
 TEST(ConfigTest, ReadSecretFile) {

@@ -34,7 +34,7 @@ class ControllerE2E : public ::testing::Test {
     stack_ = "ctl" + std::to_string(getpid() % 100000);
     Write("api-token", "s3cr3t-token");
     Write("hook-secret", "hook-key");
-    WriteApp("1");
+    WriteRepo();
     Git("init -q -b main && git add -A && git commit -qm initial");
     Write("stackctld.yml",
           "engine: {host: \"" + tb_.docker_host + "\"}\n"
@@ -43,10 +43,11 @@ class ControllerE2E : public ::testing::Test {
           "http: {listen: \"127.0.0.1:" + std::to_string(port_) + "\", api_token_file: api-token}\n"
           "webhooks: {generic: {secret_file: hook-secret}}\n"
           "repositories:\n"
-          "  - {name: repo, url: \"file://" + (dir_ / "repo").string() + "\", branch: main, poll_interval: 1h}\n"
+          "  - {name: repo, url: \"file://" + (dir_ / "repo").string() + "\", branch: main, poll_interval: " +
+              poll_interval_ + "}\n"
           "defaults: {self_heal: true, timeout: 2m, rollout: {parallelism: 0}}\n"
           "stacks:\n"
-          "  - {name: " + stack_ + ", repository: repo, path: app}\n");
+          "  - {name: " + stack_ + ", repository: repo, path: app" + stack_options_ + "}\n");
     ctl_ = std::make_unique<Stackctld>(tb_, dir_.string(), port_, "s3cr3t-token");
     ASSERT_TRUE(ctl_->Start()) << ctl_->Log();
   }
@@ -57,7 +58,12 @@ class ControllerE2E : public ::testing::Test {
     RunCommand("DOCKER_HOST=" + tb_.docker_host + " " + tb_.bin_dir + "/stackctl rm " + stack_, &out);
     fs::remove_all(dir_);
   }
-  void Write(const std::string& rel, const std::string& text) { std::ofstream(dir_ / rel) << text; }
+  // The repository's first commit (a fixture may write another).
+  virtual void WriteRepo() { WriteApp("1"); }
+  void Write(const std::string& rel, const std::string& text) {
+    fs::create_directories((dir_ / rel).parent_path());
+    std::ofstream(dir_ / rel) << text;
+  }
   void WriteApp(const std::string& level, const std::string& extra = "") {
     Write("repo/app/docker-compose.yml",
           "version: \"3.8\"\nservices:\n  web:\n    image: " + tb_.image +
@@ -87,6 +93,8 @@ class ControllerE2E : public ::testing::Test {
   fs::path dir_;
   int port_ = 0;
   std::string stack_;
+  std::string poll_interval_ = "1h";
+  std::string stack_options_;  // more keys of the stack's entry, ", key: value"
   std::unique_ptr<Stackctld> ctl_;
 };
 
@@ -226,6 +234,17 @@ TEST_F(ControllerE2E, StackctlServerStatusHistoryAndSync) {
   EXPECT_THAT(Env(), HasSubstr("LEVEL=2"));
   ASSERT_EQ(RunCommand(cli + server + "status -o json " + stack_, &out, false), 0) << out;
   EXPECT_EQ(Json::parse(out)["last_result"], "rolled-back") << out;
+  // Over the API: a rolled-back rollout is a terminal failure of the commit,
+  // 422 FAILED_PRECONDITION (409 is for conflicts, to be retried).
+  auto rolled = Curl("POST", "/api/v1/stacks/" + stack_ + "/sync?wait=true&timeout=3m",
+                     R"({"revision":")" + broken + R"("})", Auth());
+  EXPECT_EQ(rolled.first, 422) << rolled.second;
+  Json op_doc = Json::parse(rolled.second);
+  EXPECT_EQ(op_doc["state"], "failed");
+  EXPECT_EQ(op_doc["result"], "rolled-back");
+  EXPECT_EQ(op_doc["error"]["code"], "FAILED_PRECONDITION");
+  EXPECT_EQ(op_doc["error"]["service"], stack_ + "_web");
+  EXPECT_THAT(Env(), HasSubstr("LEVEL=2"));
 
   // Errors: a wrong token, an unknown stack, an unreachable server, sync without a controller.
   Write("wrong-token", "not-the-token\n");
@@ -254,6 +273,82 @@ TEST_F(ControllerE2E, StackctlServerStatusHistoryAndSync) {
     return r.first == 200 && Json::parse(r.second).value("state", "") != "pending" &&
            Json::parse(r.second).value("state", "") != "running";
   }, 120));
+}
+
+// A stack that reads files outside its folder: an env_file, an override
+// compose file and a secret file. A commit that changes only one of them is
+// deployed, after a webhook and after a poll; a commit that changes nothing the
+// stack reads deploys nothing.
+class ControllerInputsE2E : public ControllerE2E {
+ protected:
+  ControllerInputsE2E() {
+    poll_interval_ = "2s";
+    stack_options_ = ", compose_files: [docker-compose.yml, ../shared/override.yml], self_heal: false";
+  }
+  void WriteRepo() override {
+    Write("repo/app/docker-compose.yml", "version: \"3.8\"\nservices:\n  web:\n    image: " + tb_.image +
+                                             "\n    command: [\"sleep\", \"3600\"]\n"
+                                             "    env_file: ../shared/common.env\n    secrets: [token]\n"
+                                             "secrets:\n  token:\n    file: ../secrets/token.txt\n");
+    Write("repo/shared/override.yml", "version: \"3.8\"\nservices:\n  web:\n    labels: {tier: \"1\"}\n");
+    Write("repo/shared/common.env", "LEVEL=1\n");
+    Write("repo/secrets/token.txt", "token-1");
+    Write("repo/README.md", "one\n");
+  }
+  void Webhook(const std::string& commit) {
+    std::string push = R"({"ref":"refs/heads/main","commit":")" + commit + R"(","repository":"file://)" +
+                       (dir_ / "repo").string() + R"("})";
+    auto r = Curl("POST", "/hooks/generic", push, "-H 'X-Signature: sha256=" + HmacSha256Hex("hook-key", push) + "'");
+    EXPECT_EQ(r.first, 202) << r.second;
+  }
+  bool SyncedAt(const std::string& commit) {
+    return WaitFor([&] { return Stack().value("revision", "") == commit && Stack().value("sync", "") == "Synced"; },
+                   60);
+  }
+  std::string Inspect(const std::string& format) {
+    return Trim(tb_.Docker("service inspect " + stack_ + "_web --format '" + format + "'"));
+  }
+};
+
+TEST_F(ControllerInputsE2E, CommitsToFilesOutsideTheStackFolderAreDeployed) {
+  std::string c1 = Git("rev-parse HEAD >/dev/null");
+  ASSERT_TRUE(SyncedAt(c1)) << Stack().dump() << Log();
+  EXPECT_THAT(Env(), HasSubstr("LEVEL=1"));
+  EXPECT_EQ(Inspect("{{index .Spec.Labels \"tier\"}}"), "1");
+  const std::string secret1 = Inspect("{{(index .Spec.TaskTemplate.ContainerSpec.Secrets 0).SecretName}}");
+
+  // The env_file outside app/, announced by webhook.
+  Write("repo/shared/common.env", "LEVEL=2\n");
+  std::string c2 = Git("commit -qam env");
+  Webhook(c2);
+  ASSERT_TRUE(SyncedAt(c2)) << Stack().dump() << Log();
+  EXPECT_THAT(Env(), HasSubstr("LEVEL=2"));
+
+  // The secret file outside app/, found by the 2 s poll (no webhook).
+  Write("repo/secrets/token.txt", "token-2");
+  std::string c3 = Git("commit -qam secret");
+  ASSERT_TRUE(SyncedAt(c3)) << Stack().dump() << Log();
+  EXPECT_NE(Inspect("{{(index .Spec.TaskTemplate.ContainerSpec.Secrets 0).SecretName}}"), secret1);
+
+  // The override compose file outside app/, by webhook.
+  Write("repo/shared/override.yml", "version: \"3.8\"\nservices:\n  web:\n    labels: {tier: \"2\"}\n");
+  std::string c4 = Git("commit -qam override");
+  Webhook(c4);
+  ASSERT_TRUE(SyncedAt(c4)) << Stack().dump() << Log();
+  EXPECT_EQ(Inspect("{{index .Spec.Labels \"tier\"}}"), "2");
+
+  // Files the stack does not read: nothing is deployed, the stack stays at c4.
+  const std::string version = Inspect("{{.Version.Index}}");
+  Write("repo/README.md", "two\n");
+  Write("repo/shared/other.env", "X=1\n");
+  std::string c5 = Git("add -A && git -c user.name=t -c user.email=t@t commit -qm unrelated");
+  Webhook(c5);
+  // Two poll intervals and the webhook's resolve have passed.
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  ASSERT_TRUE(WaitFor([&] { return Stack().value("target_revision", "") == c5; }, 30)) << Stack().dump();
+  EXPECT_EQ(Stack()["revision"], c4) << Stack().dump();
+  EXPECT_EQ(Stack()["sync"], "Synced");
+  EXPECT_EQ(Inspect("{{.Version.Index}}"), version);
 }
 
 // A stack whose repository is an ssh:// remote (sshd on loopback, started by

@@ -1,0 +1,62 @@
+// The reconcile policy of an automatic controller, as one pure function:
+// given what started a reconcile (its Trigger), the stack's sync options and
+// whether its target commit already failed for good, decide whether to deploy,
+// only compare (report what is out of sync), or skip.
+//
+//   trigger                auto_sync  self_heal  failed before  -> decision
+//   api (explicit sync)    any        any        any               deploy, pin overridden
+//   start, poll, webhook   on         any        no                deploy, pin respected
+//   start, poll, webhook   off        any        no                compare
+//   drift                  on         on         no                deploy, pin respected
+//   drift                  on/off     off/any    no                compare
+//   any automatic          any        any        yes               skip (wait for a new commit)
+//
+// A pin (`stackctl deploy`/`rollback` took the stack over) is checked by the
+// Deployer under the stack lock, so "pin respected" travels with the decision.
+// A retry after a retryable error keeps the trigger that started the attempt
+// (RetryTrigger), so an engine hiccup during a drift check with self_heal off
+// never turns into a deploy that reverts the drift the user chose to keep.
+//
+// Thread safety: pure functions over values.
+#pragma once
+
+#include <string_view>
+
+namespace stackctl::reconciler {
+
+enum class Trigger {
+  kStart,    // the controller started: every stack is checked once
+  kPoll,     // a poll found a new commit that changes a file the stack reads
+  kWebhook,  // a push webhook, then the same as a poll
+  kApi,      // an explicit sync through the CI API (or the CLI)
+  kDrift,    // an engine event or the periodic full check
+};
+
+// "start", "poll", "webhook", "api", "drift" (history records, logs, metrics).
+std::string_view TriggerName(Trigger t);
+
+// The trigger a retry of a failed attempt runs with. An API sync already
+// answered its caller; its retries are automatic, like a poll.
+Trigger RetryTrigger(Trigger t);
+
+struct SyncOptions {
+  bool auto_sync = true;
+  bool self_heal = false;
+};
+
+enum class Decision { kDeploy, kCompare, kSkip };
+std::string_view DecisionName(Decision d);
+
+struct ReconcilePlan {
+  Decision decision = Decision::kCompare;
+  bool respect_pin = true;  // with kDeploy: a pinned stack is only compared
+
+  bool operator==(const ReconcilePlan&) const = default;
+};
+
+// The table above. `commit_failed` is true when the commit to reconcile is the
+// one whose last reconcile failed for good (a rolled-back rollout, a render or
+// verification error).
+ReconcilePlan DecideReconcile(Trigger trigger, const SyncOptions& options, bool commit_failed);
+
+}  // namespace stackctl::reconciler
