@@ -1,22 +1,50 @@
 // libFuzzer target: the TUF metadata parser and verifier. The input replaces
-// one metadata file (chosen by its first byte) of a GUN whose other files
-// come from the saved samples (or are absent), then the client verifies it
-// with a fixed clock and resolves a tag. Must never crash, leak or hang.
+// one metadata file (chosen by its first byte) of one of two repositories
+// built and signed in-process once (test_repo.h: one with targets only, one
+// with targets/releases and targets/alice delegations), then the client
+// verifies it with a fixed clock and resolves a tag. Must never crash, leak or
+// hang. Needs no files: the seeds in fuzz/corpus/fuzz_tuf are real notary
+// metadata, which reach the parser but fail the signature checks.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "notary/test_support.h"
+#include "notary/test_repo.h"
 #include "notary/tuf_client.h"
 #include "notary/tuf_json.h"
 
 using namespace stackctl;
 using namespace stackctl::notary;
 
+namespace {
+
+const char* const kGuns[] = {"127.0.0.1:5000/library/busybox-deleg",
+                             "127.0.0.1:5000/library/busybox"};
+const char kNow[] = "2026-11-23T00:00:00Z";
+
+// The two repositories, published into one source (built on first use).
+struct Base {
+  Base()
+      : plain(kGuns[1], *ParseRfc3339(kNow)), deleg(kGuns[0], *ParseRfc3339(kNow)) {
+    const std::string d1(64, '1'), d2(64, '2');
+    plain.targets["targets"]["1.0"] = testing::TestRepo::Target(d1);
+    plain.Publish(src);
+    deleg.targets["targets"]["1.0"] = testing::TestRepo::Target(d1);
+    deleg.Delegate("targets", "targets/releases", releases);
+    deleg.Delegate("targets", "targets/alice", alice);
+    deleg.delegations["targets/releases"]["targets"]["1.0"] = testing::TestRepo::Target(d2);
+    deleg.Publish(src);
+  }
+  testing::TestKey releases, alice;  // before deleg, which points at them
+  testing::TestRepo plain, deleg;
+  testing::SampleSource src;
+};
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const testing::SampleSource base(testing::SamplesDir() + "/remote-signer");
-  static const char* kGuns[] = {"127.0.0.1:5000/library/busybox-deleg",
-                                "127.0.0.1:5000/library/busybox"};
+  static const Base repos;
+  const testing::SampleSource& base = repos.src;
   if (size < 1) return 0;
   const std::string gun = kGuns[data[0] & 1];
   testing::SampleSource src = base;
@@ -40,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (auto r = base.Raw(gun, "root")) (void)store.Save(gun, TrustState{input, {}});
   }
   MemoryMetadataCache cache;
-  FakeClock clock(*ParseRfc3339("2026-11-23T00:00:00Z"));
+  FakeClock clock(*ParseRfc3339(kNow));
   TufClient client(src, store, cache, clock, TrustPinning{});
   auto repo = client.Update(gun);
   if (repo.ok()) (void)ResolveTag(*repo, "1.0");

@@ -8,17 +8,13 @@
 #include "common/crypto.h"
 #include "notary/http_source.h"
 #include "notary/swarm_root_store.h"
-#include "notary/test_support.h"
-#include "notary/tuf_json.h"
 
 namespace stackctl::notary {
 namespace {
 
-constexpr char kV1[] = "sha256:02d50da7dfc9a3dd46c8ee0a929747eccb52ac781ed1e4ebfa655111d2b0ad99";
-constexpr char kV2[] = "sha256:90ffdafdaf771f76f4f5057c75b768b33c3c343c2a8de4208324d5d46c156431";
 constexpr char kOther[] = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
-// Only what the notary module uses: configs and DistributionDigest.
+// Only what SwarmRootStore uses: configs.
 class ConfigEngine : public engine::Engine {
  public:
   Status Ping() override { return OkStatus(); }
@@ -86,10 +82,8 @@ class ConfigEngine : public engine::Engine {
     configs.erase(id);
     return OkStatus();
   }
-  Result<std::string> DistributionDigest(const std::string& image, const std::string&) override {
-    auto it = digests.find(image);
-    if (it == digests.end()) return NotFound("manifest unknown");
-    return it->second;
+  Result<std::string> DistributionDigest(const std::string&, const std::string&) override {
+    return Internal("unused");
   }
   Status StreamEvents(const engine::Filters&, const std::function<bool(const Json&)>&, int64_t,
                       const std::atomic<bool>* = nullptr) override {
@@ -97,21 +91,8 @@ class ConfigEngine : public engine::Engine {
   }
 
   std::map<std::string, engine::Object> configs;
-  std::map<std::string, std::string> digests;
   int next_id = 0;
   bool down = false;
-};
-
-class Forward : public MetadataSource {
- public:
-  explicit Forward(MetadataSource& s) : s_(s) {}
-  Result<std::string> Fetch(const std::string& gun, const std::string& name, size_t cap) override {
-    return s_.Fetch(gun, name, cap);
-  }
-  std::string Describe() const override { return s_.Describe(); }
-
- private:
-  MetadataSource& s_;
 };
 
 TEST(ImageRef, Normalizes) {
@@ -158,91 +139,10 @@ TEST(HttpSource, ServerDownFailsClosed) {
       Unavailable("notary server https://127.0.0.1:1 unreachable: Couldn't connect to server"));
 }
 
-class VerifierTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string dir = testing::SamplesDir() + "/remote-signer";
-    if (!std::filesystem::exists(dir)) {
-      const char* ci = std::getenv("CI");
-      if (ci && std::string(ci) == "true") FAIL() << "samples missing";
-      GTEST_SKIP() << "samples missing";
-    }
-    samples_ = testing::SampleSource(dir);
-    clock_.Set(*ParseRfc3339("2026-11-23T00:00:00Z"));
-    NotaryOptions o;
-    o.default_server = "https://127.0.0.1:4443";
-    notary_ = std::make_unique<NotaryVerifier>(
-        o, store_, cache_, clock_,
-        [this](const std::string& server) -> Result<std::unique_ptr<MetadataSource>> {
-          servers_.push_back(server);
-          return std::unique_ptr<MetadataSource>(new Forward(samples_));
-        });
-    engine_.digests["127.0.0.1:5000/library/busybox:unsigned"] = kOther;
-    engine_.digests["127.0.0.1:5000/library/busybox:1.0"] = kV1;
-  }
-
-  testing::SampleSource samples_;
-  testing::MemoryRootStore store_;
-  MemoryMetadataCache cache_;
-  FakeClock clock_;
-  std::unique_ptr<NotaryVerifier> notary_;
-  std::vector<std::string> servers_;
-  ConfigEngine engine_;
-};
-
-TEST_F(VerifierTest, NotaryResolvesSignedDigest) {
-  auto r = notary_->Resolve("127.0.0.1:5000/library/busybox-deleg:conflict");
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(*r, (ResolvedImage{"127.0.0.1:5000/library/busybox-deleg@" + std::string(kV2),
-                               kV2,
-                               "conflict",
-                               "targets/releases",
-                               {}}));
-  EXPECT_EQ(notary_->last_fetches(), 6);
-  ASSERT_TRUE(notary_->Resolve("127.0.0.1:5000/library/busybox-deleg:1.0").ok());
-  EXPECT_EQ(notary_->last_fetches(), 1);
-  EXPECT_EQ(servers_, std::vector<std::string>{"https://127.0.0.1:4443"});
-}
-
-TEST_F(VerifierTest, DigestReferencePassesThrough) {
-  auto r = notary_->Resolve("127.0.0.1:5000/library/busybox@" + std::string(kOther));
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->reference, "127.0.0.1:5000/library/busybox@" + std::string(kOther));
-  EXPECT_EQ(r->signed_by, "");
-  EXPECT_EQ(r->warnings,
-            std::vector<std::string>{"127.0.0.1:5000/library/busybox@" + std::string(kOther) +
-                                     ": already pinned by digest; trust data not "
-                                     "consulted"});
-}
-
-TEST_F(VerifierTest, Policies) {
-  EngineDigestResolver eng(engine_);
-  const std::string unsigned_ref = "127.0.0.1:5000/library/busybox:unsigned";
-  const std::string why = "127.0.0.1:5000/library/busybox: no trust data for tag \"unsigned\"";
-
-  PolicyVerifier require(TrustPolicy::kRequire, notary_.get(), eng);
-  EXPECT_EQ(require.Resolve(unsigned_ref).status(), NotFound(why));
-  EXPECT_EQ(require.Resolve("127.0.0.1:5000/library/busybox:1.0")->signed_by, "targets");
-
-  PolicyVerifier warn(TrustPolicy::kWarn, notary_.get(), eng);
-  auto w = warn.Resolve(unsigned_ref);
-  ASSERT_TRUE(w.ok());
-  EXPECT_EQ(*w, (ResolvedImage{"127.0.0.1:5000/library/busybox@" + std::string(kOther),
-                               kOther,
-                               "unsigned",
-                               "",
-                               {"image " + unsigned_ref + ": not trust-verified (" + why +
-                                "); using the registry digest"}}));
-  EXPECT_EQ(warn.Resolve("127.0.0.1:5000/library/nope:1").status(),
-            NotFound("trust verification failed (127.0.0.1:5000/library/nope: no trust data "
-                     "(root.json not found on samples:remote-signer)) and image "
-                     "127.0.0.1:5000/library/nope:1: cannot resolve digest: manifest unknown"));
-
-  PolicyVerifier off(TrustPolicy::kOff, nullptr, eng);
-  auto o = off.Resolve("127.0.0.1:5000/library/busybox:1.0");
-  ASSERT_TRUE(o.ok());
-  EXPECT_EQ(*o, (ResolvedImage{
-                    "127.0.0.1:5000/library/busybox@" + std::string(kV1), kV1, "1.0", "", {}}));
+TEST(TrustPolicy, Parses) {
+  EXPECT_EQ(*ParseTrustPolicy("require"), TrustPolicy::kRequire);
+  EXPECT_EQ(*ParseTrustPolicy("warn"), TrustPolicy::kWarn);
+  EXPECT_EQ(*ParseTrustPolicy("off"), TrustPolicy::kOff);
   EXPECT_EQ(ParseTrustPolicy("maybe").status(),
             InvalidArgument("trust policy \"maybe\": must be require, warn or off"));
 }

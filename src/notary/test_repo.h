@@ -1,8 +1,8 @@
 // Test helper: builds and signs a small Notary-style TUF repository in memory
 // (fresh ECDSA/Ed25519/RSA keys, a self-signed root certificate with CN = GUN)
 // and publishes it into a testing::SampleSource with the server's file names,
-// so tests can cover what the saved samples cannot (delegation expiry and
-// thresholds, RSA-PSS, key-ID mismatches). Tests and fuzzer only.
+// so tests can cover what the test bed's notary metadata cannot (delegation
+// expiry and thresholds, RSA-PSS, key-ID mismatches). Tests and fuzzer only.
 //
 // Thread safety: none.
 #pragma once

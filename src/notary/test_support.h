@@ -1,7 +1,10 @@
-// Test helpers for the notary module: an in-memory MetadataSource loaded from
-// a directory in the layout of /work/shared/notary/fetch-samples.sh
-// (<dir>/<gun with '/' and ':' as '_'>/<name>.json), with fault injection, and
-// an in-memory RootStore. Used by unit tests and the fuzzer only.
+// Test helpers for the notary module: SampleSource, an in-memory
+// MetadataSource holding metadata files under the names a notary server
+// serves them (loaded from a directory laid out as
+// <dir>/<gun with '/' and ':' as '_'>/<name>.json, the layout the test bed
+// saves its notary servers' metadata in, see tests/testbed/save-tuf.py; or
+// filled by the test, see test_repo.h), with fault injection; and an
+// in-memory RootStore. Used by tests and the fuzzer only.
 //
 // Thread safety: none (single-threaded tests).
 #pragma once
@@ -17,14 +20,6 @@
 #include "notary/tuf_client.h"
 
 namespace stackctl::notary::testing {
-
-inline std::string SamplesDir() {
-#ifdef STACKCTL_SOURCE_DIR
-  return STACKCTL_SOURCE_DIR "/../shared/notary/samples";
-#else
-  return "../shared/notary/samples";
-#endif
-}
 
 inline std::string GunDir(const std::string& gun) {
   std::string d = gun;

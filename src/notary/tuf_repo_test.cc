@@ -1,5 +1,5 @@
 // TufClient over repositories built and signed by the test (test_repo.h):
-// the cases the saved samples cannot show.
+// the cases the metadata of the test bed's notary servers cannot show.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
