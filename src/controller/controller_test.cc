@@ -207,27 +207,27 @@ TEST_F(ControllerTest, NewCommitReconcilesOnlyStacksWhoseFilesChanged) {
 // changes nothing it reads does not.
 TEST_F(ControllerTest, CommitChangingAFileTheStackReadsOutsideItsFolderIsDeployed) {
   const std::string compose =
-      "version: \"3.8\"\nservices:\n  app:\n    image: app:1\n    env_file: ../shared/common.env\n"
+      "version: \"3.8\"\nservices:\n  app:\n    image: app:1\n    env_file: ../common/common.env\n"
       "    secrets: [token]\nsecrets:\n  token:\n    file: ../secrets/token.txt\n";
   std::map<std::string, std::string> files = {{"a/docker-compose.yml", compose},
-                                              {"shared/override.yml", "version: \"3.8\"\nservices:\n  app:\n    labels: [x=1]\n"},
+                                              {"common/override.yml", "version: \"3.8\"\nservices:\n  app:\n    labels: [x=1]\n"},
                                               {"b/docker-compose.yml", Compose("other:1", "1")},
-                                              {"shared/common.env", "LEVEL=1\n"},
+                                              {"common/common.env", "LEVEL=1\n"},
                                               {"secrets/token.txt", "t1"},
                                               {"README.md", "one\n"}};
   head_ = source_->Commit(files);
   // Stack a reads an override file outside its folder too; nothing below touches b.
-  a_compose_files_ = {"docker-compose.yml", "../shared/override.yml"};
+  a_compose_files_ = {"docker-compose.yml", "../common/override.yml"};
   Start();
   ASSERT_EQ(Stack("a")["sync"], "Synced") << Stack("a").dump();
-  auto labels = [&] { return fake_.InspectService("a_app")->spec["Labels"]; };
+  auto labels = [&] { return fake_.InspectService("a_app")->spec["TaskTemplate"]["ContainerSpec"]["Labels"]; };
   EXPECT_EQ(labels()["x"], "1");
   auto env = [&] { return fake_.InspectService("a_app")->spec["TaskTemplate"]["ContainerSpec"]["Env"]; };
   EXPECT_EQ(env(), Json::array({"LEVEL=1"}));
   const double a_runs = metrics_.reconcile_total.With({"a", "success"}).Value();
 
   // Only the env file outside a/ changes.
-  files["shared/common.env"] = "LEVEL=2\n";
+  files["common/common.env"] = "LEVEL=2\n";
   std::string c2 = source_->Commit(files);
   ctl_->PollRepository("repo");
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
@@ -244,7 +244,7 @@ TEST_F(ControllerTest, CommitChangingAFileTheStackReadsOutsideItsFolderIsDeploye
   EXPECT_EQ(metrics_.reconcile_total.With({"a", "success"}).Value(), a_runs + 2);
 
   // Only the override compose file outside a/ changes.
-  files["shared/override.yml"] = "version: \"3.8\"\nservices:\n  app:\n    labels: [x=2]\n";
+  files["common/override.yml"] = "version: \"3.8\"\nservices:\n  app:\n    labels: [x=2]\n";
   std::string c4 = source_->Commit(files);
   ctl_->PollRepository("repo");
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
@@ -255,7 +255,7 @@ TEST_F(ControllerTest, CommitChangingAFileTheStackReadsOutsideItsFolderIsDeploye
   // A file nobody reads: nothing is reconciled, nothing is written.
   fake_.ResetCalls();
   files["README.md"] = "two\n";
-  files["shared/unrelated.env"] = "X=1\n";
+  files["common/unrelated.env"] = "X=1\n";
   source_->Commit(files);
   ctl_->PollRepository("repo");
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));

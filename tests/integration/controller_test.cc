@@ -283,15 +283,15 @@ class ControllerInputsE2E : public ControllerE2E {
  protected:
   ControllerInputsE2E() {
     poll_interval_ = "2s";
-    stack_options_ = ", compose_files: [docker-compose.yml, ../shared/override.yml], self_heal: false";
+    stack_options_ = ", compose_files: [docker-compose.yml, ../common/override.yml], self_heal: false";
   }
   void WriteRepo() override {
     Write("repo/app/docker-compose.yml", "version: \"3.8\"\nservices:\n  web:\n    image: " + tb_.image +
                                              "\n    command: [\"sleep\", \"3600\"]\n"
-                                             "    env_file: ../shared/common.env\n    secrets: [token]\n"
+                                             "    env_file: ../common/common.env\n    secrets: [token]\n"
                                              "secrets:\n  token:\n    file: ../secrets/token.txt\n");
-    Write("repo/shared/override.yml", "version: \"3.8\"\nservices:\n  web:\n    labels: {tier: \"1\"}\n");
-    Write("repo/shared/common.env", "LEVEL=1\n");
+    Write("repo/common/override.yml", "version: \"3.8\"\nservices:\n  web:\n    labels: {tier: \"1\"}\n");
+    Write("repo/common/common.env", "LEVEL=1\n");
     Write("repo/secrets/token.txt", "token-1");
     Write("repo/README.md", "one\n");
   }
@@ -314,11 +314,11 @@ TEST_F(ControllerInputsE2E, CommitsToFilesOutsideTheStackFolderAreDeployed) {
   std::string c1 = Git("rev-parse HEAD >/dev/null");
   ASSERT_TRUE(SyncedAt(c1)) << Stack().dump() << Log();
   EXPECT_THAT(Env(), HasSubstr("LEVEL=1"));
-  EXPECT_EQ(Inspect("{{index .Spec.Labels \"tier\"}}"), "1");
+  EXPECT_EQ(Inspect("{{index .Spec.TaskTemplate.ContainerSpec.Labels \"tier\"}}"), "1");
   const std::string secret1 = Inspect("{{(index .Spec.TaskTemplate.ContainerSpec.Secrets 0).SecretName}}");
 
   // The env_file outside app/, announced by webhook.
-  Write("repo/shared/common.env", "LEVEL=2\n");
+  Write("repo/common/common.env", "LEVEL=2\n");
   std::string c2 = Git("commit -qam env");
   Webhook(c2);
   ASSERT_TRUE(SyncedAt(c2)) << Stack().dump() << Log();
@@ -331,16 +331,16 @@ TEST_F(ControllerInputsE2E, CommitsToFilesOutsideTheStackFolderAreDeployed) {
   EXPECT_NE(Inspect("{{(index .Spec.TaskTemplate.ContainerSpec.Secrets 0).SecretName}}"), secret1);
 
   // The override compose file outside app/, by webhook.
-  Write("repo/shared/override.yml", "version: \"3.8\"\nservices:\n  web:\n    labels: {tier: \"2\"}\n");
+  Write("repo/common/override.yml", "version: \"3.8\"\nservices:\n  web:\n    labels: {tier: \"2\"}\n");
   std::string c4 = Git("commit -qam override");
   Webhook(c4);
   ASSERT_TRUE(SyncedAt(c4)) << Stack().dump() << Log();
-  EXPECT_EQ(Inspect("{{index .Spec.Labels \"tier\"}}"), "2");
+  EXPECT_EQ(Inspect("{{index .Spec.TaskTemplate.ContainerSpec.Labels \"tier\"}}"), "2");
 
   // Files the stack does not read: nothing is deployed, the stack stays at c4.
   const std::string version = Inspect("{{.Version.Index}}");
   Write("repo/README.md", "two\n");
-  Write("repo/shared/other.env", "X=1\n");
+  Write("repo/common/other.env", "X=1\n");
   std::string c5 = Git("add -A && git -c user.name=t -c user.email=t@t commit -qm unrelated");
   Webhook(c5);
   // Two poll intervals and the webhook's resolve have passed.
