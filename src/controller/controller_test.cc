@@ -416,96 +416,83 @@ class FlakyEngine : public engine::EngineWrapper {
   std::atomic<int> failures_left{0};
 };
 
-TEST(ControllerRetry, EngineOutageIsRetriedWithBackoff) {
-  FakeEngine fake;
-  FlakyEngine flaky(fake);
-  flaky.failures_left = 3;
-  SystemClock clock;
-  metrics::Registry registry;
-  metrics::ControllerMetrics metrics(registry);
-  auto* source = new FakeSource();
-  source->Commit({{"docker-compose.yml", Compose("app:1", "1")}});
-  server::Config config;
-  server::RepositoryConfig repo;
-  repo.remote.name = "repo";
-  repo.poll_interval = std::chrono::hours(1);
-  config.repositories.push_back(repo);
-  server::StackConfig s;
-  s.name = "s";
-  s.repository = "repo";
-  s.path = ".";
-  s.compose_files = {"docker-compose.yml"};
-  config.stacks.push_back(s);
-  ControllerOptions o;
-  o.watch_events = false;
-  o.min_backoff = std::chrono::milliseconds(20);
-  Controller ctl(config, flaky, clock,
-                 [&](const server::RepositoryConfig&) -> Result<std::unique_ptr<gitsource::Source>> {
-                   return std::unique_ptr<gitsource::Source>(source);
-                 },
-                 secrets::Keyring(), metrics, o);
-  ASSERT_TRUE(ctl.Start().ok());
-  // (ListStacks, unlike GetStack, reads no live state: it must not consume failures.)
-  for (int i = 0; i < 100 && ctl.ListStacks()["stacks"][0]["sync"] != "Synced"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+// One stack "s" at the root of a fake repository, reconciled through
+// FlakyEngine (retries after 20 ms of backoff, no event stream).
+class ControllerRetry : public ::testing::Test {
+ protected:
+  void Start(bool self_heal) {
+    auto* source = new FakeSource();  // owned by the controller
+    source->Commit({{"docker-compose.yml", Compose("app:1", "1")}});
+    server::Config config;
+    server::RepositoryConfig repo;
+    repo.remote.name = "repo";
+    repo.poll_interval = std::chrono::hours(1);
+    config.repositories.push_back(repo);
+    server::StackConfig s;
+    s.name = "s";
+    s.repository = "repo";
+    s.path = ".";
+    s.compose_files = {"docker-compose.yml"};
+    s.options.self_heal = self_heal;
+    s.options.rollout.parallelism = 0;
+    config.stacks.push_back(s);
+    ControllerOptions o;
+    o.watch_events = false;
+    o.min_backoff = std::chrono::milliseconds(20);
+    o.drift_check_interval = std::chrono::hours(1);
+    ctl_ = std::make_unique<Controller>(
+        config, flaky_, clock_,
+        [source](const server::RepositoryConfig&) -> Result<std::unique_ptr<gitsource::Source>> {
+          return std::unique_ptr<gitsource::Source>(source);
+        },
+        secrets::Keyring(), metrics_, o);
+    ASSERT_TRUE(ctl_->Start().ok());
   }
-  EXPECT_EQ(ctl.ListStacks()["stacks"][0]["sync"], "Synced");
-  EXPECT_EQ(metrics.reconcile_errors_total.With({"s"}).Value(), 3);
-  EXPECT_EQ(flaky.failures_left, 0);
-  ctl.Stop();
+  void TearDown() override {
+    if (ctl_) ctl_->Stop();
+  }
+  // Waits (ListStacks reads no live state, so it consumes no failures).
+  Json WaitForSync(const std::string& sync) {
+    for (int i = 0; i < 200 && ctl_->ListStacks()["stacks"][0]["sync"] != sync; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return ctl_->ListStacks()["stacks"][0];
+  }
+
+  FakeEngine fake_;
+  FlakyEngine flaky_{fake_};
+  SystemClock clock_;
+  metrics::Registry registry_;
+  metrics::ControllerMetrics metrics_{registry_};
+  std::unique_ptr<Controller> ctl_;
+};
+
+TEST_F(ControllerRetry, EngineOutageIsRetriedWithBackoff) {
+  flaky_.failures_left = 3;
+  Start(/*self_heal=*/false);
+  EXPECT_EQ(WaitForSync("Synced")["sync"], "Synced");
+  EXPECT_EQ(metrics_.reconcile_errors_total.With({"s"}).Value(), 3);
+  EXPECT_EQ(flaky_.failures_left, 0);
 }
 
 // A drift check that fails on an engine hiccup is retried as a drift check:
 // with self_heal off the retry only compares, so the manual change stays.
-TEST(ControllerRetry, RetriedDriftCheckWithoutSelfHealKeepsTheManualChange) {
-  FakeEngine fake;
-  FlakyEngine flaky(fake);
-  SystemClock clock;
-  metrics::Registry registry;
-  metrics::ControllerMetrics metrics(registry);
-  auto* source = new FakeSource();
-  source->Commit({{"docker-compose.yml", Compose("app:1", "1")}});
-  server::Config config;
-  server::RepositoryConfig repo;
-  repo.remote.name = "repo";
-  repo.poll_interval = std::chrono::hours(1);
-  config.repositories.push_back(repo);
-  server::StackConfig s;
-  s.name = "s";
-  s.repository = "repo";
-  s.path = ".";
-  s.compose_files = {"docker-compose.yml"};
-  s.options.auto_sync = true;
-  s.options.self_heal = false;
-  s.options.rollout.parallelism = 0;
-  config.stacks.push_back(s);
-  ControllerOptions o;
-  o.watch_events = false;
-  o.min_backoff = std::chrono::milliseconds(20);
-  o.drift_check_interval = std::chrono::hours(1);
-  Controller ctl(config, flaky, clock,
-                 [&](const server::RepositoryConfig&) -> Result<std::unique_ptr<gitsource::Source>> {
-                   return std::unique_ptr<gitsource::Source>(source);
-                 },
-                 secrets::Keyring(), metrics, o);
-  ASSERT_TRUE(ctl.Start().ok());
-  ASSERT_TRUE(ctl.WaitIdle(std::chrono::seconds(20)));
-  ASSERT_EQ(ctl.ListStacks()["stacks"][0]["sync"], "Synced");
-  Tamper(fake, "s_app");
-  flaky.failures_left = 1;
-  ctl.CheckDrift("s");
+TEST_F(ControllerRetry, RetriedDriftCheckWithoutSelfHealKeepsTheManualChange) {
+  Start(/*self_heal=*/false);
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  ASSERT_EQ(ctl_->ListStacks()["stacks"][0]["sync"], "Synced");
+  Tamper(fake_, "s_app");
+  flaky_.failures_left = 1;
+  ctl_->CheckDrift("s");
   // The failed attempt, then its retry (after 20 ms of backoff).
-  for (int i = 0; i < 200 && ctl.ListStacks()["stacks"][0]["sync"] != "OutOfSync"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  ASSERT_TRUE(ctl.WaitIdle(std::chrono::seconds(20)));
-  Json st = ctl.ListStacks()["stacks"][0];
+  WaitForSync("OutOfSync");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  Json st = ctl_->ListStacks()["stacks"][0];
   EXPECT_EQ(st["sync"], "OutOfSync") << st.dump();
   EXPECT_EQ(st["out_of_sync"], Json::array({"service s_app: update"}));
-  EXPECT_EQ(fake.InspectService("s_app")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "manual:1");
-  EXPECT_EQ(metrics.reconcile_errors_total.With({"s"}).Value(), 1);
-  EXPECT_EQ(flaky.failures_left, 0);
-  ctl.Stop();
+  EXPECT_EQ(fake_.InspectService("s_app")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "manual:1");
+  EXPECT_EQ(metrics_.reconcile_errors_total.With({"s"}).Value(), 1);
+  EXPECT_EQ(flaky_.failures_left, 0);
 }
 
 }  // namespace
