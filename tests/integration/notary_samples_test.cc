@@ -49,35 +49,8 @@ constexpr char kGun[] = "127.0.0.1:5000/library/busybox";
 constexpr char kDeleg[] = "127.0.0.1:5000/library/busybox-deleg";
 constexpr char kOther[] = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
-// One row of expected.tsv: what docker 20.10 resolves gun:tag to.
-struct Expected {
-  std::string gun, tag;
-  std::string want;  // "sha256:..." or "UNTRUSTED:<reason>"
-  std::string role;  // the signing role, "-" when none
-};
-
-// The rows of an expected.tsv (tab-separated, '#' starts a comment line).
-std::vector<Expected> ReadExpected(const std::string& path) {
-  std::vector<Expected> rows;
-  std::stringstream in(ReadFile(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, '\t')) f.push_back(cell);
-    if (f.size() < 4) {
-      ADD_FAILURE() << path << ": short row: " << line;
-      continue;
-    }
-    rows.push_back({f[0], f[1], f[2], f[3]});
-  }
-  return rows;
-}
-
 // The digest `rows` expect for gun:tag ("" when absent).
-std::string ExpectedDigest(const std::vector<Expected>& rows, const std::string& gun,
+std::string ExpectedDigest(const std::vector<::stackctl::testing::NotaryExpected>& rows, const std::string& gun,
                            const std::string& tag) {
   for (const auto& r : rows) {
     if (r.gun == gun && r.tag == tag) return r.want;
@@ -95,7 +68,7 @@ class TufTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(std::filesystem::is_directory(dir_ + "/" + testing::GunDir(kGun)))
         << "the test bed saved no samples in " << dir_;
     source_ = std::make_unique<SampleSource>(dir_);
-    expected_ = ReadExpected(dir_ + "/expected.tsv");
+    expected_ = ::stackctl::testing::ReadNotaryExpected(dir_ + "/expected.tsv");
     v1_ = ExpectedDigest(expected_, kGun, "1.0");
     v2_ = ExpectedDigest(expected_, kGun, "2.0");
     clock_.Set(std::chrono::system_clock::now());
@@ -115,7 +88,7 @@ class TufTest : public ::testing::TestWithParam<std::string> {
 
   std::string root_, dir_;
   std::unique_ptr<SampleSource> source_;
-  std::vector<Expected> expected_;
+  std::vector<::stackctl::testing::NotaryExpected> expected_;
   std::string v1_, v2_;  // the digests of busybox:1.0 and :2.0
   testing::MemoryRootStore store_;
   MemoryMetadataCache cache_;
@@ -404,7 +377,7 @@ class VerifierTest : public ::testing::Test {
     ASSERT_TRUE(std::filesystem::is_directory(dir + "/" + testing::GunDir(kGun)))
         << "the test bed saved no samples in " << dir;
     samples_ = SampleSource(dir);
-    auto expected = ReadExpected(dir + "/expected.tsv");
+    auto expected = ::stackctl::testing::ReadNotaryExpected(dir + "/expected.tsv");
     v1_ = ExpectedDigest(expected, kGun, "1.0");
     v2_ = ExpectedDigest(expected, kGun, "2.0");
     clock_.Set(std::chrono::system_clock::now());

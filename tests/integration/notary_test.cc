@@ -92,18 +92,9 @@ class NotaryTest : public ::testing::Test {
 };
 
 TEST_F(NotaryTest, EveryExpectedCaseMatchesDocker) {
-  std::ifstream in(nb_.expected);
-  ASSERT_TRUE(in) << nb_.expected;
-  std::string line;
   int rows = 0;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, '\t')) f.push_back(cell);
-    ASSERT_GE(f.size(), 4u);
-    const std::string &gun = f[0], &tag = f[1], &want = f[2], &role = f[3];
+  for (const NotaryExpected& row : ReadNotaryExpected(nb_.expected)) {
+    const std::string &gun = row.gun, &tag = row.tag, &want = row.want, &role = row.role;
     const std::string image = gun + ":" + tag;
     SCOPED_TRACE(image);
     ++rows;

@@ -181,4 +181,23 @@ double Stackctld::Metric(const std::string& sample) {
   return -1;
 }
 
+std::vector<NotaryExpected> ReadNotaryExpected(const std::string& path) {
+  std::vector<NotaryExpected> rows;
+  std::stringstream in(ReadFile(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, '\t')) f.push_back(cell);
+    if (f.size() < 4) {
+      ADD_FAILURE() << path << ": short row: " << line;
+      continue;
+    }
+    rows.push_back({f[0], f[1], f[2], f[3]});
+  }
+  return rows;
+}
+
 }  // namespace stackctl::testing

@@ -57,6 +57,17 @@ bool LoadTestbed(Testbed* tb);
 // stderr when merge_stderr) into *out.
 int RunCommand(const std::string& cmd, std::string* out, bool merge_stderr = true);
 
+// One row of a Notary expected.tsv (tests/testbed/notary-up.sh): what docker
+// resolves gun:tag to.
+struct NotaryExpected {
+  std::string gun, tag;
+  std::string want;  // "sha256:..." or "UNTRUSTED:<reason>"
+  std::string role;  // the signing role, "-" when none
+};
+// The rows of an expected.tsv (tab-separated, '#' starts a comment line); a
+// short row fails the test.
+std::vector<NotaryExpected> ReadNotaryExpected(const std::string& path);
+
 // `s` without trailing newlines and spaces.
 std::string Trim(std::string s);
 std::string ReadFile(const std::string& path);
