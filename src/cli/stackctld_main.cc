@@ -96,7 +96,11 @@ int main(int argc, char** argv) {
     auto observer = [&metrics](const std::string& repo, const std::string& result) {
       metrics.git_fetch_total.With({repo, result}).Inc();
     };
-    ASSIGN_OR_RETURN(auto s, gitsource::GitSource::Create(r.remote, cache_dir, observer));
+    auto rebuilt = [&metrics](const std::string& repo, const std::string& /*reason: logged*/) {
+      metrics.git_cache_rebuilds_total.With({repo}).Inc();
+    };
+    metrics.git_cache_rebuilds_total.With({r.remote.name});  // exported from 0
+    ASSIGN_OR_RETURN(auto s, gitsource::GitSource::Create(r.remote, cache_dir, observer, rebuilt));
     return std::unique_ptr<gitsource::Source>(std::move(s));
   };
 

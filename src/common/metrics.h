@@ -115,7 +115,9 @@ std::vector<double> DurationBuckets();
   COUNTER(webhook_requests_total, "Webhook requests by provider and result.", "provider",       \
           "result")                                                                             \
   COUNTER(git_fetch_total, "Git remote operations (ls-remote, fetch) by result.", "repo",       \
-          "result")
+          "result")                                                                             \
+  COUNTER(git_cache_rebuilds_total,                                                             \
+          "Damaged Git caches of a repository moved aside and cloned again.", "repo")
 
 struct ControllerMetrics {
   explicit ControllerMetrics(Registry& registry);

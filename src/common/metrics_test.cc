@@ -59,6 +59,7 @@ std::string ControllerSample() {
   m.managed_objects.With({"web", "service"}).Set(3);
   m.webhook_requests_total.With({"github", "accepted"}).Inc();
   m.git_fetch_total.With({"infra", "success"}).Inc();
+  m.git_cache_rebuilds_total.With({"infra"}).Inc();
   EXPECT_EQ(&m.registry, &r);
   return r.Render();
 }
@@ -75,6 +76,8 @@ TEST(MetricsTest, ControllerMetricsAreDeclared) {
         "stackctl_managed_objects{stack=\"web\",kind=\"service\"} 3\n",
         "stackctl_webhook_requests_total{provider=\"github\",result=\"accepted\"} 1\n",
         "stackctl_git_fetch_total{repo=\"infra\",result=\"success\"} 1\n",
+        "stackctl_git_cache_rebuilds_total{repo=\"infra\"} 1\n",
+        "# TYPE stackctl_git_cache_rebuilds_total counter\n",
         "# TYPE stackctl_reconcile_time_seconds histogram\n",
         "# TYPE stackctl_last_success_timestamp_seconds gauge\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line;

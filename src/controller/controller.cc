@@ -18,6 +18,10 @@ constexpr std::chrono::seconds kEchoWindow{2};
 constexpr std::chrono::seconds kStreamUpAtLeast{1};
 // After such a failure every stack is checked this long after re-subscribing.
 constexpr std::chrono::seconds kResyncDelay{1};
+// A repository failing for longer than this many poll intervals is stale.
+constexpr int kStalePolls = 3;
+// The interval for that of a repository that is not polled (webhooks only).
+constexpr std::chrono::minutes kUnpolledInterval{1};
 
 std::shared_ptr<spdlog::logger> Log() { return log::Get("controller"); }
 
@@ -72,7 +76,49 @@ void Controller::Stop() {
   threads_.clear();
 }
 
-bool Controller::Ready() { return ready_ && !stop_; }
+bool Controller::Ready() {
+  if (!ready_ || stop_) return false;
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& [name, repo] : repos_) {
+    if (StaleLocked(repo)) return false;
+  }
+  return true;
+}
+
+std::string Controller::NotReadyReason() {
+  if (!ready_ || stop_) return "the controller is not running";
+  std::lock_guard<std::mutex> l(mu_);
+  std::string why;
+  for (const auto& [name, repo] : repos_) {
+    if (!StaleLocked(repo)) continue;
+    if (!why.empty()) why += "; ";
+    why += "repository " + name + " failing since " + FormatRfc3339(repo.failing_since_wall) + ": " +
+           (repo.error.empty() ? repo.fetch_error : repo.error);
+  }
+  return why;
+}
+
+bool Controller::StaleLocked(const RepoState& repo) const {
+  if (repo.failing_since == std::chrono::steady_clock::time_point{}) return false;
+  auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(repo.config->poll_interval);
+  if (interval.count() <= 0) interval = kUnpolledInterval;
+  return clock_.Steady() - repo.failing_since > kStalePolls * interval;
+}
+
+void Controller::NoteRepositoryLocked(RepoState& repo, RepoOp op, const Status& st) {
+  (op == RepoOp::kResolve ? repo.error : repo.fetch_error) = st.ok() ? "" : st.message();
+  if (repo.error.empty() && repo.fetch_error.empty()) {
+    repo.failing_since = {};
+  } else if (repo.failing_since == std::chrono::steady_clock::time_point{}) {
+    repo.failing_since = clock_.Steady();
+    repo.failing_since_wall = clock_.Now();
+  }
+}
+
+void Controller::NoteRepository(const std::string& repository, RepoOp op, const Status& st) {
+  std::lock_guard<std::mutex> l(mu_);
+  NoteRepositoryLocked(repos_.at(repository), op, st);
+}
 
 void Controller::Enqueue(Request r) {
   std::lock_guard<std::mutex> l(mu_);
@@ -183,12 +229,11 @@ void Controller::PollRepository(const std::string& repository, reconciler::Trigg
   {
     std::lock_guard<std::mutex> l(mu_);
     RepoState& repo = repos_.at(repository);
+    NoteRepositoryLocked(repo, RepoOp::kResolve, head.status());
     if (!head.ok()) {
-      repo.error = head.status().message();
       Log()->warn("repository {}: {}", repository, repo.error);
       return;
     }
-    repo.error.clear();
     if (*head == old_head) return;  // nothing new: one ref lookup, nothing else
     repo.head = *head;
     for (auto& [name, st] : stacks_) {
@@ -216,7 +261,10 @@ void Controller::PollRepository(const std::string& repository, reconciler::Trigg
     bool changed = true;
     if (!applied.empty() && inputs_known) {
       Status fetch = OkStatus();
-      if (!fetched) fetch = source->Fetch(*head).status();
+      if (!fetched) {
+        fetch = source->Fetch(*head).status();
+        NoteRepository(repository, RepoOp::kFetch, fetch);
+      }
       fetched = fetch.ok();
       auto paths = fetch.ok() ? source->ChangedPaths(applied, *head) : Result<std::vector<std::string>>(fetch);
       if (paths.ok()) changed = gitsource::StackInputsChanged(*paths, path, inputs);
@@ -406,12 +454,15 @@ void Controller::Reconcile(const Request& r) {
   // An explicit sync of "the branch" means its newest commit, not the last one polled.
   if (target.empty() || (r.trigger == reconciler::Trigger::kApi && r.revision.empty())) {
     auto head = source->ResolveRemote();
+    NoteRepository(cfg->repository, RepoOp::kResolve, head.status());
     if (!head.ok()) return fail(head.status(), "", !head.status().IsRetryable());
     target = *head;
     std::lock_guard<std::mutex> l(mu_);
     repos_.at(cfg->repository).head = *head;
   }
   auto snap = source->Fetch(target);
+  // An explicit revision that cannot be fetched says nothing about the repository.
+  if (r.revision.empty()) NoteRepository(cfg->repository, RepoOp::kFetch, snap.status());
   if (!snap.ok()) return fail(snap.status(), target, !snap.status().IsRetryable());
   const std::string commit = snap->commit();
   const reconciler::ReconcilePlan plan = reconciler::DecideReconcile(
@@ -635,7 +686,10 @@ Json Controller::StackJson(const std::string& name, const StackState& s) const {
           {"path", s.config->path},
           {"revision", s.applied_commit},
           {"target_revision", repo.head},
-          {"repository_error", repo.error},
+          {"repository_error", repo.error.empty() ? repo.fetch_error : repo.error},
+          {"repository_failing_since",
+           repo.failing_since == std::chrono::steady_clock::time_point{} ? "" : FormatRfc3339(repo.failing_since_wall)},
+          {"repository_stale", StaleLocked(repo)},
           {"sync", s.sync},
           {"health", s.health},
           {"last_result", s.last_result},

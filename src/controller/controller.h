@@ -31,6 +31,11 @@
 // (no hot loop), and the status shows the path-qualified error. An operation
 // whose rollout failed and was rolled back ends "failed" with the code
 // FAILED_PRECONDITION (the commit cannot be applied as it is).
+// A repository whose head cannot be resolved, or whose head cannot be fetched
+// (the Git cache repairs itself, see gitsource/git_source.h), for longer than
+// kStalePolls poll intervals (kStalePolls minutes when it is not polled) is
+// shown in every stack's status (repository_failing_since, repository_stale)
+// and makes /readyz answer 503 naming it, until one succeeds.
 // A stack pinned by `stackctl deploy/rollback` is diffed but not changed by
 // automatic triggers until `stackctl resume`; an explicit API sync still runs.
 //
@@ -89,6 +94,7 @@ class Controller : public server::ControllerApi {
 
   // server::ControllerApi
   bool Ready() override;
+  std::string NotReadyReason() override;
   void OnPush(const std::string& repository, const std::string& commit) override;
   Result<std::string> Sync(const std::string& stack, const std::optional<std::string>& revision) override;
   Result<Json> WaitOperation(const std::string& id, std::chrono::milliseconds timeout) override;
@@ -130,10 +136,14 @@ class Controller : public server::ControllerApi {
   struct RepoState {
     const server::RepositoryConfig* config = nullptr;
     std::unique_ptr<gitsource::Source> source;
-    std::string head;  // last resolved commit
-    std::string error;
+    std::string head;          // last resolved commit
+    std::string error;         // of the last ResolveRemote
+    std::string fetch_error;   // of the last Fetch of the head
+    std::chrono::steady_clock::time_point failing_since{};  // {} = not failing
+    Clock::TimePoint failing_since_wall{};
     bool push_pending = false;  // a webhook asked for a resolve (PollLoop runs it)
   };
+  enum class RepoOp { kResolve, kFetch };
   struct Request {
     std::string stack;
     reconciler::Trigger trigger = reconciler::Trigger::kPoll;
@@ -157,6 +167,11 @@ class Controller : public server::ControllerApi {
   void ProcessDueDriftChecks();
   void OnStackEvent(const std::string& stack);
   Json StackJson(const std::string& name, const StackState& s) const;
+  // Records the outcome of a ResolveRemote or of a Fetch of the head.
+  void NoteRepositoryLocked(RepoState& repo, RepoOp op, const Status& st);
+  void NoteRepository(const std::string& repository, RepoOp op, const Status& st);
+  // Failing for longer than kStalePolls poll intervals.
+  bool StaleLocked(const RepoState& repo) const;
 
   server::Config config_;
   engine::Engine& engine_;

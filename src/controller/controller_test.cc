@@ -24,6 +24,8 @@ class FakeSource : public gitsource::Source {
     return id;
   }
   void SetDown(bool down) { down_ = down; }
+  // Fetches fail as from a cache that could not be repaired.
+  void SetFetchDown(bool down) { fetch_down_ = down; }
   int resolves() const { return resolves_; }
 
   std::string DisplayUrl() const override { return "file:///fake"; }
@@ -35,6 +37,7 @@ class FakeSource : public gitsource::Source {
   }
   Result<gitsource::Snapshot> Fetch(const std::string& revision) override {
     std::lock_guard<std::mutex> l(mu_);
+    if (fetch_down_) return Unavailable("git fetch file:///fake: Git cache /c/repo.git: unreadable");
     auto it = commits_.find(revision);
     if (it == commits_.end()) return NotFound("git file:///fake: unknown revision " + revision);
     return gitsource::Snapshot({revision, "msg", "a <a@b>", 0},
@@ -59,7 +62,7 @@ class FakeSource : public gitsource::Source {
   std::mutex mu_;
   std::map<std::string, std::map<std::string, std::string>> commits_;
   std::string head_;
-  bool down_ = false;
+  std::atomic<bool> down_{false}, fetch_down_{false};
   int resolves_ = 0;
 };
 
@@ -106,7 +109,7 @@ class ControllerTest : public ::testing::Test {
     repo.remote.name = "repo";
     repo.remote.url = "file:///fake";
     repo.remote.ref = "main";
-    repo.poll_interval = std::chrono::hours(1);  // tests poll by hand
+    repo.poll_interval = poll_interval_;  // tests poll by hand
     config_.repositories.push_back(repo);
     for (const char* name : {"a", "b"}) {
       server::StackConfig s;
@@ -124,7 +127,7 @@ class ControllerTest : public ::testing::Test {
     o.drift_check_interval = std::chrono::hours(1);
     o.min_backoff = std::chrono::milliseconds(50);
     ctl_ = std::make_unique<Controller>(
-        config_, engine_, clock_,
+        config_, engine_, use_fake_clock_ ? static_cast<Clock&>(fake_clock_) : clock_,
         [this](const server::RepositoryConfig&) -> Result<std::unique_ptr<gitsource::Source>> {
           return std::unique_ptr<gitsource::Source>(source_);
         },
@@ -158,6 +161,9 @@ class ControllerTest : public ::testing::Test {
 
   bool watch_events_ = false;
   std::vector<std::string> a_compose_files_ = {"docker-compose.yml"};
+  bool use_fake_clock_ = false;
+  std::chrono::milliseconds poll_interval_ = std::chrono::hours(1);
+  FakeClock fake_clock_;
   FakeEngine fake_;
   BreakableEvents engine_{fake_};
   SystemClock clock_;
@@ -177,6 +183,77 @@ TEST_F(ControllerTest, StartDeploysEveryStackAtTheHeadCommit) {
   EXPECT_EQ(Image("a_app"), "app:1");
   EXPECT_EQ(fake_.InspectService("a_app")->labels["io.stackctl.revision"], head_);
   EXPECT_EQ(metrics_.reconcile_total.With({"a", "success"}).Value(), 1);
+}
+
+// A repository that cannot be resolved for longer than three poll intervals
+// is shown in the stacks' status and makes the controller not ready.
+TEST_F(ControllerTest, RepositoryFailingForThreePollIntervalsIsStale) {
+  use_fake_clock_ = true;
+  poll_interval_ = std::chrono::minutes(10);  // the poll thread stays idle
+  Start();
+  EXPECT_TRUE(ctl_->Ready());
+  EXPECT_EQ(Stack("a")["repository_failing_since"], "");
+  EXPECT_EQ(Stack("a")["repository_stale"], false);
+
+  source_->SetDown(true);
+  const std::string since = FormatRfc3339(fake_clock_.Now());
+  ctl_->PollRepository("repo");
+  EXPECT_EQ(Stack("a")["repository_error"], "git file:///fake: connection refused");
+  EXPECT_EQ(Stack("a")["repository_failing_since"], since);
+  EXPECT_EQ(Stack("a")["repository_stale"], false);
+  fake_clock_.Advance(std::chrono::minutes(30));  // three intervals: not longer
+  ctl_->PollRepository("repo");
+  EXPECT_TRUE(ctl_->Ready());
+  EXPECT_EQ(Stack("b")["repository_failing_since"], since);
+  fake_clock_.Advance(std::chrono::seconds(1));
+  EXPECT_FALSE(ctl_->Ready());
+  EXPECT_EQ(ctl_->NotReadyReason(),
+            "repository repo failing since " + since + ": git file:///fake: connection refused");
+  EXPECT_EQ(Stack("a")["repository_stale"], true);
+  EXPECT_EQ(Stack("b")["repository_stale"], true);
+
+  source_->SetDown(false);
+  ctl_->PollRepository("repo");
+  EXPECT_TRUE(ctl_->Ready());
+  EXPECT_EQ(ctl_->NotReadyReason(), "");
+  EXPECT_EQ(Stack("a")["repository_error"], "");
+  EXPECT_EQ(Stack("a")["repository_failing_since"], "");
+  EXPECT_EQ(Stack("a")["repository_stale"], false);
+}
+
+// The head resolves but cannot be fetched (a cache the source could not
+// repair): the repository is failing too, until a fetch of the head works.
+TEST_F(ControllerTest, HeadThatCannotBeFetchedIsStaleToo) {
+  use_fake_clock_ = true;
+  poll_interval_ = std::chrono::minutes(10);
+  Start();
+  source_->SetFetchDown(true);
+  std::string next = source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                                      {"b/docker-compose.yml", Compose("other:1", "1")}});
+  const std::string since = FormatRfc3339(fake_clock_.Now());
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Stack("a")["repository_error"], "git fetch file:///fake: Git cache /c/repo.git: unreadable");
+  EXPECT_EQ(Stack("a")["repository_failing_since"], since);
+  EXPECT_EQ(Stack("a")["last_error"], "git fetch file:///fake: Git cache /c/repo.git: unreadable");
+  EXPECT_EQ(Stack("a")["revision"], head_);
+  fake_clock_.Advance(std::chrono::minutes(31));
+  EXPECT_FALSE(ctl_->Ready());
+  EXPECT_EQ(ctl_->NotReadyReason(), "repository repo failing since " + since +
+                                        ": git fetch file:///fake: Git cache /c/repo.git: unreadable");
+
+  // The stack's retry (once its backoff has passed on the fake clock) fetches again.
+  source_->SetFetchDown(false);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        fake_clock_.Advance(std::chrono::seconds(1));
+        return Stack("a")["revision"] == next;
+      },
+      std::chrono::seconds(10)))
+      << Stack("a").dump();
+  EXPECT_TRUE(ctl_->Ready());
+  EXPECT_EQ(Stack("a")["repository_error"], "");
+  EXPECT_EQ(Stack("a")["repository_failing_since"], "");
 }
 
 TEST_F(ControllerTest, NewCommitReconcilesOnlyStacksWhoseFilesChanged) {

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -312,6 +313,42 @@ using BlobPtr = GitPtr<git_blob, git_blob_free>;
 using ObjectPtr = GitPtr<git_object, git_object_free>;
 using DiffPtr = GitPtr<git_diff, git_diff_free>;
 using RepoPtr = GitPtr<git_repository, git_repository_free>;
+using RefPtr = GitPtr<git_reference, git_reference_free>;
+using OdbPtr = GitPtr<git_odb, git_odb_free>;
+
+std::string LastGitMessage() {
+  const git_error* e = git_error_last();
+  return e && e->message ? e->message : "unknown libgit2 error";
+}
+
+// Reads every tree of `tree` and the header of every file in it, so that a
+// snapshot never meets an object the cache lost. Fills *why on failure.
+Status VerifyTree(git_repository* repo, const git_tree* tree, const std::string& what,
+                  GitFailure* why) {
+  OdbPtr odb;
+  int rc = git_repository_odb(&odb.p, repo);
+  struct Walk {
+    git_odb* odb;
+    int rc = 0;
+  } walk{odb.p};
+  if (rc == 0) {
+    rc = git_tree_walk(
+        tree, GIT_TREEWALK_PRE,
+        [](const char*, const git_tree_entry* entry, void* payload) -> int {
+          auto* w = static_cast<Walk*>(payload);
+          if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) return 0;  // trees: read by the walk
+          size_t size = 0;
+          git_object_t type = GIT_OBJECT_INVALID;
+          w->rc = git_odb_read_header(&size, &type, w->odb, git_tree_entry_id(entry));
+          return w->rc == 0 ? 0 : -1;
+        },
+        &walk);
+    if (walk.rc != 0) rc = walk.rc;
+  }
+  if (rc == 0) return OkStatus();
+  *why = CaptureGitFailure(GitStep::kRead, rc);
+  return Unavailable(what + ": " + LastGitMessage());
+}
 
 // The files of one commit, read from its own handle on the cache repository.
 class GitTreeSource : public FileSource {
@@ -375,6 +412,13 @@ class GitTreeSource : public FileSource {
   git_tree* tree_ = nullptr;
 };
 
+// Every branch and tag of the remote.
+const std::vector<std::string>& AllRefspecs() {
+  static const std::vector<std::string> kAll = {"+refs/heads/*:refs/remotes/origin/*",
+                                                "+refs/tags/*:refs/tags/*"};
+  return kAll;
+}
+
 // An in-memory remote for `url`. url.*.insteadOf rewriting from the user's Git
 // configuration is skipped: the configured URL is the one used (and libgit2
 // 1.5 leaks PCRE2 match data on every insteadOf lookup, libgit2 PR #6382).
@@ -405,7 +449,8 @@ bool SshSupported() {
 }
 
 Result<std::unique_ptr<GitSource>> GitSource::Create(RemoteSpec spec, std::string cache_dir,
-                                                     FetchObserver observer) {
+                                                     FetchObserver observer,
+                                                     CacheRebuildObserver rebuild_observer) {
   const std::string what = "repository " + spec.name;
   if (!ValidName(spec.name)) {
     return InvalidArgument(what + ": name must be letters, digits, '.', '_' or '-'");
@@ -435,16 +480,20 @@ Result<std::unique_ptr<GitSource>> GitSource::Create(RemoteSpec spec, std::strin
                            spec.ref + "\"");
   }
   std::string path = (fs::path(cache_dir) / (spec.name + ".git")).string();
-  return std::unique_ptr<GitSource>(new GitSource(std::move(spec), path, std::move(observer)));
+  return std::unique_ptr<GitSource>(
+      new GitSource(std::move(spec), path, std::move(observer), std::move(rebuild_observer)));
 }
 
-GitSource::GitSource(RemoteSpec spec, std::string cache_path, FetchObserver observer)
-    : spec_(std::move(spec)), cache_path_(std::move(cache_path)), observer_(std::move(observer)) {
+GitSource::GitSource(RemoteSpec spec, std::string cache_path, FetchObserver observer,
+                     CacheRebuildObserver rebuild_observer)
+    : spec_(std::move(spec)),
+      cache_path_(std::move(cache_path)),
+      observer_(std::move(observer)),
+      rebuild_observer_(std::move(rebuild_observer)) {
   git_libgit2_init();
 }
 
 GitSource::~GitSource() {
-  if (repo_) git_repository_free(repo_);
   git_libgit2_shutdown();
 }
 
@@ -488,29 +537,134 @@ Result<std::string> GitSource::ResolveRemote() {
   return finish(found);
 }
 
-Status GitSource::OpenCacheLocked() {
-  if (repo_) return OkStatus();
+std::string GitSource::TrackedRef() const {
+  switch (spec_.kind) {
+    case RefKind::kBranch: return "refs/remotes/origin/" + spec_.ref;
+    case RefKind::kTag: return "refs/tags/" + spec_.ref;
+    case RefKind::kCommit: return "";
+  }
+  return "";
+}
+
+Status GitSource::NoSpace(const std::string& op, const std::string& detail) const {
+  return Unavailable("git " + op + " " + DisplayUrl() + ": no space left on the device of the Git cache " +
+                     cache_path_ + " (" + detail + ")");
+}
+
+std::vector<std::string> GitSource::ConfiguredRefspecs() const {
+  switch (spec_.kind) {
+    case RefKind::kBranch: return {"+refs/heads/" + spec_.ref + ":" + TrackedRef()};
+    case RefKind::kTag: return {"+refs/tags/" + spec_.ref + ":" + TrackedRef()};
+    case RefKind::kCommit: break;
+  }
+  return AllRefspecs();
+}
+
+Status GitSource::InitCacheLocked(git_repository** repo, GitFailure* why) {
   std::error_code ec;
   fs::create_directories(fs::path(cache_path_).parent_path(), ec);
+  if (ec == std::errc::no_space_on_device) return NoSpace("init", ec.message());
   if (ec) return Internal(cache_path_ + ": cannot create cache directory: " + ec.message());
-  if (fs::exists(cache_path_)) {
-    if (git_repository_open_bare(&repo_, cache_path_.c_str()) == 0) return OkStatus();
-    const git_error* e = git_error_last();
-    log::Get("gitsource")->warn("cache {} unusable ({}), recreating", cache_path_,
-                                e && e->message ? e->message : "unknown error");
-    repo_ = nullptr;
-    fs::remove_all(cache_path_, ec);
+  int rc = git_repository_init(repo, cache_path_.c_str(), /*is_bare=*/1);
+  if (rc == 0) return OkStatus();
+  *repo = nullptr;
+  *why = CaptureGitFailure(GitStep::kOpen, rc);
+  if (ClassifyGitFailure(*why) == CacheFault::kNoSpace) return NoSpace("init", LastGitMessage());
+  return Internal(cache_path_ + ": cannot create cache repository: " + LastGitMessage());
+}
+
+Status GitSource::OpenCacheLocked(git_repository** repo, GitFailure* why) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(cache_path_, ec))) return InitCacheLocked(repo, why);
+  // Damage that no operation might trip over, but that the next one could:
+  // the layout, HEAD, and the ref this source follows.
+  why->step = GitStep::kOpen;
+  RETURN_IF_ERROR(CheckCacheLayout(cache_path_));
+  int rc = git_repository_open_bare(repo, cache_path_.c_str());
+  if (rc != 0) {
+    *repo = nullptr;
+    *why = CaptureGitFailure(GitStep::kOpen, rc);
+    return FailedPrecondition(cache_path_ + ": cannot be opened: " + LastGitMessage());
   }
-  if (git_repository_init(&repo_, cache_path_.c_str(), /*is_bare=*/1) != 0) {
-    const git_error* e = git_error_last();
-    repo_ = nullptr;
-    return Internal(cache_path_ + ": cannot create cache repository: " +
-                    (e && e->message ? e->message : "unknown error"));
+  RefPtr head;
+  rc = git_reference_lookup(&head.p, *repo, "HEAD");
+  if (rc != 0) {
+    *why = CaptureGitFailure(GitStep::kOpen, rc);
+    return FailedPrecondition(cache_path_ + ": HEAD: " + LastGitMessage());
   }
+  const std::string tracked = TrackedRef();
+  if (!tracked.empty()) RETURN_IF_ERROR(CheckCacheRef(*repo, cache_path_, tracked, GitStep::kOpen, why));
   return OkStatus();
 }
 
-Status GitSource::FetchRefspecsLocked(const std::vector<std::string>& refspecs) {
+void GitSource::RemoveDamagedCopyLocked() {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(DamagedPath(), ec))) return;
+  fs::remove_all(DamagedPath(), ec);
+  if (ec) log::Get("gitsource")->warn("repository {}: cannot remove {}: {}", spec_.name, DamagedPath(), ec.message());
+}
+
+Status GitSource::RebuildLocked(const std::string& reason) {
+  const std::string aside = DamagedPath();
+  log::Get("gitsource")->info("repository {}: Git cache is damaged ({}); moving it to {} and cloning {} again",
+                              spec_.name, reason, aside, DisplayUrl());
+  if (rebuild_observer_) rebuild_observer_(spec_.name, reason);
+  std::error_code ec;
+  fs::remove_all(aside, ec);  // a copy left by an earlier rebuild whose clone failed
+  fs::rename(cache_path_, aside, ec);
+  if (ec) {
+    return Internal(cache_path_ + ": cannot move the damaged Git cache aside to " + aside + ": " +
+                    ec.message());
+  }
+  RepoPtr repo;
+  GitFailure why;
+  RETURN_IF_ERROR(InitCacheLocked(&repo.p, &why));
+  // "Clone": what Fetch brings for the configured ref.
+  Status cloned = FetchRefspecsLocked(repo.p, ConfiguredRefspecs(), &why);
+  if (!cloned.ok()) {
+    log::Get("gitsource")->warn("repository {}: cloning the Git cache again failed: {}", spec_.name,
+                                cloned.message());
+    return cloned;
+  }
+  RemoveDamagedCopyLocked();
+  log::Get("gitsource")->info("repository {}: Git cache cloned again from {}", spec_.name, DisplayUrl());
+  return OkStatus();
+}
+
+Status GitSource::RunOnCacheLocked(const std::function<Status(git_repository*, GitFailure*)>& op) {
+  for (bool rebuilt = false;; rebuilt = true) {
+    // A fresh handle per operation: nothing of a cache that changed on disk
+    // (or was moved aside) stays mapped or cached between operations.
+    Status st;
+    GitFailure why;
+    {
+      RepoPtr repo;
+      st = OpenCacheLocked(&repo.p, &why);
+      if (st.ok()) {
+        why = GitFailure{};
+        st = op(repo.p, &why);
+      }
+    }
+    if (st.ok()) {
+      RemoveDamagedCopyLocked();
+      return st;
+    }
+    CacheFault fault = ClassifyGitFailure(why);
+    std::string reason = st.message();
+    if (fault == CacheFault::kSuspect) {
+      Status health = CheckCacheHealth(cache_path_);
+      fault = health.ok() ? CacheFault::kNone : CacheFault::kDamaged;
+      reason = health.message();
+    }
+    if (fault != CacheFault::kDamaged) return st;
+    // Once cloned again, a cache that is still unreadable is not retried here.
+    if (rebuilt) return Unavailable(st.message() + " (after cloning the Git cache again)");
+    RETURN_IF_ERROR(RebuildLocked(reason));
+  }
+}
+
+Status GitSource::FetchRefspecsLocked(git_repository* repo, const std::vector<std::string>& refspecs,
+                                      GitFailure* why) {
   const std::string url = DisplayUrl();
   CallbackState st;
   st.spec = &spec_;
@@ -521,25 +675,82 @@ Status GitSource::FetchRefspecsLocked(const std::vector<std::string>& refspecs) 
   for (const std::string& s : refspecs) specs.push_back(const_cast<char*>(s.c_str()));
   git_strarray arr{specs.data(), specs.size()};
   RemotePtr remote;
-  int rc = CreateRemote(&remote.p, repo_, spec_.url);
+  int rc = CreateRemote(&remote.p, repo, spec_.url);
   if (rc == 0) rc = git_remote_fetch(remote.p, &arr, &opts, nullptr);
-  Status status = rc == 0 ? OkStatus() : GitError(rc, "fetch", url, st);
+  Status status;
+  if (rc != 0) {
+    *why = CaptureGitFailure(GitStep::kFetch, rc);
+    why->remote_side = st.auth_failed || st.host_rejected || !st.file_error.ok();
+    status = ClassifyGitFailure(*why) == CacheFault::kNoSpace ? NoSpace("fetch", LastGitMessage())
+                                                              : GitError(rc, "fetch", url, st);
+  }
   if (observer_) observer_(spec_.name, status.ok() ? "success" : "error");
   return status;
 }
 
-Result<std::string> GitSource::LookupLocked(const std::string& revision) {
-  std::vector<std::string> candidates;
-  if (IsHex(revision)) candidates.push_back(revision);
-  candidates.push_back("refs/remotes/origin/" + revision);
-  candidates.push_back("refs/tags/" + revision);
-  for (const std::string& c : candidates) {
+Result<std::string> GitSource::LookupLocked(git_repository* repo, const std::string& revision,
+                                            GitFailure* why) {
+  if (IsHex(revision)) {
     ObjectPtr obj;
-    if (git_revparse_single(&obj.p, repo_, (c + "^{commit}").c_str()) == 0) {
+    if (git_revparse_single(&obj.p, repo, (revision + "^{commit}").c_str()) == 0) {
       return OidHex(git_object_id(obj.p));
     }
+    // Not in the cache (yet): a ref below may be named so, else a fetch brings it.
+  }
+  for (const std::string& name : {"refs/remotes/origin/" + revision, "refs/tags/" + revision}) {
+    RefPtr ref;
+    ObjectPtr target;
+    int rc = git_reference_lookup(&ref.p, repo, name.c_str());
+    if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC) continue;
+    if (rc == 0) rc = ReadReferenceTarget(ref.p, &target.p);
+    if (rc == 0) {
+      if (git_object_type(target.p) != GIT_OBJECT_COMMIT) continue;  // a tag of a tree or blob
+      return OidHex(git_object_id(target.p));
+    }
+    // The cache names an object it cannot read.
+    *why = CaptureGitFailure(GitStep::kRead, rc);
+    return Unavailable("git fetch " + DisplayUrl() + ": Git cache " + cache_path_ + ": " + name + ": " +
+                       LastGitMessage());
   }
   return NotFound("git fetch " + DisplayUrl() + ": revision \"" + revision + "\" not found");
+}
+
+Result<Snapshot> GitSource::FetchLocked(git_repository* repo, const std::string& rev, GitFailure* why) {
+  // kNotFound: not cached (yet); any other error: the cache cannot be read.
+  auto cached = [](const Result<std::string>& r) { return r.ok() || r.status().code() != Code::kNotFound; };
+  Result<std::string> oid = NotFound("");
+  if (IsHex(rev) && rev.size() == GIT_OID_HEXSZ) oid = LookupLocked(repo, rev, why);  // no network
+  if (!cached(oid) && spec_.kind != RefKind::kCommit && (rev == spec_.ref || IsHex(rev))) {
+    RETURN_IF_ERROR(FetchRefspecsLocked(repo, ConfiguredRefspecs(), why));
+    oid = LookupLocked(repo, rev, why);
+  }
+  if (!cached(oid)) {
+    RETURN_IF_ERROR(FetchRefspecsLocked(repo, AllRefspecs(), why));
+    oid = LookupLocked(repo, rev, why);
+  }
+  if (!oid.ok()) return oid.status();
+  const std::string where = "git fetch " + DisplayUrl() + ": Git cache " + cache_path_ + ": commit " + *oid;
+  git_oid id;
+  git_oid_fromstr(&id, oid->c_str());
+  CommitPtr commit;
+  TreePtr tree;
+  int rc = git_commit_lookup(&commit.p, repo, &id);
+  if (rc == 0) rc = git_commit_tree(&tree.p, commit.p);
+  if (rc != 0) {
+    *why = CaptureGitFailure(GitStep::kRead, rc);
+    return Unavailable(where + ": " + LastGitMessage());
+  }
+  RETURN_IF_ERROR(VerifyTree(repo, tree.p, where, why));
+  CommitInfo info;
+  info.commit = *oid;
+  const char* summary = git_commit_summary(commit.p);
+  info.summary = summary ? summary : "";
+  const git_signature* author = git_commit_author(commit.p);
+  if (author) info.author = std::string(author->name) + " <" + author->email + ">";
+  info.time = static_cast<int64_t>(git_commit_time(commit.p));
+  ASSIGN_OR_RETURN(std::shared_ptr<GitTreeSource> files,
+                   GitTreeSource::Open(cache_path_, *git_commit_tree_id(commit.p), *oid));
+  return Snapshot(std::move(info), std::move(files));
 }
 
 Result<Snapshot> GitSource::Fetch(const std::string& revision) {
@@ -549,78 +760,57 @@ Result<Snapshot> GitSource::Fetch(const std::string& revision) {
     return InvalidArgument("git fetch " + DisplayUrl() + ": invalid revision \"" + rev + "\"");
   }
   std::lock_guard<std::mutex> lock(mu_);
-  RETURN_IF_ERROR(OpenCacheLocked());
-  const std::vector<std::string> all = {"+refs/heads/*:refs/remotes/origin/*",
-                                        "+refs/tags/*:refs/tags/*"};
-  Result<std::string> oid = NotFound("");
-  if (IsHex(rev) && rev.size() == GIT_OID_HEXSZ) oid = LookupLocked(rev);  // cached: no network
-  if (!oid.ok()) {
-    if (spec_.kind != RefKind::kCommit && (rev == spec_.ref || IsHex(rev))) {
-      std::vector<std::string> one = {
-          spec_.kind == RefKind::kBranch
-              ? "+refs/heads/" + spec_.ref + ":refs/remotes/origin/" + spec_.ref
-              : "+refs/tags/" + spec_.ref + ":refs/tags/" + spec_.ref};
-      RETURN_IF_ERROR(FetchRefspecsLocked(one));
-      oid = LookupLocked(rev);
-    }
-    if (!oid.ok()) {
-      RETURN_IF_ERROR(FetchRefspecsLocked(all));
-      oid = LookupLocked(rev);
-    }
-  }
-  if (!oid.ok()) return oid.status();
-  git_oid id;
-  git_oid_fromstr(&id, oid->c_str());
-  CommitPtr commit;
-  if (git_commit_lookup(&commit.p, repo_, &id) != 0) {
-    return Internal("git fetch " + DisplayUrl() + ": cannot read commit " + *oid);
-  }
-  CommitInfo info;
-  info.commit = *oid;
-  const char* summary = git_commit_summary(commit.p);
-  info.summary = summary ? summary : "";
-  const git_signature* author = git_commit_author(commit.p);
-  if (author) info.author = std::string(author->name) + " <" + author->email + ">";
-  info.time = static_cast<int64_t>(git_commit_time(commit.p));
-  ASSIGN_OR_RETURN(std::shared_ptr<GitTreeSource> tree,
-                   GitTreeSource::Open(cache_path_, *git_commit_tree_id(commit.p), *oid));
-  return Snapshot(std::move(info), std::move(tree));
+  std::optional<Snapshot> snapshot;
+  RETURN_IF_ERROR(RunOnCacheLocked([&](git_repository* repo, GitFailure* why) -> Status {
+    ASSIGN_OR_RETURN(Snapshot s, FetchLocked(repo, rev, why));
+    snapshot = std::move(s);
+    return OkStatus();
+  }));
+  return *std::move(snapshot);
 }
 
 Result<std::vector<std::string>> GitSource::ChangedPaths(const std::string& from,
                                                          const std::string& to) {
   std::lock_guard<std::mutex> lock(mu_);
-  RETURN_IF_ERROR(OpenCacheLocked());
-  auto tree_of = [&](const std::string& rev, TreePtr* out) -> Status {
-    git_oid id;
-    CommitPtr commit;
-    if (!IsHex(rev) || rev.size() != GIT_OID_HEXSZ || git_oid_fromstr(&id, rev.c_str()) != 0 ||
-        git_commit_lookup(&commit.p, repo_, &id) != 0) {
-      return NotFound("git diff " + DisplayUrl() + ": commit \"" + rev +
-                      "\" is not in the cache (fetch it first)");
+  std::vector<std::string> changed;
+  RETURN_IF_ERROR(RunOnCacheLocked([&](git_repository* repo, GitFailure* why) -> Status {
+    auto tree_of = [&](const std::string& rev, TreePtr* out) -> Status {
+      git_oid id;
+      CommitPtr commit;
+      if (!IsHex(rev) || rev.size() != GIT_OID_HEXSZ || git_oid_fromstr(&id, rev.c_str()) != 0 ||
+          git_commit_lookup(&commit.p, repo, &id) != 0) {
+        return NotFound("git diff " + DisplayUrl() + ": commit \"" + rev +
+                        "\" is not in the cache (fetch it first)");
+      }
+      int rc = git_commit_tree(&out->p, commit.p);
+      if (rc != 0) {
+        *why = CaptureGitFailure(GitStep::kRead, rc);
+        return Unavailable("git diff " + DisplayUrl() + ": Git cache " + cache_path_ +
+                           ": cannot read the tree of " + rev + ": " + LastGitMessage());
+      }
+      return OkStatus();
+    };
+    TreePtr from_tree, to_tree;
+    if (!from.empty()) RETURN_IF_ERROR(tree_of(from, &from_tree));
+    RETURN_IF_ERROR(tree_of(to, &to_tree));
+    DiffPtr diff;
+    git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+    int rc = git_diff_tree_to_tree(&diff.p, repo, from_tree.p, to_tree.p, &opts);
+    if (rc != 0) {
+      *why = CaptureGitFailure(GitStep::kRead, rc);
+      return Unavailable("git diff " + DisplayUrl() + ": Git cache " + cache_path_ + ": " +
+                         LastGitMessage());
     }
-    if (git_commit_tree(&out->p, commit.p) != 0) {
-      return Internal("git diff " + DisplayUrl() + ": cannot read tree of " + rev);
+    std::set<std::string> paths;
+    for (size_t i = 0, n = git_diff_num_deltas(diff.p); i < n; ++i) {
+      const git_diff_delta* d = git_diff_get_delta(diff.p, i);
+      if (d->old_file.path) paths.insert(d->old_file.path);
+      if (d->new_file.path) paths.insert(d->new_file.path);
     }
+    changed.assign(paths.begin(), paths.end());
     return OkStatus();
-  };
-  TreePtr from_tree, to_tree;
-  if (!from.empty()) RETURN_IF_ERROR(tree_of(from, &from_tree));
-  RETURN_IF_ERROR(tree_of(to, &to_tree));
-  DiffPtr diff;
-  git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
-  if (git_diff_tree_to_tree(&diff.p, repo_, from_tree.p, to_tree.p, &opts) != 0) {
-    const git_error* e = git_error_last();
-    return Internal("git diff " + DisplayUrl() + ": " +
-                    (e && e->message ? e->message : "unknown error"));
-  }
-  std::set<std::string> paths;
-  for (size_t i = 0, n = git_diff_num_deltas(diff.p); i < n; ++i) {
-    const git_diff_delta* d = git_diff_get_delta(diff.p, i);
-    if (d->old_file.path) paths.insert(d->old_file.path);
-    if (d->new_file.path) paths.insert(d->new_file.path);
-  }
-  return std::vector<std::string>(paths.begin(), paths.end());
+  }));
+  return changed;
 }
 
 }  // namespace stackctl::gitsource

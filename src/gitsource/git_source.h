@@ -19,6 +19,20 @@
 // distinct GitSources never wait for each other) so one stuck remote cannot
 // delay the others.
 //
+// The cache repairs itself (cache_fault.h): when opening it, fetching into it
+// or reading a commit from it fails in a way that points at the cache
+// (missing or unreadable objects or packs, a broken ref or HEAD, a failed
+// write inside it, the folder replaced by a file), the cache is moved aside
+// to <name>.git.damaged, cloned again (the configured branch or tag), and the
+// operation is retried once; if that clone fails, its error (the remote's) is
+// returned. The damaged copy is removed once the cache works again. Errors of the
+// remote (network, credentials, a missing repository or branch) never cause
+// this. Every operation opens the cache afresh and checks its layout, HEAD and
+// the ref it follows, so damage done between two operations is found by the
+// next one; Fetch also reads every tree of the commit and the header of every
+// file. No space left on the cache's device is reported as such
+// (kUnavailable), the cache kept.
+//
 // libgit2 is initialized per GitSource (git_libgit2_init is reference
 // counted and thread-safe), so no global setup is needed.
 //
@@ -33,6 +47,7 @@
 #include <mutex>
 #include <string>
 
+#include "gitsource/cache_fault.h"
 #include "gitsource/source.h"
 
 struct git_repository;
@@ -73,13 +88,18 @@ struct RemoteSpec {
 // Optional outcome counter hook: called once per ResolveRemote/Fetch network
 // operation with result "success" or "error" (stackctl_git_fetch_total).
 using FetchObserver = std::function<void(const std::string& repo, const std::string& result)>;
+// Optional hook called when a repository's cache is found damaged, before it
+// is moved aside and cloned again; `reason` says what is wrong
+// (stackctl_git_cache_rebuilds_total).
+using CacheRebuildObserver = std::function<void(const std::string& repo, const std::string& reason)>;
 
 class GitSource : public Source {
  public:
   // Checks the spec (supported scheme, ssh support, known_hosts for ssh);
   // touches neither network nor disk.
   static Result<std::unique_ptr<GitSource>> Create(RemoteSpec spec, std::string cache_dir,
-                                                   FetchObserver observer = nullptr);
+                                                   FetchObserver observer = nullptr,
+                                                   CacheRebuildObserver rebuild_observer = nullptr);
   ~GitSource() override;
 
   std::string DisplayUrl() const override;
@@ -90,18 +110,37 @@ class GitSource : public Source {
 
   // The cache repository's path.
   const std::string& cache_path() const { return cache_path_; }
+  // Where a damaged cache is moved while it is cloned again.
+  std::string DamagedPath() const { return cache_path_ + ".damaged"; }
 
  private:
-  GitSource(RemoteSpec spec, std::string cache_path, FetchObserver observer);
-  Status OpenCacheLocked();
-  Status FetchRefspecsLocked(const std::vector<std::string>& refspecs);
-  Result<std::string> LookupLocked(const std::string& revision);
+  GitSource(RemoteSpec spec, std::string cache_path, FetchObserver observer,
+            CacheRebuildObserver rebuild_observer);
+  // The ref the configured branch or tag is fetched to ("" for a commit).
+  std::string TrackedRef() const;
+  // The refspecs that fetch the configured branch or tag (all for a commit).
+  std::vector<std::string> ConfiguredRefspecs() const;
+  Status NoSpace(const std::string& op, const std::string& detail) const;
+  // Runs `op` on a freshly opened cache; when it (or the opening) fails in a
+  // way that points at the cache, rebuilds the cache and runs it once more.
+  Status RunOnCacheLocked(const std::function<Status(git_repository*, GitFailure*)>& op);
+  Status InitCacheLocked(git_repository** repo, GitFailure* why);
+  Status OpenCacheLocked(git_repository** repo, GitFailure* why);
+  // Moves the cache aside and clones again; the clone's error when it fails.
+  Status RebuildLocked(const std::string& reason);
+  // Removes the copy a rebuild moved aside, if any (the cache works again).
+  void RemoveDamagedCopyLocked();
+  Status FetchRefspecsLocked(git_repository* repo, const std::vector<std::string>& refspecs,
+                             GitFailure* why);
+  Result<std::string> LookupLocked(git_repository* repo, const std::string& revision,
+                                   GitFailure* why);
+  Result<Snapshot> FetchLocked(git_repository* repo, const std::string& revision, GitFailure* why);
 
   const RemoteSpec spec_;
   const std::string cache_path_;
   FetchObserver observer_;
-  std::mutex mu_;
-  git_repository* repo_ = nullptr;  // guarded by mu_
+  CacheRebuildObserver rebuild_observer_;
+  std::mutex mu_;  // serializes operations on the cache
 };
 
 // True when this libgit2 supports ssh:// (built with libssh2).

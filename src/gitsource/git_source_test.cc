@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "gitsource/cache_fault.h"
+
 #include <array>
 #include <atomic>
 #include <thread>
@@ -60,16 +62,21 @@ class GitSourceTest : public ::testing::Test {
     spec.url = "file://" + work_;
     spec.kind = kind;
     spec.ref = ref;
-    auto src = GitSource::Create(spec, root_ + "/cache",
-                                 [this](const std::string& repo, const std::string& result) {
-                                   observed_.push_back(repo + ":" + result);
-                                 });
+    auto src = GitSource::Create(
+        spec, root_ + "/cache",
+        [this](const std::string& repo, const std::string& result) {
+          observed_.push_back(repo + ":" + result);
+        },
+        [this](const std::string& repo, const std::string& reason) {
+          rebuilds_.push_back(repo + ": " + reason);
+        });
     EXPECT_TRUE(src.ok()) << src.status().ToString();
     return std::move(src).value();
   }
 
   std::string root_, work_;
   std::vector<std::string> observed_;
+  std::vector<std::string> rebuilds_;  // "repo: reason"
 };
 
 TEST_F(GitSourceTest, ResolveFetchReadAndChangedPaths) {
@@ -225,6 +232,211 @@ TEST_F(GitSourceTest, UnknownBranchAndMissingRepository) {
   EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
   EXPECT_EQ(st.message().rfind("git fetch file://" + root_ + "/missing: ", 0), 0u)
       << st.message();
+  EXPECT_EQ(src->Fetch("").status(),
+            NotFound("git fetch file://" + work_ + ": revision \"release\" not found"));
+  EXPECT_EQ(rebuilds_, std::vector<std::string>{});  // remote errors are not damage
+}
+
+// Damage done to the cache between two operations, as a crash during a
+// repack, a full disk or a stray command can leave it.
+struct Damage {
+  const char* name;
+  void (*apply)(const std::string& cache);
+  // The reason given for the rebuild ("" + cache path prefix when it carries
+  // libgit2's own words).
+  std::string (*reason)(const std::string& cache);
+  bool reason_is_prefix;
+};
+
+void ForEachPack(const std::string& cache, void (*f)(const fs::path&)) {
+  int packs = 0;
+  for (const auto& e : fs::directory_iterator(cache + "/objects/pack")) {
+    if (e.path().extension() == ".pack") {
+      f(e.path());
+      ++packs;
+    }
+  }
+  ASSERT_GT(packs, 0) << "no pack in " << cache;
+}
+
+void RemoveObjects(const std::string& cache) {
+  fs::remove_all(cache + "/objects/pack");
+  for (const auto& e : fs::directory_iterator(cache + "/objects")) {
+    if (e.path().filename().string().size() == 2) fs::remove_all(e.path());
+  }
+}
+
+const Damage kDamages[] = {
+    {"PackFolderAndLooseObjectsRemoved", RemoveObjects,
+     [](const std::string& c) { return c + ": objects/pack is missing or not a directory"; }, false},
+    {"PackFilesRemoved",
+     [](const std::string& c) {
+       for (const auto& e : fs::directory_iterator(c + "/objects/pack")) fs::remove(e.path());
+     },
+     [](const std::string& c) { return c + ": refs/remotes/origin/main: "; }, true},
+    {"PackTruncated",
+     [](const std::string& c) {
+       ForEachPack(c, [](const fs::path& p) { fs::resize_file(p, fs::file_size(p) / 2); });
+     },
+     [](const std::string& c) { return c + ": refs/remotes/origin/main: "; }, true},
+    {"GarbageInHead", [](const std::string& c) { std::ofstream(c + "/HEAD") << "garbage\n"; },
+     [](const std::string& c) { return c + ": HEAD: "; }, true},
+    {"GarbageInTrackedRef",
+     [](const std::string& c) { std::ofstream(c + "/refs/remotes/origin/main") << "garbage\n"; },
+     [](const std::string& c) { return c + ": refs/remotes/origin/main: "; }, true},
+    {"FolderReplacedByFile",
+     [](const std::string& c) {
+       fs::remove_all(c);
+       std::ofstream(c) << "not a repository\n";
+     },
+     [](const std::string& c) { return c + ": is not a directory"; }, false},
+};
+
+class CacheDamageTest : public GitSourceTest, public ::testing::WithParamInterface<Damage> {};
+
+// Damaged between two fetches: the next fetch moves the cache aside, clones
+// again, succeeds, removes the damaged copy, and counts one rebuild; the one
+// after that counts none.
+TEST_P(CacheDamageTest, RebuildsOnceAndRecovers) {
+  const Damage& damage = GetParam();
+  Write("stacks/web/a.yml", "one\n");
+  std::string c1 = Commit("one");
+  auto src = Make(RefKind::kBranch, "main");
+  ASSERT_TRUE(src->Fetch(c1).ok());
+  const std::string cache = src->cache_path();
+
+  damage.apply(cache);
+  Write("stacks/web/a.yml", "two\n");
+  std::string c2 = Commit("two");
+  auto snap = src->Fetch(c2);
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(snap->commit(), c2);
+  EXPECT_EQ(*snap->Files("stacks/web")->Read("a.yml"), "two\n");
+  ASSERT_EQ(rebuilds_.size(), 1u);
+  const std::string want = "infra: " + damage.reason(cache);
+  if (damage.reason_is_prefix) {
+    EXPECT_EQ(rebuilds_[0].rfind(want, 0), 0u) << rebuilds_[0];
+  } else {
+    EXPECT_EQ(rebuilds_[0], want);
+  }
+  EXPECT_FALSE(fs::exists(src->DamagedPath()));
+  EXPECT_EQ(CheckCacheHealth(cache), OkStatus());
+  // The branch's history came with the clone.
+  EXPECT_EQ(*src->ChangedPaths(c1, c2), std::vector<std::string>{"stacks/web/a.yml"});
+  EXPECT_EQ(src->Fetch(c1)->commit(), c1);
+  EXPECT_EQ(rebuilds_.size(), 1u);
+}
+
+// A cached commit needs no fetch, but the damage is still found.
+TEST_P(CacheDamageTest, CachedCommitRebuildsToo) {
+  Write("a.yml", "one\n");
+  std::string c1 = Commit("one");
+  auto src = Make(RefKind::kBranch, "main");
+  ASSERT_TRUE(src->Fetch(c1).ok());
+  GetParam().apply(src->cache_path());
+  auto snap = src->Fetch(c1);
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(*snap->Files("")->Read("a.yml"), "one\n");
+  EXPECT_EQ(rebuilds_.size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Damages, CacheDamageTest, ::testing::ValuesIn(kDamages),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// Objects of the commit's tree lost while its ref and commit stay readable:
+// found when the commit is read, not only when a ref is.
+TEST_F(GitSourceTest, LostTreeObjectIsDamage) {
+  Write("a.yml", "one\n");
+  Write("b.yml", "b\n");
+  std::string c1 = Commit("one");
+  auto src = Make(RefKind::kBranch, "main");
+  ASSERT_TRUE(src->Fetch(c1).ok());
+  const std::string cache = src->cache_path();
+  // Unpack into loose objects, then lose the blob of b.yml only.
+  Sh("cd " + cache + " && mkdir -p ../unpacked && mv objects/pack/*.pack ../unpacked/p.pack && "
+     "rm -f objects/pack/* && git unpack-objects -q < ../unpacked/p.pack && rm -rf ../unpacked");
+  std::string blob = Git("rev-parse HEAD:b.yml");
+  fs::remove(cache + "/objects/" + blob.substr(0, 2) + "/" + blob.substr(2));
+  auto snap = src->Fetch(c1);
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(*snap->Files("")->Read("b.yml"), "b\n");
+  ASSERT_EQ(rebuilds_.size(), 1u);
+  EXPECT_EQ(rebuilds_[0].rfind("infra: git fetch file://" + work_ + ": Git cache " + cache + ": commit " +
+                                   c1 + ": ",
+                               0),
+            0u)
+      << rebuilds_[0];
+}
+
+// A ref the open check does not look at (another branch) is damaged: the
+// fetch that updates it fails (a reference error, which a file:// remote could
+// cause too), and the full check of the cache finds the ref.
+TEST_F(GitSourceTest, DamagedRefOfAnotherBranchIsFoundByTheFullCheck) {
+  Write("a", "1");
+  Commit("one");
+  Git("checkout -q -b feature");
+  Write("a", "feature");
+  std::string cf = Commit("feature work");
+  Git("checkout -q main");
+  auto src = Make(RefKind::kBranch, "main");
+  ASSERT_EQ(src->Fetch("feature")->commit(), cf);
+  std::ofstream(src->cache_path() + "/refs/remotes/origin/feature") << "garbage\n";
+  auto snap = src->Fetch("feature");
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  EXPECT_EQ(snap->commit(), cf);
+  ASSERT_EQ(rebuilds_.size(), 1u);
+  EXPECT_EQ(rebuilds_[0].rfind("infra: " + src->cache_path() + ": refs/remotes/origin/feature: ", 0), 0u)
+      << rebuilds_[0];
+}
+
+// When cloning again fails, the remote's error is returned and the next call
+// does not clone again (the new, empty cache is healthy); the damaged copy
+// stays until the cache works again.
+TEST_F(GitSourceTest, FailedCloneReportsTheRemoteErrorWithoutLooping) {
+  Write("a.yml", "one\n");
+  std::string c1 = Commit("one");
+  auto src = Make(RefKind::kBranch, "main");
+  ASSERT_TRUE(src->Fetch(c1).ok());
+  fs::remove_all(src->cache_path());
+  std::ofstream(src->cache_path()) << "x";
+  fs::rename(work_, root_ + "/moved");  // the remote is gone
+
+  const std::string prefix = "git fetch file://" + work_ + ": ";
+  Status st = src->Fetch(c1).status();
+  EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
+  EXPECT_EQ(st.message().rfind(prefix, 0), 0u) << st.message();
+  EXPECT_EQ(rebuilds_, std::vector<std::string>{"infra: " + src->cache_path() + ": is not a directory"});
+  EXPECT_TRUE(fs::is_regular_file(src->DamagedPath()));
+  st = src->Fetch(c1).status();
+  EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
+  EXPECT_EQ(st.message().rfind(prefix, 0), 0u) << st.message();
+  EXPECT_EQ(rebuilds_.size(), 1u);
+
+  fs::rename(root_ + "/moved", work_);
+  EXPECT_EQ(src->Fetch(c1)->commit(), c1);
+  EXPECT_EQ(rebuilds_.size(), 1u);
+  EXPECT_FALSE(fs::exists(src->DamagedPath()));
+}
+
+// A file:// remote whose own objects are gone fails in the classes a damaged
+// cache would (object database, references): the cache is checked, found
+// healthy, and kept.
+TEST_F(GitSourceTest, BrokenLocalRemoteIsNotCacheDamage) {
+  Write("a.yml", "one\n");
+  std::string c1 = Commit("one");
+  auto src = Make(RefKind::kBranch, "main");
+  ASSERT_TRUE(src->Fetch(c1).ok());
+  std::ofstream(src->cache_path() + "/marker") << "kept";  // a rebuild would lose it
+  Write("a.yml", "two\n");
+  std::string c2 = Commit("two");
+  Sh("rm -rf " + work_ + "/.git/objects/pack " + work_ + "/.git/objects/??");
+  Status st = src->Fetch(c2).status();
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.message().rfind("git fetch file://" + work_ + ": ", 0), 0u) << st.message();
+  EXPECT_EQ(rebuilds_, std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(src->DamagedPath()));
+  EXPECT_TRUE(fs::exists(src->cache_path() + "/marker"));
+  EXPECT_EQ(src->Fetch(c1)->commit(), c1);  // the cache still serves what it had
 }
 
 TEST(GitSourceCreateTest, RejectsBadSpecs) {

@@ -28,8 +28,11 @@ class ControllerApi {
  public:
   virtual ~ControllerApi() = default;
 
-  // True once the controller can serve (engine reachable, config loaded).
+  // True once the controller can serve (engine reachable, config loaded) and
+  // while no repository has been failing for long (controller.h).
   virtual bool Ready() = 0;
+  // Why Ready() is false, for /readyz ("" when unknown or ready).
+  virtual std::string NotReadyReason() { return ""; }
   // A webhook announced a push of `commit` ("" when unknown) to the
   // configured repository `repository` (its name) on its configured branch or
   // tag. Queue a resolve/reconcile and return at once.

@@ -158,8 +158,9 @@ void Server::Routes() {
   });
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     bool ready = api_.Ready();
+    std::string why = ready ? "" : api_.NotReadyReason();
     res.status = ready ? 200 : 503;
-    res.set_content(ready ? "ready\n" : "not ready\n", "text/plain");
+    res.set_content(ready ? "ready\n" : why.empty() ? "not ready\n" : "not ready: " + why + "\n", "text/plain");
   });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.registry.Render(), "text/plain; version=0.0.4; charset=utf-8");

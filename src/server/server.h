@@ -19,7 +19,8 @@
 //   Errors are {"error": message, "code": "NOT_FOUND"} with the status of
 //   HttpStatus(code).
 //   GET /metrics (Prometheus text), /healthz (200 while serving), /readyz
-//   (ControllerApi::Ready()).
+//   (ControllerApi::Ready(): 200 "ready", or 503 "not ready: " and
+//   NotReadyReason()).
 //
 // Ownership: the Server references the ControllerApi and metrics, which must
 // outlive it. Thread safety: Start/Stop from one thread; requests are served

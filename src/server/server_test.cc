@@ -18,6 +18,7 @@ namespace {
 class FakeController : public ControllerApi {
  public:
   bool Ready() override { return ready; }
+  std::string NotReadyReason() override { return not_ready_reason; }
   void OnPush(const std::string& repository, const std::string& commit) override {
     std::lock_guard<std::mutex> lock(mu);
     pushes.push_back(repository + "@" + commit);
@@ -50,6 +51,7 @@ class FakeController : public ControllerApi {
 
   std::mutex mu;
   bool ready = true;
+  std::string not_ready_reason;
   std::vector<std::string> pushes, syncs;
   long waited_ms = 0;
   Json op = Json{{"id", "op-1"}, {"stack", "web"}, {"state", "succeeded"}};
@@ -345,8 +347,14 @@ TEST(ServerConcurrencyTest, WaitedSyncDoesNotBlockWebhooks) {
 TEST_F(ServerTest, HealthReadinessMetrics) {
   EXPECT_EQ(client_->Get("/healthz")->status, 200);
   EXPECT_EQ(client_->Get("/readyz")->status, 200);
+  EXPECT_EQ(client_->Get("/readyz")->body, "ready\n");
   fake_.ready = false;
   EXPECT_EQ(client_->Get("/readyz")->status, 503);
+  EXPECT_EQ(client_->Get("/readyz")->body, "not ready\n");
+  fake_.not_ready_reason = "repository infra failing since 2026-01-02T03:04:05Z: git ls-remote x: refused";
+  EXPECT_EQ(client_->Get("/readyz")->status, 503);
+  EXPECT_EQ(client_->Get("/readyz")->body,
+            "not ready: repository infra failing since 2026-01-02T03:04:05Z: git ls-remote x: refused\n");
   metrics_.reconcile_total.With({"web", "success"}).Inc();
   auto m = client_->Get("/metrics");
   EXPECT_EQ(m->status, 200);
