@@ -447,6 +447,83 @@ struct DockerEngine::Request {
   // Streaming: the transfer stops (as if on_data had stopped it) once this is
   // true; curl looks at it at least once a second, also while no data comes.
   const std::atomic<bool>* cancel = nullptr;
+  // A long-lived stream (events): it gets a connection of its own, opened for
+  // it and closed after, so it never holds one that other calls wait for.
+  bool long_lived = false;
+};
+
+// The connections kept open between calls. libcurl keeps a connection open in
+// the easy handle that used it; idle handles wait here for the next call, so a
+// call reuses a warm connection (no TCP connect, no TLS handshake) whenever one
+// is idle, and opens a new one only when every kept one is busy. The share
+// object gives every handle the same TLS session cache (a new connection
+// resumes a session instead of a full handshake) and DNS cache.
+// Why not CURL_LOCK_DATA_CONNECT (one connection cache in the share object):
+// libcurl 7.88 (Debian 12) documents that sharing connections between threads
+// is not supported, and the reconciler calls the engine from up to 8 threads.
+class DockerEngine::Connections {
+ public:
+  Connections() : share_(curl_share_init()) {
+    if (!share_) return;  // handles then work unshared
+    curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, Lock);
+    curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, Unlock);
+    curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  }
+  ~Connections() {
+    for (CURL* h : idle_) curl_easy_cleanup(h);  // before the share they use
+    if (share_) curl_share_cleanup(share_);
+  }
+  Connections(const Connections&) = delete;
+  Connections& operator=(const Connections&) = delete;
+
+  // A handle with no option set but the share: an idle one (its connection
+  // still open) unless `fresh` or none is idle. nullptr when curl fails.
+  CURL* Take(bool fresh) {
+    CURL* h = nullptr;
+    if (!fresh) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!idle_.empty()) {
+        h = idle_.back();  // the most recently used: the least likely to be closed by the peer
+        idle_.pop_back();
+      }
+    }
+    if (!h) h = curl_easy_init();
+    if (!h) return nullptr;
+    if (share_) curl_easy_setopt(h, CURLOPT_SHARE, share_);
+    return h;
+  }
+  // Back after a call: kept for the next one (with its connection, unless
+  // curl closed it), or closed when `fresh` or enough are idle already.
+  void Give(CURL* h, bool fresh) {
+    // Forgets the options, which point at the call's buffers and callbacks;
+    // the connection, the caches and the share stay.
+    curl_easy_reset(h);
+    if (!fresh) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (idle_.size() < kMaxIdle) {
+        idle_.push_back(h);
+        return;
+      }
+    }
+    curl_easy_cleanup(h);
+  }
+
+ private:
+  // As many as the reconciler has writes in flight (deployer.cc).
+  static constexpr size_t kMaxIdle = 8;
+  static void Lock(CURL*, curl_lock_data data, curl_lock_access, void* self) {
+    static_cast<Connections*>(self)->locks_[data].lock();
+  }
+  static void Unlock(CURL*, curl_lock_data data, void* self) {
+    static_cast<Connections*>(self)->locks_[data].unlock();
+  }
+
+  CURLSH* share_;
+  std::mutex locks_[CURL_LOCK_DATA_LAST];  // one per kind of shared data
+  std::mutex mu_;
+  std::vector<CURL*> idle_;  // guarded by mu_
 };
 
 namespace {
@@ -508,16 +585,22 @@ Result<std::unique_ptr<DockerEngine>> DockerEngine::Create(ClientConfig config) 
   return std::unique_ptr<DockerEngine>(new DockerEngine(std::move(config)));
 }
 
-DockerEngine::DockerEngine(ClientConfig config) : config_(std::move(config)) {
+DockerEngine::DockerEngine(ClientConfig config)
+    : config_(std::move(config)), connections_(std::make_unique<Connections>()) {
   api_version_ = config_.api_version;
 }
 
 DockerEngine::~DockerEngine() = default;
 
 Result<DockerEngine::Response> DockerEngine::Send(const Request& req) {
-  std::unique_ptr<CURL, void (*)(CURL*)> h(curl_easy_init(), curl_easy_cleanup);
-  if (!h) return Internal(req.what + ": curl_easy_init failed");
-  CURL* c = h.get();
+  CURL* c = connections_->Take(req.long_lived);
+  if (!c) return Internal(req.what + ": curl_easy_init failed");
+  struct Release {
+    Connections& pool;
+    CURL* handle;
+    bool fresh;
+    ~Release() { pool.Give(handle, fresh); }
+  } release{*connections_, c, req.long_lived};
   Response resp;
   Transfer t;
   t.handle = c;
@@ -839,6 +922,7 @@ Status DockerEngine::StreamEvents(const Filters& filters,
   ASSIGN_OR_RETURN(Request req, VersionedRequest("GET", WithQuery("/events", {FiltersQuery(filters)}), what));
   req.timeout_ms = timeout_ms;  // the stream's own, not the request timeout
   req.cancel = cancel;
+  req.long_lived = true;
   std::string pending;
   Status parse_error;
   req.on_data = [&](std::string_view data) {

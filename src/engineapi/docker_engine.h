@@ -30,8 +30,17 @@
 // Errors: "<verb> <kind> <ref>: <engine message>", codes as in engine.h; see
 // MapEngineError / MapTransportError below (exposed for unit tests).
 //
-// Thread safety: every method is safe to call concurrently; each call uses its
-// own curl easy handle. curl_global_init runs once, from a function-local
+// Connections: kept open and reused across calls and threads. A call takes an
+// idle curl easy handle (libcurl keeps the handle's connection open) or makes
+// a new one; up to 8 idle handles are kept. All handles share one TLS session
+// cache and DNS cache (a curl share object), so a new connection to a TLS
+// engine resumes a session. The events stream opens a connection of its own
+// and closes it when it ends: it never holds a kept one. See
+// docs/benchmarks.md ("Engine connections") for what this saves.
+//
+// Thread safety: every method is safe to call concurrently; a curl easy handle
+// is used by one call at a time, the idle list and the share object are
+// locked. curl_global_init runs once, from a function-local
 // static initialised by the first DockerEngine::Create (C++11 guarantees that
 // initialisation is thread safe); it is never cleaned up (process lifetime).
 #pragma once
@@ -182,7 +191,10 @@ class DockerEngine : public Engine {
   Result<std::vector<T>> List(const std::string& path, const std::string& what,
                               const std::function<T(Json&&)>& parse);
 
+  class Connections;  // the kept connections (docker_engine.cc)
+
   ClientConfig config_;
+  std::unique_ptr<Connections> connections_;
   std::mutex mu_;
   std::string api_version_;  // guarded by mu_; "" until negotiated
 };

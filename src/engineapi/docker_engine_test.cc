@@ -4,6 +4,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <sys/socket.h>
@@ -206,6 +208,9 @@ class CannedEngine {
       res.set_header("API-Version", api_version);
       res.set_content("OK", "text/plain");
     });
+    // Keeps a connection for as many requests as a test makes (5 by default),
+    // so that reuse by the client is what decides.
+    server_.set_keep_alive_max_count(1000);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -463,6 +468,69 @@ TEST(DockerEngineTest, ConcurrentCalls) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 80);
   EXPECT_EQ(served.load(), 80);
+}
+
+TEST(DockerEngineTest, CallsReuseKeptConnections) {
+  CannedEngine canned;
+  std::mutex mu;
+  std::vector<int> node_ports;  // the client port of each /nodes request: one per connection
+  canned.server().Get("/v1.41/nodes", [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      node_ports.push_back(req.remote_port);
+    }
+    res.set_content(R"([{"ID":"n1","Spec":{"Role":"manager"}}])", "application/json");
+  });
+  std::atomic<bool> stream_open{false}, end_stream{false};
+  std::atomic<int> stream_port{0};
+  canned.server().Get("/v1.41/events", [&](const httplib::Request& req, httplib::Response& res) {
+    stream_port = req.remote_port;
+    res.set_chunked_content_provider("application/json", [&](size_t, httplib::DataSink& sink) {
+      std::string e = R"({"Type":"service","Action":"create","Actor":{"ID":"s1"}})" "\n";
+      sink.write(e.data(), e.size());
+      stream_open = true;
+      while (!end_stream) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      sink.done();
+      return true;
+    });
+  });
+  auto engine = canned.Client();
+  auto distinct = [&] {
+    std::lock_guard<std::mutex> l(mu);
+    return std::set<int>(node_ports.begin(), node_ports.end());
+  };
+
+  // One after the other: one connection (the one the version ping opened).
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(engine->ListNodes({}).ok());
+  ASSERT_EQ(node_ports.size(), 10u);
+  EXPECT_EQ(distinct().size(), 1u);
+  const int first = node_ports.front();
+
+  // From 4 threads at once: at most one connection per thread, kept afterwards.
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < 10; ++j) EXPECT_TRUE(engine->ListNodes({}).ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<int> after_parallel = distinct();
+  EXPECT_GE(after_parallel.size(), 1u);
+  EXPECT_LE(after_parallel.size(), 4u);
+  EXPECT_TRUE(after_parallel.count(first));
+
+  // The events stream opens a connection of its own; calls made while it runs
+  // use the kept ones, and it is closed, not kept, when the stream ends.
+  std::thread stream([&] {
+    EXPECT_TRUE(engine->StreamEvents({}, [](const Json&) { return true; }, /*timeout_ms=*/0, &end_stream).ok());
+  });
+  while (!stream_open) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(after_parallel.count(stream_port));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(engine->ListNodes({}).ok());
+  end_stream = true;
+  stream.join();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(engine->ListNodes({}).ok());
+  EXPECT_EQ(distinct(), after_parallel);
 }
 
 TEST(DockerEngineTest, SilentEngineTimesOut) {
