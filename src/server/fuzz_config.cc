@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (mode == kN) {
     (void)ParseConfig(in, "/nonexistent/fuzz");
   } else if (mode == kN + 1) {
-    (void)ParseDurationMs(in);
+    (void)stackctl::ParseDurationMs(in);
   } else {
     auto cfg = ParseConfig(Fill(kTemplates[mode], in), "/nonexistent/fuzz");
     // A parsed configuration always resolves its own references.
