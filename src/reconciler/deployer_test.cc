@@ -605,5 +605,43 @@ TEST(Pinning, RequiredTrustBlocksTheWholeRevision) {
             "deploying the tag unpinned");
 }
 
+// A locally built image no registry knows, used by five services: one
+// resolution and one warning per deploy, and none at all once the services run
+// the unpinned tag ("changed" mode reuses what runs, as for a pinned digest).
+TEST(Pinning, EachReferenceIsResolvedOnceFailuresIncluded) {
+  FakeEngine fake;
+  FakeClock clock;
+  CountingVerifier verifier;
+  Deployer d(fake, clock, nullptr, &verifier);
+  auto stack = MakeStack("app");
+  for (const char* key : {"a", "b", "c", "d"}) stack.services.push_back(MakeService("app", key, "unsigned:1"));
+  SetImage(stack.services[2], "unsigned:1");  // worker
+  DeployOptions opts;
+  opts.poll_interval = std::chrono::milliseconds(1);
+  auto first = d.Deploy(stack, opts);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(verifier.calls, 3);  // db:1, web:1, unsigned:1
+  ASSERT_EQ(first->warnings.size(), 1u);
+  EXPECT_EQ(first->warnings[0],
+            "services worker, a, b and 2 more: image unsigned:1 could not be pinned "
+            "(no trust data for unsigned); deploying the tag unpinned");
+  EXPECT_EQ(fake.InspectService("app_d")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "unsigned:1");
+
+  fake.ResetCalls();
+  auto again = d.Deploy(stack, opts);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, Outcome::kInSync);
+  EXPECT_EQ(verifier.calls, 3);
+  EXPECT_TRUE(again->warnings.empty());
+  EXPECT_EQ(fake.WriteCalls(), 0);
+
+  // "always" asks again, still once for the five services.
+  opts.images.mode = ResolveMode::kAlways;
+  auto always = d.Deploy(stack, opts);
+  ASSERT_TRUE(always.ok());
+  EXPECT_EQ(verifier.calls, 6);
+  EXPECT_EQ(always->warnings.size(), 1u);
+}
+
 }  // namespace
 }  // namespace stackctl::reconciler

@@ -1,6 +1,7 @@
 #include "reconciler/pin.h"
 
 #include <map>
+#include <optional>
 
 namespace stackctl::reconciler {
 
@@ -11,49 +12,88 @@ Result<ResolveMode> ParseResolveMode(const std::string& s) {
   return InvalidArgument("resolve-image: must be one of always, changed, never (got \"" + s + "\")");
 }
 
+namespace {
+
+// "service web" or "services web, api, db and 297 more": the services that use one image.
+std::string NameServices(const std::vector<const model::Service*>& users) {
+  constexpr size_t kNamed = 3;
+  std::string out = users.size() == 1 ? "service " : "services ";
+  for (size_t i = 0; i < users.size() && i < kNamed; ++i) {
+    if (i > 0) out += (i + 1 == users.size() ? " and " : ", ");
+    out += users[i]->key;
+  }
+  if (users.size() > kNamed) out += " and " + std::to_string(users.size() - kNamed) + " more";
+  return out;
+}
+
+// In "changed" mode: what the live service already runs for this unchanged
+// tag — its pinned reference, or the tag itself when it runs unpinned (an
+// earlier deploy could not resolve it; asking again on every no-op would cost
+// a registry round trip per service, for the answer docker's "changed" gives
+// too). nullopt when the service must be resolved.
+std::optional<std::string> LiveReferenceForUnchangedTag(const std::string& ref, const Json& spec,
+                                                        const std::string& service_name,
+                                                        const LiveState& live) {
+  auto it = live.services.find(service_name);
+  if (it == live.services.end()) return std::nullopt;
+  auto label = it->second.labels.find(model::kStackImageLabel);
+  std::string live_label = label == it->second.labels.end() ? "" : label->second;
+  std::string want_label = spec.value("Labels", Json::object()).value(model::kStackImageLabel, "");
+  if (live_label != want_label) return std::nullopt;
+  const std::string& live_image = it->second.image;
+  if (live_image == ref || live_image.rfind(ref + "@sha256:", 0) == 0) return live_image;
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveState& live,
                                            notary::ImageVerifier& verifier, const PinOptions& options) {
   std::vector<std::string> warnings;
   if (options.mode == ResolveMode::kNever && !options.required) return warnings;
-  std::map<std::string, notary::ResolvedImage> resolved;  // per image, once per deploy
+  const bool reuse_live = options.mode == ResolveMode::kChanged && !options.required;
+
+  // First pass: the services whose reference must be resolved, grouped by
+  // reference in the order the references first appear, so each distinct
+  // reference is asked once and a failure is reported once.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<model::Service*>> users;
   for (auto& svc : stack->services) {
     Json spec = svc.spec.Unpack();
     Json& image = spec["TaskTemplate"]["ContainerSpec"]["Image"];
     if (!image.is_string()) continue;
     std::string ref = image.get<std::string>();
-    // Every path below that sets `image` ends here: the spec is repacked.
-    auto pin = [&](std::string pinned) {
-      image = std::move(pinned);
-      svc.spec = PackedJson(spec);
-    };
     if (ref.find("@sha256:") != std::string::npos && !options.required) continue;
-    if (options.mode == ResolveMode::kChanged && !options.required) {
-      auto it = live.services.find(svc.name);
-      if (it != live.services.end()) {
-        auto label = it->second.labels.find(model::kStackImageLabel);
-        std::string live_label = label == it->second.labels.end() ? "" : label->second;
-        std::string want_label = spec.value("Labels", Json::object()).value(model::kStackImageLabel, "");
-        const std::string& live_image = it->second.image;
-        if (live_label == want_label && live_image.rfind(ref + "@sha256:", 0) == 0) {
-          pin(live_image);
-          continue;
+    if (reuse_live) {
+      if (auto reuse = LiveReferenceForUnchangedTag(ref, spec, svc.name, live)) {
+        if (*reuse != ref) {
+          image = *reuse;
+          svc.spec = PackedJson(spec);
         }
-      }
-    }
-    auto cached = resolved.find(ref);
-    if (cached == resolved.end()) {
-      auto r = verifier.Resolve(ref);
-      if (!r.ok()) {
-        if (options.required) return r.status().WithPrefix("service " + svc.key + ": image " + ref);
-        warnings.push_back("service " + svc.key + ": image " + ref + " could not be pinned (" +
-                           r.status().message() + "); deploying the tag unpinned");
         continue;
       }
-      cached = resolved.emplace(ref, *r).first;
-      for (const auto& w : r->warnings) warnings.push_back("service " + svc.key + ": " + w);
     }
-    std::string base = ref.substr(0, ref.find('@'));
-    pin(base + "@" + cached->second.digest);
+    auto [it, added] = users.try_emplace(ref);
+    if (added) order.push_back(ref);
+    it->second.push_back(&svc);
+  }
+
+  // Second pass: resolve each reference once and pin every service using it.
+  for (const std::string& ref : order) {
+    const auto& services = users[ref];
+    std::vector<const model::Service*> named(services.begin(), services.end());
+    auto r = verifier.Resolve(ref);
+    if (!r.ok()) {
+      if (options.required) return r.status().WithPrefix(NameServices(named) + ": image " + ref);
+      warnings.push_back(NameServices(named) + ": image " + ref + " could not be pinned (" +
+                         r.status().message() + "); deploying the tag unpinned");
+      continue;
+    }
+    for (const auto& w : r->warnings) warnings.push_back(NameServices(named) + ": " + w);
+    const std::string pinned = ref.substr(0, ref.find('@')) + "@" + r->digest;
+    for (model::Service* svc : services) {
+      svc->spec.Edit([&](Json& spec) { spec["TaskTemplate"]["ContainerSpec"]["Image"] = pinned; });
+    }
   }
   return warnings;
 }

@@ -7,10 +7,13 @@
 // trust data and/or the engine's distribution endpoint). Modes, like
 // `docker stack deploy --resolve-image`:
 //   kAlways   resolve every image on every deploy
-//   kChanged  reuse the digest a live service already runs when its tag is
-//             unchanged (a no-op deploy costs no registry or Notary call);
-//             resolve the rest (the default)
+//   kChanged  reuse what a live service already runs when its tag is
+//             unchanged: its digest, or the tag itself when an earlier deploy
+//             could not pin it (a no-op deploy costs no registry or Notary
+//             call); resolve the rest (the default)
 //   kNever    leave images as written
+// Each distinct reference is resolved at most once per call, failures
+// included, and reported once, naming the services that use it.
 // With `required` (trust policy "require"), every image is resolved and any
 // failure is an error that blocks the whole revision; otherwise a failure
 // keeps the tag and adds a warning, as docker does.
