@@ -22,6 +22,9 @@ constexpr std::chrono::seconds kResyncDelay{1};
 constexpr int kStalePolls = 3;
 // The interval for that of a repository that is not polled (webhooks only).
 constexpr std::chrono::minutes kUnpolledInterval{1};
+// How long an image reference that failed to resolve is not asked again
+// (polls, webhooks and drift checks reconcile far more often than that).
+constexpr std::chrono::minutes kImageFailureBackoff{5};
 
 std::shared_ptr<spdlog::logger> Log() { return log::Get("controller"); }
 
@@ -44,7 +47,10 @@ Controller::Controller(server::Config config, engine::Engine& engine, Clock& clo
   deployer_ = std::make_unique<reconciler::Deployer>(engine_, clock_);
   trust_roots_ = std::make_unique<notary::SwarmRootStore>(engine_);
   for (const auto& r : config_.repositories) repos_[r.remote.name].config = &r;
-  for (const auto& s : config_.stacks) stacks_[s.name].config = &s;
+  for (const auto& s : config_.stacks) {
+    stacks_[s.name].config = &s;
+    failed_images_[s.name] = std::make_unique<notary::FailedResolutions>(clock_, kImageFailureBackoff);
+  }
 }
 
 Controller::~Controller() { Stop(); }
@@ -522,7 +528,10 @@ void Controller::Reconcile(const Request& r) {
   o.respect_pin = plan.respect_pin;
   o.images.mode = cfg->options.resolve_image;
   o.images.required = trust.policy == notary::TrustPolicy::kRequire;
-  reconciler::Deployer deployer(engine_, clock_, nullptr, chain.verifier.get());
+  notary::FailedResolutions& failed_images = *failed_images_.at(r.stack);
+  if (r.trigger == reconciler::Trigger::kApi) failed_images.Clear();  // a manual sync asks again
+  notary::FailureCachingVerifier images(*chain.verifier, failed_images);
+  reconciler::Deployer deployer(engine_, clock_, nullptr, &images);
 
   const bool deploy = plan.decision == reconciler::Decision::kDeploy;
   Result<reconciler::DeployResult> result = reconciler::DeployResult{};

@@ -61,6 +61,7 @@
 #include "common/metrics.h"
 #include "engineapi/engine.h"
 #include "gitsource/source.h"
+#include "notary/failed_resolutions.h"
 #include "notary/trust_store.h"
 #include "reconciler/deployer.h"
 #include "reconciler/policy.h"
@@ -183,6 +184,10 @@ class Controller : public server::ControllerApi {
   std::unique_ptr<reconciler::Deployer> deployer_;  // status/history reads
   std::unique_ptr<notary::RootStore> trust_roots_;   // TOFU roots, in the swarm
   notary::MemoryMetadataCache trust_cache_;
+  // Per stack: image references that failed to resolve, not asked again for
+  // kImageFailureBackoff (a manual sync asks again). Built in the constructor,
+  // never resized: read without mu_.
+  std::map<std::string, std::unique_ptr<notary::FailedResolutions>> failed_images_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;        // queue changes, webhook pushes, stop

@@ -120,6 +120,7 @@ class ControllerTest : public ::testing::Test {
       s.options.self_heal = self_heal;
       s.options.rollout.parallelism = 0;
       s.options.timeout = std::chrono::seconds(10);
+      s.options.resolve_image = resolve_image_;
       config_.stacks.push_back(s);
     }
     ControllerOptions o;
@@ -162,6 +163,7 @@ class ControllerTest : public ::testing::Test {
   bool watch_events_ = false;
   std::vector<std::string> a_compose_files_ = {"docker-compose.yml"};
   bool use_fake_clock_ = false;
+  reconciler::ResolveMode resolve_image_ = reconciler::ResolveMode::kChanged;
   std::chrono::milliseconds poll_interval_ = std::chrono::hours(1);
   FakeClock fake_clock_;
   FakeEngine fake_;
@@ -386,6 +388,28 @@ TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
   EXPECT_EQ((*done)["error"]["code"], "FAILED_PRECONDITION");  // terminal (HTTP 422), not ABORTED
   EXPECT_EQ(Image("a_app"), "app:1");
   EXPECT_EQ(ctl_->Sync("nope", std::nullopt).status().code(), Code::kNotFound);
+}
+
+// Images no registry knows (locally built): with resolve_image "always" each
+// reconcile would ask the registry again; a failure is remembered for the
+// backoff instead, and a manual sync asks again.
+TEST_F(ControllerTest, AnImageThatFailedToResolveIsNotAskedAgainUntilAManualSync) {
+  resolve_image_ = reconciler::ResolveMode::kAlways;
+  Start();
+  EXPECT_EQ(fake_.Calls("DistributionDigest"), 2);  // app:1 and other:1, both unknown
+  EXPECT_EQ(Image("a_app"), "app:1");
+
+  source_->Commit({{"a/docker-compose.yml", Compose("app:1", "2")},
+                   {"b/docker-compose.yml", Compose("other:1", "1")}});
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(fake_.InspectService("a_app")->spec["TaskTemplate"]["ContainerSpec"]["Env"], Json({"LEVEL=2"}));
+  EXPECT_EQ(fake_.Calls("DistributionDigest"), 2);
+
+  auto op = ctl_->Sync("a", std::nullopt);
+  ASSERT_TRUE(op.ok());
+  ASSERT_TRUE(ctl_->WaitOperation(*op, std::chrono::seconds(30)).ok());
+  EXPECT_EQ(fake_.Calls("DistributionDigest"), 3);
 }
 
 TEST_F(ControllerTest, PinnedStackIsLeftAloneUntilResumed) {
