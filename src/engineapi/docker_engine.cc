@@ -704,13 +704,18 @@ Result<std::string> DockerEngine::NegotiatedVersion(std::string_view what) {
   req.timeout_ms = config_.request_timeout_ms;
   ASSIGN_OR_RETURN(Response resp, Send(req));
   if (resp.status != 200) return MapEngineError(resp.status, resp.body, what);
-  auto it = resp.headers.find("api-version");
-  auto chosen = ChooseApiVersion(it == resp.headers.end() ? "" : it->second, config_.host);
+  RETURN_IF_ERROR(AdoptVersionLocked(resp, what));
+  return api_version_;
+}
+
+Status DockerEngine::AdoptVersionLocked(const Response& ping, std::string_view what) {
+  auto it = ping.headers.find("api-version");
+  auto chosen = ChooseApiVersion(it == ping.headers.end() ? "" : it->second, config_.host);
   if (!chosen.ok()) return chosen.status().WithPrefix(what);
   api_version_ = *chosen;
   log::Get("engine")->debug("engine at {} speaks API {}, using {}", config_.host,
-                            it == resp.headers.end() ? "" : it->second, api_version_);
-  return api_version_;
+                            it == ping.headers.end() ? "" : it->second, api_version_);
+  return OkStatus();
 }
 
 Result<DockerEngine::Request> DockerEngine::VersionedRequest(std::string_view method, const std::string& path,
@@ -776,8 +781,10 @@ Status DockerEngine::Ping() {
   req.timeout_ms = config_.request_timeout_ms;
   ASSIGN_OR_RETURN(Response resp, Send(req));
   if (resp.status != 200) return MapEngineError(resp.status, resp.body, "ping");
-  auto v = ApiVersion();
-  return v.ok() ? OkStatus() : v.status();
+  // The answer carries the engine's API version: negotiate from it rather
+  // than with a second /_ping (once per process).
+  std::lock_guard<std::mutex> l(mu_);
+  return api_version_.empty() ? AdoptVersionLocked(resp, "ping") : OkStatus();
 }
 
 Result<VersionInfo> DockerEngine::Version() {

@@ -170,6 +170,8 @@ class DockerEngine : public Engine {
 
   // ApiVersion() with `what` naming the operation in errors.
   Result<std::string> NegotiatedVersion(std::string_view what);
+  // Chooses the API version from a /_ping answer; mu_ held.
+  Status AdoptVersionLocked(const Response& ping, std::string_view what);
   // A request for `path` under the negotiated API version (negotiating first
   // when needed), with the request timeout.
   Result<Request> VersionedRequest(std::string_view method, const std::string& path, std::string_view what);

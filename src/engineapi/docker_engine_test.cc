@@ -204,7 +204,8 @@ TEST(ErrorMappingTest, Transport) {
 class CannedEngine {
  public:
   explicit CannedEngine(std::string api_version = "1.41") {
-    server_.Get("/_ping", [api_version](const httplib::Request&, httplib::Response& res) {
+    server_.Get("/_ping", [this, api_version](const httplib::Request&, httplib::Response& res) {
+      ++pings_;
       res.set_header("API-Version", api_version);
       res.set_content("OK", "text/plain");
     });
@@ -220,6 +221,7 @@ class CannedEngine {
     thread_.join();
   }
   httplib::Server& server() { return server_; }
+  int pings() const { return pings_; }
   std::unique_ptr<DockerEngine> Client(int64_t request_timeout_ms = 5000) {
     ClientConfig c;
     c.host = "tcp://127.0.0.1:" + std::to_string(port_);
@@ -231,7 +233,23 @@ class CannedEngine {
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
+  std::atomic<int> pings_{0};
 };
+
+// The CLI pings before its first call: that /_ping also negotiates the API
+// version, so a process sends one /_ping, not two.
+TEST(DockerEngineTest, PingNegotiatesTheVersionOnce) {
+  CannedEngine canned("1.41");
+  canned.server().Get("/v1.41/version", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"Version":"20.10.24","ApiVersion":"1.41"})", "application/json");
+  });
+  auto engine = canned.Client();
+  ASSERT_TRUE(engine->Ping().ok());
+  EXPECT_EQ(canned.pings(), 1);
+  ASSERT_TRUE(engine->Version().ok());
+  EXPECT_EQ(*engine->ApiVersion(), "1.41");
+  EXPECT_EQ(canned.pings(), 1);
+}
 
 TEST(DockerEngineTest, NegotiatesAndVersionsPaths) {
   CannedEngine canned("1.44");
