@@ -449,7 +449,7 @@ void Controller::Reconcile(const Request& r) {
     {
       std::lock_guard<std::mutex> l(mu_);
       StackState& s = stacks_.at(r.stack);
-      s.sync = "Failed";
+      s.sync = reconciler::SyncState::kFailed;
       s.last_error = st.message();
       s.last_result = terminal ? "failed" : "error";
       s.last_sync_time = FormatRfc3339(clock_.Now());
@@ -503,7 +503,7 @@ void Controller::Reconcile(const Request& r) {
   }
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (r.trigger != reconciler::Trigger::kDrift) stacks_.at(r.stack).sync = "Progressing";
+    if (r.trigger != reconciler::Trigger::kDrift) stacks_.at(r.stack).sync = reconciler::SyncState::kProgressing;
   }
 
   // Desired state: the stack's files at `commit`. What the render reads (or
@@ -608,20 +608,20 @@ void Controller::Reconcile(const Request& r) {
     s.out_of_sync.clear();
     s.failures = 0;
     if (res.outcome == reconciler::Outcome::kPinned) {
-      s.sync = "Pinned";
+      s.sync = reconciler::SyncState::kPinned;
       s.out_of_sync = pending;
     } else if (!deploy && !pending.empty()) {
-      s.sync = "OutOfSync";
+      s.sync = reconciler::SyncState::kOutOfSync;
       s.out_of_sync = pending;
     } else if (ok) {
-      s.sync = "Synced";
-      s.health = "Healthy";
+      s.sync = reconciler::SyncState::kSynced;
+      s.health = reconciler::StackHealth::kHealthy;
       s.last_error.clear();
       s.applied_commit = commit;
       s.failed_commit.clear();
     } else {
-      s.sync = "Failed";
-      s.health = "Degraded";
+      s.sync = reconciler::SyncState::kFailed;
+      s.health = reconciler::StackHealth::kDegraded;
       s.last_error = res.message;
       s.failed_commit = commit;
       s.applied_commit = commit;
@@ -754,10 +754,11 @@ Result<server::StackView> Controller::GetStack(const std::string& name) {
   }
   auto st = deployer_->GetStatus(name);
   if (st.ok()) {
-    bool healthy = true;
-    for (const auto& s : st->services) healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
-    if (!st->services.empty()) v.health = healthy ? "Healthy" : "Degraded";
-    if (st->control.pinned) v.sync = "Pinned";
+    // What the swarm says now wins over what the last reconcile saw.
+    std::vector<reconciler::HealthState> services;
+    for (const auto& s : st->services) services.push_back(s.health.state);
+    v.health = reconciler::StackHealthOf(services);
+    if (st->control.pinned) v.sync = reconciler::SyncState::kPinned;
     v.live = std::move(*st);
   } else {
     v.live_error = st.status().message();

@@ -128,8 +128,8 @@ class Controller : public server::ControllerApi {
     std::set<std::string> inputs;
     bool inputs_known = false;
     std::string failed_commit;   // terminal failure: not retried until a new commit
-    std::string sync = "Unknown";  // Synced | OutOfSync | Progressing | Failed | Pinned | Unknown
-    std::string health = "Unknown";
+    reconciler::SyncState sync = reconciler::SyncState::kUnknown;
+    reconciler::StackHealth health = reconciler::StackHealth::kUnknown;
     std::string last_error;
     std::string last_result;
     std::string last_sync_time;

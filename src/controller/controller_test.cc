@@ -177,9 +177,10 @@ class ControllerTest : public ::testing::Test {
 
 TEST_F(ControllerTest, StartDeploysEveryStackAtTheHeadCommit) {
   Start();
-  EXPECT_EQ(Stack("a").sync, "Synced");
+  EXPECT_EQ(Stack("a").sync, reconciler::SyncState::kSynced);
+  EXPECT_EQ(Stack("a").health, reconciler::StackHealth::kHealthy);
   EXPECT_EQ(Stack("a").revision, head_);
-  EXPECT_EQ(Stack("b").sync, "Synced");
+  EXPECT_EQ(Stack("b").sync, reconciler::SyncState::kSynced);
   EXPECT_EQ(Image("a_app"), "app:1");
   EXPECT_EQ(fake_.InspectService("a_app")->labels["io.stackctl.revision"], head_);
   EXPECT_EQ(metrics_.reconcile_total.With({"a", "success"}).Value(), 1);
@@ -296,7 +297,7 @@ TEST_F(ControllerTest, CommitChangingAFileTheStackReadsOutsideItsFolderIsDeploye
   // Stack a reads an override file outside its folder too; nothing below touches b.
   a_compose_files_ = {"docker-compose.yml", "../common/override.yml"};
   Start();
-  ASSERT_EQ(Stack("a").sync, "Synced") << Stack("a").last_error;
+  ASSERT_EQ(Stack("a").sync, reconciler::SyncState::kSynced) << Stack("a").last_error;
   auto labels = [&] { return fake_.InspectService("a_app")->spec["TaskTemplate"]["ContainerSpec"]["Labels"]; };
   EXPECT_EQ(labels()["x"], "1");
   auto env = [&] { return fake_.InspectService("a_app")->spec["TaskTemplate"]["ContainerSpec"]["Env"]; };
@@ -357,7 +358,7 @@ TEST_F(ControllerTest, BadCommitChangesNothingAndIsNotRetried) {
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(fake_.WriteCalls(), 0);
   server::StackView a = Stack("a");
-  EXPECT_EQ(a.sync, "Failed");
+  EXPECT_EQ(a.sync, reconciler::SyncState::kFailed);
   EXPECT_NE(a.last_error.find("services.app"), std::string::npos) << a.last_error;
   EXPECT_EQ(Image("a_app"), "app:1");
   double errors = metrics_.reconcile_errors_total.With({"a"}).Value();
@@ -400,7 +401,7 @@ TEST_F(ControllerTest, PinnedStackIsLeftAloneUntilResumed) {
   ctl_->PollRepository("repo");
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(Image("a_app"), "app:1");
-  EXPECT_EQ(Stack("a").sync, "Pinned");
+  EXPECT_EQ(Stack("a").sync, reconciler::SyncState::kPinned);
   ASSERT_TRUE(d.SetPinned("a", false, "", "").ok());
   auto op = ctl_->Sync("a", std::nullopt);
   ASSERT_TRUE(ctl_->WaitOperation(*op, std::chrono::seconds(20)).ok());
@@ -420,7 +421,7 @@ TEST_F(ControllerTest, DriftIsRevertedWithSelfHeal) {
   ctl_->CheckDrift("a");
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(Image("a_app"), "app:1");
-  EXPECT_EQ(Stack("a").sync, "Synced");
+  EXPECT_EQ(Stack("a").sync, reconciler::SyncState::kSynced);
   EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
 }
 
@@ -476,7 +477,7 @@ TEST_F(ControllerTest, DriftIsReportedWithoutSelfHeal) {
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(Image("b_app"), "manual:1");
   server::StackView b = Stack("b");
-  EXPECT_EQ(b.sync, "OutOfSync");
+  EXPECT_EQ(b.sync, reconciler::SyncState::kOutOfSync);
   EXPECT_EQ(b.last_result, "out-of-sync");
   EXPECT_EQ(b.out_of_sync, std::vector<std::string>{"service b_app: update"});
   EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 1);
@@ -532,7 +533,7 @@ class ControllerRetry : public ::testing::Test {
     if (ctl_) ctl_->Stop();
   }
   // Waits (ListStacks reads no live state, so it consumes no failures).
-  server::StackView WaitForSync(const std::string& sync) {
+  server::StackView WaitForSync(reconciler::SyncState sync) {
     for (int i = 0; i < 200 && ctl_->ListStacks()[0].sync != sync; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
@@ -550,7 +551,7 @@ class ControllerRetry : public ::testing::Test {
 TEST_F(ControllerRetry, EngineOutageIsRetriedWithBackoff) {
   flaky_.failures_left = 3;
   Start(/*self_heal=*/false);
-  EXPECT_EQ(WaitForSync("Synced").sync, "Synced");
+  EXPECT_EQ(WaitForSync(reconciler::SyncState::kSynced).sync, reconciler::SyncState::kSynced);
   EXPECT_EQ(metrics_.reconcile_errors_total.With({"s"}).Value(), 3);
   EXPECT_EQ(flaky_.failures_left, 0);
 }
@@ -560,15 +561,15 @@ TEST_F(ControllerRetry, EngineOutageIsRetriedWithBackoff) {
 TEST_F(ControllerRetry, RetriedDriftCheckWithoutSelfHealKeepsTheManualChange) {
   Start(/*self_heal=*/false);
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
-  ASSERT_EQ(ctl_->ListStacks()[0].sync, "Synced");
+  ASSERT_EQ(ctl_->ListStacks()[0].sync, reconciler::SyncState::kSynced);
   Tamper(fake_, "s_app");
   flaky_.failures_left = 1;
   ctl_->CheckDrift("s");
   // The failed attempt, then its retry (after 20 ms of backoff).
-  WaitForSync("OutOfSync");
+  WaitForSync(reconciler::SyncState::kOutOfSync);
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   server::StackView st = ctl_->ListStacks()[0];
-  EXPECT_EQ(st.sync, "OutOfSync") << st.last_error;
+  EXPECT_EQ(st.sync, reconciler::SyncState::kOutOfSync) << st.last_error;
   EXPECT_EQ(st.out_of_sync, std::vector<std::string>{"service s_app: update"});
   EXPECT_EQ(fake_.InspectService("s_app")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "manual:1");
   EXPECT_EQ(metrics_.reconcile_errors_total.With({"s"}).Value(), 1);

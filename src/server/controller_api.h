@@ -19,7 +19,9 @@
 
 #include "common/status.h"
 #include "reconciler/deployer.h"
+#include "reconciler/health.h"
 #include "reconciler/history.h"
+#include "reconciler/policy.h"
 
 namespace stackctl::server {
 
@@ -42,8 +44,8 @@ struct StackView {
   std::string repository_error;          // of the last ls-remote or fetch of the head
   std::string repository_failing_since;  // RFC 3339; "" when not failing
   bool repository_stale = false;
-  std::string sync;    // Synced | OutOfSync | Progressing | Failed | Pinned | Unknown
-  std::string health;  // Healthy | Degraded | Unknown
+  reconciler::SyncState sync = reconciler::SyncState::kUnknown;
+  reconciler::StackHealth health = reconciler::StackHealth::kUnknown;  // from the swarm in GetStack
   std::string last_result, last_error, last_sync_time;
   std::vector<std::string> out_of_sync;  // pending changes when not applied
   bool auto_sync = false, self_heal = false, prune = false;

@@ -56,8 +56,8 @@ class FakeController : public ControllerApi {
     v.repository = "infra";
     v.path = "web";
     v.revision = "abc";
-    v.sync = "Synced";
-    v.health = "Healthy";
+    v.sync = reconciler::SyncState::kSynced;
+    v.health = reconciler::StackHealth::kHealthy;
     v.auto_sync = true;
     v.prune = true;
     return v;
@@ -420,11 +420,12 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
   reconciler::HistoryRecord r;
   r.seq = 3;
   r.revision = "abc";
-  r.result = "succeeded";
+  r.result = reconciler::HistoryResult::kSucceeded;
   v.history = std::vector<reconciler::HistoryRecord>{r};
   Json j = StackJson(v);
   EXPECT_EQ(j["name"], "web");
   EXPECT_EQ(j["sync"], "Synced");
+  EXPECT_EQ(j["health"], "healthy");
   EXPECT_EQ(j["out_of_sync"], Json::array({"service web_app: update"}));
   EXPECT_EQ(j["pinned"], true);
   EXPECT_EQ(j["pinned_by"], "deploy");

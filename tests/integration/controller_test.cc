@@ -199,7 +199,7 @@ TEST_F(ControllerE2E, StackctlServerStatusHistoryAndSync) {
   EXPECT_EQ(list["stacks"][0]["revision"], head);
   ASSERT_EQ(RunCommand("cd " + dir_.string() + " && " + env + tb_.bin_dir + "/stackctl status", &out), 0) << out;
   EXPECT_THAT(out, ::testing::StartsWith("STACK "));
-  EXPECT_THAT(out, ::testing::ContainsRegex("\n" + stack_ + " +repo +" + head.substr(0, 12) + " +Synced +Healthy "));
+  EXPECT_THAT(out, ::testing::ContainsRegex("\n" + stack_ + " +repo +" + head.substr(0, 12) + " +Synced +healthy "));
 
   ASSERT_EQ(RunCommand(cli + server + "history -o json " + stack_, &out, false), 0) << out;
   Json hist = Json::parse(out);
@@ -439,7 +439,7 @@ TEST(StackctlServerTls, ServerCaIsTheTrustAnchor) {
   fs::create_directories(dir / "root" / "api" / "v1");
   std::ofstream(dir / "root" / "api" / "v1" / "stacks")
       << R"({"stacks": [{"name": "web", "repository": "infra", "revision": "0123456789abcdef0123",)"
-      << R"( "sync": "Synced", "health": "Healthy", "last_sync_time": "2026-11-22T10:00:00Z", "last_result": "succeeded"}]})";
+      << R"( "sync": "Synced", "health": "healthy", "last_sync_time": "2026-11-22T10:00:00Z", "last_result": "succeeded"}]})";
   std::ofstream(dir / "token") << "t\n";
   const int port = 30000 + getpid() % 10000;
   std::string out;
@@ -456,7 +456,7 @@ TEST(StackctlServerTls, ServerCaIsTheTrustAnchor) {
   const std::string cli = tb.bin_dir + "/stackctl --server " + url + " --token-file " + (dir / "token").string() + " ";
 
   EXPECT_EQ(RunCommand(cli + "--server-ca " + tb.tls_dir + "/ca.pem status", &out), 0) << out;
-  EXPECT_THAT(out, ::testing::ContainsRegex("\nweb +infra +0123456789ab +Synced +Healthy +2026-11-22T10:00:00Z +succeeded\n"));
+  EXPECT_THAT(out, ::testing::ContainsRegex("\nweb +infra +0123456789ab +Synced +healthy +2026-11-22T10:00:00Z +succeeded\n"));
   EXPECT_EQ(RunCommand("STACKCTL_SERVER_CA=" + tb.tls_dir + "/ca.pem " + cli + "status -o json", &out, false), 0);
   EXPECT_EQ(Json::parse(out)["stacks"][0]["name"], "web");
   // Another CA, or the system CAs: the certificate is refused.
