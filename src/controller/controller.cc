@@ -400,6 +400,11 @@ void Controller::ProcessDueRetries() {
   for (auto& r : due) Enqueue(std::move(r));
 }
 
+void Controller::RunDueWork() {
+  ProcessDueRetries();
+  ProcessDueDriftChecks();
+}
+
 void Controller::DriftLoop() {
   auto next_check = clock_.Steady() + options_.drift_check_interval;
   while (!stop_) {
@@ -407,8 +412,7 @@ void Controller::DriftLoop() {
       std::unique_lock<std::mutex> l(mu_);
       if (cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return stop_.load(); })) return;
     }
-    ProcessDueRetries();
-    ProcessDueDriftChecks();
+    RunDueWork();
     if (clock_.Steady() >= next_check) {
       next_check = clock_.Steady() + options_.drift_check_interval;
       std::vector<std::string> all;

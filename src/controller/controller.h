@@ -116,6 +116,10 @@ class Controller : public server::ControllerApi {
                       reconciler::Trigger trigger = reconciler::Trigger::kPoll);
   // Queues a drift check of one stack (what an engine event does).
   void CheckDrift(const std::string& stack);
+  // Queues the retries whose backoff has passed and the deferred drift
+  // checks that are due, by the Clock: what the drift loop does every tick.
+  // Tests on a FakeClock advance it and call this instead of waiting.
+  void RunDueWork();
   // Blocks until no stack is queued or being reconciled (tests).
   bool WaitIdle(std::chrono::milliseconds timeout);
 
