@@ -355,6 +355,47 @@ TEST_F(ControllerInputsE2E, CommitsToFilesOutsideTheStackFolderAreDeployed) {
   EXPECT_EQ(Inspect("{{.Version.Index}}"), version);
 }
 
+// The same stack with polling off (webhooks only), so only the webhook can
+// have deployed: a commit that changes only the env_file outside app/ is
+// deployed after its webhook; a commit that changes only files the stack does
+// not read deploys nothing, though the webhook was accepted and resolved.
+class ControllerWebhookOnlyE2E : public ControllerInputsE2E {
+ protected:
+  ControllerWebhookOnlyE2E() { poll_interval_ = "0s"; }
+};
+
+TEST_F(ControllerWebhookOnlyE2E, WebhookDeploysAnOutsideInputAndNothingForAnUnrelatedFile) {
+  std::string c1 = Git("rev-parse HEAD >/dev/null");
+  ASSERT_TRUE(SyncedAt(c1)) << Stack().dump() << Log();
+  const size_t records = Stack()["history"].size();
+
+  Write("repo/common/common.env", "LEVEL=2\n");
+  std::string c2 = Git("commit -qam env");
+  Webhook(c2);
+  ASSERT_TRUE(SyncedAt(c2)) << Stack().dump() << Log();
+  EXPECT_THAT(Env(), HasSubstr("LEVEL=2"));
+  Json deployed = Stack();
+  ASSERT_EQ(deployed["history"].size(), records + 1) << deployed.dump();
+  EXPECT_EQ(deployed["history"][0]["revision"], c2);
+  EXPECT_EQ(deployed["history"][0]["trigger"], "webhook");
+
+  const std::string version = Inspect("{{.Version.Index}}");
+  Write("repo/README.md", "two\n");
+  std::string c3 = Git("commit -qam readme");
+  Webhook(c3);
+  ASSERT_TRUE(WaitFor([&] { return Stack().value("target_revision", "") == c3; }, 30)) << Stack().dump() << Log();
+  // The stacks to reconcile were chosen right after the head moved; a deploy
+  // would have started within this time.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // No deploy: no history record, no service update. (The drift check that
+  // follows c2's own rollout events may render the new head and find it in
+  // sync; that is a compare, not a deploy.)
+  Json after = Stack();
+  EXPECT_EQ(after["sync"], "Synced");
+  EXPECT_EQ(after["history"].size(), records + 1) << after.dump();
+  EXPECT_EQ(Inspect("{{.Version.Index}}"), version);
+}
+
 // A stack whose repository is an ssh:// remote (sshd on loopback, started by
 // tests/testbed/git-server.sh): key login, host key checked against
 // known_hosts; a pushed commit reaches the swarm through the poll.
