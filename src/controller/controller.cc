@@ -1,14 +1,14 @@
 #include "controller/controller.h"
 
+#include "controller/stack_reconcile.h"
+
 #include <algorithm>
 #include <random>
 
 #include "common/log.h"
 #include "common/memory.h"
 #include "gitsource/url.h"
-#include "notary/image_verifier.h"
 #include "notary/swarm_root_store.h"
-#include "render/render.h"
 
 namespace stackctl::controller {
 namespace {
@@ -490,9 +490,16 @@ void Controller::Reconcile(const Request& r) {
   if (r.revision.empty()) NoteRepository(cfg->repository, RepoOp::kFetch, snap.status());
   if (!snap.ok()) return fail(snap.status(), target, !snap.status().IsRetryable());
   const std::string commit = snap->commit();
-  const reconciler::ReconcilePlan plan = reconciler::DecideReconcile(
-      r.trigger, {cfg->options.auto_sync, cfg->options.self_heal}, commit == failed_commit);
-  if (plan.decision == reconciler::Decision::kSkip) {
+
+  // The policy: deploy, only compare or skip; render; verify; deploy or diff.
+  ReconcileEnv env{engine_, clock_, keys_, *trust_roots_, trust_cache_,
+                   [&](reconciler::Decision d) {
+                     if (d == reconciler::Decision::kSkip || r.trigger == reconciler::Trigger::kDrift) return;
+                     std::lock_guard<std::mutex> l(mu_);
+                     stacks_.at(r.stack).sync = reconciler::SyncState::kProgressing;
+                   }};
+  const ReconcileReport rep = ReconcileStack(TargetFromConfig(*cfg), *snap, r.trigger, commit == failed_commit, env);
+  if (rep.decision == reconciler::Decision::kSkip) {
     // This commit already failed for good: wait for a new one (no hot loop).
     std::string why;
     {
@@ -505,147 +512,59 @@ void Controller::Reconcile(const Request& r) {
                                     ""});
     return;
   }
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (r.trigger != reconciler::Trigger::kDrift) stacks_.at(r.stack).sync = reconciler::SyncState::kProgressing;
-  }
-
-  // Desired state: the stack's files at `commit`. What the render reads (or
-  // looks for) decides which later commits concern this stack.
-  auto stack_files = snap->Files(cfg->path);
-  RecordingFileSource files(*stack_files);
-  render::RenderInput in;
-  in.stack = cfg->name;
-  in.compose_files = cfg->compose_files;
-  in.bundle = cfg->bundle;
-  if (!cfg->env_file.empty()) in.env_files = {cfg->env_file};
-  in.read_dotenv = true;
-  in.working_dir = "/";
-  auto desired = render::RenderStack(in, files, keys_);
-  {
-    std::set<std::string> inputs;
-    for (const std::string& p : files.paths()) {
-      Result<std::string> repo_path = gitsource::JoinRepoPath(cfg->path, p);
-      if (repo_path.ok()) inputs.insert(*repo_path);
-    }
+  if (rep.inputs_known) {
     std::lock_guard<std::mutex> l(mu_);
     StackState& s = stacks_.at(r.stack);
-    s.inputs = std::move(inputs);
+    s.inputs = rep.inputs;
     s.inputs_known = true;
   }
-  if (!desired.ok()) {
-    return fail(desired.status().WithPrefix("stack " + cfg->name + " at " + commit.substr(0, 12)), commit, true);
-  }
+  if (rep.error) return fail(*rep.error, commit, rep.terminal);
 
-  // Image trust per stack policy.
-  const auto& trust = cfg->options.image_trust;
-  notary::NotaryOptions nopts;
-  nopts.default_server = trust.server;
-  nopts.ca_file = trust.ca_file;
-  notary::ImageTrustChain chain =
-      notary::BuildImageTrustChain(trust.policy, std::move(nopts), *trust_roots_, trust_cache_, clock_, engine_);
-
-  reconciler::DeployOptions o;
-  o.prune = cfg->options.prune;
-  o.parallelism = cfg->options.rollout.parallelism;
-  o.delay = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->options.rollout.delay);
-  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->options.timeout);
-  o.revision = commit;
-  o.trigger = std::string(reconciler::TriggerName(r.trigger));
-  o.respect_pin = plan.respect_pin;
-  o.images.mode = cfg->options.resolve_image;
-  o.images.required = trust.policy == notary::TrustPolicy::kRequire;
-  reconciler::Deployer deployer(engine_, clock_, nullptr, chain.verifier.get());
-
-  const bool deploy = plan.decision == reconciler::Decision::kDeploy;
-  Result<reconciler::DeployResult> result = reconciler::DeployResult{};
-  if (deploy) {
-    result = deployer.Deploy(std::move(*desired), o);
-  } else {
-    auto diff = deployer.Diff(std::move(*desired), {o.prune}, o.images);
-    if (!diff.ok()) {
-      result = diff.status();
-    } else {
-      reconciler::DeployResult dr;
-      dr.diff = std::move(*diff);
-      dr.outcome = reconciler::Outcome::kInSync;
-      result = std::move(dr);
-    }
-  }
-  if (!result.ok()) {
-    return fail(result.status().WithPrefix("stack " + cfg->name), commit, !result.status().IsRetryable());
-  }
-
-  // Bookkeeping.
-  const auto& res = *result;
-  size_t drifted = 0;
-  std::vector<std::string> pending;
-  std::map<std::string, int> managed;
-  for (const auto& c : res.diff.changes) {
-    if (c.action != reconciler::Action::kDelete) managed[std::string(reconciler::ResourceKindName(c.kind))]++;
-    if (c.drift) ++drifted;
-    if (c.action != reconciler::Action::kNone) {
-      pending.push_back(std::string(reconciler::ResourceKindName(c.kind)) + " " + c.name + ": " +
-                        std::string(reconciler::ActionName(c.action)));
-    }
-  }
-  for (const auto& [kind, n] : managed) metrics_.managed_objects.With({r.stack, kind}).Set(n);
-  if (drifted) metrics_.drift_detected_total.With({r.stack}).Inc(static_cast<double>(drifted));
-  bool ok = res.outcome == reconciler::Outcome::kInSync || res.outcome == reconciler::Outcome::kSucceeded ||
-            res.outcome == reconciler::Outcome::kPinned;
-  std::string result_label = res.outcome == reconciler::Outcome::kSucceeded ? "success"
-                             : ok                                           ? "noop"
-                                                                            : "error";
-  // A reconcile that only compared (auto_sync off, or drift without
-  // self_heal) and found changes applied nothing: not "in-sync".
-  const bool changes_not_applied = !deploy && !pending.empty();
-  const std::string outcome = changes_not_applied ? "out-of-sync" : std::string(reconciler::OutcomeName(res.outcome));
-  const std::string message =
-      changes_not_applied ? std::to_string(pending.size()) + " change(s) not applied (" +
-                                (cfg->options.auto_sync ? "self_heal" : "auto_sync") + " is off)"
-                          : res.message;
+  // Bookkeeping: status, metrics, operations.
+  const auto& res = rep.result;
+  for (const auto& [kind, n] : rep.managed) metrics_.managed_objects.With({r.stack, kind}).Set(n);
+  if (rep.drifted) metrics_.drift_detected_total.With({r.stack}).Inc(static_cast<double>(rep.drifted));
+  const std::string result_label = res.outcome == reconciler::Outcome::kSucceeded ? "success"
+                                   : rep.ok                                       ? "noop"
+                                                                                  : "error";
   {
     std::lock_guard<std::mutex> l(mu_);
     StackState& s = stacks_.at(r.stack);
     s.last_sync_time = FormatRfc3339(clock_.Now());
-    s.last_result = outcome;
+    s.last_result = rep.outcome;
     s.out_of_sync.clear();
     s.failures = 0;
-    if (res.outcome == reconciler::Outcome::kPinned) {
-      s.sync = reconciler::SyncState::kPinned;
-      s.out_of_sync = pending;
-    } else if (!deploy && !pending.empty()) {
-      s.sync = reconciler::SyncState::kOutOfSync;
-      s.out_of_sync = pending;
-    } else if (ok) {
-      s.sync = reconciler::SyncState::kSynced;
+    s.sync = rep.sync;
+    if (rep.sync == reconciler::SyncState::kPinned || rep.sync == reconciler::SyncState::kOutOfSync) {
+      s.out_of_sync = rep.pending;
+    } else if (rep.ok) {
       s.health = reconciler::StackHealth::kHealthy;
       s.last_error.clear();
       s.applied_commit = commit;
       s.failed_commit.clear();
     } else {
-      s.sync = reconciler::SyncState::kFailed;
       s.health = reconciler::StackHealth::kDegraded;
       s.last_error = res.message;
       s.failed_commit = commit;
       s.applied_commit = commit;
     }
   }
-  if (ok) {
+  if (rep.ok) {
     metrics_.last_success_timestamp_seconds.With({r.stack})
         .Set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count()));
   } else {
     metrics_.reconcile_errors_total.With({r.stack}).Inc();
   }
   finish_metrics(result_label);
-  if (res.outcome != reconciler::Outcome::kInSync || !pending.empty()) {
+  if (res.outcome != reconciler::Outcome::kInSync || !rep.pending.empty()) {
     log->info("stack {} commit {} ({}): {}: {}", r.stack, commit.substr(0, 12), reconciler::TriggerName(r.trigger),
-              outcome, message);
+              rep.outcome, rep.message);
   }
-  Finished done{commit, server::OperationReport{outcome, message, res.history_seq, pending}, std::nullopt, ""};
+  Finished done{commit, server::OperationReport{rep.outcome, rep.message, res.history_seq, rep.pending}, std::nullopt,
+                ""};
   // A rollout that failed (and was rolled back) is a terminal failure of this
   // commit: FAILED_PRECONDITION (HTTP 422), not ABORTED (409, "try again").
-  if (!ok) {
+  if (!rep.ok) {
     done.error = FailedPrecondition(res.message);
     done.failed_service = res.failed_service;
   }

@@ -20,9 +20,12 @@
 // changed path inside their directory or among the repository paths their
 // last render read or looked for (compose and override files, `.env`,
 // env_file, secret/config files, a bundle; gitsource::StackInputsChanged). A
-// stack keeps the commit it last rendered as its revision. Whether a
-// reconcile deploys, only compares or skips is reconciler::DecideReconcile's
-// (reconciler/policy.h).
+// stack keeps the commit it last rendered as its revision. One reconcile is
+// ReconcileStack(TargetFromConfig(stack), snapshot, trigger, ...)
+// (stack_reconcile.h): whether it deploys, only compares or skips
+// (reconciler::DecideReconcile), the render, the trust chain and the deploy
+// or diff. The Controller resolves and fetches the commit, and maps the
+// ReconcileReport to status, metrics and operations.
 //
 // Errors: retryable ones (kUnavailable, kAborted, kDeadlineExceeded: engine or
 // git down) requeue with per-stack exponential backoff (1 s .. 5 min), reset on
