@@ -23,7 +23,7 @@
 #include "notary/swarm_root_store.h"
 #include "notary/trust_store.h"
 #include "reconciler/deployer.h"
-#include "server/client.h"
+#include "apiclient/client.h"
 
 namespace stackctl::cli {
 namespace {
@@ -297,7 +297,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       if (UseServer(ctx.global)) {
         auto opts = ServerClientOptions(ctx.global);
         if (!opts.ok()) return void(ctx.exit_code = Fail("history", opts.status()));
-        server::Client client(std::move(*opts));
+        apiclient::Client client(std::move(*opts));
         auto doc = client.GetHistory(a->name);
         if (!doc.ok()) return void(ctx.exit_code = FailMessage("history", ServerErrorMessage(ctx.global, a->name, doc.status())));
         auto h = HistoryFromController(*doc);
@@ -335,7 +335,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       if (UseServer(ctx.global)) {
         auto opts = ServerClientOptions(ctx.global);
         if (!opts.ok()) return void(ctx.exit_code = Fail("status", opts.status()));
-        server::Client client(std::move(*opts));
+        apiclient::Client client(std::move(*opts));
         if (a->name.empty()) {
           auto list = client.ListStacks();
           if (!list.ok()) return void(ctx.exit_code = FailMessage("status", ServerErrorMessage(ctx.global, "", list.status())));
@@ -401,7 +401,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       }
       auto opts = ServerClientOptions(ctx.global);
       if (!opts.ok()) return void(ctx.exit_code = Fail("sync", opts.status()));
-      server::Client client(std::move(*opts));
+      apiclient::Client client(std::move(*opts));
       // Asked first so that "not found" means the stack, not the revision.
       auto stack = client.GetStack(a->name);
       if (!stack.ok()) {

@@ -1,11 +1,11 @@
 #include "cli/server_client.h"
 
-#include "server/config.h"
+#include "common/secret_file.h"
 
 namespace stackctl::cli {
 
-Result<server::ClientOptions> ServerClientOptions(const GlobalOptions& g) {
-  server::ClientOptions o;
+Result<apiclient::ClientOptions> ServerClientOptions(const GlobalOptions& g) {
+  apiclient::ClientOptions o;
   if (g.server.rfind("http://", 0) != 0 && g.server.rfind("https://", 0) != 0) {
     return InvalidArgument("--server: \"" + g.server + "\" is not an http:// or https:// URL");
   }
@@ -14,7 +14,7 @@ Result<server::ClientOptions> ServerClientOptions(const GlobalOptions& g) {
     return InvalidArgument("--server " + g.server +
                            " needs the API token: --token-file FILE or $STACKCTL_TOKEN_FILE");
   }
-  auto token = server::ReadSecretFile(g.token_file);
+  auto token = ReadSecretFile(g.token_file);
   if (!token.ok()) return Status(token.status().code(), "--token-file: " + token.status().message());
   o.token = std::move(*token);
   o.ca_file = g.server_ca;

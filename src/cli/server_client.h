@@ -1,4 +1,4 @@
-// `stackctl --server URL`: the CI API of a running stackctld (server::Client)
+// `stackctl --server URL`: the CI API of a running stackctld (apiclient::Client)
 // configured from the global options and the environment, like the docker
 // CLI does for the engine (flags win over the environment):
 //   --server URL        $STACKCTL_SERVER       http://host:9090 or https://...
@@ -14,7 +14,7 @@
 
 #include "cli/cli.h"
 #include "common/status.h"
-#include "server/client.h"
+#include "apiclient/client.h"
 
 namespace stackctl::cli {
 
@@ -23,7 +23,7 @@ inline bool UseServer(const GlobalOptions& g) { return !g.server.empty(); }
 
 // Client options: the URL is checked (http:// or https://), the token is read
 // from its file (trailing whitespace dropped; empty or unreadable is an error).
-Result<server::ClientOptions> ServerClientOptions(const GlobalOptions& g);
+Result<apiclient::ClientOptions> ServerClientOptions(const GlobalOptions& g);
 
 // The message for a failed API call of `stack` ("" for calls that name no
 // stack): a rejected token names the server and the token file, an unknown

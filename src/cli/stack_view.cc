@@ -17,14 +17,17 @@ int64_t Int(const Json& j, const char* key) {
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
 
-// The stack's health from its services' (HealthStateName): with no service
-// there is nothing to judge, which is not "healthy".
-std::string StackHealth(const std::vector<std::string>& service_health) {
-  if (service_health.empty()) return "unknown";
-  for (const auto& h : service_health) {
-    if (h != reconciler::HealthStateName(reconciler::HealthState::kConverged)) return "degraded";
+// The stack's health from its services' (reconciler::StackHealthOf), given
+// as their names (HealthStateName) by a controller.
+std::string StackHealth(const std::vector<reconciler::HealthState>& services) {
+  return std::string(reconciler::StackHealthName(reconciler::StackHealthOf(services)));
+}
+
+reconciler::HealthState HealthFromName(const std::string& name) {
+  for (auto s : {reconciler::HealthState::kConverged, reconciler::HealthState::kFailed}) {
+    if (reconciler::HealthStateName(s) == name) return s;
   }
-  return "healthy";
+  return reconciler::HealthState::kProgressing;
 }
 
 }  // namespace
@@ -37,13 +40,13 @@ Json StatusJson(const reconciler::StackStatus& st) {
             {"services", Json::array()}};
   if (st.last) {
     j["revision"] = st.last->revision;
-    j["last_result"] = st.last->result;
+    j["last_result"] = std::string(reconciler::HistoryResultName(st.last->result));
     j["last_message"] = st.last->message;
     j["last_finished"] = st.last->finished_at;
   }
-  std::vector<std::string> health;
+  std::vector<reconciler::HealthState> health;
   for (const auto& s : st.services) {
-    health.emplace_back(reconciler::HealthStateName(s.health.state));
+    health.push_back(s.health.state);
     j["services"].push_back(reconciler::ServiceStatusJson(s));
   }
   j["health"] = StackHealth(health);
@@ -65,12 +68,12 @@ Json StatusJsonFromController(const Json& stack) {
     j["last_message"] = Str(last, "message");
     j["last_finished"] = Str(last, "finished_at");
   }
-  std::vector<std::string> service_health;
+  std::vector<reconciler::HealthState> service_health;
   auto services = stack.find("services");
   if (services != stack.end() && services->is_array()) {
     for (const auto& s : *services) {
       std::string health = Str(s, "health");
-      service_health.push_back(health);
+      service_health.push_back(HealthFromName(health));
       j["services"].push_back({{"name", Str(s, "name")},
                                {"image", Str(s, "image")},
                                {"mode", Str(s, "mode")},
@@ -167,7 +170,8 @@ void PrintHistoryText(const std::vector<reconciler::HistoryRecord>& records, std
   out << std::left << std::setw(5) << "SEQ" << std::setw(22) << "FINISHED" << std::setw(13) << "RESULT"
       << std::setw(10) << "TRIGGER" << std::setw(14) << "REVISION" << "MESSAGE\n";
   for (const auto& r : records) {
-    out << std::setw(5) << r.seq << std::setw(22) << r.finished_at << std::setw(13) << r.result << std::setw(10)
+    out << std::setw(5) << r.seq << std::setw(22) << r.finished_at << std::setw(13)
+        << reconciler::HistoryResultName(r.result) << std::setw(10)
         << r.trigger << std::setw(14) << r.revision.substr(0, 12) << r.message << "\n";
   }
 }

@@ -1,6 +1,6 @@
 // How `stackctl status` and `stackctl history` present a stack, whether the
 // data comes from the engine (reconciler::Deployer) or from a running
-// stackctld (server::Client, `stackctl --server URL ...`). One home for both
+// stackctld (apiclient::Client, `stackctl --server URL ...`). One home for both
 // formats: each source is first turned into the same JSON document, and the
 // text tables are printed from that document only.
 //

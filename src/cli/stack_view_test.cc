@@ -19,7 +19,7 @@ reconciler::StackStatus LocalStatus() {
   reconciler::HistoryRecord last;
   last.seq = 3;
   last.revision = "manual";
-  last.result = "succeeded";
+  last.result = reconciler::HistoryResult::kSucceeded;
   last.message = "1 service updated";
   last.finished_at = "2026-11-22T10:00:00Z";
   st.last = last;
@@ -64,7 +64,7 @@ Json ControllerStack() {
     "name": "web", "repository": "infra", "path": "stacks/web",
     "revision": "0123456789abcdef0123456789abcdef01234567",
     "target_revision": "fedcba9876543210fedcba9876543210fedcba98",
-    "repository_error": "", "sync": "OutOfSync", "health": "Degraded",
+    "repository_error": "", "sync": "OutOfSync", "health": "degraded",
     "last_result": "failed", "last_error": "service web_app: rolled back",
     "last_sync_time": "2026-11-22T10:05:00Z", "out_of_sync": true,
     "auto_sync": true, "self_heal": false, "prune": true, "pinned": false,
@@ -128,7 +128,7 @@ TEST(StackViewTest, StackList) {
   EXPECT_EQ(out.str(),
             "STACK                   REPOSITORY      REVISION      SYNC         HEALTH     LAST SYNC             "
             "LAST RESULT\n"
-            "web                     infra           0123456789ab  OutOfSync    Degraded   2026-11-22T10:05:00Z  "
+            "web                     infra           0123456789ab  OutOfSync    degraded   2026-11-22T10:05:00Z  "
             "failed\n");
 }
 

@@ -16,8 +16,8 @@
 #include "controller/controller.h"
 #include "engineapi/docker_engine.h"
 #include "gitsource/git_source.h"
+#include "config/config.h"
 #include "secrets/keyring.h"
-#include "server/config.h"
 #include "server/server.h"
 
 namespace {
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   std::stringstream text;
   text << in.rdbuf();
   std::string base = std::filesystem::absolute(config_path).parent_path().string();
-  auto config = server::ParseConfig(text.str(), base);
+  auto config = config::ParseConfig(text.str(), base);
   if (!config.ok()) return Die(config_path, config.status());
   if (!log_level.empty()) config->log.level = log_level;
   if (!log_format.empty()) config->log.format = log_format;
@@ -71,8 +71,14 @@ int main(int argc, char** argv) {
   identity_files.insert(identity_files.end(), age_identities.begin(), age_identities.end());
   auto keys = secrets::Keyring::Load(identity_files, kenv);
   if (!keys.ok()) return Die("age identities", keys.status());
-  auto server_options = server::OptionsFromConfig(*config);
-  if (!server_options.ok()) return Die(config_path, server_options.status());
+  auto http_settings = config::ReadHttpSettings(*config);
+  if (!http_settings.ok()) return Die(config_path, http_settings.status());
+  server::ServerOptions server_options;
+  server_options.host = http_settings->host;
+  server_options.port = http_settings->port;
+  server_options.max_body_bytes = http_settings->max_body_bytes;
+  server_options.api_token = http_settings->api_token;
+  server_options.webhook_secrets = http_settings->webhook_secrets;
   if (check_only) {
     std::cout << "configuration OK: " << config->repositories.size() << " repositories, "
               << config->stacks.size() << " stacks\n";
@@ -92,7 +98,7 @@ int main(int argc, char** argv) {
   metrics::ControllerMetrics metrics(registry);
   std::string cache_dir = config->cache_dir.empty() ? config->state_dir + "/cache" : config->cache_dir;
   std::filesystem::create_directories(cache_dir);
-  auto sources = [&](const server::RepositoryConfig& r) -> Result<std::unique_ptr<gitsource::Source>> {
+  auto sources = [&](const config::RepositoryConfig& r) -> Result<std::unique_ptr<gitsource::Source>> {
     auto observer = [&metrics](const std::string& repo, const std::string& result) {
       metrics.git_fetch_total.With({repo, result}).Inc();
     };
@@ -115,14 +121,14 @@ int main(int argc, char** argv) {
   controller::Controller ctl(*config, **engine, clock, sources, std::move(*keys), metrics);
   Status st = ctl.Start();
   if (!st.ok()) return Die("controller", st);
-  server::Server http(ctl, metrics, *server_options);
+  server::Server http(ctl, metrics, server_options);
   st = http.Start();
   if (!st.ok()) {
     ctl.Stop();
     return Die("http " + config->http.listen, st);
   }
   log::Get("controller")->info("stackctld {} serving on {}:{}, {} stacks", STACKCTL_VERSION,
-                               server_options->host, http.port(), config->stacks.size());
+                               server_options.host, http.port(), config->stacks.size());
   int sig = 0;
   sigwait(&set, &sig);
   log::Get("controller")->info("signal {}: shutting down", sig);

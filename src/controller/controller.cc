@@ -1,13 +1,14 @@
 #include "controller/controller.h"
 
+#include "controller/stack_reconcile.h"
+
 #include <algorithm>
 #include <random>
 
 #include "common/log.h"
 #include "common/memory.h"
-#include "notary/image_verifier.h"
+#include "gitsource/url.h"
 #include "notary/swarm_root_store.h"
-#include "render/render.h"
 
 namespace stackctl::controller {
 namespace {
@@ -28,13 +29,29 @@ constexpr std::chrono::minutes kImageFailureBackoff{5};
 
 std::shared_ptr<spdlog::logger> Log() { return log::Get("controller"); }
 
-Json ErrorJson(const Status& st) {
-  return {{"code", std::string(CodeName(st.code()))}, {"message", st.message()}};
+bool FollowsRef(const gitsource::RemoteSpec& r, const std::string& ref) {
+  switch (r.kind) {
+    case gitsource::RefKind::kBranch: return ref == "refs/heads/" + r.ref;
+    case gitsource::RefKind::kTag: return ref == "refs/tags/" + r.ref;
+    case gitsource::RefKind::kCommit: return false;
+  }
+  return false;
 }
 
 }  // namespace
 
-Controller::Controller(server::Config config, engine::Engine& engine, Clock& clock,
+std::vector<std::string> RepositoriesForPush(const std::vector<config::RepositoryConfig>& repositories,
+                                             const std::vector<std::string>& repo_urls, const std::string& ref) {
+  std::set<std::string> keys;
+  for (const std::string& u : repo_urls) keys.insert(gitsource::RepoKey(u));
+  std::vector<std::string> names;
+  for (const config::RepositoryConfig& r : repositories) {
+    if (keys.count(gitsource::RepoKey(r.remote.url)) && FollowsRef(r.remote, ref)) names.push_back(r.remote.name);
+  }
+  return names;
+}
+
+Controller::Controller(config::Config config, engine::Engine& engine, Clock& clock,
                        SourceFactory sources, secrets::Keyring keys, metrics::ControllerMetrics& metrics,
                        ControllerOptions options)
     : config_(std::move(config)),
@@ -281,17 +298,20 @@ void Controller::PollRepository(const std::string& repository, reconciler::Trigg
   }
 }
 
-void Controller::OnPush(const std::string& repository, const std::string& commit) {
-  Log()->info("webhook: push to {} ({})", repository, commit.empty() ? "?" : commit.substr(0, 12));
+std::vector<std::string> Controller::OnPush(const server::RepositoryPush& push) {
+  std::vector<std::string> names = RepositoriesForPush(config_.repositories, push.repo_urls, push.ref);
+  if (names.empty()) return names;
   // The repository's poll thread resolves it at once, so the HTTP answer is
   // not delayed and Stop() joins the work.
   {
     std::lock_guard<std::mutex> l(mu_);
-    auto it = repos_.find(repository);
-    if (it == repos_.end()) return;
-    it->second.push_pending = true;
+    for (const std::string& name : names) {
+      Log()->info("webhook: push to {} ({})", name, push.commit.empty() ? "?" : push.commit.substr(0, 12));
+      repos_.at(name).push_pending = true;
+    }
   }
   cv_.notify_all();
+  return names;
 }
 
 void Controller::CheckDrift(const std::string& stack) { Enqueue({stack, reconciler::Trigger::kDrift, "", {}}); }
@@ -386,6 +406,11 @@ void Controller::ProcessDueRetries() {
   for (auto& r : due) Enqueue(std::move(r));
 }
 
+void Controller::RunDueWork() {
+  ProcessDueRetries();
+  ProcessDueDriftChecks();
+}
+
 void Controller::DriftLoop() {
   auto next_check = clock_.Steady() + options_.drift_check_interval;
   while (!stop_) {
@@ -393,8 +418,7 @@ void Controller::DriftLoop() {
       std::unique_lock<std::mutex> l(mu_);
       if (cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return stop_.load(); })) return;
     }
-    ProcessDueRetries();
-    ProcessDueDriftChecks();
+    RunDueWork();
     if (clock_.Steady() >= next_check) {
       next_check = clock_.Steady() + options_.drift_check_interval;
       std::vector<std::string> all;
@@ -409,7 +433,7 @@ void Controller::DriftLoop() {
 
 void Controller::Reconcile(const Request& r) {
   auto started = clock_.Steady();
-  const server::StackConfig* cfg;
+  const config::StackConfig* cfg;
   gitsource::Source* source;
   std::string target, failed_commit;
   {
@@ -421,7 +445,8 @@ void Controller::Reconcile(const Request& r) {
     target = !r.revision.empty() ? r.revision : repo.head;
     failed_commit = st.failed_commit;
     for (const auto& id : r.operations) {
-      operations_[id].doc["state"] = "running";
+      auto op = operations_.find(id);
+      if (op != operations_.end()) op->second.state = server::OperationState::kRunning;
     }
   }
   auto log = Log();
@@ -434,7 +459,7 @@ void Controller::Reconcile(const Request& r) {
     {
       std::lock_guard<std::mutex> l(mu_);
       StackState& s = stacks_.at(r.stack);
-      s.sync = "Failed";
+      s.sync = reconciler::SyncState::kFailed;
       s.last_error = st.message();
       s.last_result = terminal ? "failed" : "error";
       s.last_sync_time = FormatRfc3339(clock_.Now());
@@ -454,7 +479,7 @@ void Controller::Reconcile(const Request& r) {
     finish_metrics("error");
     log->error("stack {} commit {} ({}): {}", r.stack, commit.substr(0, 12), reconciler::TriggerName(r.trigger),
                st.message());
-    FinishOperations(r.operations, {{"state", "failed"}, {"revision", commit}, {"error", ErrorJson(st)}});
+    FinishOperations(r.operations, {commit, std::nullopt, st, ""});
   };
 
   // An explicit sync of "the branch" means its newest commit, not the last one polled.
@@ -471,165 +496,84 @@ void Controller::Reconcile(const Request& r) {
   if (r.revision.empty()) NoteRepository(cfg->repository, RepoOp::kFetch, snap.status());
   if (!snap.ok()) return fail(snap.status(), target, !snap.status().IsRetryable());
   const std::string commit = snap->commit();
-  const reconciler::ReconcilePlan plan = reconciler::DecideReconcile(
-      r.trigger, {cfg->options.auto_sync, cfg->options.self_heal}, commit == failed_commit);
-  if (plan.decision == reconciler::Decision::kSkip) {
+
+  // The policy: deploy, only compare or skip; render; verify; deploy or diff.
+  ReconcileEnv env{engine_, clock_, keys_, *trust_roots_, trust_cache_,
+                   [&](reconciler::Decision d) {
+                     if (d == reconciler::Decision::kSkip || r.trigger == reconciler::Trigger::kDrift) return;
+                     std::lock_guard<std::mutex> l(mu_);
+                     stacks_.at(r.stack).sync = reconciler::SyncState::kProgressing;
+                   }};
+  env.failed_images = failed_images_.at(r.stack).get();
+  const ReconcileReport rep = ReconcileStack(TargetFromConfig(*cfg), *snap, r.trigger, commit == failed_commit, env);
+  if (rep.decision == reconciler::Decision::kSkip) {
     // This commit already failed for good: wait for a new one (no hot loop).
-    FinishOperations(r.operations, {{"state", "failed"}, {"revision", commit}});
+    std::string why;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      why = stacks_.at(r.stack).last_error;
+    }
+    FinishOperations(r.operations, {commit, std::nullopt,
+                                    FailedPrecondition("stack " + r.stack + ": commit " + commit.substr(0, 12) +
+                                                       " failed before and waits for a new commit: " + why),
+                                    ""});
     return;
   }
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (r.trigger != reconciler::Trigger::kDrift) stacks_.at(r.stack).sync = "Progressing";
-  }
-
-  // Desired state: the stack's files at `commit`. What the render reads (or
-  // looks for) decides which later commits concern this stack.
-  auto stack_files = snap->Files(cfg->path);
-  RecordingFileSource files(*stack_files);
-  render::RenderInput in;
-  in.stack = cfg->name;
-  in.compose_files = cfg->compose_files;
-  in.bundle = cfg->bundle;
-  if (!cfg->env_file.empty()) in.env_files = {cfg->env_file};
-  in.read_dotenv = true;
-  in.working_dir = "/";
-  auto desired = render::RenderStack(in, files, keys_);
-  {
-    std::set<std::string> inputs;
-    for (const std::string& p : files.paths()) {
-      Result<std::string> repo_path = gitsource::JoinRepoPath(cfg->path, p);
-      if (repo_path.ok()) inputs.insert(*repo_path);
-    }
+  if (rep.inputs_known) {
     std::lock_guard<std::mutex> l(mu_);
     StackState& s = stacks_.at(r.stack);
-    s.inputs = std::move(inputs);
+    s.inputs = rep.inputs;
     s.inputs_known = true;
   }
-  if (!desired.ok()) {
-    return fail(desired.status().WithPrefix("stack " + cfg->name + " at " + commit.substr(0, 12)), commit, true);
-  }
+  if (rep.error) return fail(*rep.error, commit, rep.terminal);
 
-  // Image trust per stack policy.
-  const auto& trust = cfg->options.image_trust;
-  notary::NotaryOptions nopts;
-  nopts.default_server = trust.server;
-  nopts.ca_file = trust.ca_file;
-  notary::ImageTrustChain chain =
-      notary::BuildImageTrustChain(trust.policy, std::move(nopts), *trust_roots_, trust_cache_, clock_, engine_);
-
-  reconciler::DeployOptions o;
-  o.prune = cfg->options.prune;
-  o.parallelism = cfg->options.rollout.parallelism;
-  o.delay = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->options.rollout.delay);
-  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg->options.timeout);
-  o.revision = commit;
-  o.trigger = std::string(reconciler::TriggerName(r.trigger));
-  o.respect_pin = plan.respect_pin;
-  o.images.mode = cfg->options.resolve_image;
-  o.images.required = trust.policy == notary::TrustPolicy::kRequire;
-  notary::FailedResolutions& failed_images = *failed_images_.at(r.stack);
-  if (r.trigger == reconciler::Trigger::kApi) failed_images.Clear();  // a manual sync asks again
-  notary::FailureCachingVerifier images(*chain.verifier, failed_images);
-  reconciler::Deployer deployer(engine_, clock_, nullptr, &images);
-
-  const bool deploy = plan.decision == reconciler::Decision::kDeploy;
-  Result<reconciler::DeployResult> result = reconciler::DeployResult{};
-  if (deploy) {
-    result = deployer.Deploy(std::move(*desired), o);
-  } else {
-    auto diff = deployer.Diff(std::move(*desired), {o.prune}, o.images);
-    if (!diff.ok()) {
-      result = diff.status();
-    } else {
-      reconciler::DeployResult dr;
-      dr.diff = std::move(*diff);
-      dr.outcome = reconciler::Outcome::kInSync;
-      result = std::move(dr);
-    }
-  }
-  if (!result.ok()) {
-    return fail(result.status().WithPrefix("stack " + cfg->name), commit, !result.status().IsRetryable());
-  }
-
-  // Bookkeeping.
-  const auto& res = *result;
-  size_t drifted = 0;
-  std::vector<std::string> pending;
-  std::map<std::string, int> managed;
-  for (const auto& c : res.diff.changes) {
-    if (c.action != reconciler::Action::kDelete) managed[std::string(reconciler::ResourceKindName(c.kind))]++;
-    if (c.drift) ++drifted;
-    if (c.action != reconciler::Action::kNone) {
-      pending.push_back(std::string(reconciler::ResourceKindName(c.kind)) + " " + c.name + ": " +
-                        std::string(reconciler::ActionName(c.action)));
-    }
-  }
-  for (const auto& [kind, n] : managed) metrics_.managed_objects.With({r.stack, kind}).Set(n);
-  if (drifted) metrics_.drift_detected_total.With({r.stack}).Inc(static_cast<double>(drifted));
-  bool ok = res.outcome == reconciler::Outcome::kInSync || res.outcome == reconciler::Outcome::kSucceeded ||
-            res.outcome == reconciler::Outcome::kPinned;
-  std::string result_label = res.outcome == reconciler::Outcome::kSucceeded ? "success"
-                             : ok                                           ? "noop"
-                                                                            : "error";
-  // A reconcile that only compared (auto_sync off, or drift without
-  // self_heal) and found changes applied nothing: not "in-sync".
-  const bool changes_not_applied = !deploy && !pending.empty();
-  const std::string outcome = changes_not_applied ? "out-of-sync" : std::string(reconciler::OutcomeName(res.outcome));
-  const std::string message =
-      changes_not_applied ? std::to_string(pending.size()) + " change(s) not applied (" +
-                                (cfg->options.auto_sync ? "self_heal" : "auto_sync") + " is off)"
-                          : res.message;
+  // Bookkeeping: status, metrics, operations.
+  const auto& res = rep.result;
+  for (const auto& [kind, n] : rep.managed) metrics_.managed_objects.With({r.stack, kind}).Set(n);
+  if (rep.drifted) metrics_.drift_detected_total.With({r.stack}).Inc(static_cast<double>(rep.drifted));
+  const std::string result_label = res.outcome == reconciler::Outcome::kSucceeded ? "success"
+                                   : rep.ok                                       ? "noop"
+                                                                                  : "error";
   {
     std::lock_guard<std::mutex> l(mu_);
     StackState& s = stacks_.at(r.stack);
     s.last_sync_time = FormatRfc3339(clock_.Now());
-    s.last_result = outcome;
+    s.last_result = rep.outcome;
     s.out_of_sync.clear();
     s.failures = 0;
-    if (res.outcome == reconciler::Outcome::kPinned) {
-      s.sync = "Pinned";
-      s.out_of_sync = pending;
-    } else if (!deploy && !pending.empty()) {
-      s.sync = "OutOfSync";
-      s.out_of_sync = pending;
-    } else if (ok) {
-      s.sync = "Synced";
-      s.health = "Healthy";
+    s.sync = rep.sync;
+    if (rep.sync == reconciler::SyncState::kPinned || rep.sync == reconciler::SyncState::kOutOfSync) {
+      s.out_of_sync = rep.pending;
+    } else if (rep.ok) {
+      s.health = reconciler::StackHealth::kHealthy;
       s.last_error.clear();
       s.applied_commit = commit;
       s.failed_commit.clear();
     } else {
-      s.sync = "Failed";
-      s.health = "Degraded";
+      s.health = reconciler::StackHealth::kDegraded;
       s.last_error = res.message;
       s.failed_commit = commit;
       s.applied_commit = commit;
     }
   }
-  if (ok) {
+  if (rep.ok) {
     metrics_.last_success_timestamp_seconds.With({r.stack})
         .Set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count()));
   } else {
     metrics_.reconcile_errors_total.With({r.stack}).Inc();
   }
   finish_metrics(result_label);
-  if (res.outcome != reconciler::Outcome::kInSync || !pending.empty()) {
+  if (res.outcome != reconciler::Outcome::kInSync || !rep.pending.empty()) {
     log->info("stack {} commit {} ({}): {}: {}", r.stack, commit.substr(0, 12), reconciler::TriggerName(r.trigger),
-              outcome, message);
+              rep.outcome, rep.message);
   }
-  Json done = {{"state", ok ? "succeeded" : "failed"},
-               {"revision", commit},
-               {"result", outcome},
-               {"message", message},
-               {"history_seq", res.history_seq},
-               {"changes", pending}};
+  Finished done{commit, server::OperationReport{rep.outcome, rep.message, res.history_seq, rep.pending}, std::nullopt,
+                ""};
   // A rollout that failed (and was rolled back) is a terminal failure of this
   // commit: FAILED_PRECONDITION (HTTP 422), not ABORTED (409, "try again").
-  if (!ok) {
-    done["error"] = {{"code", std::string(CodeName(Code::kFailedPrecondition))},
-                     {"message", res.message},
-                     {"service", res.failed_service}};
+  if (!rep.ok) {
+    done.error = FailedPrecondition(res.message);
+    done.failed_service = res.failed_service;
   }
   FinishOperations(r.operations, done);
 }
@@ -640,11 +584,12 @@ Result<std::string> Controller::Sync(const std::string& stack, const std::option
     std::lock_guard<std::mutex> l(mu_);
     if (!stacks_.count(stack)) return NotFound("stack " + stack + ": not managed by this controller");
     id = "op-" + std::to_string(next_operation_++);
-    operations_[id].doc = {{"id", id},
-                           {"stack", stack},
-                           {"revision", revision.value_or("")},
-                           {"state", "pending"},
-                           {"created_at", FormatRfc3339(clock_.Now())}};
+    server::Operation& op = operations_[id];
+    op.id = id;
+    op.stack = stack;
+    op.revision = revision.value_or("");
+    op.state = server::OperationState::kPending;
+    op.created_at = FormatRfc3339(clock_.Now());
     // Keep the newest 1000 operations.
     while (operations_.size() > 1000) {
       auto oldest = std::min_element(operations_.begin(), operations_.end(), [](const auto& a, const auto& b) {
@@ -657,108 +602,110 @@ Result<std::string> Controller::Sync(const std::string& stack, const std::option
   return id;
 }
 
-void Controller::FinishOperations(const std::vector<std::string>& ids, const Json& result) {
+void Controller::FinishOperations(const std::vector<std::string>& ids, const Finished& finished) {
   if (ids.empty()) return;
   {
     std::lock_guard<std::mutex> l(mu_);
     for (const auto& id : ids) {
       auto it = operations_.find(id);
       if (it == operations_.end()) continue;
-      for (auto kv = result.begin(); kv != result.end(); ++kv) it->second.doc[kv.key()] = kv.value();
-      it->second.doc["finished_at"] = FormatRfc3339(clock_.Now());
-      it->second.done = true;
+      server::Operation& op = it->second;
+      op.state = finished.error ? server::OperationState::kFailed : server::OperationState::kSucceeded;
+      op.revision = finished.revision;
+      op.report = finished.report;
+      op.error = finished.error;
+      op.failed_service = finished.failed_service;
+      op.finished_at = FormatRfc3339(clock_.Now());
     }
   }
   ops_cv_.notify_all();
 }
 
-Result<Json> Controller::WaitOperation(const std::string& id, std::chrono::milliseconds timeout) {
+namespace {
+bool Done(const server::Operation& op) {
+  return op.state == server::OperationState::kSucceeded || op.state == server::OperationState::kFailed;
+}
+}  // namespace
+
+Result<server::Operation> Controller::WaitOperation(const std::string& id, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> l(mu_);
   if (!operations_.count(id)) return NotFound("operation " + id + ": not found");
-  ops_cv_.wait_for(l, timeout, [&] { return stop_ || !operations_.count(id) || operations_.at(id).done; });
+  ops_cv_.wait_for(l, timeout, [&] { return stop_ || !operations_.count(id) || Done(operations_.at(id)); });
   auto it = operations_.find(id);
   if (it == operations_.end()) return NotFound("operation " + id + ": not found");
-  return it->second.doc;
+  return it->second;
 }
 
-Result<Json> Controller::GetOperation(const std::string& id) {
+Result<server::Operation> Controller::GetOperation(const std::string& id) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = operations_.find(id);
   if (it == operations_.end()) return NotFound("operation " + id + ": not found");
-  return it->second.doc;
+  return it->second;
 }
 
-Json Controller::StackJson(const std::string& name, const StackState& s) const {
+server::StackView Controller::StackViewLocked(const std::string& name, const StackState& s) const {
   const auto& repo = repos_.at(s.config->repository);
-  return {{"name", name},
-          {"repository", s.config->repository},
-          {"path", s.config->path},
-          {"revision", s.applied_commit},
-          {"target_revision", repo.head},
-          {"repository_error", repo.error.empty() ? repo.fetch_error : repo.error},
-          {"repository_failing_since",
-           repo.failing_since == std::chrono::steady_clock::time_point{} ? "" : FormatRfc3339(repo.failing_since_wall)},
-          {"repository_stale", StaleLocked(repo)},
-          {"sync", s.sync},
-          {"health", s.health},
-          {"last_result", s.last_result},
-          {"last_error", s.last_error},
-          {"last_sync_time", s.last_sync_time},
-          {"out_of_sync", s.out_of_sync},
-          {"auto_sync", s.config->options.auto_sync},
-          {"self_heal", s.config->options.self_heal},
-          {"prune", s.config->options.prune}};
+  server::StackView v;
+  v.name = name;
+  v.repository = s.config->repository;
+  v.path = s.config->path;
+  v.revision = s.applied_commit;
+  v.target_revision = repo.head;
+  v.repository_error = repo.error.empty() ? repo.fetch_error : repo.error;
+  v.repository_failing_since =
+      repo.failing_since == std::chrono::steady_clock::time_point{} ? "" : FormatRfc3339(repo.failing_since_wall);
+  v.repository_stale = StaleLocked(repo);
+  v.sync = s.sync;
+  v.health = s.health;
+  v.last_result = s.last_result;
+  v.last_error = s.last_error;
+  v.last_sync_time = s.last_sync_time;
+  v.out_of_sync = s.out_of_sync;
+  v.auto_sync = s.config->options.auto_sync;
+  v.self_heal = s.config->options.self_heal;
+  v.prune = s.config->options.prune;
+  return v;
 }
 
-Json Controller::ListStacks() {
+std::vector<server::StackView> Controller::ListStacks() {
   std::lock_guard<std::mutex> l(mu_);
-  Json arr = Json::array();
-  for (const auto& [name, s] : stacks_) arr.push_back(StackJson(name, s));
-  return {{"stacks", arr}};
+  std::vector<server::StackView> out;
+  for (const auto& [name, s] : stacks_) out.push_back(StackViewLocked(name, s));
+  return out;
 }
 
-Result<Json> Controller::GetStack(const std::string& name) {
-  Json j;
+Result<server::StackView> Controller::GetStack(const std::string& name) {
+  server::StackView v;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = stacks_.find(name);
     if (it == stacks_.end()) return NotFound("stack " + name + ": not managed by this controller");
-    j = StackJson(name, it->second);
+    v = StackViewLocked(name, it->second);
   }
   auto st = deployer_->GetStatus(name);
   if (st.ok()) {
-    j["pinned"] = st->control.pinned;
-    j["pinned_by"] = st->control.pinned_by;
-    j["pinned_revision"] = st->control.pinned_revision;
-    j["services"] = Json::array();
-    bool healthy = true;
-    for (const auto& s : st->services) {
-      healthy = healthy && s.health.state == reconciler::HealthState::kConverged;
-      j["services"].push_back(reconciler::ServiceStatusJson(s));
-    }
-    if (!st->services.empty()) j["health"] = healthy ? "Healthy" : "Degraded";
-    if (st->control.pinned) j["sync"] = "Pinned";
+    // What the swarm says now wins over what the last reconcile saw.
+    std::vector<reconciler::HealthState> services;
+    for (const auto& s : st->services) services.push_back(s.health.state);
+    v.health = reconciler::StackHealthOf(services);
+    if (st->control.pinned) v.sync = reconciler::SyncState::kPinned;
+    v.live = std::move(*st);
   } else {
-    j["live_error"] = st.status().message();
+    v.live_error = st.status().message();
   }
   auto hist = GetHistory(name);
-  if (hist.ok()) j["history"] = (*hist)["history"];
-  return j;
+  if (hist.ok()) v.history = std::move(*hist);
+  return v;
 }
 
-Result<Json> Controller::GetHistory(const std::string& name) {
+Result<std::vector<reconciler::HistoryRecord>> Controller::GetHistory(const std::string& name) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!stacks_.count(name)) return NotFound("stack " + name + ": not managed by this controller");
   }
   ASSIGN_OR_RETURN(auto records, deployer_->History(name));
-  Json arr = Json::array();
-  for (const auto& r : records) {
-    Json j = reconciler::RecordToJson(r);
-    j.erase("spec");
-    arr.push_back(j);
-  }
-  return Json{{"stack", name}, {"history", arr}};
+  for (auto& r : records) r.spec = Json();  // the API shows no specs
+  return records;
 }
 
 bool Controller::WaitIdle(std::chrono::milliseconds timeout) {

@@ -20,9 +20,12 @@
 // changed path inside their directory or among the repository paths their
 // last render read or looked for (compose and override files, `.env`,
 // env_file, secret/config files, a bundle; gitsource::StackInputsChanged). A
-// stack keeps the commit it last rendered as its revision. Whether a
-// reconcile deploys, only compares or skips is reconciler::DecideReconcile's
-// (reconciler/policy.h).
+// stack keeps the commit it last rendered as its revision. One reconcile is
+// ReconcileStack(TargetFromConfig(stack), snapshot, trigger, ...)
+// (stack_reconcile.h): whether it deploys, only compares or skips
+// (reconciler::DecideReconcile), the render, the trust chain and the deploy
+// or diff. The Controller resolves and fetches the commit, and maps the
+// ReconcileReport to status, metrics and operations.
 //
 // Errors: retryable ones (kUnavailable, kAborted, kDeadlineExceeded: engine or
 // git down) requeue with per-stack exponential backoff (1 s .. 5 min), reset on
@@ -65,9 +68,9 @@
 #include "notary/trust_store.h"
 #include "reconciler/deployer.h"
 #include "reconciler/policy.h"
+#include "config/config.h"
 #include "secrets/keyring.h"
-#include "server/config.h"
-#include "server/controller_api.h"
+#include "server/controller_api.h"  // the only server header the controller sees
 
 namespace stackctl::controller {
 
@@ -81,11 +84,18 @@ struct ControllerOptions {
 
 // Builds the Source of a repository (GitSource in production, fakes in tests).
 using SourceFactory =
-    std::function<Result<std::unique_ptr<gitsource::Source>>(const server::RepositoryConfig&)>;
+    std::function<Result<std::unique_ptr<gitsource::Source>>(const config::RepositoryConfig&)>;
+
+// The configured repositories (their names) that a pushed `ref` of a
+// repository known by any of `repo_urls` concerns: same repository in any
+// spelling (gitsource::RepoKey), and the branch or tag they follow. A
+// repository pinned to a commit is never concerned.
+std::vector<std::string> RepositoriesForPush(const std::vector<config::RepositoryConfig>& repositories,
+                                             const std::vector<std::string>& repo_urls, const std::string& ref);
 
 class Controller : public server::ControllerApi {
  public:
-  Controller(server::Config config, engine::Engine& engine, Clock& clock, SourceFactory sources,
+  Controller(config::Config config, engine::Engine& engine, Clock& clock, SourceFactory sources,
              secrets::Keyring keys, metrics::ControllerMetrics& metrics, ControllerOptions options = {});
   ~Controller() override;
 
@@ -96,13 +106,13 @@ class Controller : public server::ControllerApi {
   // server::ControllerApi
   bool Ready() override;
   std::string NotReadyReason() override;
-  void OnPush(const std::string& repository, const std::string& commit) override;
+  std::vector<std::string> OnPush(const server::RepositoryPush& push) override;
   Result<std::string> Sync(const std::string& stack, const std::optional<std::string>& revision) override;
-  Result<Json> WaitOperation(const std::string& id, std::chrono::milliseconds timeout) override;
-  Json ListStacks() override;
-  Result<Json> GetStack(const std::string& name) override;
-  Result<Json> GetHistory(const std::string& name) override;
-  Result<Json> GetOperation(const std::string& id) override;
+  Result<server::Operation> WaitOperation(const std::string& id, std::chrono::milliseconds timeout) override;
+  std::vector<server::StackView> ListStacks() override;
+  Result<server::StackView> GetStack(const std::string& name) override;
+  Result<std::vector<reconciler::HistoryRecord>> GetHistory(const std::string& name) override;
+  Result<server::Operation> GetOperation(const std::string& id) override;
 
   // Resolves one repository now (what a poll tick does; a webhook's trigger
   // is kWebhook).
@@ -110,20 +120,24 @@ class Controller : public server::ControllerApi {
                       reconciler::Trigger trigger = reconciler::Trigger::kPoll);
   // Queues a drift check of one stack (what an engine event does).
   void CheckDrift(const std::string& stack);
+  // Queues the retries whose backoff has passed and the deferred drift
+  // checks that are due, by the Clock: what the drift loop does every tick.
+  // Tests on a FakeClock advance it and call this instead of waiting.
+  void RunDueWork();
   // Blocks until no stack is queued or being reconciled (tests).
   bool WaitIdle(std::chrono::milliseconds timeout);
 
  private:
   struct StackState {
-    const server::StackConfig* config = nullptr;
+    const config::StackConfig* config = nullptr;
     std::string applied_commit;  // last commit rendered by a finished reconcile (any result)
     // Repository paths the last render read or looked for; `inputs_known`
     // false until one render ran (then any new commit reconciles the stack).
     std::set<std::string> inputs;
     bool inputs_known = false;
     std::string failed_commit;   // terminal failure: not retried until a new commit
-    std::string sync = "Unknown";  // Synced | OutOfSync | Progressing | Failed | Pinned | Unknown
-    std::string health = "Unknown";
+    reconciler::SyncState sync = reconciler::SyncState::kUnknown;
+    reconciler::StackHealth health = reconciler::StackHealth::kUnknown;
     std::string last_error;
     std::string last_result;
     std::string last_sync_time;
@@ -135,7 +149,7 @@ class Controller : public server::ControllerApi {
     std::chrono::steady_clock::time_point drift_due{};   // a deferred event check; {} = none
   };
   struct RepoState {
-    const server::RepositoryConfig* config = nullptr;
+    const config::RepositoryConfig* config = nullptr;
     std::unique_ptr<gitsource::Source> source;
     std::string head;          // last resolved commit
     std::string error;         // of the last ResolveRemote
@@ -151,9 +165,12 @@ class Controller : public server::ControllerApi {
     std::string revision;  // api: explicit revision ("" = repository head)
     std::vector<std::string> operations;  // api operations waiting on this request
   };
-  struct Operation {
-    Json doc;
-    bool done = false;
+  // How a reconcile ended, for the operations waiting on it.
+  struct Finished {
+    std::string revision;  // the commit ("" when none was resolved)
+    std::optional<server::OperationReport> report;
+    std::optional<Status> error;  // set: the operation failed
+    std::string failed_service;
   };
 
   void WorkerLoop();
@@ -162,19 +179,18 @@ class Controller : public server::ControllerApi {
   void DriftLoop();
   void Enqueue(Request r);
   void Reconcile(const Request& r);
-  // Returns the record of a finished reconcile for the operation, if any.
-  void FinishOperations(const std::vector<std::string>& ids, const Json& result);
+  void FinishOperations(const std::vector<std::string>& ids, const Finished& finished);
   void ProcessDueRetries();
   void ProcessDueDriftChecks();
   void OnStackEvent(const std::string& stack);
-  Json StackJson(const std::string& name, const StackState& s) const;
+  server::StackView StackViewLocked(const std::string& name, const StackState& s) const;
   // Records the outcome of a ResolveRemote or of a Fetch of the head.
   void NoteRepositoryLocked(RepoState& repo, RepoOp op, const Status& st);
   void NoteRepository(const std::string& repository, RepoOp op, const Status& st);
   // Failing for longer than kStalePolls poll intervals.
   bool StaleLocked(const RepoState& repo) const;
 
-  server::Config config_;
+  config::Config config_;
   engine::Engine& engine_;
   Clock& clock_;
   SourceFactory source_factory_;
@@ -197,7 +213,7 @@ class Controller : public server::ControllerApi {
   std::deque<Request> queue_;
   std::set<std::string> queued_, running_;
   std::map<std::string, Request> deferred_;  // requests for stacks being reconciled
-  std::map<std::string, Operation> operations_;
+  std::map<std::string, server::Operation> operations_;
   uint64_t next_operation_ = 1;
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};

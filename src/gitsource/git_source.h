@@ -55,36 +55,6 @@ struct git_repository;
 
 namespace stackctl::gitsource {
 
-struct Auth {
-  // http(s): basic auth user name; with token_file it defaults to
-  // "x-access-token" (GitHub; GitLab and Gitea accept any non-empty name).
-  // ssh: the login; defaults to the user of the URL, else "git".
-  std::string username;
-  std::string password_file;  // http(s) basic auth
-  std::string token_file;     // http(s) token, sent as the basic-auth password
-  std::string ssh_private_key_file;
-  std::string ssh_passphrase_file;  // optional
-  std::string known_hosts_file;     // required for ssh
-
-  bool operator==(const Auth&) const = default;
-};
-
-enum class RefKind { kBranch, kTag, kCommit };
-
-struct RemoteSpec {
-  std::string name;  // unique per controller; names the cache and metrics
-  std::string url;
-  RefKind kind = RefKind::kBranch;
-  std::string ref;  // branch name, tag name or full commit id
-  Auth auth;
-  // https: a PEM bundle with the CA (and intermediates) that issued the
-  // server's certificate, trusted instead of the system CAs; the host name
-  // must match the certificate. Empty = libgit2's system trust.
-  std::string ca_file{};
-
-  bool operator==(const RemoteSpec&) const = default;
-};
-
 // Optional outcome counter hook: called once per ResolveRemote/Fetch network
 // operation with result "success" or "error" (stackctl_git_fetch_total).
 using FetchObserver = std::function<void(const std::string& repo, const std::string& result)>;

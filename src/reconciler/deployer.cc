@@ -448,7 +448,7 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDi
   ASSIGN_OR_RETURN(Plan plan, BuildPlan(desired_, diff, PlanOptions{opts_.parallelism}));
   std::string started = FormatRfc3339(d_.clock_.Now());
 
-  auto record = [&](const std::string& outcome, const std::string& message) -> Status {
+  auto record = [&](HistoryResult outcome, const std::string& message) -> Status {
     HistoryRecord rec;
     rec.revision = opts_.revision;
     rec.trigger = opts_.trigger;
@@ -472,7 +472,7 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDi
     result.outcome = Outcome::kRolledBack;
     result.failed_service = std::move(failed_service);
     result.message = why.message();
-    Status st = record("rolled-back", result.message);
+    Status st = record(HistoryResult::kRolledBack, result.message);
     if (!st.ok()) log::Get("reconciler")->error("stack {}: recording history: {}", desired_.name, st.ToString());
     result.writes = writes_;
     return result;
@@ -492,7 +492,7 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDi
   if (cleanup.ok() && opts_.wait) cleanup = RetireSuperseded(live);
   result.outcome = cleanup.ok() ? Outcome::kSucceeded : Outcome::kFailed;
   result.message = cleanup.ok() ? (opts_.wait ? "rollout complete" : "submitted") : cleanup.message();
-  RETURN_IF_ERROR(record(cleanup.ok() ? "succeeded" : "failed", result.message));
+  RETURN_IF_ERROR(record(cleanup.ok() ? HistoryResult::kSucceeded : HistoryResult::kFailed, result.message));
   if (opts_.pin) {
     StackControl c = ControlFromObject(live.control);
     if (NeedsPin(c, opts_)) {
@@ -581,14 +581,15 @@ Result<DeployResult> Deployer::Rollback(const std::string& stack, std::optional<
       if (r.seq == *to_seq) target = &r;
     }
     if (!target) return NotFound("stack " + stack + ": no history record " + std::to_string(*to_seq));
-    if (target->result != "succeeded") {
+    if (target->result != HistoryResult::kSucceeded) {
       return FailedPrecondition("stack " + stack + ": record " + std::to_string(*to_seq) + " is a " +
-                                target->result + " deploy; roll back to a succeeded one");
+                                std::string(HistoryResultName(target->result)) +
+                                " deploy; roll back to a succeeded one");
     }
   } else {
     int seen = 0;
     for (const auto& r : records) {
-      if (r.result == "succeeded" && ++seen == 2) {
+      if (r.result == HistoryResult::kSucceeded && ++seen == 2) {
         target = &r;
         break;
       }

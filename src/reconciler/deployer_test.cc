@@ -138,8 +138,8 @@ TEST_F(DeployerTest, FailingServiceRollsBackTheWholeRollout) {
   auto hist = deployer_.History("app");
   ASSERT_TRUE(hist.ok());
   ASSERT_EQ(hist->size(), 2u);
-  EXPECT_EQ((*hist)[0].result, "rolled-back");
-  EXPECT_EQ((*hist)[1].result, "succeeded");
+  EXPECT_EQ((*hist)[0].result, HistoryResult::kRolledBack);
+  EXPECT_EQ((*hist)[1].result, HistoryResult::kSucceeded);
 }
 
 // Counts concurrent CreateService calls and refuses one service.
@@ -200,7 +200,7 @@ TEST_F(DeployerTest, ARefusedCreateInAWideWaveUndoesEveryWriteOfTheRollout) {
   auto hist = d.History("wide");
   ASSERT_TRUE(hist.ok());
   ASSERT_EQ(hist->size(), 1u);
-  EXPECT_EQ((*hist)[0].result, "rolled-back");
+  EXPECT_EQ((*hist)[0].result, HistoryResult::kRolledBack);
 }
 
 // Records how many services each status list (the convergence wait) returned.

@@ -7,6 +7,23 @@
 
 namespace stackctl::reconciler {
 
+std::string_view StackHealthName(StackHealth h) {
+  switch (h) {
+    case StackHealth::kUnknown: return "unknown";
+    case StackHealth::kHealthy: return "healthy";
+    case StackHealth::kDegraded: return "degraded";
+  }
+  return "unknown";
+}
+
+StackHealth StackHealthOf(const std::vector<HealthState>& services) {
+  if (services.empty()) return StackHealth::kUnknown;
+  for (HealthState s : services) {
+    if (s != HealthState::kConverged) return StackHealth::kDegraded;
+  }
+  return StackHealth::kHealthy;
+}
+
 std::string_view HealthStateName(HealthState s) {
   switch (s) {
     case HealthState::kProgressing: return "progressing";

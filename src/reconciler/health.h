@@ -22,6 +22,15 @@ namespace stackctl::reconciler {
 enum class HealthState { kProgressing, kConverged, kFailed };
 std::string_view HealthStateName(HealthState s);
 
+// A stack's health, the one definition for `stackctl status` and the
+// controller's API: no service -> unknown (nothing to judge, which is not
+// healthy); every service converged -> healthy; otherwise degraded.
+enum class StackHealth { kUnknown, kHealthy, kDegraded };
+// The wire spelling, lower case like the services' (HealthStateName):
+// "unknown", "healthy", "degraded".
+std::string_view StackHealthName(StackHealth h);
+StackHealth StackHealthOf(const std::vector<HealthState>& services);
+
 struct ServiceHealth {
   HealthState state = HealthState::kProgressing;
   uint64_t running = 0;  // tasks running the current template

@@ -127,9 +127,25 @@ Result<model::StackSpec> StackSpecFromJson(const Json& j) {
   }
 }
 
+std::string_view HistoryResultName(HistoryResult r) {
+  switch (r) {
+    case HistoryResult::kSucceeded: return "succeeded";
+    case HistoryResult::kFailed: return "failed";
+    case HistoryResult::kRolledBack: return "rolled-back";
+  }
+  return "failed";
+}
+
+Result<HistoryResult> ParseHistoryResult(const std::string& s) {
+  for (HistoryResult r : {HistoryResult::kSucceeded, HistoryResult::kFailed, HistoryResult::kRolledBack}) {
+    if (HistoryResultName(r) == s) return r;
+  }
+  return InvalidArgument("result: unknown value \"" + s + "\" (succeeded, failed or rolled-back)");
+}
+
 Json RecordToJson(HistoryRecord r) {
   Json j = {{"seq", r.seq},         {"revision", r.revision},     {"trigger", r.trigger},
-            {"started_at", r.started_at}, {"finished_at", r.finished_at}, {"result", r.result},
+            {"started_at", r.started_at}, {"finished_at", r.finished_at}, {"result", std::string(HistoryResultName(r.result))},
             {"message", r.message}, {"changes", r.changes}};
   // Moved, not copied: the spec of a 1,000-service stack is megabytes as a DOM.
   j["spec"] = std::move(r.spec);
@@ -144,7 +160,9 @@ Result<HistoryRecord> RecordFromJson(const Json& j) {
     r.trigger = j.at("trigger");
     r.started_at = j.at("started_at");
     r.finished_at = j.at("finished_at");
-    r.result = j.at("result");
+    Result<HistoryResult> result = ParseHistoryResult(j.at("result").get<std::string>());
+    if (!result.ok()) return result.status().WithPrefix("history record " + std::to_string(r.seq));
+    r.result = *result;
     r.message = j.at("message");
     r.changes = j.at("changes").get<std::vector<std::string>>();
     r.spec = j.at("spec");
@@ -185,7 +203,8 @@ Result<int64_t> HistoryStore::Append(HistoryRecord record, size_t keep) {
     existing.emplace_back(seq, o.id);
     next = std::max(next, seq + 1);
   }
-  const std::string result = record.result, revision = record.revision;
+  const std::string result(HistoryResultName(record.result));
+  const std::string revision = record.revision;
   Json record_json = RecordToJson(std::move(record));
   for (int attempt = 0; attempt < 5; ++attempt, ++next) {
     record_json["seq"] = next;

@@ -28,12 +28,18 @@ namespace stackctl::reconciler {
 
 inline constexpr char kHistoryLabel[] = "io.stackctl.history";
 
+// How a deploy ended, as recorded ("succeeded", "failed", "rolled-back").
+enum class HistoryResult { kSucceeded, kFailed, kRolledBack };
+std::string_view HistoryResultName(HistoryResult r);
+// kInvalidArgument naming the value for anything else.
+Result<HistoryResult> ParseHistoryResult(const std::string& s);
+
 struct HistoryRecord {
   int64_t seq = 0;
   std::string revision;  // git commit, "manual", or "rollback-of:<seq>"
   std::string trigger;   // "cli", "poll", "webhook", "api", "self-heal", "rollback"
   std::string started_at, finished_at;  // RFC 3339
-  std::string result;    // "succeeded" | "failed" | "rolled-back"
+  HistoryResult result = HistoryResult::kSucceeded;
   std::string message;
   std::vector<std::string> changes;  // "service web: update (TaskTemplate.ContainerSpec.Image)"
   Json spec;  // MoveStackSpecToJson of the desired state of this deploy

@@ -24,6 +24,18 @@ std::string_view DecisionName(Decision d) {
   return "?";
 }
 
+std::string_view SyncStateName(SyncState s) {
+  switch (s) {
+    case SyncState::kUnknown: return "Unknown";
+    case SyncState::kSynced: return "Synced";
+    case SyncState::kOutOfSync: return "OutOfSync";
+    case SyncState::kProgressing: return "Progressing";
+    case SyncState::kFailed: return "Failed";
+    case SyncState::kPinned: return "Pinned";
+  }
+  return "Unknown";
+}
+
 ReconcilePlan DecideReconcile(Trigger trigger, const SyncOptions& options, bool commit_failed) {
   if (trigger == Trigger::kApi) return {Decision::kDeploy, /*respect_pin=*/false};
   if (commit_failed) return {Decision::kSkip, true};

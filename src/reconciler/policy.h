@@ -44,6 +44,15 @@ struct SyncOptions {
   bool self_heal = false;
 };
 
+// Where a stack stands after its last reconcile (Argo CD's names, the API's
+// wire spelling): Synced (the swarm matches the commit), OutOfSync (changes
+// found and not applied: auto_sync or self_heal off), Progressing (a
+// reconcile is deploying), Failed (the last reconcile failed), Pinned
+// (`stackctl deploy`/`rollback` took the stack over), Unknown (not yet
+// reconciled).
+enum class SyncState { kUnknown, kSynced, kOutOfSync, kProgressing, kFailed, kPinned };
+std::string_view SyncStateName(SyncState s);
+
 enum class Decision { kDeploy, kCompare, kSkip };
 std::string_view DecisionName(Decision d);
 

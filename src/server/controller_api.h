@@ -1,28 +1,95 @@
-// ControllerApi: what the HTTP server (server.h) needs from the controller.
+// ControllerApi: what the HTTP server (server.h) needs from the controller,
+// as typed values. The server alone turns them into the JSON documents of the
+// CI API (docs/configuration.md lists the fields); the controller never
+// builds JSON for it and the server never reads the configuration or Git.
 //
 // The controller implements it; tests use a fake. Every method must return
 // promptly except WaitOperation, which blocks up to its timeout.
-//
-// JSON documents exchanged (the server passes them through unchanged):
-//   stack:     {"name", "repository", "revision", "status", ...} (controller-defined)
-//   operation: {"id": "...", "stack": "...", "revision": "...",
-//               "state": "pending" | "running" | "succeeded" | "failed",
-//               "error": {"code": "FAILED_PRECONDITION", "message": "..."}}  (when failed)
-// The server reads only "state" and "error.code" of an operation, to choose
-// the HTTP status of a waited sync.
 //
 // Thread safety: implementations must accept concurrent calls from the
 // server's worker threads.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
-#include "common/json.h"
 #include "common/status.h"
+#include "reconciler/deployer.h"
+#include "reconciler/health.h"
+#include "reconciler/history.h"
+#include "reconciler/policy.h"
 
 namespace stackctl::server {
+
+// A push a webhook announced (webhook.h's PushEvent, reduced to what decides
+// which repositories it concerns).
+struct RepositoryPush {
+  std::vector<std::string> repo_urls;  // every spelling the provider sent
+  std::string ref;                     // "refs/heads/main", "refs/tags/v1"
+  std::string commit;                  // "" when the provider sent none
+};
+
+// One managed stack. The `live`, `history` and `live_error` parts are filled
+// by GetStack only (they read the swarm).
+struct StackView {
+  std::string name;
+  std::string repository;  // its configured repository's name
+  std::string path;
+  std::string revision;         // the commit the stack last rendered
+  std::string target_revision;  // the repository's last resolved head
+  std::string repository_error;          // of the last ls-remote or fetch of the head
+  std::string repository_failing_since;  // RFC 3339; "" when not failing
+  bool repository_stale = false;
+  reconciler::SyncState sync = reconciler::SyncState::kUnknown;
+  reconciler::StackHealth health = reconciler::StackHealth::kUnknown;  // from the swarm in GetStack
+  std::string last_result, last_error, last_sync_time;
+  std::vector<std::string> out_of_sync;  // pending changes when not applied
+  bool auto_sync = false, self_heal = false, prune = false;
+
+  std::optional<reconciler::StackStatus> live;  // pin and services, as read from the swarm
+  std::string live_error;                       // why `live` could not be read
+  std::optional<std::vector<reconciler::HistoryRecord>> history;  // newest first, specs dropped
+};
+
+enum class OperationState { kPending, kRunning, kSucceeded, kFailed };
+// Header-only, so the controller implements this interface without linking
+// the HTTP server.
+inline std::string_view OperationStateName(OperationState s) {
+  switch (s) {
+    case OperationState::kPending: return "pending";
+    case OperationState::kRunning: return "running";
+    case OperationState::kSucceeded: return "succeeded";
+    case OperationState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+// What a finished reconcile reports to the operations waiting on it.
+struct OperationReport {
+  std::string result;   // the reconcile's outcome ("succeeded", "in-sync", "out-of-sync", ...)
+  std::string message;
+  int64_t history_seq = 0;  // 0: no history record written
+  std::vector<std::string> changes;
+};
+
+// A CI API sync.
+struct Operation {
+  std::string id, stack;
+  std::string revision;  // as asked for; the commit once resolved
+  OperationState state = OperationState::kPending;
+  std::string created_at, finished_at;  // RFC 3339; finished_at "" until done
+  std::optional<OperationReport> report;  // when a reconcile ran to its end
+  // When failed: the code says what the caller should do (a rolled-back
+  // rollout or a commit that already failed is kFailedPrecondition, a held
+  // stack lock kAborted); `failed_service` names the service whose rollout
+  // failed, if one did.
+  std::optional<Status> error;
+  std::string failed_service;
+};
 
 class ControllerApi {
  public:
@@ -33,25 +100,24 @@ class ControllerApi {
   virtual bool Ready() = 0;
   // Why Ready() is false, for /readyz ("" when unknown or ready).
   virtual std::string NotReadyReason() { return ""; }
-  // A webhook announced a push of `commit` ("" when unknown) to the
-  // configured repository `repository` (its name) on its configured branch or
-  // tag. Queue a resolve/reconcile and return at once.
-  virtual void OnPush(const std::string& repository, const std::string& commit) = 0;
+  // A webhook announced a push. Queues a resolve of every configured
+  // repository with one of `push.repo_urls` (any spelling of the URL) that
+  // follows `push.ref`, and returns their names at once; none: ignored.
+  virtual std::vector<std::string> OnPush(const RepositoryPush& push) = 0;
   // Starts a sync of `stack` at `revision` (a commit id, branch or tag; none =
   // the repository's configured ref) and returns the operation id.
   // kNotFound for an unknown stack.
   virtual Result<std::string> Sync(const std::string& stack,
                                    const std::optional<std::string>& revision) = 0;
-  // The operation record once it is finished, or as it is when `timeout`
-  // passes. kNotFound for an unknown id.
-  virtual Result<Json> WaitOperation(const std::string& id,
-                                     std::chrono::milliseconds timeout) = 0;
-  // {"stacks": [stack, ...]}
-  virtual Json ListStacks() = 0;
-  virtual Result<Json> GetStack(const std::string& name) = 0;
-  // {"stack": name, "history": [{"revision", "time", "result", ...}, ...]}
-  virtual Result<Json> GetHistory(const std::string& name) = 0;
-  virtual Result<Json> GetOperation(const std::string& id) = 0;
+  // The operation once it is finished, or as it is when `timeout` passes.
+  // kNotFound for an unknown id.
+  virtual Result<Operation> WaitOperation(const std::string& id,
+                                          std::chrono::milliseconds timeout) = 0;
+  virtual std::vector<StackView> ListStacks() = 0;
+  virtual Result<StackView> GetStack(const std::string& name) = 0;
+  // Newest first, specs dropped.
+  virtual Result<std::vector<reconciler::HistoryRecord>> GetHistory(const std::string& name) = 0;
+  virtual Result<Operation> GetOperation(const std::string& id) = 0;
 };
 
 }  // namespace stackctl::server

@@ -5,7 +5,6 @@
 #include "common/crypto.h"
 #include "common/duration.h"
 #include "common/log.h"
-#include "gitsource/url.h"
 #include "server/webhook.h"
 
 namespace stackctl::server {
@@ -21,25 +20,6 @@ void Reply(httplib::Response& res, int status, const Json& body) {
 void ReplyError(httplib::Response& res, const Status& st) {
   Reply(res, HttpStatus(st.code()),
         Json{{"error", st.message()}, {"code", std::string(CodeName(st.code()))}});
-}
-
-bool CodeFromName(const std::string& name, Code* out) {
-  for (int c = 0; c <= static_cast<int>(Code::kUnknown); ++c) {
-    if (CodeName(static_cast<Code>(c)) == name) {
-      *out = static_cast<Code>(c);
-      return true;
-    }
-  }
-  return false;
-}
-
-bool RefMatches(const WatchedRepository& r, const std::string& ref) {
-  switch (r.kind) {
-    case gitsource::RefKind::kBranch: return ref == "refs/heads/" + r.ref;
-    case gitsource::RefKind::kTag: return ref == "refs/tags/" + r.ref;
-    case gitsource::RefKind::kCommit: return false;
-  }
-  return false;
 }
 
 }  // namespace
@@ -62,33 +42,64 @@ int HttpStatus(Code code) {
   return 500;
 }
 
-Result<ServerOptions> OptionsFromConfig(const Config& config) {
-  ServerOptions o;
-  const std::string& listen = config.http.listen;
-  size_t colon = listen.rfind(':');
-  o.host = listen.substr(0, colon);
-  if (o.host.size() >= 2 && o.host.front() == '[' && o.host.back() == ']') {
-    o.host = o.host.substr(1, o.host.size() - 2);
+Json StackJson(const StackView& s) {
+  Json j = {{"name", s.name},
+            {"repository", s.repository},
+            {"path", s.path},
+            {"revision", s.revision},
+            {"target_revision", s.target_revision},
+            {"repository_error", s.repository_error},
+            {"repository_failing_since", s.repository_failing_since},
+            {"repository_stale", s.repository_stale},
+            {"sync", std::string(reconciler::SyncStateName(s.sync))},
+            {"health", std::string(reconciler::StackHealthName(s.health))},
+            {"last_result", s.last_result},
+            {"last_error", s.last_error},
+            {"last_sync_time", s.last_sync_time},
+            {"out_of_sync", s.out_of_sync},
+            {"auto_sync", s.auto_sync},
+            {"self_heal", s.self_heal},
+            {"prune", s.prune}};
+  if (s.live) {
+    j["pinned"] = s.live->control.pinned;
+    j["pinned_by"] = s.live->control.pinned_by;
+    j["pinned_revision"] = s.live->control.pinned_revision;
+    j["services"] = Json::array();
+    for (const auto& svc : s.live->services) j["services"].push_back(reconciler::ServiceStatusJson(svc));
   }
-  if (o.host.empty()) o.host = "0.0.0.0";
-  o.port = std::stoi(listen.substr(colon + 1));
-  o.max_body_bytes = config.http.max_body_bytes;
-  if (!config.http.api_token_file.empty()) {
-    ASSIGN_OR_RETURN(o.api_token, ReadSecretFile(config.http.api_token_file));
+  if (!s.live_error.empty()) j["live_error"] = s.live_error;
+  if (s.history) j["history"] = HistoryJson(s.name, *s.history)["history"];
+  return j;
+}
+
+Json OperationJson(const Operation& op) {
+  Json j = {{"id", op.id},
+            {"stack", op.stack},
+            {"revision", op.revision},
+            {"state", std::string(OperationStateName(op.state))},
+            {"created_at", op.created_at}};
+  if (!op.finished_at.empty()) j["finished_at"] = op.finished_at;
+  if (op.report) {
+    j["result"] = op.report->result;
+    j["message"] = op.report->message;
+    j["history_seq"] = op.report->history_seq;
+    j["changes"] = op.report->changes;
   }
-  std::pair<const char*, const std::string*> hooks[] = {
-      {"github", &config.webhooks.github_secret_file},
-      {"gitlab", &config.webhooks.gitlab_secret_file},
-      {"gitea", &config.webhooks.gitea_secret_file},
-      {"generic", &config.webhooks.generic_secret_file}};
-  for (auto& [name, file] : hooks) {
-    if (file->empty()) continue;
-    ASSIGN_OR_RETURN(o.webhook_secrets[name], ReadSecretFile(*file));
+  if (op.error) {
+    j["error"] = {{"code", std::string(CodeName(op.error->code()))}, {"message", op.error->message()}};
+    if (!op.failed_service.empty()) j["error"]["service"] = op.failed_service;
   }
-  for (const RepositoryConfig& r : config.repositories) {
-    o.repositories.push_back({r.remote.name, r.remote.url, r.remote.kind, r.remote.ref});
+  return j;
+}
+
+Json HistoryJson(const std::string& stack, const std::vector<reconciler::HistoryRecord>& records) {
+  Json arr = Json::array();
+  for (const auto& r : records) {
+    Json j = reconciler::RecordToJson(r);  // the controller dropped the specs
+    j.erase("spec");
+    arr.push_back(std::move(j));
   }
-  return o;
+  return Json{{"stack", stack}, {"history", std::move(arr)}};
 }
 
 Server::Server(ControllerApi& api, metrics::ControllerMetrics& metrics, ServerOptions options)
@@ -205,17 +216,8 @@ void Server::Routes() {
     };
     if (ev->kind == EventKind::kOther) return ignored("event \"" + ev->event + "\" ignored");
     if (ev->deleted) return ignored("ref " + ev->ref + " deleted");
-    std::vector<std::string> keys;
-    for (const std::string& u : ev->repo_urls) keys.push_back(gitsource::RepoKey(u));
-    Json matched = Json::array();
-    for (const WatchedRepository& r : options_.repositories) {
-      const std::string key = gitsource::RepoKey(r.url);
-      if (std::find(keys.begin(), keys.end(), key) == keys.end() || !RefMatches(r, ev->ref)) {
-        continue;
-      }
-      api_.OnPush(r.name, ev->commit);
-      matched.push_back(r.name);
-    }
+    const std::vector<std::string> queued = api_.OnPush({ev->repo_urls, ev->ref, ev->commit});
+    const Json matched = queued;
     if (matched.empty()) return ignored("no configured repository watches " + ev->ref);
     count("accepted");
     log::Get("server")->info("{} push to {} at {}: {}", provider, ev->ref, ev->commit,
@@ -237,25 +239,33 @@ void Server::Routes() {
     }
     return ok;
   };
-  auto reply_result = [](httplib::Response& res, const Result<Json>& r) {
-    if (!r.ok()) return ReplyError(res, r.status());
-    Reply(res, 200, *r);
-  };
 
   s.Get("/api/v1/stacks", [=, this](const httplib::Request& req, httplib::Response& res) {
-    if (authorized(req, res)) Reply(res, 200, api_.ListStacks());
+    if (!authorized(req, res)) return;
+    Json stacks = Json::array();
+    for (const StackView& v : api_.ListStacks()) stacks.push_back(StackJson(v));
+    Reply(res, 200, Json{{"stacks", std::move(stacks)}});
   });
   s.Get(R"(/api/v1/stacks/([^/]+))", [=, this](const httplib::Request& req,
                                                  httplib::Response& res) {
-    if (authorized(req, res)) reply_result(res, api_.GetStack(req.matches[1]));
+    if (!authorized(req, res)) return;
+    Result<StackView> stack = api_.GetStack(req.matches[1]);
+    if (!stack.ok()) return ReplyError(res, stack.status());
+    Reply(res, 200, StackJson(*stack));
   });
   s.Get(R"(/api/v1/stacks/([^/]+)/history)", [=, this](const httplib::Request& req,
                                                          httplib::Response& res) {
-    if (authorized(req, res)) reply_result(res, api_.GetHistory(req.matches[1]));
+    if (!authorized(req, res)) return;
+    auto history = api_.GetHistory(req.matches[1]);
+    if (!history.ok()) return ReplyError(res, history.status());
+    Reply(res, 200, HistoryJson(req.matches[1], *history));
   });
   s.Get(R"(/api/v1/operations/([^/]+))", [=, this](const httplib::Request& req,
                                                      httplib::Response& res) {
-    if (authorized(req, res)) reply_result(res, api_.GetOperation(req.matches[1]));
+    if (!authorized(req, res)) return;
+    Result<Operation> op = api_.GetOperation(req.matches[1]);
+    if (!op.ok()) return ReplyError(res, op.status());
+    Reply(res, 200, OperationJson(*op));
   });
   s.Post(R"(/api/v1/stacks/([^/]+)/sync)", [=, this](const httplib::Request& req,
                                                        httplib::Response& res) {
@@ -276,26 +286,23 @@ void Server::Routes() {
     std::chrono::milliseconds timeout = options_.default_wait;
     const bool wait = req.get_param_value("wait") == "true";
     if (req.has_param("timeout")) {
-      Result<Duration> d = ParseDurationMs(req.get_param_value("timeout"));
+      Result<std::chrono::milliseconds> d = ParseDurationMs(req.get_param_value("timeout"));
       if (!d.ok()) return ReplyError(res, InvalidArgument("timeout: " + d.status().message()));
       timeout = std::min(*d, options_.max_wait);
     }
     Result<std::string> id = api_.Sync(req.matches[1], revision);
     if (!id.ok()) return ReplyError(res, id.status());
     if (!wait) return Reply(res, 202, Json{{"operation", *id}});
-    Result<Json> op = api_.WaitOperation(*id, timeout);
+    Result<Operation> op = api_.WaitOperation(*id, timeout);
     if (!op.ok()) return ReplyError(res, op.status());
-    const std::string state =
-        op->is_object() && (*op)["state"].is_string() ? (*op)["state"].get<std::string>() : "";
-    if (state == "succeeded") return Reply(res, 200, *op);
-    if (state == "failed") {
-      Code code = Code::kUnknown;
-      if (op->contains("error") && (*op)["error"].is_object()) {
-        CodeFromName((*op)["error"].value("code", ""), &code);
-      }
-      return Reply(res, HttpStatus(code), *op);
+    switch (op->state) {
+      case OperationState::kSucceeded: return Reply(res, 200, OperationJson(*op));
+      case OperationState::kFailed:
+        return Reply(res, HttpStatus(op->error ? op->error->code() : Code::kUnknown), OperationJson(*op));
+      case OperationState::kPending:
+      case OperationState::kRunning: break;
     }
-    Reply(res, 504, *op);
+    Reply(res, 504, OperationJson(*op));
   });
 }
 

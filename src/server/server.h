@@ -3,9 +3,9 @@
 //   POST /hooks/{github,gitlab,gitea,generic}  webhooks (webhook.h); 401 on a
 //        bad or missing signature, 404 for a provider without a secret, 413
 //        over max_body_bytes, 200 {"status":"pong"} for pings, otherwise 202 at
-//        once: {"status":"accepted","repositories":[...]} after calling
-//        ControllerApi::OnPush for each configured repository whose URL and
-//        branch/tag match, or {"status":"ignored","reason":...}.
+//        once: {"status":"accepted","repositories":[...]} with the names
+//        ControllerApi::OnPush queued (the controller knows which configured
+//        repositories a URL and ref concern), or {"status":"ignored","reason":...}.
 //   CI API, "Authorization: Bearer <token>" (constant-time; 401 otherwise,
 //   also when no token is configured):
 //     GET  /api/v1/stacks                  ListStacks()
@@ -17,7 +17,8 @@
 //          when it failed, 504 and the operation when the wait timed out.
 //     GET  /api/v1/operations/{id}         GetOperation()
 //   Errors are {"error": message, "code": "NOT_FOUND"} with the status of
-//   HttpStatus(code).
+//   HttpStatus(code). The documents are the JSON of the ControllerApi's
+//   typed values (StackJson, OperationJson, HistoryJson below).
 //   GET /metrics (Prometheus text), /healthz (200 while serving), /readyz
 //   (ControllerApi::Ready(): 200 "ready", or 503 "not ready: " and
 //   NotReadyReason()).
@@ -37,8 +38,7 @@
 
 #include "common/metrics.h"
 #include "common/status.h"
-#include "gitsource/git_source.h"
-#include "server/config.h"
+#include "common/json.h"
 #include "server/controller_api.h"
 
 namespace httplib {
@@ -47,31 +47,30 @@ class Server;
 
 namespace stackctl::server {
 
-// A repository webhooks may trigger: pushes to `ref` of `url` (any spelling,
-// gitsource::RepoKey) call OnPush(name, commit). Pinned commits never match.
-struct WatchedRepository {
-  std::string name;
-  std::string url;
-  gitsource::RefKind kind = gitsource::RefKind::kBranch;
-  std::string ref;
-};
-
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: any free port (see Server::port())
   uint64_t max_body_bytes = 1 << 20;
   std::string api_token;                               // empty: API always 401
   std::map<std::string, std::string> webhook_secrets;  // provider name -> secret
-  std::vector<WatchedRepository> repositories;
   std::chrono::milliseconds default_wait = std::chrono::minutes(10);
   std::chrono::milliseconds max_wait = std::chrono::hours(1);
   // Request workers; each `?wait=true` sync holds one until it finishes.
   size_t worker_threads = 16;
 };
 
-// Builds ServerOptions from the configuration, reading the API token and the
-// webhook secrets from their files.
-Result<ServerOptions> OptionsFromConfig(const Config& config);
+// The API's documents. A stack: name, repository, path, revision,
+// target_revision, repository_error, repository_failing_since,
+// repository_stale, sync, health, last_result, last_error, last_sync_time,
+// out_of_sync, auto_sync, self_heal, prune; GetStack adds pinned, pinned_by,
+// pinned_revision and services (or live_error) and history.
+Json StackJson(const StackView& stack);
+// id, stack, revision, state, created_at; once finished finished_at; after a
+// reconcile result, message, history_seq, changes; when failed
+// error: {code, message[, service]}.
+Json OperationJson(const Operation& op);
+// {"stack": name, "history": [record without its spec, ...]}
+Json HistoryJson(const std::string& stack, const std::vector<reconciler::HistoryRecord>& records);
 
 // HTTP status for a Status code (kNotFound -> 404, kUnavailable -> 503, ...).
 int HttpStatus(Code code);

@@ -14,14 +14,16 @@
 namespace stackctl::server {
 namespace {
 
-// A controller that records calls and serves canned documents.
+// A controller that records calls and serves canned values.
 class FakeController : public ControllerApi {
  public:
   bool Ready() override { return ready; }
   std::string NotReadyReason() override { return not_ready_reason; }
-  void OnPush(const std::string& repository, const std::string& commit) override {
+  std::vector<std::string> OnPush(const RepositoryPush& push) override {
     std::lock_guard<std::mutex> lock(mu);
-    pushes.push_back(repository + "@" + commit);
+    pushes.push_back(push.ref + "@" + push.commit);
+    push_urls = push.repo_urls;
+    return watching;
   }
   Result<std::string> Sync(const std::string& stack,
                            const std::optional<std::string>& revision) override {
@@ -30,31 +32,54 @@ class FakeController : public ControllerApi {
     syncs.push_back(stack + "@" + revision.value_or("(default)"));
     return std::string("op-1");
   }
-  Result<Json> WaitOperation(const std::string& id, std::chrono::milliseconds timeout) override {
+  Result<Operation> WaitOperation(const std::string& id, std::chrono::milliseconds timeout) override {
     waited_ms = timeout.count();
     if (id != "op-1") return NotFound("operation " + id + " not found");
     return op;
   }
-  Json ListStacks() override { return Json{{"stacks", Json::array({Json{{"name", "web"}}})}}; }
-  Result<Json> GetStack(const std::string& name) override {
+  std::vector<StackView> ListStacks() override { return {Web()}; }
+  Result<StackView> GetStack(const std::string& name) override {
     if (name != "web") return NotFound("stack \"" + name + "\" not found");
-    return Json{{"name", "web"}, {"revision", "abc"}};
+    return Web();
   }
-  Result<Json> GetHistory(const std::string& name) override {
+  Result<std::vector<reconciler::HistoryRecord>> GetHistory(const std::string& name) override {
     if (name != "web") return NotFound("stack \"" + name + "\" not found");
-    return Json{{"stack", "web"}, {"history", Json::array()}};
+    return history;
   }
-  Result<Json> GetOperation(const std::string& id) override {
+  Result<Operation> GetOperation(const std::string& id) override {
     if (id != "op-1") return NotFound("operation " + id + " not found");
     return op;
+  }
+  static StackView Web() {
+    StackView v;
+    v.name = "web";
+    v.repository = "infra";
+    v.path = "web";
+    v.revision = "abc";
+    v.sync = reconciler::SyncState::kSynced;
+    v.health = reconciler::StackHealth::kHealthy;
+    v.auto_sync = true;
+    v.prune = true;
+    return v;
   }
 
   std::mutex mu;
   bool ready = true;
   std::string not_ready_reason;
-  std::vector<std::string> pushes, syncs;
+  std::vector<std::string> watching = {"infra"};  // what OnPush answers
+  std::vector<std::string> pushes, push_urls, syncs;
   long waited_ms = 0;
-  Json op = Json{{"id", "op-1"}, {"stack", "web"}, {"state", "succeeded"}};
+  std::vector<reconciler::HistoryRecord> history;
+  Operation op = [] {
+    Operation o;
+    o.id = "op-1";
+    o.stack = "web";
+    o.revision = "abc";
+    o.state = OperationState::kSucceeded;
+    o.created_at = "2026-11-22T10:00:00Z";
+    o.finished_at = "2026-11-22T10:00:05Z";
+    return o;
+  }();
 };
 
 constexpr char kToken[] = "ci-token-123";
@@ -67,10 +92,6 @@ class ServerTest : public ::testing::Test {
     o.api_token = kToken;
     o.webhook_secrets = {{"github", "gh-secret"}, {"gitlab", "gl-token"}, {"gitea", "gitea-secret"},
                          {"generic", "generic-secret"}};
-    o.repositories = {{"infra", "https://github.com/acme/infra", gitsource::RefKind::kBranch, "main"},
-                      {"rel", "git@github.com:acme/infra.git", gitsource::RefKind::kTag, "v1"},
-                      {"pinned", "https://github.com/acme/infra.git", gitsource::RefKind::kCommit,
-                       std::string(40, 'a')}};
     server_ = std::make_unique<Server>(fake_, metrics_, o);
     ASSERT_TRUE(server_->Start().ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -110,7 +131,9 @@ TEST_F(ServerTest, GitHubPushToWatchedBranchIsAccepted) {
   EXPECT_EQ(res->status, 202);
   EXPECT_EQ(Json::parse(res->body),
             (Json{{"status", "accepted"}, {"repositories", Json::array({"infra"})}}));
-  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"infra@1111111111111111111111111111111111111111"}));
+  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"refs/heads/main@1111111111111111111111111111111111111111"}));
+  EXPECT_EQ(fake_.push_urls, (std::vector<std::string>{"https://github.com/acme/infra.git",
+                                                        "git@github.com:acme/infra.git"}));
   EXPECT_EQ(Webhooks("github", "accepted"), 1);
 }
 
@@ -123,19 +146,24 @@ TEST_F(ServerTest, FormEncodedGitHubDelivery) {
                            body, "application/x-www-form-urlencoded");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 202);
-  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"infra@1111111111111111111111111111111111111111"}));
+  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"refs/heads/main@1111111111111111111111111111111111111111"}));
 }
 
-TEST_F(ServerTest, TagPushMatchesTagRepository) {
+// Which repositories a push concerns is the controller's answer.
+TEST_F(ServerTest, TagPushAnswersWithTheRepositoriesTheControllerQueued) {
+  fake_.watching = {"rel", "rel-mirror"};
   std::string body = GitHubPush("refs/tags/v1", "https://github.com/acme/infra.git");
   auto res = Hook("github", body,
                   {{"X-GitHub-Event", "push"},
                    {"X-Hub-Signature-256", "sha256=" + Sign("gh-secret", body)}});
   EXPECT_EQ(res->status, 202);
-  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"rel@1111111111111111111111111111111111111111"}));
+  EXPECT_EQ(Json::parse(res->body),
+            (Json{{"status", "accepted"}, {"repositories", Json::array({"rel", "rel-mirror"})}}));
+  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"refs/tags/v1@1111111111111111111111111111111111111111"}));
 }
 
-TEST_F(ServerTest, OtherBranchAndOtherRepositoryAreIgnored) {
+TEST_F(ServerTest, PushNoRepositoryWatchesIsIgnored) {
+  fake_.watching.clear();
   for (auto [ref, url] : {std::pair<std::string, std::string>{"refs/heads/dev",
                                                               "https://github.com/acme/infra.git"},
                           {"refs/heads/main", "https://github.com/acme/other.git"}}) {
@@ -148,7 +176,7 @@ TEST_F(ServerTest, OtherBranchAndOtherRepositoryAreIgnored) {
               (Json{{"status", "ignored"},
                     {"reason", "no configured repository watches " + ref}}));
   }
-  EXPECT_TRUE(fake_.pushes.empty());
+  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"refs/heads/dev@12", "refs/heads/main@12"}));
   EXPECT_EQ(Webhooks("github", "ignored"), 2);
 }
 
@@ -196,7 +224,8 @@ TEST_F(ServerTest, GitLabGiteaGenericPushes) {
   std::string gen = R"({"repository":"https://github.com/acme/infra","ref":"main","commit":"c3"})";
   EXPECT_EQ(Hook("generic", gen, {{"X-Signature", "sha256=" + Sign("generic-secret", gen)}})->status,
             202);
-  EXPECT_EQ(fake_.pushes, (std::vector<std::string>{"infra@c1", "infra@c2", "infra@c3"}));
+  EXPECT_EQ(fake_.pushes,
+            (std::vector<std::string>{"refs/heads/main@c1", "refs/heads/main@c2", "refs/heads/main@c3"}));
 }
 
 TEST_F(ServerTest, BodyOverLimitIs413) {
@@ -239,15 +268,18 @@ TEST_F(ServerTest, ApiReadsAndSyncs) {
   httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
   auto list = client_->Get("/api/v1/stacks", auth);
   EXPECT_EQ(list->status, 200);
-  EXPECT_EQ(Json::parse(list->body), fake_.ListStacks());
-  EXPECT_EQ(Json::parse(client_->Get("/api/v1/stacks/web", auth)->body),
-            (Json{{"name", "web"}, {"revision", "abc"}}));
+  EXPECT_EQ(Json::parse(list->body), (Json{{"stacks", Json::array({StackJson(FakeController::Web())})}}));
+  EXPECT_EQ(Json::parse(client_->Get("/api/v1/stacks/web", auth)->body), StackJson(FakeController::Web()));
   auto missing = client_->Get("/api/v1/stacks/nope", auth);
   EXPECT_EQ(missing->status, 404);
   EXPECT_EQ(Json::parse(missing->body),
             (Json{{"error", "stack \"nope\" not found"}, {"code", "NOT_FOUND"}}));
-  EXPECT_EQ(client_->Get("/api/v1/stacks/web/history", auth)->status, 200);
-  EXPECT_EQ(client_->Get("/api/v1/operations/op-1", auth)->status, 200);
+  auto history = client_->Get("/api/v1/stacks/web/history", auth);
+  EXPECT_EQ(history->status, 200);
+  EXPECT_EQ(Json::parse(history->body), (Json{{"stack", "web"}, {"history", Json::array()}}));
+  auto op = client_->Get("/api/v1/operations/op-1", auth);
+  EXPECT_EQ(op->status, 200);
+  EXPECT_EQ(Json::parse(op->body), OperationJson(fake_.op));
   EXPECT_EQ(client_->Get("/api/v1/operations/op-9", auth)->status, 404);
 
   auto sync = client_->Post("/api/v1/stacks/web/sync", auth, "", "application/json");
@@ -269,18 +301,26 @@ TEST_F(ServerTest, SyncWaitReportsOutcome) {
   auto ok = client_->Post("/api/v1/stacks/web/sync?wait=true&timeout=90s", auth, "{}",
                           "application/json");
   EXPECT_EQ(ok->status, 200);
-  EXPECT_EQ(Json::parse(ok->body), fake_.op);
+  EXPECT_EQ(Json::parse(ok->body), OperationJson(fake_.op));
   EXPECT_EQ(fake_.waited_ms, 90000);
 
-  fake_.op = Json{{"id", "op-1"},
-                  {"state", "failed"},
-                  {"error", {{"code", "FAILED_PRECONDITION"}, {"message", "bad compose"}}}};
+  // A rolled-back rollout is a terminal failure of the commit: 422.
+  fake_.op.state = OperationState::kFailed;
+  fake_.op.error = FailedPrecondition("service web_app: rolled back");
+  fake_.op.failed_service = "web_app";
   auto failed = client_->Post("/api/v1/stacks/web/sync?wait=true", auth, "", "application/json");
   EXPECT_EQ(failed->status, 422);
-  EXPECT_EQ(Json::parse(failed->body), fake_.op);
+  EXPECT_EQ(Json::parse(failed->body)["error"],
+            (Json{{"code", "FAILED_PRECONDITION"}, {"message", "service web_app: rolled back"},
+                  {"service", "web_app"}}));
   EXPECT_EQ(fake_.waited_ms, 600000);
+  // A held stack lock: 409, try again.
+  fake_.op.error = Aborted("stack web is locked by stackctl deploy");
+  fake_.op.failed_service.clear();
+  EXPECT_EQ(client_->Post("/api/v1/stacks/web/sync?wait=true", auth, "", "application/json")->status, 409);
 
-  fake_.op = Json{{"id", "op-1"}, {"state", "running"}};
+  fake_.op.state = OperationState::kRunning;
+  fake_.op.error.reset();
   EXPECT_EQ(client_->Post("/api/v1/stacks/web/sync?wait=true", auth, "", "application/json")->status,
             504);
   EXPECT_EQ(client_->Post("/api/v1/stacks/web/sync?wait=true&timeout=soon", auth, "",
@@ -293,7 +333,7 @@ TEST_F(ServerTest, SyncWaitReportsOutcome) {
 TEST(ServerConcurrencyTest, WaitedSyncDoesNotBlockWebhooks) {
   class SlowController : public FakeController {
    public:
-    Result<Json> WaitOperation(const std::string& id, std::chrono::milliseconds) override {
+    Result<Operation> WaitOperation(const std::string& id, std::chrono::milliseconds) override {
       std::unique_lock<std::mutex> lock(m);
       cv.wait(lock, [this] { return released; });
       return op;
@@ -307,7 +347,6 @@ TEST(ServerConcurrencyTest, WaitedSyncDoesNotBlockWebhooks) {
   ServerOptions o;
   o.api_token = kToken;
   o.webhook_secrets = {{"generic", "generic-secret"}};
-  o.repositories = {{"infra", "https://github.com/acme/infra", gitsource::RefKind::kBranch, "main"}};
   o.worker_threads = 4;
   Server server(fake, metrics, o);
   ASSERT_TRUE(server.Start().ok());
@@ -341,7 +380,7 @@ TEST(ServerConcurrencyTest, WaitedSyncDoesNotBlockWebhooks) {
   fake.cv.notify_all();
   for (auto& t : waiters) t.join();
   EXPECT_EQ(done.load(), 3);
-  EXPECT_EQ(fake.pushes, (std::vector<std::string>{"infra@c9"}));
+  EXPECT_EQ(fake.pushes, (std::vector<std::string>{"refs/heads/main@c9"}));
 }
 
 TEST_F(ServerTest, HealthReadinessMetrics) {
@@ -364,34 +403,56 @@ TEST_F(ServerTest, HealthReadinessMetrics) {
             std::string::npos);
 }
 
-TEST(ServerOptionsTest, FromConfig) {
-  char tmpl[] = "/tmp/server_options.XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  FILE* f = fopen((dir + "/token").c_str(), "w");
-  fputs("tok\n", f);
-  fclose(f);
-  f = fopen((dir + "/gh").c_str(), "w");
-  fputs("ghs", f);
-  fclose(f);
-  Config c;
-  c.http.listen = "0.0.0.0:8080";
-  c.http.api_token_file = dir + "/token";
-  c.webhooks.github_secret_file = dir + "/gh";
-  RepositoryConfig r;
-  r.remote = {"infra", "https://x/y.git", gitsource::RefKind::kBranch, "main", {}};
-  c.repositories.push_back(r);
-  auto o = OptionsFromConfig(c);
-  ASSERT_TRUE(o.ok()) << o.status().ToString();
-  EXPECT_EQ(o->host, "0.0.0.0");
-  EXPECT_EQ(o->port, 8080);
-  EXPECT_EQ(o->api_token, "tok");
-  EXPECT_EQ(o->webhook_secrets, (std::map<std::string, std::string>{{"github", "ghs"}}));
-  ASSERT_EQ(o->repositories.size(), 1u);
-  EXPECT_EQ(o->repositories[0].url, "https://x/y.git");
-  c.webhooks.gitlab_secret_file = dir + "/missing";
-  EXPECT_EQ(OptionsFromConfig(c).status(),
-            FailedPrecondition(dir + "/missing: cannot read secret file"));
-  std::filesystem::remove_all(dir);
+TEST(ApiJsonTest, DocumentsOfTypedValues) {
+  StackView v = FakeController::Web();
+  v.out_of_sync = {"service web_app: update"};
+  reconciler::StackStatus live;
+  live.control.pinned = true;
+  live.control.pinned_by = "deploy";
+  live.control.pinned_revision = "def";
+  reconciler::ServiceStatusLine svc;
+  svc.name = "web_app";
+  svc.image = "app:1";
+  svc.mode = "replicated";
+  svc.health.state = reconciler::HealthState::kConverged;
+  live.services.push_back(svc);
+  v.live = live;
+  reconciler::HistoryRecord r;
+  r.seq = 3;
+  r.revision = "abc";
+  r.result = reconciler::HistoryResult::kSucceeded;
+  v.history = std::vector<reconciler::HistoryRecord>{r};
+  Json j = StackJson(v);
+  EXPECT_EQ(j["name"], "web");
+  EXPECT_EQ(j["sync"], "Synced");
+  EXPECT_EQ(j["health"], "healthy");
+  EXPECT_EQ(j["out_of_sync"], Json::array({"service web_app: update"}));
+  EXPECT_EQ(j["pinned"], true);
+  EXPECT_EQ(j["pinned_by"], "deploy");
+  EXPECT_EQ(j["pinned_revision"], "def");
+  EXPECT_EQ(j["services"], Json::array({reconciler::ServiceStatusJson(svc)}));
+  EXPECT_FALSE(j.contains("live_error"));
+  ASSERT_EQ(j["history"].size(), 1u);
+  EXPECT_EQ(j["history"][0]["seq"], 3);
+  EXPECT_FALSE(j["history"][0].contains("spec"));
+  // A stack listed (not read with GetStack) has no live part.
+  EXPECT_FALSE(StackJson(FakeController::Web()).contains("services"));
+
+  Operation op;
+  op.id = "op-2";
+  op.stack = "web";
+  op.revision = "abc";
+  op.state = OperationState::kPending;
+  op.created_at = "t0";
+  EXPECT_EQ(OperationJson(op), (Json{{"id", "op-2"}, {"stack", "web"}, {"revision", "abc"},
+                                     {"state", "pending"}, {"created_at", "t0"}}));
+  op.state = OperationState::kSucceeded;
+  op.finished_at = "t1";
+  op.report = OperationReport{"succeeded", "2 services updated", 4, {"service web_app: update"}};
+  EXPECT_EQ(OperationJson(op), (Json{{"id", "op-2"}, {"stack", "web"}, {"revision", "abc"},
+                                     {"state", "succeeded"}, {"created_at", "t0"}, {"finished_at", "t1"},
+                                     {"result", "succeeded"}, {"message", "2 services updated"},
+                                     {"history_seq", 4}, {"changes", {"service web_app: update"}}}));
 }
 
 }  // namespace

@@ -199,7 +199,7 @@ TEST_F(ControllerE2E, StackctlServerStatusHistoryAndSync) {
   EXPECT_EQ(list["stacks"][0]["revision"], head);
   ASSERT_EQ(RunCommand("cd " + dir_.string() + " && " + env + tb_.bin_dir + "/stackctl status", &out), 0) << out;
   EXPECT_THAT(out, ::testing::StartsWith("STACK "));
-  EXPECT_THAT(out, ::testing::ContainsRegex("\n" + stack_ + " +repo +" + head.substr(0, 12) + " +Synced +Healthy "));
+  EXPECT_THAT(out, ::testing::ContainsRegex("\n" + stack_ + " +repo +" + head.substr(0, 12) + " +Synced +healthy "));
 
   ASSERT_EQ(RunCommand(cli + server + "history -o json " + stack_, &out, false), 0) << out;
   Json hist = Json::parse(out);
@@ -355,6 +355,47 @@ TEST_F(ControllerInputsE2E, CommitsToFilesOutsideTheStackFolderAreDeployed) {
   EXPECT_EQ(Inspect("{{.Version.Index}}"), version);
 }
 
+// The same stack with polling off (webhooks only), so only the webhook can
+// have deployed: a commit that changes only the env_file outside app/ is
+// deployed after its webhook; a commit that changes only files the stack does
+// not read deploys nothing, though the webhook was accepted and resolved.
+class ControllerWebhookOnlyE2E : public ControllerInputsE2E {
+ protected:
+  ControllerWebhookOnlyE2E() { poll_interval_ = "0s"; }
+};
+
+TEST_F(ControllerWebhookOnlyE2E, WebhookDeploysAnOutsideInputAndNothingForAnUnrelatedFile) {
+  std::string c1 = Git("rev-parse HEAD >/dev/null");
+  ASSERT_TRUE(SyncedAt(c1)) << Stack().dump() << Log();
+  const size_t records = Stack()["history"].size();
+
+  Write("repo/common/common.env", "LEVEL=2\n");
+  std::string c2 = Git("commit -qam env");
+  Webhook(c2);
+  ASSERT_TRUE(SyncedAt(c2)) << Stack().dump() << Log();
+  EXPECT_THAT(Env(), HasSubstr("LEVEL=2"));
+  Json deployed = Stack();
+  ASSERT_EQ(deployed["history"].size(), records + 1) << deployed.dump();
+  EXPECT_EQ(deployed["history"][0]["revision"], c2);
+  EXPECT_EQ(deployed["history"][0]["trigger"], "webhook");
+
+  const std::string version = Inspect("{{.Version.Index}}");
+  Write("repo/README.md", "two\n");
+  std::string c3 = Git("commit -qam readme");
+  Webhook(c3);
+  ASSERT_TRUE(WaitFor([&] { return Stack().value("target_revision", "") == c3; }, 30)) << Stack().dump() << Log();
+  // The stacks to reconcile were chosen right after the head moved; a deploy
+  // would have started within this time.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // No deploy: no history record, no service update. (The drift check that
+  // follows c2's own rollout events may render the new head and find it in
+  // sync; that is a compare, not a deploy.)
+  Json after = Stack();
+  EXPECT_EQ(after["sync"], "Synced");
+  EXPECT_EQ(after["history"].size(), records + 1) << after.dump();
+  EXPECT_EQ(Inspect("{{.Version.Index}}"), version);
+}
+
 // A stack whose repository is an ssh:// remote (sshd on loopback, started by
 // tests/testbed/git-server.sh): key login, host key checked against
 // known_hosts; a pushed commit reaches the swarm through the poll.
@@ -439,7 +480,7 @@ TEST(StackctlServerTls, ServerCaIsTheTrustAnchor) {
   fs::create_directories(dir / "root" / "api" / "v1");
   std::ofstream(dir / "root" / "api" / "v1" / "stacks")
       << R"({"stacks": [{"name": "web", "repository": "infra", "revision": "0123456789abcdef0123",)"
-      << R"( "sync": "Synced", "health": "Healthy", "last_sync_time": "2026-11-22T10:00:00Z", "last_result": "succeeded"}]})";
+      << R"( "sync": "Synced", "health": "healthy", "last_sync_time": "2026-11-22T10:00:00Z", "last_result": "succeeded"}]})";
   std::ofstream(dir / "token") << "t\n";
   const int port = 30000 + getpid() % 10000;
   std::string out;
@@ -456,7 +497,7 @@ TEST(StackctlServerTls, ServerCaIsTheTrustAnchor) {
   const std::string cli = tb.bin_dir + "/stackctl --server " + url + " --token-file " + (dir / "token").string() + " ";
 
   EXPECT_EQ(RunCommand(cli + "--server-ca " + tb.tls_dir + "/ca.pem status", &out), 0) << out;
-  EXPECT_THAT(out, ::testing::ContainsRegex("\nweb +infra +0123456789ab +Synced +Healthy +2026-11-22T10:00:00Z +succeeded\n"));
+  EXPECT_THAT(out, ::testing::ContainsRegex("\nweb +infra +0123456789ab +Synced +healthy +2026-11-22T10:00:00Z +succeeded\n"));
   EXPECT_EQ(RunCommand("STACKCTL_SERVER_CA=" + tb.tls_dir + "/ca.pem " + cli + "status -o json", &out, false), 0);
   EXPECT_EQ(Json::parse(out)["stacks"][0]["name"], "web");
   // Another CA, or the system CAs: the certificate is refused.

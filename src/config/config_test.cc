@@ -1,11 +1,11 @@
-#include "server/config.h"
+#include "config/config.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
-namespace stackctl::server {
+namespace stackctl::config {
 namespace {
 
 using std::chrono::minutes;
@@ -259,15 +259,28 @@ TEST(ConfigTest, LoadFilePrefixesPath) {
   std::filesystem::remove(path);
 }
 
-TEST(ConfigTest, ReadSecretFile) {
-  std::string path = ::testing::TempDir() + "/stackctld_secret";
-  std::ofstream(path) << "s3cret\n\n";
-  EXPECT_EQ(*ReadSecretFile(path), "s3cret");
-  std::ofstream(path) << " \n";
-  EXPECT_EQ(ReadSecretFile(path).status(),
-            FailedPrecondition(path + ": secret file is empty"));
-  std::filesystem::remove(path);
+TEST(ConfigTest, HttpSettingsReadTheSecretFiles) {
+  const std::string dir = ::testing::TempDir() + "/stackctld_http_settings";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/token") << "tok\n";
+  std::ofstream(dir + "/gh") << "ghs";
+  Config c;
+  c.http.listen = "[::1]:8080";
+  c.http.api_token_file = dir + "/token";
+  c.webhooks.github_secret_file = dir + "/gh";
+  auto o = ReadHttpSettings(c);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->host, "::1");
+  EXPECT_EQ(o->port, 8080);
+  EXPECT_EQ(o->max_body_bytes, 1u << 20);
+  EXPECT_EQ(o->api_token, "tok");
+  EXPECT_EQ(o->webhook_secrets, (std::map<std::string, std::string>{{"github", "ghs"}}));
+  c.http.listen = ":9090";
+  EXPECT_EQ(ReadHttpSettings(c)->host, "0.0.0.0");
+  c.webhooks.gitlab_secret_file = dir + "/missing";
+  EXPECT_EQ(ReadHttpSettings(c).status(), FailedPrecondition(dir + "/missing: cannot read secret file"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
-}  // namespace stackctl::server
+}  // namespace stackctl::config

@@ -1,4 +1,4 @@
-#include "server/config.h"
+#include "config/config.h"
 
 #include "common/duration.h"
 
@@ -11,10 +11,11 @@
 #include <set>
 #include <sstream>
 
+#include "common/secret_file.h"
 #include "gitsource/source.h"
 #include "gitsource/url.h"
 
-namespace stackctl::server {
+namespace stackctl::config {
 namespace {
 
 namespace fs = std::filesystem;
@@ -505,15 +506,30 @@ Result<Config> LoadConfigFile(const std::string& path) {
   return cfg;
 }
 
-Result<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return FailedPrecondition(path + ": cannot read secret file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  if (s.empty()) return FailedPrecondition(path + ": secret file is empty");
-  return s;
+Result<HttpSettings> ReadHttpSettings(const Config& config) {
+  HttpSettings o;
+  const std::string& listen = config.http.listen;  // host:port, checked by ParseConfig
+  const size_t colon = listen.rfind(':');
+  o.host = listen.substr(0, colon);
+  if (o.host.size() >= 2 && o.host.front() == '[' && o.host.back() == ']') {
+    o.host = o.host.substr(1, o.host.size() - 2);
+  }
+  if (o.host.empty()) o.host = "0.0.0.0";
+  o.port = std::stoi(listen.substr(colon + 1));
+  o.max_body_bytes = config.http.max_body_bytes;
+  if (!config.http.api_token_file.empty()) {
+    ASSIGN_OR_RETURN(o.api_token, ReadSecretFile(config.http.api_token_file));
+  }
+  const std::pair<const char*, const std::string*> hooks[] = {
+      {"github", &config.webhooks.github_secret_file},
+      {"gitlab", &config.webhooks.gitlab_secret_file},
+      {"gitea", &config.webhooks.gitea_secret_file},
+      {"generic", &config.webhooks.generic_secret_file}};
+  for (const auto& [name, file] : hooks) {
+    if (file->empty()) continue;
+    ASSIGN_OR_RETURN(o.webhook_secrets[name], ReadSecretFile(*file));
+  }
+  return o;
 }
 
-}  // namespace stackctl::server
+}  // namespace stackctl::config

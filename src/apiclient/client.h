@@ -1,4 +1,4 @@
-// Client: the CI API of a running stackctld (server.h), for `stackctl
+// Client: the CI API of a running stackctld (server/server.h), for `stackctl
 // --server URL status|sync|history` and for CI scripts' tests. libcurl, http
 // or https (system CAs, or ca_file).
 //
@@ -18,7 +18,7 @@
 #include "common/json.h"
 #include "common/status.h"
 
-namespace stackctl::server {
+namespace stackctl::apiclient {
 
 struct ClientOptions {
   std::string base_url;  // "http://127.0.0.1:9090"
@@ -49,4 +49,4 @@ class Client {
 // Percent-encodes a path segment (stack names, operation ids).
 std::string UrlEscape(const std::string& s);
 
-}  // namespace stackctl::server
+}  // namespace stackctl::apiclient

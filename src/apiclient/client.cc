@@ -1,11 +1,11 @@
-#include "server/client.h"
+#include "apiclient/client.h"
 
 #include <curl/curl.h>
 
 #include <cctype>
 #include <memory>
 
-namespace stackctl::server {
+namespace stackctl::apiclient {
 namespace {
 
 size_t Append(char* data, size_t size, size_t n, void* out) {
@@ -145,4 +145,4 @@ Result<Json> Client::Sync(const std::string& stack, const std::optional<std::str
   return Call("POST", path, body.dump(), timeout);
 }
 
-}  // namespace stackctl::server
+}  // namespace stackctl::apiclient

@@ -1,41 +1,59 @@
-#include "server/client.h"
+#include "apiclient/client.h"
 
 #include <gtest/gtest.h>
 
 #include "server/server.h"
 
-namespace stackctl::server {
+namespace stackctl::apiclient {
 namespace {
+
+using server::ControllerApi;
+using server::Operation;
+using server::OperationState;
+using server::Server;
+using server::ServerOptions;
+using server::StackView;
 
 class FakeController : public ControllerApi {
  public:
   bool Ready() override { return true; }
-  void OnPush(const std::string&, const std::string&) override {}
+  std::vector<std::string> OnPush(const server::RepositoryPush&) override { return {}; }
   Result<std::string> Sync(const std::string& stack,
                            const std::optional<std::string>& revision) override {
     if (stack != "web") return NotFound("stack \"" + stack + "\" not found");
     last_revision = revision.value_or("");
     return std::string("op-7");
   }
-  Result<Json> WaitOperation(const std::string&, std::chrono::milliseconds timeout) override {
+  Result<Operation> WaitOperation(const std::string&, std::chrono::milliseconds timeout) override {
     waited_ms = timeout.count();
     return op;
   }
-  Json ListStacks() override { return Json{{"stacks", Json::array()}}; }
-  Result<Json> GetStack(const std::string& name) override {
+  std::vector<StackView> ListStacks() override { return {}; }
+  Result<StackView> GetStack(const std::string& name) override {
     if (name != "web") return NotFound("stack \"" + name + "\" not found");
-    return Json{{"name", name}};
+    StackView v;
+    v.name = name;
+    return v;
   }
-  Result<Json> GetHistory(const std::string& name) override {
-    return Json{{"stack", name}, {"history", Json::array()}};
+  Result<std::vector<reconciler::HistoryRecord>> GetHistory(const std::string&) override {
+    return std::vector<reconciler::HistoryRecord>{};
   }
-  Result<Json> GetOperation(const std::string& id) override {
-    return Json{{"id", id}, {"state", "running"}};
+  Result<Operation> GetOperation(const std::string& id) override {
+    Operation o;
+    o.id = id;
+    o.state = OperationState::kRunning;
+    return o;
   }
 
   std::string last_revision;
   long waited_ms = 0;
-  Json op = Json{{"id", "op-7"}, {"state", "succeeded"}};
+  Operation op = [] {
+    Operation o;
+    o.id = "op-7";
+    o.stack = "web";
+    o.state = OperationState::kSucceeded;
+    return o;
+  }();
 };
 
 class ClientTest : public ::testing::Test {
@@ -59,12 +77,13 @@ class ClientTest : public ::testing::Test {
 TEST_F(ClientTest, ReadsAndSyncs) {
   Client c = Make();
   EXPECT_EQ(*c.ListStacks(), (Json{{"stacks", Json::array()}}));
-  EXPECT_EQ(*c.GetStack("web"), (Json{{"name", "web"}}));
+  EXPECT_EQ((*c.GetStack("web"))["name"], "web");
   EXPECT_EQ(*c.GetHistory("web"), (Json{{"stack", "web"}, {"history", Json::array()}}));
-  EXPECT_EQ(*c.GetOperation("op-7"), (Json{{"id", "op-7"}, {"state", "running"}}));
+  EXPECT_EQ(*c.GetOperation("op-7"), server::OperationJson(*fake_.GetOperation("op-7")));
+  EXPECT_EQ((*c.GetOperation("op-7"))["state"], "running");
   EXPECT_EQ(*c.Sync("web", std::nullopt, false), (Json{{"operation", "op-7"}}));
   EXPECT_EQ(fake_.last_revision, "");
-  EXPECT_EQ(*c.Sync("web", "v2", true, std::chrono::seconds(3)), fake_.op);
+  EXPECT_EQ(*c.Sync("web", "v2", true, std::chrono::seconds(3)), server::OperationJson(fake_.op));
   EXPECT_EQ(fake_.last_revision, "v2");
   EXPECT_EQ(fake_.waited_ms, 3000);
 }
@@ -75,12 +94,12 @@ TEST_F(ClientTest, ErrorsKeepServerCodes) {
             NotFound("GET " + base_ + "/api/v1/stacks/db: stack \"db\" not found"));
   EXPECT_EQ(Make("bad").ListStacks().status(),
             Unauthenticated("GET " + base_ + "/api/v1/stacks: missing or invalid bearer token"));
-  fake_.op = Json{{"id", "op-7"},
-                  {"state", "failed"},
-                  {"error", {{"code", "UNAVAILABLE"}, {"message", "engine down"}}}};
+  fake_.op.state = OperationState::kFailed;
+  fake_.op.error = Unavailable("engine down");
   EXPECT_EQ(c.Sync("web", std::nullopt, true, std::chrono::seconds(1)).status(),
             Unavailable("POST " + base_ + "/api/v1/stacks/web/sync?wait=true&timeout=1000ms: engine down"));
-  fake_.op = Json{{"id", "op-7"}, {"state", "running"}};
+  fake_.op.state = OperationState::kRunning;
+  fake_.op.error.reset();
   EXPECT_EQ(c.Sync("web", std::nullopt, true, std::chrono::seconds(1)).status(),
             DeadlineExceeded("POST " + base_ +
                              "/api/v1/stacks/web/sync?wait=true&timeout=1000ms: operation op-7 "
@@ -101,4 +120,4 @@ TEST(UrlEscapeTest, Escapes) {
 }
 
 }  // namespace
-}  // namespace stackctl::server
+}  // namespace stackctl::apiclient

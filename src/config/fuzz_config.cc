@@ -1,4 +1,4 @@
-// libFuzzer target over the stackctld configuration parser (server/config.h):
+// libFuzzer target over the stackctld configuration parser (config/config.h):
 // YAML parsing, strict key checking, durations, references between stacks and
 // repositories. Byte 0 selects the mode: the raw input as a whole file, the
 // input spliced into a valid configuration as the value of one key, or
@@ -9,11 +9,11 @@
 #include <string>
 
 #include "common/duration.h"
-#include "server/config.h"
+#include "config/config.h"
 
 namespace {
 
-using namespace stackctl::server;
+using namespace stackctl::config;
 
 // A complete, valid configuration; "@@" is replaced by the fuzz input.
 constexpr const char* kTemplates[] = {

@@ -1,5 +1,7 @@
 // The stackctld configuration file (YAML): what the controller watches and
-// how it deploys. The format, every default and an example are documented in
+// how it deploys. stackctld's main reads it and hands each part to its owner:
+// the controller gets the repositories and stacks, the HTTP server only its
+// own options (server::ServerOptions, built in stackctld_main). The format, every default and an example are documented in
 // docs/configuration.md; deploy/stackctld.yml is a complete example.
 //
 // ParseConfig is strict: unknown keys, wrong types, bad values and dangling
@@ -8,7 +10,7 @@
 //   repositories[0].poll_interval: invalid duration "5 minutes"
 // Secrets are never in the file itself: it names files holding them (API
 // token, webhook secrets, git credentials), read when needed with
-// ReadSecretFile so rotated secrets are picked up. Relative file paths are
+// ReadSecretFile (common/secret_file.h) so rotated secrets are picked up. Relative file paths are
 // resolved against the directory of the configuration file.
 //
 // Thread safety: plain values and pure functions.
@@ -16,15 +18,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
-#include "gitsource/git_source.h"
+#include "gitsource/source.h"
 #include "notary/image_verifier.h"
 #include "reconciler/pin.h"
 
-namespace stackctl::server {
+namespace stackctl::config {
 
 using Duration = std::chrono::milliseconds;
 
@@ -138,9 +141,17 @@ Result<Config> ParseConfig(const std::string& text, const std::string& base_dir)
 // Reads and parses a file; errors are prefixed with the file's path.
 Result<Config> LoadConfigFile(const std::string& path);
 
+// The `http` and `webhooks` sections as the HTTP server takes them: the
+// listen address split (an empty host or "[::]"'s brackets resolved) and the
+// API token and webhook secrets read from their files now (ReadSecretFile;
+// its errors name the file).
+struct HttpSettings {
+  std::string host;  // "0.0.0.0" for ":9090"
+  int port = 0;
+  uint64_t max_body_bytes = 0;
+  std::string api_token;                               // "" = CI API disabled
+  std::map<std::string, std::string> webhook_secrets;  // provider -> secret, enabled ones only
+};
+Result<HttpSettings> ReadHttpSettings(const Config& config);
 
-// Reads a secret from a file, without trailing whitespace; an empty file is
-// kFailedPrecondition. The value is never put in an error message.
-Result<std::string> ReadSecretFile(const std::string& path);
-
-}  // namespace stackctl::server
+}  // namespace stackctl::config

@@ -1,0 +1,124 @@
+#include "controller/stack_reconcile.h"
+
+#include "common/file_source.h"
+
+namespace stackctl::controller {
+
+StackTarget TargetFromConfig(const config::StackConfig& cfg) {
+  StackTarget t;
+  t.stack = cfg.name;
+  t.path = cfg.path;
+  t.render.stack = cfg.name;
+  t.render.compose_files = cfg.compose_files;
+  t.render.bundle = cfg.bundle;
+  if (!cfg.env_file.empty()) t.render.env_files = {cfg.env_file};
+  t.render.read_dotenv = true;
+  t.render.working_dir = "/";
+  t.sync = {cfg.options.auto_sync, cfg.options.self_heal};
+  t.deploy.prune = cfg.options.prune;
+  t.deploy.parallelism = cfg.options.rollout.parallelism;
+  t.deploy.delay = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.options.rollout.delay);
+  t.deploy.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.options.timeout);
+  t.deploy.images.mode = cfg.options.resolve_image;
+  t.deploy.images.required = cfg.options.image_trust.policy == notary::TrustPolicy::kRequire;
+  t.trust = cfg.options.image_trust.policy;
+  t.notary.default_server = cfg.options.image_trust.server;
+  t.notary.ca_file = cfg.options.image_trust.ca_file;
+  return t;
+}
+
+ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snapshot& snapshot,
+                               reconciler::Trigger trigger, bool commit_failed, ReconcileEnv& env) {
+  ReconcileReport rep;
+  rep.commit = snapshot.commit();
+  const reconciler::ReconcilePlan plan = reconciler::DecideReconcile(trigger, target.sync, commit_failed);
+  rep.decision = plan.decision;
+  if (env.decided) env.decided(plan.decision);
+  if (plan.decision == reconciler::Decision::kSkip) return rep;
+  auto failed = [&](Status st, bool terminal) {
+    rep.error = std::move(st);
+    rep.terminal = terminal;
+    rep.sync = reconciler::SyncState::kFailed;
+    return rep;
+  };
+
+  // Desired state: the stack's files at the commit. What the render reads
+  // (or looks for) decides which later commits concern this stack.
+  auto stack_files = snapshot.Files(target.path);
+  RecordingFileSource files(*stack_files);
+  auto desired = render::RenderStack(target.render, files, env.keys);
+  for (const std::string& p : files.paths()) {
+    Result<std::string> repo_path = gitsource::JoinRepoPath(target.path, p);
+    if (repo_path.ok()) rep.inputs.insert(*repo_path);
+  }
+  rep.inputs_known = true;
+  if (!desired.ok()) {
+    return failed(desired.status().WithPrefix("stack " + target.stack + " at " + rep.commit.substr(0, 12)), true);
+  }
+
+  notary::ImageTrustChain chain = notary::BuildImageTrustChain(target.trust, target.notary, env.trust_roots,
+                                                               env.trust_cache, env.clock, env.engine);
+  reconciler::DeployOptions o = target.deploy;
+  o.revision = rep.commit;
+  o.trigger = std::string(reconciler::TriggerName(trigger));
+  o.respect_pin = plan.respect_pin;
+  // Failures remembered across reconciles (when the controller keeps them)
+  // are not asked again; a manual sync asks again.
+  notary::ImageVerifier* images = chain.verifier.get();
+  std::optional<notary::FailureCachingVerifier> remembering;
+  if (env.failed_images) {
+    if (trigger == reconciler::Trigger::kApi) env.failed_images->Clear();
+    images = &remembering.emplace(*chain.verifier, *env.failed_images);
+  }
+  reconciler::Deployer deployer(env.engine, env.clock, nullptr, images);
+
+  const bool deploy = plan.decision == reconciler::Decision::kDeploy;
+  Result<reconciler::DeployResult> result = reconciler::DeployResult{};
+  if (deploy) {
+    result = deployer.Deploy(std::move(*desired), o);
+  } else {
+    auto diff = deployer.Diff(std::move(*desired), {o.prune}, o.images);
+    if (!diff.ok()) {
+      result = diff.status();
+    } else {
+      reconciler::DeployResult dr;
+      dr.diff = std::move(*diff);
+      dr.outcome = reconciler::Outcome::kInSync;
+      result = std::move(dr);
+    }
+  }
+  if (!result.ok()) {
+    return failed(result.status().WithPrefix("stack " + target.stack), !result.status().IsRetryable());
+  }
+
+  rep.result = std::move(*result);
+  const auto& res = rep.result;
+  for (const auto& c : res.diff.changes) {
+    if (c.action != reconciler::Action::kDelete) rep.managed[std::string(reconciler::ResourceKindName(c.kind))]++;
+    if (c.drift) ++rep.drifted;
+    if (c.action != reconciler::Action::kNone) {
+      rep.pending.push_back(std::string(reconciler::ResourceKindName(c.kind)) + " " + c.name + ": " +
+                            std::string(reconciler::ActionName(c.action)));
+    }
+  }
+  rep.ok = res.outcome == reconciler::Outcome::kInSync || res.outcome == reconciler::Outcome::kSucceeded ||
+           res.outcome == reconciler::Outcome::kPinned;
+  // A reconcile that only compared (auto_sync off, or drift without
+  // self_heal) and found changes applied nothing: not "in-sync".
+  rep.changes_not_applied = !deploy && !rep.pending.empty();
+  rep.outcome = rep.changes_not_applied ? "out-of-sync" : std::string(reconciler::OutcomeName(res.outcome));
+  rep.message = rep.changes_not_applied
+                    ? std::to_string(rep.pending.size()) + " change(s) not applied (" +
+                          (target.sync.auto_sync ? "self_heal" : "auto_sync") + " is off)"
+                    : res.message;
+  if (res.outcome == reconciler::Outcome::kPinned) {
+    rep.sync = reconciler::SyncState::kPinned;
+  } else if (rep.changes_not_applied) {
+    rep.sync = reconciler::SyncState::kOutOfSync;
+  } else {
+    rep.sync = rep.ok ? reconciler::SyncState::kSynced : reconciler::SyncState::kFailed;
+  }
+  return rep;
+}
+
+}  // namespace stackctl::controller
