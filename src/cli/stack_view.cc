@@ -82,8 +82,8 @@ Json StatusJsonFromController(const Json& stack) {
     }
   }
   j["health"] = StackHealth(service_health);
-  for (const char* key : {"sync", "target_revision", "last_error", "live_error", "repository", "repository_error",
-                          "repository_failing_since"}) {
+  for (const char* key : {"sync", "target_revision", "last_error", "live_error", "repository",
+                          "repository_error", "repository_failing_since"}) {
     if (!Str(stack, key).empty()) j[key] = Str(stack, key);
   }
   for (const char* key : {"out_of_sync", "auto_sync", "repository_stale"}) {
@@ -114,7 +114,8 @@ void PrintStatusText(const Json& j, std::ostream& out) {
   // than three poll intervals, which also makes /readyz answer 503).
   if (!Str(j, "repository_error").empty()) {
     out << "Remote:    failing";
-    if (!Str(j, "repository_failing_since").empty()) out << " since " << Str(j, "repository_failing_since");
+    if (!Str(j, "repository_failing_since").empty())
+      out << " since " << Str(j, "repository_failing_since");
     if (j.value("repository_stale", false)) out << " (stale)";
     out << ": " << Str(j, "repository_error") << "\n";
   }

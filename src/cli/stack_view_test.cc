@@ -125,7 +125,9 @@ TEST(StackViewTest, ControllerStatusBeforeAnyDeploy) {
 // is stale (failing for longer than three poll intervals).
 TEST(StackViewTest, ControllerStatusShowsAFailingRepository) {
   Json stack = ControllerStack();
-  stack["repository_error"] = "git ls-remote http://127.0.0.1:8080/git/infra.git: authentication failed: credentials rejected";
+  stack["repository_error"] =
+      "git ls-remote http://127.0.0.1:8080/git/infra.git: authentication failed: credentials "
+      "rejected";
   stack["repository_failing_since"] = "2026-11-22T10:00:00Z";
   stack["repository_stale"] = false;
   Json j = StatusJsonFromController(stack);
@@ -134,15 +136,19 @@ TEST(StackViewTest, ControllerStatusShowsAFailingRepository) {
   EXPECT_EQ(j["repository_stale"], false);
   std::ostringstream out;
   PrintStatusText(j, out);
-  EXPECT_THAT(out.str(), ::testing::HasSubstr(
-                             "Error:     service web_app: rolled back\n"
-                             "Remote:    failing since 2026-11-22T10:00:00Z: git ls-remote "
-                             "http://127.0.0.1:8080/git/infra.git: authentication failed: credentials rejected\n"
-                             "Pinned:    no\n"));
+  EXPECT_THAT(
+      out.str(),
+      ::testing::HasSubstr(
+          "Error:     service web_app: rolled back\n"
+          "Remote:    failing since 2026-11-22T10:00:00Z: git ls-remote "
+          "http://127.0.0.1:8080/git/infra.git: authentication failed: credentials rejected\n"
+          "Pinned:    no\n"));
   stack["repository_stale"] = true;
   out.str("");
   PrintStatusText(StatusJsonFromController(stack), out);
-  EXPECT_THAT(out.str(), ::testing::HasSubstr("Remote:    failing since 2026-11-22T10:00:00Z (stale): git ls-remote "));
+  EXPECT_THAT(out.str(),
+              ::testing::HasSubstr(
+                  "Remote:    failing since 2026-11-22T10:00:00Z (stale): git ls-remote "));
   // A healthy repository prints no such line.
   out.str("");
   PrintStatusText(StatusJsonFromController(ControllerStack()), out);

@@ -456,7 +456,8 @@ void Controller::Reconcile(const Request& r) {
   // and are retried, so fixing a token or the network is enough. Only a
   // revision the caller named that the remote does not have is final.
   auto source_error_is_terminal = [&](const Status& st) {
-    return !r.revision.empty() && (st.code() == Code::kNotFound || st.code() == Code::kInvalidArgument);
+    return !r.revision.empty() &&
+           (st.code() == Code::kNotFound || st.code() == Code::kInvalidArgument);
   };
   // An explicit sync of "the branch" means its newest commit, not the last one polled.
   if (target.empty() || (r.trigger == reconciler::Trigger::kApi && r.revision.empty())) {

@@ -270,7 +270,8 @@ TEST_F(ControllerTest, RemoteErrorOnFetchIsRetriedNotMarkedFailed) {
   use_fake_clock_ = true;
   poll_interval_ = std::chrono::minutes(10);  // the poll thread stays idle
   Start();
-  const std::string refused = "git fetch http://git.example/repo.git: authentication failed: credentials rejected";
+  const std::string refused =
+      "git fetch http://git.example/repo.git: authentication failed: credentials rejected";
   source_->SetFetchError(Unauthenticated(refused));
   std::string next = source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
                                       {"b/docker-compose.yml", Compose("other:1", "1")}});

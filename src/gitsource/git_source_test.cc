@@ -4,9 +4,6 @@
 #include "gitsource/git_source.h"
 
 #include <gtest/gtest.h>
-
-#include "gitsource/cache_fault.h"
-
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -14,13 +11,15 @@
 
 #include <array>
 #include <atomic>
-#include <thread>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+
+#include "gitsource/cache_fault.h"
 
 namespace stackctl::gitsource {
 namespace {
@@ -453,7 +452,8 @@ TEST_F(GitSourceTest, BrokenLocalRemoteIsNotCacheDamage) {
 // through a pipe.
 TEST_F(GitSourceTest, FetchOntoAFullDeviceSaysSoAndKeepsTheCache) {
   if (geteuid() != 0) {
-    if (std::getenv("CI") && std::string(std::getenv("CI")) == "true") FAIL() << "needs root to mount a tmpfs";
+    if (std::getenv("CI") && std::string(std::getenv("CI")) == "true")
+      FAIL() << "needs root to mount a tmpfs";
     GTEST_SKIP() << "needs root to mount a small tmpfs in a private mount namespace";
   }
   Write("a.yml", "one\n");
@@ -475,7 +475,8 @@ TEST_F(GitSourceTest, FetchOntoAFullDeviceSaysSoAndKeepsTheCache) {
       std::string l = line + "\n";
       if (write(fds[1], l.data(), l.size()) < 0) _exit(2);
     };
-    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
         mount("tmpfs", small.c_str(), "tmpfs", 0, "size=256k") != 0) {
       say(std::string("setup: ") + std::strerror(errno));
       _exit(1);
@@ -488,7 +489,8 @@ TEST_F(GitSourceTest, FetchOntoAFullDeviceSaysSoAndKeepsTheCache) {
     }
     int rebuilds = 0;
     RemoteSpec spec{"infra", "file://" + work_, RefKind::kBranch, "main", {}, ""};
-    auto src = GitSource::Create(spec, small, nullptr, [&](const std::string&, const std::string&) { ++rebuilds; });
+    auto src = GitSource::Create(spec, small, nullptr,
+                                 [&](const std::string&, const std::string&) { ++rebuilds; });
     if (!src.ok()) {
       say("create: " + src.status().ToString());
       _exit(1);
@@ -503,18 +505,21 @@ TEST_F(GitSourceTest, FetchOntoAFullDeviceSaysSoAndKeepsTheCache) {
   close(fds[1]);
   std::string report;
   char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) report.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    report.append(buf, static_cast<size_t>(n));
   close(fds[0]);
   int wstatus = 0;
   ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
   ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << report;
   const std::string prefix = "c2 UNAVAILABLE: git fetch file://" + work_ +
-                             ": no space left on the device of the Git cache " + small + "/infra.git (";
+                             ": no space left on the device of the Git cache " + small +
+                             "/infra.git (";
   EXPECT_EQ(report.rfind(prefix, 0), 0u) << report;
   EXPECT_NE(report.find(std::string(": ") + std::strerror(ENOSPC) + ")\n"), std::string::npos)
       << report;  // libgit2's own words, kept
   // Not damage: nothing moved aside or cloned, and the cache still serves what it had.
-  EXPECT_NE(report.find(")\nrebuilds 0\ndamaged copy absent\nc1 one\n"), std::string::npos) << report;
+  EXPECT_NE(report.find(")\nrebuilds 0\ndamaged copy absent\nc1 one\n"), std::string::npos)
+      << report;
 }
 
 TEST(GitSourceCreateTest, RejectsBadSpecs) {
