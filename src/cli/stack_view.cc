@@ -85,10 +85,11 @@ Json StatusJsonFromController(const Json& stack) {
     }
   }
   j["health"] = StackHealth(service_health);
-  for (const char* key : {"sync", "target_revision", "last_error", "live_error", "repository"}) {
+  for (const char* key : {"sync", "target_revision", "last_error", "live_error", "repository",
+                          "repository_error", "repository_failing_since"}) {
     if (!Str(stack, key).empty()) j[key] = Str(stack, key);
   }
-  for (const char* key : {"out_of_sync", "auto_sync"}) {
+  for (const char* key : {"out_of_sync", "auto_sync", "repository_stale"}) {
     if (stack.contains(key) && stack[key].is_boolean()) j[key] = stack[key];
   }
   return j;
@@ -112,6 +113,15 @@ void PrintStatusText(const Json& j, std::ostream& out) {
   }
   if (!Str(j, "last_error").empty()) out << "Error:     " << Str(j, "last_error") << "\n";
   if (!Str(j, "live_error").empty()) out << "Live:      " << Str(j, "live_error") << "\n";
+  // The stack's repository cannot be resolved or fetched (stale: for longer
+  // than three poll intervals, which also makes /readyz answer 503).
+  if (!Str(j, "repository_error").empty()) {
+    out << "Remote:    failing";
+    if (!Str(j, "repository_failing_since").empty())
+      out << " since " << Str(j, "repository_failing_since");
+    if (j.value("repository_stale", false)) out << " (stale)";
+    out << ": " << Str(j, "repository_error") << "\n";
+  }
   std::string pinned = "no";
   if (j.value("pinned", false)) {
     std::string by = Str(j, "pinned_by");

@@ -9,7 +9,9 @@
 //             "services": [{"name", "image", "mode", "running", "desired",
 //                           "health", "update_state", "message"}]}
 //            from a controller also "sync", "target_revision", "out_of_sync",
-//            "last_error", "auto_sync" (printed when present).
+//            "last_error", "auto_sync", and while the stack's repository is
+//            failing "repository_error", "repository_failing_since",
+//            "repository_stale" (printed when present).
 //   history: [{"seq", "revision", "trigger", "started_at", "finished_at",
 //              "result", "message", "changes"}]  (newest first, no specs)
 //

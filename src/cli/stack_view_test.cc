@@ -121,6 +121,40 @@ TEST(StackViewTest, ControllerStatusBeforeAnyDeploy) {
   EXPECT_EQ(StatusJson(empty)["health"], "unknown");
 }
 
+// A repository that cannot be resolved: its error, since when, and whether it
+// is stale (failing for longer than three poll intervals).
+TEST(StackViewTest, ControllerStatusShowsAFailingRepository) {
+  Json stack = ControllerStack();
+  stack["repository_error"] =
+      "git ls-remote http://127.0.0.1:8080/git/infra.git: authentication failed: credentials "
+      "rejected";
+  stack["repository_failing_since"] = "2026-11-22T10:00:00Z";
+  stack["repository_stale"] = false;
+  Json j = StatusJsonFromController(stack);
+  EXPECT_EQ(j["repository_error"], stack["repository_error"]);
+  EXPECT_EQ(j["repository_failing_since"], "2026-11-22T10:00:00Z");
+  EXPECT_EQ(j["repository_stale"], false);
+  std::ostringstream out;
+  PrintStatusText(j, out);
+  EXPECT_THAT(
+      out.str(),
+      ::testing::HasSubstr(
+          "Error:     service web_app: rolled back\n"
+          "Remote:    failing since 2026-11-22T10:00:00Z: git ls-remote "
+          "http://127.0.0.1:8080/git/infra.git: authentication failed: credentials rejected\n"
+          "Pinned:    no\n"));
+  stack["repository_stale"] = true;
+  out.str("");
+  PrintStatusText(StatusJsonFromController(stack), out);
+  EXPECT_THAT(out.str(),
+              ::testing::HasSubstr(
+                  "Remote:    failing since 2026-11-22T10:00:00Z (stale): git ls-remote "));
+  // A healthy repository prints no such line.
+  out.str("");
+  PrintStatusText(StatusJsonFromController(ControllerStack()), out);
+  EXPECT_THAT(out.str(), ::testing::Not(::testing::HasSubstr("Remote:")));
+}
+
 TEST(StackViewTest, StackList) {
   Json list = {{"stacks", Json::array({ControllerStack()})}};
   std::ostringstream out;

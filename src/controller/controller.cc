@@ -482,11 +482,19 @@ void Controller::Reconcile(const Request& r) {
     FinishOperations(r.operations, {commit, std::nullopt, st, ""});
   };
 
+  // Errors of the source (credentials, network, certificates, a missing
+  // branch, its cache) say nothing about the commit: they keep the backoff
+  // and are retried, so fixing a token or the network is enough. Only a
+  // revision the caller named that the remote does not have is final.
+  auto source_error_is_terminal = [&](const Status& st) {
+    return !r.revision.empty() &&
+           (st.code() == Code::kNotFound || st.code() == Code::kInvalidArgument);
+  };
   // An explicit sync of "the branch" means its newest commit, not the last one polled.
   if (target.empty() || (r.trigger == reconciler::Trigger::kApi && r.revision.empty())) {
     auto head = source->ResolveRemote();
     NoteRepository(cfg->repository, RepoOp::kResolve, head.status());
-    if (!head.ok()) return fail(head.status(), "", !head.status().IsRetryable());
+    if (!head.ok()) return fail(head.status(), "", /*terminal=*/false);
     target = *head;
     std::lock_guard<std::mutex> l(mu_);
     repos_.at(cfg->repository).head = *head;
@@ -494,7 +502,7 @@ void Controller::Reconcile(const Request& r) {
   auto snap = source->Fetch(target);
   // An explicit revision that cannot be fetched says nothing about the repository.
   if (r.revision.empty()) NoteRepository(cfg->repository, RepoOp::kFetch, snap.status());
-  if (!snap.ok()) return fail(snap.status(), target, !snap.status().IsRetryable());
+  if (!snap.ok()) return fail(snap.status(), target, source_error_is_terminal(snap.status()));
   const std::string commit = snap->commit();
 
   // The policy: deploy, only compare or skip; render; verify; deploy or diff.

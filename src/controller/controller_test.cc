@@ -26,6 +26,11 @@ class FakeSource : public gitsource::Source {
   void SetDown(bool down) { down_ = down; }
   // Fetches fail as from a cache that could not be repaired.
   void SetFetchDown(bool down) { fetch_down_ = down; }
+  // Fetches fail with `st` (OK: they work again), as a remote that refuses them.
+  void SetFetchError(Status st) {
+    std::lock_guard<std::mutex> l(mu_);
+    fetch_error_ = std::move(st);
+  }
   int resolves() const { return resolves_; }
 
   std::string DisplayUrl() const override { return "file:///fake"; }
@@ -38,6 +43,7 @@ class FakeSource : public gitsource::Source {
   Result<gitsource::Snapshot> Fetch(const std::string& revision) override {
     std::lock_guard<std::mutex> l(mu_);
     if (fetch_down_) return Unavailable("git fetch file:///fake: Git cache /c/repo.git: unreadable");
+    if (!fetch_error_.ok()) return fetch_error_;
     auto it = commits_.find(revision);
     if (it == commits_.end()) return NotFound("git file:///fake: unknown revision " + revision);
     return gitsource::Snapshot({revision, "msg", "a <a@b>", 0},
@@ -62,6 +68,7 @@ class FakeSource : public gitsource::Source {
   std::mutex mu_;
   std::map<std::string, std::map<std::string, std::string>> commits_;
   std::string head_;
+  Status fetch_error_;
   std::atomic<bool> down_{false}, fetch_down_{false};
   int resolves_ = 0;
 };
@@ -258,6 +265,65 @@ TEST_F(ControllerTest, HeadThatCannotBeFetchedIsStaleToo) {
   EXPECT_TRUE(ctl_->Ready());
   EXPECT_EQ(Stack("a").repository_error, "");
   EXPECT_EQ(Stack("a").repository_failing_since, "");
+}
+
+// The remote refuses the fetch of a new head (a wrong token): an error of the
+// remote, not of the commit. The stack keeps retrying with backoff and gets
+// the commit once the token works, without a new push.
+TEST_F(ControllerTest, RemoteErrorOnFetchIsRetriedNotMarkedFailed) {
+  use_fake_clock_ = true;
+  poll_interval_ = std::chrono::minutes(10);  // the poll thread stays idle
+  Start();
+  const std::string refused =
+      "git fetch http://git.example/repo.git: authentication failed: credentials rejected";
+  source_->SetFetchError(Unauthenticated(refused));
+  std::string next = source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                                      {"b/docker-compose.yml", Compose("other:1", "1")}});
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  Json a = Stack("a");
+  EXPECT_EQ(a["sync"], "Failed");
+  EXPECT_EQ(a["last_result"], "error") << a.dump();  // not "failed": no final verdict on the commit
+  EXPECT_EQ(a["last_error"], refused);
+  EXPECT_EQ(a["revision"], head_);
+  EXPECT_EQ(metrics_.reconcile_errors_total.With({"a"}).Value(), 1);
+  // Still refused: each backoff step retries (and fails) again.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        fake_clock_.Advance(std::chrono::seconds(1));
+        return metrics_.reconcile_errors_total.With({"a"}).Value() >= 3;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(Stack("a")["revision"], head_);
+
+  // The token is fixed; the head has not moved, so no poll brings anything
+  // new: the stack's own retry deploys the commit.
+  source_->SetFetchError(OkStatus());
+  ASSERT_TRUE(Eventually(
+      [&] {
+        fake_clock_.Advance(std::chrono::seconds(1));
+        return Stack("a")["revision"] == next && Stack("a")["sync"] == "Synced";
+      },
+      std::chrono::seconds(10)))
+      << Stack("a").dump();
+  EXPECT_EQ(Image("a_app"), "app:2");
+  EXPECT_EQ(Stack("a")["last_result"], "succeeded");
+}
+
+// A revision named by the caller that the remote does not have is final for
+// that request ("failed", no backoff), unlike the remote's errors above.
+TEST_F(ControllerTest, UnknownExplicitRevisionIsFinal) {
+  use_fake_clock_ = true;
+  poll_interval_ = std::chrono::minutes(10);
+  Start();
+  const std::string missing(40, 'f');
+  ASSERT_TRUE(ctl_->Sync("a", missing).ok());
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  Json a = Stack("a");
+  EXPECT_EQ(a["last_result"], "failed") << a.dump();
+  EXPECT_EQ(a["last_error"], "git file:///fake: unknown revision " + missing);
+  EXPECT_EQ(a["revision"], head_);
+  EXPECT_EQ(metrics_.reconcile_errors_total.With({"a"}).Value(), 1);
 }
 
 TEST_F(ControllerTest, NewCommitReconcilesOnlyStacksWhoseFilesChanged) {

@@ -4,16 +4,22 @@
 #include "gitsource/git_source.h"
 
 #include <gtest/gtest.h>
-
-#include "gitsource/cache_fault.h"
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
-#include <thread>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+
+#include "gitsource/cache_fault.h"
 
 namespace stackctl::gitsource {
 namespace {
@@ -437,6 +443,83 @@ TEST_F(GitSourceTest, BrokenLocalRemoteIsNotCacheDamage) {
   EXPECT_FALSE(fs::exists(src->DamagedPath()));
   EXPECT_TRUE(fs::exists(src->cache_path() + "/marker"));
   EXPECT_EQ(src->Fetch(c1)->commit(), c1);  // the cache still serves what it had
+}
+
+// A fetch that runs out of space on the cache's device says so plainly, and
+// the cache is neither counted as damaged nor moved. The cache is copied to a
+// 256 KiB tmpfs mounted in a private mount namespace of a child process
+// (needs root: CI and scripts/test.sh run as root), which reports back
+// through a pipe.
+TEST_F(GitSourceTest, FetchOntoAFullDeviceSaysSoAndKeepsTheCache) {
+  if (geteuid() != 0) {
+    if (std::getenv("CI") && std::string(std::getenv("CI")) == "true")
+      FAIL() << "needs root to mount a tmpfs";
+    GTEST_SKIP() << "needs root to mount a small tmpfs in a private mount namespace";
+  }
+  Write("a.yml", "one\n");
+  const std::string c1 = Commit("one");
+  ASSERT_TRUE(Make(RefKind::kBranch, "main")->Fetch(c1).ok());  // a small cache, on the disk
+  // Then 1 MiB that does not compress (libgit2's file:// transport sends
+  // every branch, so the next fetch brings it).
+  Sh("head -c 1048576 /dev/urandom > " + work_ + "/big.bin");
+  const std::string c2 = Commit("big");
+  const std::string small = root_ + "/small";
+  fs::create_directories(small);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the child: no gtest assertions, one report line per result
+    close(fds[0]);
+    auto say = [&](const std::string& line) {
+      std::string l = line + "\n";
+      if (write(fds[1], l.data(), l.size()) < 0) _exit(2);
+    };
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", small.c_str(), "tmpfs", 0, "size=256k") != 0) {
+      say(std::string("setup: ") + std::strerror(errno));
+      _exit(1);
+    }
+    std::error_code ec;
+    fs::copy(root_ + "/cache/infra.git", small + "/infra.git", fs::copy_options::recursive, ec);
+    if (ec) {
+      say("copy: " + ec.message());
+      _exit(1);
+    }
+    int rebuilds = 0;
+    RemoteSpec spec{"infra", "file://" + work_, RefKind::kBranch, "main", {}, ""};
+    auto src = GitSource::Create(spec, small, nullptr,
+                                 [&](const std::string&, const std::string&) { ++rebuilds; });
+    if (!src.ok()) {
+      say("create: " + src.status().ToString());
+      _exit(1);
+    }
+    say("c2 " + (*src)->Fetch(c2).status().ToString());
+    say("rebuilds " + std::to_string(rebuilds));
+    say(std::string("damaged copy ") + (fs::exists((*src)->DamagedPath()) ? "exists" : "absent"));
+    Result<Snapshot> cached = (*src)->Fetch(c1);
+    say("c1 " + (cached.ok() ? *cached->Files("")->Read("a.yml") : cached.status().ToString()));
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string report;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    report.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << report;
+  const std::string prefix = "c2 UNAVAILABLE: git fetch file://" + work_ +
+                             ": no space left on the device of the Git cache " + small +
+                             "/infra.git (";
+  EXPECT_EQ(report.rfind(prefix, 0), 0u) << report;
+  EXPECT_NE(report.find(std::string(": ") + std::strerror(ENOSPC) + ")\n"), std::string::npos)
+      << report;  // libgit2's own words, kept
+  // Not damage: nothing moved aside or cloned, and the cache still serves what it had.
+  EXPECT_NE(report.find(")\nrebuilds 0\ndamaged copy absent\nc1 one\n"), std::string::npos)
+      << report;
 }
 
 TEST(GitSourceCreateTest, RejectsBadSpecs) {
