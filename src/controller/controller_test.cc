@@ -281,11 +281,11 @@ TEST_F(ControllerTest, RemoteErrorOnFetchIsRetriedNotMarkedFailed) {
                                       {"b/docker-compose.yml", Compose("other:1", "1")}});
   ctl_->PollRepository("repo");
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
-  Json a = Stack("a");
-  EXPECT_EQ(a["sync"], "Failed");
-  EXPECT_EQ(a["last_result"], "error") << a.dump();  // not "failed": no final verdict on the commit
-  EXPECT_EQ(a["last_error"], refused);
-  EXPECT_EQ(a["revision"], head_);
+  server::StackView a = Stack("a");
+  EXPECT_EQ(a.sync, reconciler::SyncState::kFailed);
+  EXPECT_EQ(a.last_result, "error") << a.last_error;  // not "failed": no final verdict on the commit
+  EXPECT_EQ(a.last_error, refused);
+  EXPECT_EQ(a.revision, head_);
   EXPECT_EQ(metrics_.reconcile_errors_total.With({"a"}).Value(), 1);
   // Still refused: each backoff step retries (and fails) again.
   ASSERT_TRUE(Eventually(
@@ -294,7 +294,7 @@ TEST_F(ControllerTest, RemoteErrorOnFetchIsRetriedNotMarkedFailed) {
         return metrics_.reconcile_errors_total.With({"a"}).Value() >= 3;
       },
       std::chrono::seconds(10)));
-  EXPECT_EQ(Stack("a")["revision"], head_);
+  EXPECT_EQ(Stack("a").revision, head_);
 
   // The token is fixed; the head has not moved, so no poll brings anything
   // new: the stack's own retry deploys the commit.
@@ -302,12 +302,12 @@ TEST_F(ControllerTest, RemoteErrorOnFetchIsRetriedNotMarkedFailed) {
   ASSERT_TRUE(Eventually(
       [&] {
         fake_clock_.Advance(std::chrono::seconds(1));
-        return Stack("a")["revision"] == next && Stack("a")["sync"] == "Synced";
+        return Stack("a").revision == next && Stack("a").sync == reconciler::SyncState::kSynced;
       },
       std::chrono::seconds(10)))
-      << Stack("a").dump();
+      << Stack("a").last_error;
   EXPECT_EQ(Image("a_app"), "app:2");
-  EXPECT_EQ(Stack("a")["last_result"], "succeeded");
+  EXPECT_EQ(Stack("a").last_result, "succeeded");
 }
 
 // A revision named by the caller that the remote does not have is final for
@@ -319,10 +319,10 @@ TEST_F(ControllerTest, UnknownExplicitRevisionIsFinal) {
   const std::string missing(40, 'f');
   ASSERT_TRUE(ctl_->Sync("a", missing).ok());
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
-  Json a = Stack("a");
-  EXPECT_EQ(a["last_result"], "failed") << a.dump();
-  EXPECT_EQ(a["last_error"], "git file:///fake: unknown revision " + missing);
-  EXPECT_EQ(a["revision"], head_);
+  server::StackView a = Stack("a");
+  EXPECT_EQ(a.last_result, "failed") << a.last_error;
+  EXPECT_EQ(a.last_error, "git file:///fake: unknown revision " + missing);
+  EXPECT_EQ(a.revision, head_);
   EXPECT_EQ(metrics_.reconcile_errors_total.With({"a"}).Value(), 1);
 }
 
