@@ -638,7 +638,8 @@ void Controller::Reconcile(const Request& r) {
                {"result", outcome},
                {"message", message},
                {"history_seq", res.history_seq},
-               {"changes", pending}};
+               {"changes", pending},
+               {"still_removing", res.still_removing}};
   // A rollout that failed (and was rolled back) is a terminal failure of this
   // commit: FAILED_PRECONDITION (HTTP 422), not ABORTED (409, "try again").
   if (!ok) {

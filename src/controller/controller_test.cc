@@ -410,8 +410,29 @@ TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
   EXPECT_EQ((*done)["result"], "rolled-back");
   EXPECT_EQ((*done)["error"]["service"], "a_app");
   EXPECT_EQ((*done)["error"]["code"], "FAILED_PRECONDITION");  // terminal (HTTP 422), not ABORTED
+  EXPECT_EQ((*done)["still_removing"], Json::array());  // an update undone: nothing removed
   EXPECT_EQ(Image("a_app"), "app:1");
   EXPECT_EQ(ctl_->Sync("nope", std::nullopt).status().code(), Code::kNotFound);
+}
+
+// The rollback of a new service the engine keeps listing for minutes: the
+// operation says what is still being removed (a 60 s removal wait, fake clock).
+TEST_F(ControllerTest, SyncOperationListsWhatTheEngineIsStillRemoving) {
+  use_fake_clock_ = true;
+  Start();
+  fake_.SetRemovalDelay(&fake_clock_, std::chrono::minutes(5), {"service", "network", "secret"});
+  fake_.FailImage("extra:bad", "task: non-zero exit (1)");
+  std::string bad = source_->Commit({{"a/docker-compose.yml", Compose("app:1", "1") + "  extra:\n    image: extra:bad\n"},
+                                     {"b/docker-compose.yml", Compose("other:1", "1")}});
+  auto op = ctl_->Sync("a", bad);
+  ASSERT_TRUE(op.ok());
+  auto done = ctl_->WaitOperation(*op, std::chrono::seconds(30));
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ((*done)["result"], "rolled-back") << done->dump();
+  EXPECT_EQ((*done)["still_removing"], Json::array({"service a_extra"})) << done->dump();
+  auto hist = ctl_->GetHistory("a");
+  ASSERT_TRUE(hist.ok());
+  EXPECT_EQ((*hist)["history"][0]["still_removing"], Json::array({"service a_extra"})) << hist->dump();
 }
 
 TEST_F(ControllerTest, PinnedStackIsLeftAloneUntilResumed) {
