@@ -147,6 +147,14 @@ Json DiffJson(const reconciler::StackDiff& d) {
   return j;
 }
 
+// What a removal left the engine still tearing down (it gave up waiting).
+void PrintStillRemoving(const std::string& stack, const std::vector<std::string>& still) {
+  if (still.empty()) return;
+  std::string list;
+  for (const auto& w : still) list += (list.empty() ? "" : ", ") + w;
+  std::cerr << "stack " << stack << ": still being removed by the engine: " << list << "\n";
+}
+
 }  // namespace
 
 void RegisterStackCommands(CLI::App& app, Context& ctx) {
@@ -202,6 +210,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       auto r = d.Deploy(std::move(*spec), o);
       if (!r.ok()) return void(ctx.exit_code = Fail("deploy", r.status()));
       for (const auto& w : r->warnings) std::cerr << "Warning: " << w << "\n";
+      PrintStillRemoving(a->name, r->still_removing);
       Colors c{Tty()};
       switch (r->outcome) {
         case reconciler::Outcome::kInSync:
@@ -278,6 +287,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       o.timeout = *timeout;
       auto r = d.Rollback(a->name, a->to > 0 ? std::optional<int64_t>(a->to) : std::nullopt, o);
       if (!r.ok()) return void(ctx.exit_code = Fail("rollback", r.status()));
+      PrintStillRemoving(a->name, r->still_removing);
       std::cout << "stack " << a->name << ": " << reconciler::OutcomeName(r->outcome) << ": " << r->message
                 << "\n";
       ctx.exit_code = ExitCode(r->outcome);
@@ -428,6 +438,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
           std::cout << c.Green("stack " + a->name + ": " + op->value("message", "") + " at " + rev)
                     << " (history record " << op->value("history_seq", int64_t{0}) << ")\n";
         }
+        PrintStillRemoving(a->name, op->value("still_removing", std::vector<std::string>{}));
       }
       ctx.exit_code = 0;
     });
@@ -445,7 +456,8 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       reconciler::Deployer d(**engine, clock, &progress);
       auto removed = d.Remove(*name);
       if (!removed.ok()) return void(ctx.exit_code = Fail("rm", removed.status()));
-      if (removed->empty()) std::cerr << "Nothing found in stack: " << *name << "\n";
+      if (removed->removed.empty()) std::cerr << "Nothing found in stack: " << *name << "\n";
+      PrintStillRemoving(*name, removed->still_removing);
       ctx.exit_code = 0;
     });
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
 
 #include "common/log.h"
 #include "common/memory.h"
@@ -316,27 +317,48 @@ std::vector<std::string> Controller::OnPush(const server::RepositoryPush& push) 
 
 void Controller::CheckDrift(const std::string& stack) { Enqueue({stack, reconciler::Trigger::kDrift, "", {}}); }
 
+void Controller::CheckEveryStackSoon() {
+  std::lock_guard<std::mutex> l(mu_);
+  auto due = clock_.Steady() + kResyncDelay;
+  for (auto& [name, st] : stacks_) {
+    if (st.drift_due == std::chrono::steady_clock::time_point{} || st.drift_due > due) st.drift_due = due;
+  }
+}
+
 void Controller::EventLoop() {
   engine::Filters f{{"type", {"service", "network", "secret", "config"}}};
+  // The engine's time (ns) of the last event seen; 0 = none yet. A new stream
+  // resumes from it: dockerd first replays the events it still buffers from
+  // that time on, that event included, so a change made while no stream ran
+  // is still seen as an event.
+  int64_t last_seen = 0;
   bool lost_events = false;
   while (!stop_) {
     if (lost_events) {
       // Whatever happened while the stream was down is unknown: every stack
       // gets one check, due once the new stream has subscribed.
-      std::lock_guard<std::mutex> l(mu_);
-      auto due = clock_.Steady() + kResyncDelay;
-      for (auto& [name, st] : stacks_) {
-        if (st.drift_due == std::chrono::steady_clock::time_point{} || st.drift_due > due) st.drift_due = due;
-      }
+      CheckEveryStackSoon();
       lost_events = false;
     }
-    // One stream for as long as the engine keeps it: re-subscribing now and
-    // then would lose the events between two streams.
+    const int64_t since = last_seen;
+    bool first = true;
     auto subscribed = std::chrono::steady_clock::now();
     Status st = engine_.StreamEvents(
-        f,
-        [this](const Json& ev) {
+        f, since,
+        [&](const Json& ev) {
           if (stop_) return false;
+          int64_t t = engine::EventTimeNano(ev);
+          if (since > 0 && std::exchange(first, false)) {
+            // The replay starts with the event we saw last: nothing is
+            // missing, and that one was handled already. Starting later, the
+            // engine no longer had it (more than its 256 buffered events
+            // since, or it restarted): what fell in between is unknown.
+            if (t == since) return true;
+            Log()->warn("engine events: the engine no longer buffers the events since the stream broke; "
+                        "checking every stack");
+            CheckEveryStackSoon();
+          }
+          last_seen = std::max(last_seen, t);
           std::string name = ev.value("Actor", Json::object()).value("Attributes", Json::object()).value("name", "");
           std::vector<std::string> hit;
           {
@@ -351,8 +373,10 @@ void Controller::EventLoop() {
         /*timeout_ms=*/0, &stop_);
     if (stop_) return;
     Log()->warn("engine events: {}", st.ok() ? "the stream ended" : st.message());
-    // A stream that was up has lost events; a refused connection has not.
-    lost_events = std::chrono::steady_clock::now() - subscribed >= kStreamUpAtLeast;
+    // The next stream resumes from the last event seen. Without one there is
+    // no time to resume from: a stream that was up may have lost events (a
+    // refused connection has not).
+    lost_events = last_seen == 0 && std::chrono::steady_clock::now() - subscribed >= kStreamUpAtLeast;
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait_for(l, std::chrono::seconds(2), [&] { return stop_.load(); });
   }
@@ -575,8 +599,9 @@ void Controller::Reconcile(const Request& r) {
     log->info("stack {} commit {} ({}): {}: {}", r.stack, commit.substr(0, 12), reconciler::TriggerName(r.trigger),
               rep.outcome, rep.message);
   }
-  Finished done{commit, server::OperationReport{rep.outcome, rep.message, res.history_seq, rep.pending}, std::nullopt,
-                ""};
+  Finished done{commit,
+                server::OperationReport{rep.outcome, rep.message, res.history_seq, rep.pending, res.still_removing},
+                std::nullopt, ""};
   // A rollout that failed (and was rolled back) is a terminal failure of this
   // commit: FAILED_PRECONDITION (HTTP 422), not ABORTED (409, "try again").
   if (!rep.ok) {

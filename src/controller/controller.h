@@ -15,7 +15,11 @@
 //             after, are mostly the echo of its own writes: they schedule one
 //             check at the end of the window instead of an immediate one (a
 //             reconcile that starts meanwhile covers them), so a webhook right
-//             after a deploy does not queue behind a full check of the stack
+//             after a deploy does not queue behind a full check of the stack.
+//             One stream stays open; when it breaks, the next one resumes
+//             with `since` = the time of the last event seen, so the engine
+//             replays the events of the gap (and when it no longer buffers
+//             them, or no event was seen yet, every stack is checked once)
 // On a new commit only the stacks it can change are reconciled: those with a
 // changed path inside their directory or among the repository paths their
 // last render read or looked for (compose and override files, `.env`,
@@ -184,6 +188,9 @@ class Controller : public server::ControllerApi {
   void ProcessDueDriftChecks();
   void OnStackEvent(const std::string& stack);
   server::StackView StackViewLocked(const std::string& name, const StackState& s) const;
+  // A drift check of every stack, due kResyncDelay from now: after events
+  // may have been lost.
+  void CheckEveryStackSoon();
   // Records the outcome of a ResolveRemote or of a Fetch of the head.
   void NoteRepositoryLocked(RepoState& repo, RepoOp op, const Status& st);
   void NoteRepository(const std::string& repository, RepoOp op, const Status& st);

@@ -1,7 +1,9 @@
 #include "controller/controller.h"
 
+#include <mutex>
 #include <thread>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "engineapi/engine_wrapper.h"
@@ -79,17 +81,34 @@ std::string Compose(const std::string& image, const std::string& level) {
 }
 
 // Forwards to the fake; Cut() ends the current event stream with an error,
-// as a dockerd restart or a dropped connection would.
+// as a dockerd restart or a dropped connection would. It reads the fake in
+// slices of 50 ms, each resumed from the last event it delivered, so a slice
+// boundary loses nothing; `since_` records what each stream asked for.
 class BreakableEvents : public engine::EngineWrapper {
  public:
-  using EngineWrapper::EngineWrapper;
-  Status StreamEvents(const engine::Filters& filters, const std::function<bool(const Json&)>& on_event,
-                      int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr) override {
+  explicit BreakableEvents(engine::FakeEngine& fake) : EngineWrapper(fake), fake_(fake) {}
+  Status StreamEvents(const engine::Filters& filters, int64_t since_nano,
+                      const std::function<bool(const Json&)>& on_event, int64_t timeout_ms,
+                      const std::atomic<bool>* cancel = nullptr) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      since_.push_back(since_nano);
+    }
     ++streams_;
+    // Fake event times are unique: resuming at the last one + 1 ns skips it.
+    int64_t cursor = since_nano;
+    if (cursor == 0) {
+      auto events = fake_.Events();
+      cursor = events.empty() ? 1 : engine::EventTimeNano(events.back()) + 1;
+    }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
-      Status st = target().StreamEvents(filters, on_event, 50, cancel);
-      if (!st.ok() || (cancel && *cancel)) return st;
+      bool more = true;
+      Status st = target().StreamEvents(filters, cursor, [&](const Json& e) {
+        cursor = engine::EventTimeNano(e) + 1;
+        return more = on_event(e);
+      }, 50, cancel);
+      if (!st.ok() || !more || (cancel && *cancel)) return st;
       if (cut_.exchange(false)) {
         ++cuts_;
         return Unavailable("events: the Docker engine closed the stream");
@@ -98,10 +117,17 @@ class BreakableEvents : public engine::EngineWrapper {
     }
   }
   void Cut() { cut_ = true; }
+  std::vector<int64_t> Since() {
+    std::lock_guard<std::mutex> l(mu_);
+    return since_;
+  }
   std::atomic<int> streams_{0}, cuts_{0};
 
  private:
+  engine::FakeEngine& fake_;
   std::atomic<bool> cut_{false};
+  std::mutex mu_;
+  std::vector<int64_t> since_;
 };
 
 class ControllerTest : public ::testing::Test {
@@ -457,6 +483,7 @@ TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
   EXPECT_EQ(done->failed_service, "a_app");
   ASSERT_TRUE(done->error.has_value());
   EXPECT_EQ(done->error->code(), Code::kFailedPrecondition);  // terminal (HTTP 422), not ABORTED
+  EXPECT_TRUE(done->report->still_removing.empty());  // an update undone: nothing removed
   EXPECT_EQ(Image("a_app"), "app:1");
   EXPECT_EQ(ctl_->Sync("nope", std::nullopt).status().code(), Code::kNotFound);
 }
@@ -481,6 +508,28 @@ TEST_F(ControllerTest, AnImageThatFailedToResolveIsNotAskedAgainUntilAManualSync
   ASSERT_TRUE(op.ok());
   ASSERT_TRUE(ctl_->WaitOperation(*op, std::chrono::seconds(30)).ok());
   EXPECT_EQ(fake_.Calls("DistributionDigest"), 3);
+}
+
+// The rollback of a new service the engine keeps listing for minutes: the
+// operation says what is still being removed (a 60 s removal wait, fake clock).
+TEST_F(ControllerTest, SyncOperationListsWhatTheEngineIsStillRemoving) {
+  use_fake_clock_ = true;
+  Start();
+  fake_.SetRemovalDelay(&fake_clock_, std::chrono::minutes(5), {"service", "network", "secret"});
+  fake_.FailImage("extra:bad", "task: non-zero exit (1)");
+  std::string bad = source_->Commit({{"a/docker-compose.yml", Compose("app:1", "1") + "  extra:\n    image: extra:bad\n"},
+                                     {"b/docker-compose.yml", Compose("other:1", "1")}});
+  auto op = ctl_->Sync("a", bad);
+  ASSERT_TRUE(op.ok());
+  auto done = ctl_->WaitOperation(*op, std::chrono::seconds(30));
+  ASSERT_TRUE(done.ok());
+  ASSERT_TRUE(done->report.has_value());
+  EXPECT_EQ(done->report->result, "rolled-back") << done->report->message;
+  EXPECT_EQ(done->report->still_removing, std::vector<std::string>({"service a_extra"}));
+  auto hist = ctl_->GetHistory("a");
+  ASSERT_TRUE(hist.ok());
+  ASSERT_FALSE(hist->empty());
+  EXPECT_EQ(hist->front().still_removing, std::vector<std::string>({"service a_extra"}));
 }
 
 TEST_F(ControllerTest, PinnedStackIsLeftAloneUntilResumed) {
@@ -540,6 +589,55 @@ TEST_F(ControllerTest, OneEventStreamStaysSubscribedAndStopEndsIt) {
   auto t0 = std::chrono::steady_clock::now();
   ctl_->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+}
+
+// The stream breaks; the next one resumes from the last event seen, and the
+// engine's replay of the gap carries the change made meanwhile: only its
+// stack is checked.
+TEST_F(ControllerTest, ABrokenEventStreamResumesFromTheLastEventSeen) {
+  watch_events_ = true;
+  Start(/*self_heal=*/true);
+  ASSERT_TRUE(Subscribed());
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // past the start-up echo window
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  // An event of no stack after the subscription: a time to resume from.
+  ASSERT_TRUE(fake_.CreateObject(engine::Kind::kConfig, {{"Name", "unrelated"}, {"Data", ""}}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int64_t last_seen = engine::EventTimeNano(fake_.Events().back());
+  const double b_checks = metrics_.reconcile_total.With({"b", "noop"}).Value();
+  engine_.Cut();
+  ASSERT_TRUE(Eventually([&] { return engine_.cuts_ > 0; }, std::chrono::seconds(2)));
+  Tamper(fake_, "a_app");  // while no stream runs
+  EXPECT_TRUE(Reverted("a_app")) << "the gap's event was not replayed";
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_THAT(engine_.Since(), ::testing::ElementsAre(0, last_seen));
+  EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
+  EXPECT_EQ(metrics_.reconcile_total.With({"b", "noop"}).Value(), b_checks);  // b was not touched
+}
+
+// The engine no longer buffers the last event seen (its buffer keeps 256):
+// the replay starts later, so every stack is checked once.
+TEST_F(ControllerTest, AResumeThatMissesTheLastEventSeenChecksEveryStack) {
+  watch_events_ = true;
+  Start(/*self_heal=*/true);
+  ASSERT_TRUE(Subscribed());
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  ASSERT_TRUE(fake_.CreateObject(engine::Kind::kConfig, {{"Name", "unrelated"}, {"Data", ""}}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int64_t last_seen = engine::EventTimeNano(fake_.Events().back());
+  const double b_checks = metrics_.reconcile_total.With({"b", "noop"}).Value();
+  engine_.Cut();
+  ASSERT_TRUE(Eventually([&] { return engine_.cuts_ > 0; }, std::chrono::seconds(2)));
+  fake_.DropEventsBefore(fake_.Events().size());  // everything up to now is forgotten
+  Tamper(fake_, "a_app");
+  EXPECT_TRUE(Reverted("a_app"));
+  ASSERT_TRUE(Eventually([&] { return metrics_.reconcile_total.With({"b", "noop"}).Value() > b_checks; },
+                         std::chrono::seconds(10)))
+      << "b was not checked";
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_THAT(engine_.Since(), ::testing::ElementsAre(0, last_seen));  // it did resume
+  EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 0);
 }
 
 TEST_F(ControllerTest, ChangesWhileTheEventStreamWasDownAreCheckedOnceItIsBack) {

@@ -1,6 +1,7 @@
 #include "engineapi/docker_engine.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -922,11 +923,20 @@ Result<std::string> DockerEngine::DistributionDigest(const std::string& image,
   return digest;
 }
 
-Status DockerEngine::StreamEvents(const Filters& filters,
+Status DockerEngine::StreamEvents(const Filters& filters, int64_t since_nano,
                                   const std::function<bool(const Json&)>& on_event,
                                   int64_t timeout_ms, const std::atomic<bool>* cancel) {
   const std::string what = "events";
-  ASSIGN_OR_RETURN(Request req, VersionedRequest("GET", WithQuery("/events", {FiltersQuery(filters)}), what));
+  // dockerd reads `since` as "<seconds>.<nanoseconds>" (docker's timetypes).
+  std::string since;
+  if (since_nano > 0) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "since=%lld.%09lld", static_cast<long long>(since_nano / 1000000000LL),
+                  static_cast<long long>(since_nano % 1000000000LL));
+    since = buf;
+  }
+  ASSIGN_OR_RETURN(Request req,
+                   VersionedRequest("GET", WithQuery("/events", {FiltersQuery(filters), since}), what));
   req.timeout_ms = timeout_ms;  // the stream's own, not the request timeout
   req.cancel = cancel;
   req.long_lived = true;

@@ -156,8 +156,9 @@ class DockerEngine : public Engine {
 
   Result<std::string> DistributionDigest(const std::string& image,
                                          const std::string& registry_auth) override;
-  Status StreamEvents(const Filters& filters, const std::function<bool(const Json&)>& on_event,
-                      int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr) override;
+  Status StreamEvents(const Filters& filters, int64_t since_nano,
+                      const std::function<bool(const Json&)>& on_event, int64_t timeout_ms,
+                      const std::atomic<bool>* cancel = nullptr) override;
 
  private:
   struct Request;

@@ -396,7 +396,7 @@ TEST(DockerEngineTest, EventsStreamParsesChunks) {
   });
   auto engine = canned.Client(/*request_timeout_ms=*/100);  // not applied to the stream
   std::vector<std::string> actions;
-  Status st = engine->StreamEvents({{"type", {"service"}}},
+  Status st = engine->StreamEvents({{"type", {"service"}}}, 0,
                                    [&](const Json& e) {
                                      actions.push_back(e["Action"]);
                                      return actions.size() < 2;
@@ -408,13 +408,34 @@ TEST(DockerEngineTest, EventsStreamParsesChunks) {
   // The stream's own timeout ends it with OK.
   actions.clear();
   auto start = std::chrono::steady_clock::now();
-  st = engine->StreamEvents({}, [&](const Json& e) {
+  st = engine->StreamEvents({}, 0, [&](const Json& e) {
     actions.push_back(e["Action"]);
     return true;
   }, 300);
   EXPECT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(actions.size(), 3u);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+}
+
+TEST(DockerEngineTest, EventsStreamSendsSinceAndNoUntil) {
+  CannedEngine canned;
+  std::string since, until = "unset";
+  canned.server().Get("/v1.41/events", [&](const httplib::Request& req, httplib::Response& res) {
+    since = req.get_param_value("since");
+    if (req.has_param("until")) until = req.get_param_value("until");
+    res.set_content(R"({"Type":"service","Action":"update","time":1700000000,"timeNano":1700000000000000123})" "\n",
+                    "application/json");
+  });
+  auto engine = canned.Client(1000);
+  int64_t seen = 0;
+  Status st = engine->StreamEvents({}, 1700000000000000123LL, [&](const Json& e) {
+    seen = EventTimeNano(e);
+    return false;
+  }, 2000);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(since, "1700000000.000000123");
+  EXPECT_EQ(until, "unset");
+  EXPECT_EQ(seen, 1700000000000000123LL);
 }
 
 TEST(DockerEngineTest, CancelEndsAnIdleEventsStream) {
@@ -438,7 +459,7 @@ TEST(DockerEngineTest, CancelEndsAnIdleEventsStream) {
     cancel = true;
   });
   auto start = std::chrono::steady_clock::now();
-  Status st = engine->StreamEvents({}, [&](const Json&) { return ++events > 0; }, /*timeout_ms=*/0, &cancel);
+  Status st = engine->StreamEvents({}, 0, [&](const Json&) { return ++events > 0; }, /*timeout_ms=*/0, &cancel);
   auto took = std::chrono::steady_clock::now() - start;
   canceller.join();
   server_done = true;
@@ -540,7 +561,7 @@ TEST(DockerEngineTest, CallsReuseKeptConnections) {
   // The events stream opens a connection of its own; calls made while it runs
   // use the kept ones, and it is closed, not kept, when the stream ends.
   std::thread stream([&] {
-    EXPECT_TRUE(engine->StreamEvents({}, [](const Json&) { return true; }, /*timeout_ms=*/0, &end_stream).ok());
+    EXPECT_TRUE(engine->StreamEvents({}, 0, [](const Json&) { return true; }, /*timeout_ms=*/0, &end_stream).ok());
   });
   while (!stream_open) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_FALSE(after_parallel.count(stream_port));

@@ -25,4 +25,13 @@ Result<std::vector<Service>> Engine::ListServices(const Filters& filters, bool w
   return out;
 }
 
+int64_t EventTimeNano(const Json& event) {
+  if (!event.is_object()) return 0;
+  auto nano = event.find("timeNano");
+  if (nano != event.end() && nano->is_number_integer()) return nano->get<int64_t>();
+  auto secs = event.find("time");
+  if (secs != event.end() && secs->is_number_integer()) return secs->get<int64_t>() * 1000000000LL;
+  return 0;
+}
+
 }  // namespace stackctl::engine

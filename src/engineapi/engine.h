@@ -147,8 +147,18 @@ class Engine {
   // (seen within a second; nullptr: never), `timeout_ms` (0 = none) passes,
   // or the stream fails. Returns OK when stopped by the callback, the cancel
   // flag or the timeout; a stream the engine ends is an error.
-  virtual Status StreamEvents(const Filters& filters, const std::function<bool(const Json&)>& on_event,
-                              int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr) = 0;
+  // `since_nano` 0: only events after the call. Otherwise (Unix time in ns,
+  // the `timeNano` of an event) the engine first replays the events it still
+  // buffers from that time on, that time included (dockerd keeps the last
+  // 256, in memory), then streams new ones; `until` is never sent, so the
+  // stream stays open. Every event carries `time` (s) and `timeNano` (ns).
+  virtual Status StreamEvents(const Filters& filters, int64_t since_nano,
+                              const std::function<bool(const Json&)>& on_event, int64_t timeout_ms,
+                              const std::atomic<bool>* cancel = nullptr) = 0;
 };
+
+// An event's time in ns since the Unix epoch: `timeNano`, else `time` * 1e9,
+// else 0 (not an engine event).
+int64_t EventTimeNano(const Json& event);
 
 }  // namespace stackctl::engine

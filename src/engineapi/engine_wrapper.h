@@ -72,9 +72,10 @@ class EngineWrapper : public Engine {
                                          const std::string& registry_auth) override {
     return target_.DistributionDigest(image, registry_auth);
   }
-  Status StreamEvents(const Filters& filters, const std::function<bool(const Json&)>& on_event,
-                      int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr) override {
-    return target_.StreamEvents(filters, on_event, timeout_ms, cancel);
+  Status StreamEvents(const Filters& filters, int64_t since_nano,
+                      const std::function<bool(const Json&)>& on_event, int64_t timeout_ms,
+                      const std::atomic<bool>* cancel = nullptr) override {
+    return target_.StreamEvents(filters, since_nano, on_event, timeout_ms, cancel);
   }
 
  private:

@@ -180,9 +180,80 @@ std::vector<Json> FakeEngine::Events() const {
   return events_;
 }
 
+void FakeEngine::DropEventsBefore(size_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (n <= events_dropped_) return;
+  size_t drop = std::min(n - events_dropped_, events_.size());
+  events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(drop));
+  events_dropped_ += drop;
+}
+
+void FakeEngine::SetRemovalDelay(Clock* clock, std::chrono::milliseconds delay, std::set<std::string> kinds) {
+  std::lock_guard<std::mutex> l(mu_);
+  removal_clock_ = clock;
+  removal_delay_ = delay;
+  removal_kinds_ = std::move(kinds);
+}
+
 // ---- helpers (mu_ held) ----
 
-void FakeEngine::Count(std::string_view method) { ++calls_[std::string(method)]; }
+void FakeEngine::Count(std::string_view method) {
+  ++calls_[std::string(method)];
+  Reap();  // every Engine call counts first: removals due by now are over
+}
+
+void FakeEngine::Reap() {
+  if (!removal_clock_) return;
+  auto now = removal_clock_->Steady();
+  std::erase_if(services_, [&](const auto& kv) { return kv.second.gone_at && *kv.second.gone_at <= now; });
+  for (auto& [kind, m] : objects_)
+    std::erase_if(m, [&](const auto& kv) { return kv.second.gone_at && *kv.second.gone_at <= now; });
+}
+
+std::optional<std::chrono::steady_clock::time_point> FakeEngine::RemovalEnd(std::string_view kind) const {
+  if (!removal_clock_ || removal_delay_.count() <= 0 || !removal_kinds_.count(std::string(kind))) return std::nullopt;
+  return removal_clock_->Steady() + removal_delay_;
+}
+
+Status FakeEngine::CheckReferences(const Json& spec, const std::string& prefix) {
+  if (!removal_clock_) return OkStatus();
+  // Whether `ref` (an ID or a name) is an object of `kind` that is being
+  // removed, or was removed and not created again; its name in *name.
+  auto vanished = [&](Kind kind, const std::string& ref, std::string* name) {
+    if (ref.empty()) return false;
+    for (const auto& [id, o] : objects_[kind]) {
+      if (id == ref || NameOf(o.spec) == ref) {
+        *name = NameOf(o.spec);
+        return o.gone_at.has_value();
+      }
+    }
+    for (const auto& [id, removed_name] : removed_ids_[kind]) {
+      if (id == ref || removed_name == ref) {
+        *name = removed_name;
+        return true;
+      }
+    }
+    return false;
+  };
+  std::string name;
+  const Json& tt = spec.value("TaskTemplate", Json::object());
+  for (const Json* nets : {&tt, &spec}) {
+    for (const Json& n : nets->value("Networks", Json::array())) {
+      std::string target = n.value("Target", "");
+      if (vanished(Kind::kNetwork, target, &name)) return NotFound(prefix + "network " + target + " not found");
+    }
+  }
+  const Json& cs = tt.value("ContainerSpec", Json::object());
+  for (const Json& r : cs.value("Secrets", Json::array())) {
+    if (vanished(Kind::kSecret, r.value("SecretID", ""), &name))
+      return NotFound(prefix + "secret " + r.value("SecretName", name) + " not found");
+  }
+  for (const Json& r : cs.value("Configs", Json::array())) {
+    if (vanished(Kind::kConfig, r.value("ConfigID", ""), &name))
+      return NotFound(prefix + "config " + r.value("ConfigName", name) + " not found");
+  }
+  return OkStatus();
+}
 
 uint64_t FakeEngine::Bump() { return ++index_; }
 
@@ -211,14 +282,15 @@ void FakeEngine::Emit(std::string_view type, std::string_view action, const std:
   events_cv_.notify_all();
 }
 
-FakeEngine::FakeService* FakeEngine::FindService(const std::string& ref) {
+FakeEngine::FakeService* FakeEngine::FindService(const std::string& ref, bool removing) {
   auto it = services_.find(ref);
-  if (it != services_.end()) return &it->second;
+  if (it != services_.end()) return removing || !it->second.gone_at ? &it->second : nullptr;
   for (auto& [id, s] : services_)
-    if (NameOf(s.spec) == ref) return &s;
+    if (NameOf(s.spec) == ref && (removing || !s.gone_at)) return &s;
   // Unique ID prefix, like the engine.
   FakeService* found = nullptr;
   for (auto& [id, s] : services_) {
+    if (!removing && s.gone_at) continue;
     if (!ref.empty() && HasPrefix(id, ref)) {
       if (found) return nullptr;
       found = &s;
@@ -227,14 +299,15 @@ FakeEngine::FakeService* FakeEngine::FindService(const std::string& ref) {
   return found;
 }
 
-FakeEngine::FakeObject* FakeEngine::FindObject(Kind kind, const std::string& ref) {
+FakeEngine::FakeObject* FakeEngine::FindObject(Kind kind, const std::string& ref, bool removing) {
   auto& m = objects_[kind];
   auto it = m.find(ref);
-  if (it != m.end()) return &it->second;
+  if (it != m.end()) return removing || !it->second.gone_at ? &it->second : nullptr;
   for (auto& [id, o] : m)
-    if (NameOf(o.spec) == ref) return &o;
+    if (NameOf(o.spec) == ref && (removing || !o.gone_at)) return &o;
   FakeObject* found = nullptr;
   for (auto& [id, o] : m) {
+    if (!removing && o.gone_at) continue;
     if (!ref.empty() && HasPrefix(id, ref)) {
       if (found) return nullptr;
       found = &o;
@@ -414,7 +487,7 @@ Status FakeEngine::VisitServices(const Filters& filters, bool with_status,
 Result<Service> FakeEngine::InspectService(const std::string& ref) {
   std::lock_guard<std::mutex> l(mu_);
   Count("InspectService");
-  FakeService* s = FindService(ref);
+  FakeService* s = FindService(ref, /*removing=*/true);
   if (!s) return NotFound(Prefix("inspect", "service", ref) + "service " + ref + " not found");
   return ToService(*s);
 }
@@ -427,9 +500,10 @@ Result<std::string> FakeEngine::CreateService(const Json& spec, const std::strin
   if (!spec.is_object()) return InvalidArgument(pre + "spec must be a JSON object");
   if (ImageOf(spec).empty())
     return InvalidArgument(pre + "ContainerSpec: image reference must be provided");
-  if (!name.empty() && FindService(name) && NameOf(FindService(name)->spec) == name)
+  if (!name.empty() && FindService(name, true) && NameOf(FindService(name, true)->spec) == name)
     return AlreadyExists(pre + "name conflicts with an existing object: service " + name +
                          " already exists");
+  RETURN_IF_ERROR(CheckReferences(spec, pre));
   FakeService s;
   s.id = NewId("service");
   s.spec = spec;
@@ -457,6 +531,7 @@ Result<std::vector<std::string>> FakeEngine::UpdateService(const std::string& re
   if (version != s->version) return Aborted(pre + "update out of sequence");
   if (NameOf(spec) != NameOf(s->spec))
     return FailedPrecondition(pre + "renaming services is not supported");
+  RETURN_IF_ERROR(CheckReferences(spec, pre));
   if (IsGlobal(spec) != IsGlobal(s->spec))
     return InvalidArgument(pre + "service mode change is not allowed");
   Json old = s->spec;
@@ -506,7 +581,11 @@ Status FakeEngine::RemoveService(const std::string& ref) {
   std::string id = s->id, name = NameOf(s->spec);
   Bump();
   std::erase_if(tasks_, [&](const Task& t) { return t.service_id == id; });
-  services_.erase(id);
+  if (auto end = RemovalEnd("service")) {
+    s->gone_at = end;
+  } else {
+    services_.erase(id);
+  }
   Emit("service", "remove", id, name);
   return OkStatus();
 }
@@ -582,7 +661,7 @@ Result<std::vector<Object>> FakeEngine::ListObjects(Kind kind, const Filters& fi
 Result<Object> FakeEngine::InspectObject(Kind kind, const std::string& ref) {
   std::lock_guard<std::mutex> l(mu_);
   Count("InspectObject");
-  FakeObject* o = FindObject(kind, ref);
+  FakeObject* o = FindObject(kind, ref, /*removing=*/true);
   if (!o) return NotFound(Prefix("inspect", KindName(kind), ref) + NotFoundText(kind, ref));
   return ToObject(kind, *o);
 }
@@ -674,6 +753,7 @@ Status FakeEngine::RemoveObject(Kind kind, const std::string& ref) {
   if (!o) return NotFound(pre + NotFoundText(kind, ref));
   // The engine refuses to remove what a service still uses.
   for (const auto& [sid, s] : services_) {
+    if (s.gone_at) continue;  // out of the store already
     const Json& tt = s.spec.value("TaskTemplate", Json::object());
     bool used = false;
     if (kind == Kind::kNetwork) {
@@ -697,7 +777,12 @@ Status FakeEngine::RemoveObject(Kind kind, const std::string& ref) {
   }
   std::string id = o->id, name = NameOf(o->spec);
   Bump();
-  objects_[kind].erase(id);
+  removed_ids_[kind][id] = name;
+  if (auto end = RemovalEnd(kind_name)) {
+    o->gone_at = end;
+  } else {
+    objects_[kind].erase(id);
+  }
   Emit(kind_name, "remove", id, name);
   return OkStatus();
 }
@@ -712,17 +797,27 @@ Result<std::string> FakeEngine::DistributionDigest(const std::string& image,
   return it->second;
 }
 
-Status FakeEngine::StreamEvents(const Filters& filters,
+Status FakeEngine::StreamEvents(const Filters& filters, int64_t since_nano,
                                 const std::function<bool(const Json&)>& on_event,
                                 int64_t timeout_ms, const std::atomic<bool>* cancel) {
   std::unique_lock<std::mutex> l(mu_);
   Count("StreamEvents");
   RETURN_IF_ERROR(CheckFilterKeys(filters, {"type", "event", "scope"}).WithPrefix("events"));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  size_t next = events_.size();  // only events after the call, like the engine without `since`
+  // `next` counts events from the first ever emitted (some may be dropped).
+  // Without `since` only events after the call, like the engine; with it,
+  // the buffered ones from that time on, that time included.
+  size_t next = events_dropped_ + events_.size();
+  if (since_nano > 0) {
+    next = events_dropped_;
+    while (next < events_dropped_ + events_.size() &&
+           EventTimeNano(events_[next - events_dropped_]) < since_nano)
+      ++next;
+  }
   for (;;) {
-    while (next < events_.size()) {
-      Json e = events_[next++];
+    next = std::max(next, events_dropped_);
+    while (next < events_dropped_ + events_.size()) {
+      Json e = events_[next++ - events_dropped_];
       if (!MatchExact(e["Type"].get<std::string>(), filters, "type") ||
           !MatchExact(e["Action"].get<std::string>(), filters, "event"))
         continue;
@@ -736,7 +831,8 @@ Status FakeEngine::StreamEvents(const Filters& filters,
     auto wake = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
     if (timeout_ms > 0 && deadline < wake) wake = deadline;
     events_cv_.wait_until(l, wake);
-    if (timeout_ms > 0 && std::chrono::steady_clock::now() >= deadline && next == events_.size())
+    if (timeout_ms > 0 && std::chrono::steady_clock::now() >= deadline &&
+        next == events_dropped_ + events_.size())
       return OkStatus();
   }
 }

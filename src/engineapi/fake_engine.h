@@ -31,6 +31,19 @@
 //     kInvalidArgument.
 //   * Calls("UpdateService") counts calls per Engine method name (also failed
 //     ones); WriteCalls() sums every create/update/rollback/remove.
+//   * Events carry `time` / `timeNano`: the fake epoch plus the version index
+//     in seconds, so they are unique and ordered. StreamEvents with a
+//     `since_nano` replays the events from that time on (included), as dockerd
+//     replays its buffer; DropEventsBefore(n) forgets old events as dockerd's
+//     bounded buffer does.
+//   * SetRemovalDelay(clock, d, kinds): a removed service, network, secret or
+//     config (of `kinds`) stays listed (and inspectable) for `d` of `clock`'s time, as the real
+//     engine keeps a network while the tasks attached to it are torn down.
+//     Meanwhile it cannot be removed again (kNotFound), its name cannot be
+//     taken (kAlreadyExists), and a service create or update that references
+//     it, or any removed network/secret/config (by ID, or by name until one
+//     of that name is created again), fails kNotFound
+//     "network X not found" / "secret X not found" / "config X not found".
 // Error messages have the DockerEngine shape: "<verb> <kind> <ref>: <engine text>".
 //
 // Thread safety: every method (Engine and test controls) is safe to call
@@ -41,11 +54,13 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
 #include "engineapi/engine.h"
 
 namespace stackctl::engine {
@@ -76,6 +91,12 @@ class FakeEngine : public Engine {
   // ({"Type":"service","Action":"update","Actor":{"ID":..,"Attributes":{"name":..}}});
   // StreamEvents delivers those emitted after it starts (filters `type`, `event`).
   std::vector<Json> Events() const;
+  // Forgets the first `n` events (dockerd keeps only its last 256).
+  void DropEventsBefore(size_t n);
+  // Removals of the `kinds` ("service", "network", "secret", "config")
+  // complete `delay` of `clock` time after the call (0: at once).
+  void SetRemovalDelay(Clock* clock, std::chrono::milliseconds delay,
+                       std::set<std::string> kinds = {"service", "network", "secret", "config"});
 
   // --- Engine ---
   Status Ping() override;
@@ -104,8 +125,9 @@ class FakeEngine : public Engine {
 
   Result<std::string> DistributionDigest(const std::string& image,
                                          const std::string& registry_auth) override;
-  Status StreamEvents(const Filters& filters, const std::function<bool(const Json&)>& on_event,
-                      int64_t timeout_ms, const std::atomic<bool>* cancel = nullptr) override;
+  Status StreamEvents(const Filters& filters, int64_t since_nano,
+                      const std::function<bool(const Json&)>& on_event, int64_t timeout_ms,
+                      const std::atomic<bool>* cancel = nullptr) override;
 
  private:
   struct FakeService {
@@ -113,12 +135,14 @@ class FakeEngine : public Engine {
     uint64_t version = 0;
     std::string created_at, updated_at;
     Json spec, previous_spec, update_status;
+    std::optional<std::chrono::steady_clock::time_point> gone_at;  // set: being removed
   };
   struct FakeObject {
     std::string id;
     uint64_t version = 0;
     std::string created_at, updated_at;
     Json spec;
+    std::optional<std::chrono::steady_clock::time_point> gone_at;  // set: being removed
   };
 
   // All REQUIRES: mu_ held.
@@ -128,8 +152,16 @@ class FakeEngine : public Engine {
   std::string Now() const;
   void Emit(std::string_view type, std::string_view action, const std::string& id,
             const std::string& name);
-  FakeService* FindService(const std::string& id_or_name);
-  FakeObject* FindObject(Kind kind, const std::string& id_or_name);
+  // `removing`: also objects being removed (lists and inspect show them).
+  FakeService* FindService(const std::string& id_or_name, bool removing = false);
+  FakeObject* FindObject(Kind kind, const std::string& id_or_name, bool removing = false);
+  // Drops the objects whose removal delay has passed.
+  void Reap();
+  // When set, `gone_at` of an object removed now; otherwise it goes at once.
+  std::optional<std::chrono::steady_clock::time_point> RemovalEnd(std::string_view kind) const;
+  // kNotFound when `spec` references a network, secret or config being
+  // removed, or one already removed (by ID).
+  Status CheckReferences(const Json& spec, const std::string& prefix);
   std::string FailureOf(const Json& spec) const;  // "" when the image runs
   // Replaces the service's tasks by fresh ones for its current spec; returns
   // the ID of a failed task ("" if all run).
@@ -150,6 +182,11 @@ class FakeEngine : public Engine {
   std::map<Kind, std::map<std::string, FakeObject>> objects_;  // by kind, ID
   std::vector<Task> tasks_;
   std::vector<Json> events_;
+  size_t events_dropped_ = 0;  // events_[0] is event number events_dropped_
+  Clock* removal_clock_ = nullptr;
+  std::chrono::milliseconds removal_delay_{0};
+  std::set<std::string> removal_kinds_;
+  std::map<Kind, std::map<std::string, std::string>> removed_ids_;  // kind -> ID -> name (removed objects)
   std::condition_variable events_cv_;  // signalled by Emit()
 };
 

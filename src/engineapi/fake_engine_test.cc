@@ -279,7 +279,7 @@ TEST(FakeEngineTest, EventsStreamSeesWrites) {
   std::thread watcher([&] {
     started = true;
     Status st = fake.StreamEvents(
-        {{"type", {"service"}}},
+        {{"type", {"service"}}}, 0,
         [&](const Json& e) {
           seen.push_back(e);
           return seen.size() < 2;
@@ -298,7 +298,81 @@ TEST(FakeEngineTest, EventsStreamSeesWrites) {
   EXPECT_EQ(seen[0]["Actor"]["Attributes"]["name"], "a");
   EXPECT_EQ(seen[1]["Action"], "remove");
   // Timeout with nothing happening returns OK.
-  EXPECT_TRUE(fake.StreamEvents({}, [](const Json&) { return true; }, 20).ok());
+  EXPECT_TRUE(fake.StreamEvents({}, 0, [](const Json&) { return true; }, 20).ok());
+}
+
+TEST(FakeEngineTest, EventsCarryTheirTimeAndAStreamResumesFromOne) {
+  FakeEngine fake;
+  std::string a = *fake.CreateService(ServiceSpec("a", "web:1"), "");    // index 1
+  std::string b = *fake.CreateService(ServiceSpec("b", "web:1"), "");    // index 2
+  ASSERT_TRUE(fake.RemoveService(a).ok());                               // index 3
+  std::vector<Json> all = fake.Events();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[1]["time"], 1704067202);
+  EXPECT_EQ(EventTimeNano(all[1]), 1704067202000000000LL);
+  EXPECT_EQ(EventTimeNano(Json{{"time", 5}}), 5000000000LL);
+  EXPECT_EQ(EventTimeNano(Json::object()), 0);
+
+  // `since` = the second event's time: that event (included) and the third.
+  std::vector<std::string> seen;
+  auto collect = [&](const Json& e) {
+    seen.push_back(e["Action"].get<std::string>() + " " + e["Actor"]["Attributes"]["name"].get<std::string>());
+    return true;
+  };
+  ASSERT_TRUE(fake.StreamEvents({}, EventTimeNano(all[1]), collect, 20).ok());
+  EXPECT_THAT(seen, ::testing::ElementsAre("create b", "remove a"));
+
+  // The engine's buffer is bounded: forgotten events are not replayed.
+  fake.DropEventsBefore(2);
+  seen.clear();
+  ASSERT_TRUE(fake.StreamEvents({}, EventTimeNano(all[0]), collect, 20).ok());
+  EXPECT_THAT(seen, ::testing::ElementsAre("remove a"));
+  (void)b;
+}
+
+TEST(FakeEngineTest, RemovalDelayKeepsRemovedObjectsListedForAWhile) {
+  FakeEngine fake;
+  FakeClock clock;
+  fake.SetRemovalDelay(&clock, std::chrono::milliseconds(3000));
+  Json net = {{"Name", "rb_default"}, {"Driver", "overlay"}, {"Labels", {{"l", "1"}}}};
+  std::string net_id = *fake.CreateObject(Kind::kNetwork, net);
+  std::string secret_id = *fake.CreateObject(Kind::kSecret, SecretSpec("rb_s", "x"));
+  Json spec = ServiceSpec("rb_web", "web:1");
+  spec["TaskTemplate"]["Networks"] = Json::array({{{"Target", "rb_default"}}});
+  std::string svc = *fake.CreateService(spec, "");
+
+  ASSERT_TRUE(fake.RemoveService(svc).ok());
+  ASSERT_TRUE(fake.RemoveObject(Kind::kNetwork, net_id).ok());
+  ASSERT_TRUE(fake.RemoveObject(Kind::kSecret, secret_id).ok());
+  // Still listed and inspectable while being removed...
+  EXPECT_EQ(fake.ListServices({}, false)->size(), 1u);
+  EXPECT_EQ(fake.ListObjects(Kind::kNetwork, {})->size(), 1u);
+  EXPECT_TRUE(fake.InspectObject(Kind::kNetwork, "rb_default").ok());
+  // ...but gone for writes: not removable again, name not free, not usable.
+  EXPECT_EQ(fake.RemoveObject(Kind::kNetwork, net_id).code(), Code::kNotFound);
+  EXPECT_EQ(fake.CreateObject(Kind::kNetwork, net).status().code(), Code::kAlreadyExists);
+  auto created = fake.CreateService(spec, "");
+  EXPECT_EQ(created.status().code(), Code::kAlreadyExists);  // the service name is not free either
+  spec["Name"] = "rb_other";
+  created = fake.CreateService(spec, "");
+  ASSERT_EQ(created.status().code(), Code::kNotFound);
+  EXPECT_EQ(created.status().message(), "create service rb_other: network rb_default not found");
+  Json with_secret = ServiceSpec("rb_sec", "web:1");
+  with_secret["TaskTemplate"]["ContainerSpec"]["Secrets"] =
+      Json::array({{{"SecretID", secret_id}, {"SecretName", "rb_s"}}});
+  EXPECT_EQ(fake.CreateService(with_secret, "").status().message(),
+            "create service rb_sec: secret rb_s not found");
+
+  clock.Advance(std::chrono::milliseconds(2999));
+  EXPECT_EQ(fake.ListObjects(Kind::kNetwork, {})->size(), 1u);
+  clock.Advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(fake.ListObjects(Kind::kNetwork, {})->size(), 0u);
+  EXPECT_EQ(fake.ListServices({}, false)->size(), 0u);
+  EXPECT_EQ(fake.InspectObject(Kind::kNetwork, "rb_default").status().code(), Code::kNotFound);
+  // A removed secret's ID stays unusable; the network's name is free again.
+  EXPECT_EQ(fake.CreateService(with_secret, "").status().code(), Code::kNotFound);
+  EXPECT_TRUE(fake.CreateObject(Kind::kNetwork, net).ok());
+  EXPECT_TRUE(fake.CreateService(spec, "").ok());
 }
 
 // Fault injection through the wrapper: the third update fails.

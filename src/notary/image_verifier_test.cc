@@ -85,7 +85,7 @@ class ConfigEngine : public engine::Engine {
   Result<std::string> DistributionDigest(const std::string&, const std::string&) override {
     return Internal("unused");
   }
-  Status StreamEvents(const engine::Filters&, const std::function<bool(const Json&)>&, int64_t,
+  Status StreamEvents(const engine::Filters&, int64_t, const std::function<bool(const Json&)>&, int64_t,
                       const std::atomic<bool>* = nullptr) override {
     return Internal("unused");
   }

@@ -10,6 +10,7 @@
 #include "common/parallel.h"
 #include "reconciler/lock.h"
 #include "reconciler/plan.h"
+#include "reconciler/removal.h"
 
 namespace stackctl::reconciler {
 
@@ -124,7 +125,17 @@ class Deployer::Run {
   };
 
   Status Prepare(const Plan& plan, const LiveState& live);
+  // Creates the networks, configs and secrets of `steps` (plan.prepare order).
+  Status CreateObjects(const std::vector<Step>& steps);
   Status ApplyWave(const std::vector<Step>& wave, const LiveState& live);
+  // A wave failed because a network, secret, config or service vanished
+  // (`why`, IsMissingReference): waits (removal_wait) for those of the stack
+  // the engine still lists but named in `why` (being removed), then reads the
+  // live state again.
+  Result<LiveState> ReadAfterVanished(const Status& why);
+  // Waits (removal_wait) for everything removed so far to leave the engine's
+  // lists; what is still listed.
+  std::vector<std::string> WaitRemoved();
   Status WaitConverged(const std::vector<std::string>& names, std::string* failed_service);
   Status Cleanup(const Plan& plan, const LiveState& live);
   Status RetireSuperseded(const LiveState& live);
@@ -141,6 +152,8 @@ class Deployer::Run {
   std::map<std::string, std::string> secret_ids_, config_ids_;
   std::vector<std::pair<engine::Kind, std::string>> created_objects_;  // kind, id
   std::vector<Changed> changed_services_;
+  std::map<std::string, std::string> created_names_;  // ID -> name of created_objects_
+  std::vector<Removed> removed_;  // what this rollout removed, for WaitRemoved
 };
 
 Result<std::string> Deployer::Run::ConfigId(const std::string& name) {
@@ -180,13 +193,17 @@ Result<Json> Deployer::Run::FinalizeSpec(const model::Service& s) {
 Status Deployer::Run::Prepare(const Plan& plan, const LiveState& live) {
   secret_ids_ = live.all_secret_ids;
   config_ids_ = live.known_config_ids;
+  return CreateObjects(plan.prepare);
+}
+
+Status Deployer::Run::CreateObjects(const std::vector<Step>& steps) {
   std::map<std::string, const model::Network*> nets;
   for (const auto& n : desired_.networks) nets[n.name] = &n;
   std::map<std::string, const model::Blob*> secrets, configs;
   for (const auto& b : desired_.secrets) secrets[b.name] = &b;
   for (const auto& b : desired_.configs) configs[b.name] = &b;
 
-  for (const auto& step : plan.prepare) {
+  for (const auto& step : steps) {
     Json spec;
     std::string what = std::string(ResourceKindName(step.kind)) + " " + step.name;
     if (step.kind == ResourceKind::kNetwork) {
@@ -213,6 +230,7 @@ Status Deployer::Run::Prepare(const Plan& plan, const LiveState& live) {
     }
     if (!id.ok()) return id.status().WithPrefix(what);
     created_objects_.emplace_back(EngineKind(step.kind), *id);
+    created_names_[*id] = step.name;
     if (step.kind == ResourceKind::kSecret) secret_ids_[step.name] = *id;
     if (step.kind == ResourceKind::kConfig) config_ids_[step.name] = *id;
   }
@@ -340,7 +358,50 @@ Status Deployer::Run::WaitConverged(const std::vector<std::string>& names, std::
 }
 
 Status Deployer::Run::RemoveWithRetry(engine::Kind kind, const std::string& id, const std::string& what) {
-  return RemoveObjectWithRetry(e_, d_.clock_, kind, id, what, &writes_);
+  RETURN_IF_ERROR(RemoveObjectWithRetry(e_, d_.clock_, kind, id, what, &writes_));
+  removed_.push_back({kind, id, what});
+  return OkStatus();
+}
+
+std::vector<std::string> Deployer::Run::WaitRemoved() {
+  if (removed_.empty() || !opts_.wait) return {};
+  auto still = WaitUntilGone(e_, d_.clock_, desired_.name, removed_, opts_.removal_wait, opts_.poll_interval);
+  if (!still.ok()) {
+    log::Get("reconciler")->warn("stack {}: waiting for removals: {}", desired_.name, still.status().ToString());
+    std::vector<std::string> unknown;
+    for (const auto& r : removed_) unknown.push_back(r.what);
+    return unknown;  // not seen gone
+  }
+  for (const auto& w : *still) d_.Info("Still being removed by the engine: " + w);
+  return *still;
+}
+
+Result<LiveState> Deployer::Run::ReadAfterVanished(const Status& why) {
+  ASSIGN_OR_RETURN(LiveState live, ReadLive(e_, desired_.name));
+  const std::string& text = why.message();
+  auto named = [&](const std::string& name, const std::string& id) {
+    return text.find(name) != std::string::npos || text.find(id) != std::string::npos;
+  };
+  std::vector<Removed> going;
+  auto scan = [&](std::optional<engine::Kind> kind, const std::string& name, const std::string& id) {
+    if (named(name, id))
+      going.push_back({kind, id, std::string(kind ? engine::KindName(*kind) : "service") + " " + name});
+  };
+  for (const auto& [name, s] : live.services) scan(std::nullopt, name, s.id);
+  for (const auto& [name, o] : live.networks) scan(engine::Kind::kNetwork, name, o.id);
+  for (const auto& [name, o] : live.secrets) scan(engine::Kind::kSecret, name, o.id);
+  for (const auto& [name, o] : live.configs) scan(engine::Kind::kConfig, name, o.id);
+  if (going.empty()) return live;
+  for (const auto& g : going) d_.Info("Waiting for the engine to finish removing " + g.what);
+  ASSIGN_OR_RETURN(auto still,
+                   WaitUntilGone(e_, d_.clock_, desired_.name, going, opts_.removal_wait, opts_.poll_interval));
+  if (!still.empty()) {
+    std::string list;
+    for (const auto& w : still) list += (list.empty() ? "" : ", ") + w;
+    return Unavailable(text + "; still being removed by the engine after " +
+                       std::to_string(opts_.removal_wait.count() / 1000) + "s: " + list);
+  }
+  return ReadLive(e_, desired_.name);
 }
 
 void Deployer::Run::Undo() {
@@ -350,7 +411,11 @@ void Deployer::Run::Undo() {
       d_.Info("Rolling back: removing service " + it->name);
       ++writes_;
       Status st = e_.RemoveService(it->id);
-      if (!st.ok() && st.code() != Code::kNotFound) log->error("rollback of {}: {}", it->name, st.ToString());
+      if (!st.ok() && st.code() != Code::kNotFound) {
+        log->error("rollback of {}: {}", it->name, st.ToString());
+      } else {
+        removed_.push_back({std::nullopt, it->id, "service " + it->name});
+      }
       continue;
     }
     d_.Info("Rolling back service " + it->name);
@@ -380,7 +445,10 @@ void Deployer::Run::Undo() {
     }
   }
   for (auto it = created_objects_.rbegin(); it != created_objects_.rend(); ++it) {
-    Status st = RemoveWithRetry(it->first, it->second, std::string(engine::KindName(it->first)) + " " + it->second);
+    std::string what = std::string(engine::KindName(it->first)) + " " + it->second;
+    if (auto name = created_names_.find(it->second); name != created_names_.end())
+      what = std::string(engine::KindName(it->first)) + " " + name->second;
+    Status st = RemoveWithRetry(it->first, it->second, what);
     if (!st.ok()) log->error("rollback cleanup: {}", st.ToString());
   }
 }
@@ -391,8 +459,10 @@ Status Deployer::Run::Cleanup(const Plan& plan, const LiveState& live) {
     d_.Info("Removing " + what);
     if (step.kind == ResourceKind::kService) {
       ++writes_;
-      Status st = e_.RemoveService(live.services.at(step.name).id);
+      const std::string& id = live.services.at(step.name).id;
+      Status st = e_.RemoveService(id);
       if (!st.ok() && st.code() != Code::kNotFound) return st.WithPrefix(what);
+      removed_.push_back({std::nullopt, id, what});
       continue;
     }
     const auto& objs = step.kind == ResourceKind::kNetwork  ? live.networks
@@ -442,10 +512,12 @@ Status Deployer::Run::RetireSuperseded(const LiveState& live) {
   return retire(desired_.configs, live.configs, engine::Kind::kConfig);
 }
 
-Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDiff& diff) {
+Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const StackDiff& diff) {
   DeployResult result;
   result.diff = diff;
   ASSIGN_OR_RETURN(Plan plan, BuildPlan(desired_, diff, PlanOptions{opts_.parallelism}));
+  const LiveState* live_ptr = &first_live;
+  std::optional<LiveState> reread;  // the live state read again after something vanished
   std::string started = FormatRfc3339(d_.clock_.Now());
 
   auto record = [&](HistoryResult outcome, const std::string& message) -> Status {
@@ -457,6 +529,7 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDi
     rec.result = outcome;
     rec.message = message;
     rec.changes = DescribeChanges(diff);
+    rec.still_removing = result.still_removing;
     // The rollout is over: its specs are moved into the record, not copied.
     rec.spec = MoveStackSpecToJson(&desired_);
     ++writes_;
@@ -469,6 +542,7 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDi
   auto fail = [&](Status why, std::string failed_service) -> Result<DeployResult> {
     d_.Info("Rollout failed: " + why.message());
     Undo();
+    result.still_removing = WaitRemoved();
     result.outcome = Outcome::kRolledBack;
     result.failed_service = std::move(failed_service);
     result.message = why.message();
@@ -478,18 +552,53 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDi
     return result;
   };
 
-  if (Status st = Prepare(plan, live); !st.ok()) return fail(st, "");
+  if (Status st = Prepare(plan, *live_ptr); !st.ok()) return fail(st, "");
+  bool retried_missing = false;
+  std::vector<std::string> unwaited;  // written in a wave that then hit a vanished object
   for (size_t w = 0; w < plan.waves.size(); ++w) {
     if (w > 0 && opts_.delay.count() > 0) d_.clock_.SleepFor(opts_.delay);
-    if (Status st = ApplyWave(plan.waves[w], live); !st.ok()) return fail(st, "");
+    size_t written_before = changed_services_.size();
+    Status applied = ApplyWave(plan.waves[w], *live_ptr);
+    if (!applied.ok() && IsMissingReference(applied) && !retried_missing) {
+      // Once per rollout, and no rollback for it: an object of the stack
+      // vanished under us (the engine was still removing it, or someone
+      // removed it). Level-triggered: read the stack again and plan what is
+      // left from there; what this rollout wrote is in sync now and stays
+      // recorded for Undo.
+      retried_missing = true;
+      d_.Info("Re-reading stack " + desired_.name + ": " + applied.message());
+      for (size_t i = written_before; i < changed_services_.size(); ++i)
+        unwaited.push_back(changed_services_[i].name);
+      auto fresh = ReadAfterVanished(applied);
+      if (!fresh.ok()) return fail(fresh.status(), "");
+      reread = std::move(*fresh);
+      live_ptr = &*reread;
+      auto again = Compare(desired_, *reread, DiffOptions{opts_.prune});
+      if (!again.ok()) return fail(again.status(), "");
+      DropSpecsOfUntouchedServices(*again, &*reread);
+      auto replan = BuildPlan(desired_, *again, PlanOptions{opts_.parallelism});
+      if (!replan.ok()) return fail(replan.status(), "");
+      plan = std::move(*replan);
+      if (Status st = Prepare(plan, *live_ptr); !st.ok()) return fail(st, "");
+      w = static_cast<size_t>(-1);  // from the new plan's first wave
+      continue;
+    }
+    if (!applied.ok()) return fail(applied, "");
     if (!opts_.wait) continue;
-    std::vector<std::string> names;
+    std::vector<std::string> names = std::move(unwaited);
+    unwaited.clear();
     for (const auto& s : plan.waves[w]) names.push_back(s.name);
     std::string failed;
     if (Status st = WaitConverged(names, &failed); !st.ok()) return fail(st, failed);
   }
+  if (opts_.wait && !unwaited.empty()) {
+    std::string failed;
+    if (Status st = WaitConverged(unwaited, &failed); !st.ok()) return fail(st, failed);
+  }
+  const LiveState& live = *live_ptr;
   Status cleanup = Cleanup(plan, live);
   if (cleanup.ok() && opts_.wait) cleanup = RetireSuperseded(live);
+  result.still_removing = WaitRemoved();
   result.outcome = cleanup.ok() ? Outcome::kSucceeded : Outcome::kFailed;
   result.message = cleanup.ok() ? (opts_.wait ? "rollout complete" : "submitted") : cleanup.message();
   RETURN_IF_ERROR(record(cleanup.ok() ? HistoryResult::kSucceeded : HistoryResult::kFailed, result.message));
@@ -650,13 +759,14 @@ Result<StackStatus> Deployer::GetStatus(const std::string& stack) {
   return st;
 }
 
-Result<std::vector<std::string>> Deployer::Remove(const std::string& stack,
-                                                  std::chrono::milliseconds lock_wait) {
+Result<RemoveResult> Deployer::Remove(const std::string& stack, const RemoveOptions& options) {
   // Under the lock a rollout of the same stack (the controller's, another
   // deploy) neither creates services behind the removal nor is removed halfway.
-  ASSIGN_OR_RETURN(auto lock, StackLock::Acquire(engine_, clock_, stack, lock_wait, std::chrono::minutes(10)));
+  ASSIGN_OR_RETURN(auto lock,
+                   StackLock::Acquire(engine_, clock_, stack, options.lock_wait, std::chrono::minutes(10)));
   ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack));
-  std::vector<std::string> removed;
+  RemoveResult result;
+  std::vector<Removed> removed;
   std::vector<const LiveService*> services;
   for (const auto& [name, s] : live.services) {
     Info("Removing service " + name);
@@ -669,14 +779,14 @@ Result<std::vector<std::string>> Deployer::Remove(const std::string& stack,
   });
   for (size_t i = 0; i < services.size(); ++i) {
     RETURN_IF_ERROR(results[i]);
-    removed.push_back("service " + services[i]->name);
+    removed.push_back({std::nullopt, services[i]->id, "service " + services[i]->name});
   }
   auto remove_all = [&](engine::Kind kind, const std::map<std::string, engine::Object>& objs) -> Status {
     for (const auto& [name, o] : objs) {
       std::string what = std::string(engine::KindName(kind)) + " " + name;
       Info("Removing " + what);
       RETURN_IF_ERROR(RemoveObjectWithRetry(engine_, clock_, kind, o.id, what, nullptr));
-      removed.push_back(what);
+      removed.push_back({kind, o.id, what});
     }
     return OkStatus();
   };
@@ -688,7 +798,13 @@ Result<std::vector<std::string>> Deployer::Remove(const std::string& stack,
     if (!st.ok() && st.code() != Code::kNotFound) return st.WithPrefix("control record");
   }
   RETURN_IF_ERROR(HistoryStore(engine_, stack).RemoveAll());
-  return removed;
+  // Still under the lock: a deploy of the stack waits for the teardown to end.
+  if (!removed.empty()) {
+    ASSIGN_OR_RETURN(result.still_removing, WaitUntilGone(engine_, clock_, stack, removed, options.removal_wait,
+                                                          options.poll_interval));
+  }
+  for (auto& r : removed) result.removed.push_back(std::move(r.what));
+  return result;
 }
 
 Status Deployer::SetPinned(const std::string& stack, bool pinned, const std::string& by,

@@ -10,6 +10,14 @@
 // back on its previous revision; then prune and retirement of superseded
 // secret/config versions; finally a history record (history.h).
 //
+// Whatever a deploy, a rollback or Remove deletes, it then waits for (up to
+// `removal_wait`) until the engine no longer lists it (removal.h), and
+// reports what is still being removed (`still_removing`). A service create
+// or update that fails because a network, secret or config it references has
+// just vanished re-reads the live state, recreates what is missing (after
+// waiting for one the engine is still removing) and retries once, without a
+// rollback.
+//
 // Every write carries the Version.Index it read; "update out of sequence"
 // re-reads and retries up to 5 times.
 //
@@ -41,6 +49,8 @@ struct DeployOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};  // per wave
   std::chrono::milliseconds poll_interval{500};
   std::chrono::milliseconds lock_wait{std::chrono::minutes(10)};
+  // How long a removal waits for what it removed to leave the engine's lists.
+  std::chrono::milliseconds removal_wait{std::chrono::seconds(60)};
   std::string revision = "manual";
   std::string trigger = "cli";
   int secret_retention = 1;  // superseded secret/config versions kept for rollback
@@ -63,6 +73,20 @@ struct DeployResult {
   std::string failed_service;
   int64_t history_seq = 0;
   int writes = 0;  // engine write calls made
+  // Removed by this deploy (rollback, prune, retirement) but still listed by
+  // the engine when removal_wait ran out: "network web_default".
+  std::vector<std::string> still_removing;
+};
+
+struct RemoveOptions {
+  std::chrono::milliseconds lock_wait{std::chrono::minutes(10)};
+  std::chrono::milliseconds removal_wait{std::chrono::seconds(60)};
+  std::chrono::milliseconds poll_interval{500};
+};
+
+struct RemoveResult {
+  std::vector<std::string> removed;         // "service web_app", "network web_default", ...
+  std::vector<std::string> still_removing;  // of those, still listed when removal_wait ran out
 };
 
 class ProgressSink {
@@ -104,9 +128,10 @@ class Deployer {
   Result<std::vector<HistoryRecord>> History(const std::string& stack);
   Result<StackStatus> GetStatus(const std::string& stack);
   // Removes every object of the stack (like docker stack rm) and its history,
-  // under the stack's lock (waiting up to `lock_wait` for a rollout to end).
-  Result<std::vector<std::string>> Remove(const std::string& stack,
-                                          std::chrono::milliseconds lock_wait = std::chrono::minutes(10));
+  // under the stack's lock (waiting up to `lock_wait` for a rollout to end;
+  // kAborted naming the holder, as Deploy, when it stays taken), then waits up
+  // to `removal_wait` for them to leave the engine's lists.
+  Result<RemoveResult> Remove(const std::string& stack, const RemoveOptions& options = {});
   Status SetPinned(const std::string& stack, bool pinned, const std::string& by,
                    const std::string& revision);
 

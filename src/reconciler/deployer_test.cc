@@ -11,6 +11,7 @@
 #include "engineapi/fake_engine.h"
 #include "reconciler/lock.h"
 #include "reconciler/plan.h"
+#include "reconciler/removal.h"
 
 namespace stackctl::reconciler {
 namespace {
@@ -441,7 +442,7 @@ TEST_F(DeployerTest, RemoveWaitsForTheStackLockAndRemovesNothingWithoutIt) {
   auto held = StackLock::Acquire(fake_, clock_, "app", std::chrono::seconds(1), std::chrono::hours(1));
   ASSERT_TRUE(held.ok());
   fake_.ResetCalls();
-  auto r = deployer_.Remove("app", std::chrono::seconds(3));
+  auto r = deployer_.Remove("app", {.lock_wait = std::chrono::seconds(3)});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kAborted);
   EXPECT_NE(r.status().message().find("stack app is locked by another deploy"), std::string::npos)
@@ -463,11 +464,170 @@ TEST_F(DeployerTest, RemoveDeletesTheStackAndItsHistory) {
   ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
   auto removed = deployer_.Remove("app");
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
-  EXPECT_EQ(removed->size(), 5u);  // 3 services, 1 secret, 1 network
+  EXPECT_EQ(removed->removed.size(), 5u);  // 3 services, 1 secret, 1 network
+  EXPECT_TRUE(removed->still_removing.empty());
   auto live = ReadLive(fake_, "app");
   EXPECT_TRUE(live->services.empty());
   EXPECT_TRUE(live->networks.empty());
   EXPECT_TRUE(deployer_.History("app")->empty());
+}
+
+// The engine keeps listing what it removed for a while (FakeEngine's removal
+// delay: 3 s here, the network of the issue's scenario).
+class RemovalDelayTest : public DeployerTest {
+ protected:
+  // Configs (the lock, history records) go at once, as on the real engine.
+  void SetUp() override {
+    fake_.SetRemovalDelay(&clock_, std::chrono::milliseconds(3000), {"service", "network", "secret"});
+  }
+  // A first deploy in which one service's command does not exist.
+  Result<DeployResult> FailingFirstDeploy(DeployOptions o) {
+    auto bad = MakeStack("rb");
+    SetImage(bad.services[1], "web:bad");
+    fake_.FailImage("web:bad", "starting container failed: exec: \"nope\": executable file not found");
+    auto r = deployer_.Deploy(bad, o);
+    fake_.ClearFailedImages();
+    return r;
+  }
+  bool Listed(engine::Kind kind, const std::string& name) {
+    auto objs = fake_.ListObjects(kind, {});
+    for (const auto& o : *objs) {
+      if (o.name == name) return true;
+    }
+    return false;
+  }
+};
+
+TEST_F(RemovalDelayTest, RolledBackFirstDeployWaitsUntilItsObjectsAreGoneThenARedeploySucceeds) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto start = clock_.Steady();
+    auto r = FailingFirstDeploy(Opts());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->outcome, Outcome::kRolledBack);
+    EXPECT_TRUE(r->still_removing.empty());
+    // It waited for the network and the secret to leave the lists.
+    EXPECT_GE(clock_.Steady() - start, std::chrono::milliseconds(3000));
+    EXPECT_FALSE(Listed(engine::Kind::kNetwork, "rb_default"));
+    EXPECT_TRUE(fake_.ListServices({}, false)->empty());
+    // The fixed file, at once.
+    auto good = deployer_.Deploy(MakeStack("rb"), Opts());
+    ASSERT_TRUE(good.ok()) << good.status().ToString();
+    ASSERT_EQ(good->outcome, Outcome::kSucceeded) << good->message;
+    ASSERT_TRUE(deployer_.Remove("rb").ok());
+  }
+}
+
+TEST_F(RemovalDelayTest, ABoundedWaitReportsWhatIsStillBeingRemoved) {
+  auto o = Opts();
+  o.removal_wait = std::chrono::milliseconds(1000);
+  auto r = FailingFirstDeploy(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->outcome, Outcome::kRolledBack);
+  const std::string secret = MakeStack("rb").secrets[0].name;
+  EXPECT_EQ(r->still_removing,
+            (std::vector<std::string>{"service rb_worker", "service rb_web", "service rb_db", "secret " + secret,
+                                      "network rb_default"}));
+  auto hist = deployer_.History("rb");
+  ASSERT_TRUE(hist.ok());
+  ASSERT_EQ(hist->size(), 1u);
+  EXPECT_EQ((*hist)[0].still_removing, r->still_removing);
+  EXPECT_EQ(RecordToJson((*hist)[0])["still_removing"][4], "network rb_default");
+}
+
+// The redeploy reads the network as present (the engine still lists it),
+// so does not create it, and its service creates fail "network rb_default not
+// found": it waits for the removal to end, creates the network and the secret
+// again and retries the services, without a rollback.
+TEST_F(RemovalDelayTest, ADeployThatFindsItsNetworkBeingRemovedWaitsAndRecreatesIt) {
+  auto o = Opts();
+  o.removal_wait = std::chrono::milliseconds(0);  // the rollback does not wait
+  auto r = FailingFirstDeploy(o);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->outcome, Outcome::kRolledBack);
+  ASSERT_EQ(r->still_removing.size(), 5u);
+  ASSERT_TRUE(Listed(engine::Kind::kNetwork, "rb_default"));
+  fake_.ResetCalls();
+  auto good = deployer_.Deploy(MakeStack("rb"), Opts());
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(good->outcome, Outcome::kSucceeded) << good->message;
+  EXPECT_EQ(fake_.Calls("RemoveService"), 0);  // no rollback
+  // The network and the secret are created once, after the removal ended.
+  auto live = ReadLive(fake_, "rb");
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ(live->networks.size(), 1u);
+  EXPECT_EQ(live->secrets.size(), 1u);
+  EXPECT_EQ(live->services.size(), 3u);
+  EXPECT_EQ(fake_.InspectService("rb_db")->spec["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretID"],
+            live->secrets.begin()->second.id);
+}
+
+// Removes the stack's network right before the first service create, as a
+// concurrent removal would; `times` creates are hit.
+class NetworkVanishes : public engine::EngineWrapper {
+ public:
+  NetworkVanishes(engine::FakeEngine& fake, int times) : EngineWrapper(fake), times_(times) {}
+  Result<std::string> CreateService(const Json& spec, const std::string& auth) override {
+    if (times_ > 0) {
+      --times_;
+      auto nets = target().ListObjects(engine::Kind::kNetwork, {});
+      for (const auto& n : *nets) {
+        if (n.name == "app_default") (void)target().RemoveObject(engine::Kind::kNetwork, n.id);
+      }
+    }
+    return target().CreateService(spec, auth);
+  }
+  std::atomic<int> times_;
+};
+
+TEST_F(DeployerTest, ACreateWhoseNetworkVanishedIsRetriedOnceAfterRecreatingIt) {
+  fake_.SetRemovalDelay(&clock_, std::chrono::milliseconds(0));  // references to removed IDs fail
+  NetworkVanishes engine(fake_, 1);
+  Deployer d(engine, clock_);
+  auto r = d.Deploy(MakeStack("app"), Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded) << r->message;
+  EXPECT_EQ(fake_.Calls("CreateObject"), 5);  // the network twice, the secret, the lock, the history record
+  EXPECT_EQ(fake_.Calls("RemoveService"), 0);
+  EXPECT_EQ(ReadLive(fake_, "app")->services.size(), 3u);
+}
+
+TEST_F(DeployerTest, ANetworkThatVanishesAgainRollsBack) {
+  fake_.SetRemovalDelay(&clock_, std::chrono::milliseconds(0));
+  NetworkVanishes engine(fake_, 2);
+  Deployer d(engine, clock_);
+  auto r = d.Deploy(MakeStack("app"), Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kRolledBack);
+  EXPECT_EQ(r->message, "service app_db: create service app_db: network app_default not found");
+}
+
+TEST_F(RemovalDelayTest, RemoveWaitsForTheTeardownAndReportsWhatOutlivesTheWait) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  auto r = deployer_.Remove("app", {.removal_wait = std::chrono::milliseconds(500),
+                                    .poll_interval = std::chrono::milliseconds(100)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->removed.size(), 5u);
+  EXPECT_EQ(r->still_removing, r->removed);  // 3 s of teardown, 0.5 s of patience
+  EXPECT_EQ(r->still_removing.back(), "network app_default");
+
+  clock_.Advance(std::chrono::seconds(5));
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  auto start = clock_.Steady();
+  r = deployer_.Remove("app", {.poll_interval = std::chrono::milliseconds(100)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->still_removing.empty());
+  EXPECT_GE(clock_.Steady() - start, std::chrono::milliseconds(3000));
+  EXPECT_LT(clock_.Steady() - start, std::chrono::milliseconds(3200));
+  EXPECT_FALSE(Listed(engine::Kind::kNetwork, "app_default"));
+}
+
+TEST(MissingReference, RecognizesTheEnginesRefusals) {
+  EXPECT_TRUE(IsMissingReference(NotFound("create service a: network rb_default not found")));
+  EXPECT_TRUE(IsMissingReference(InvalidArgument("create service a: rpc error: code = InvalidArgument desc = secret not found: x")));
+  EXPECT_TRUE(IsMissingReference(InvalidArgument("update service a: configs not found: x, y")));
+  EXPECT_TRUE(IsMissingReference(NotFound("update service 8a69m: service 8a69m not found")));
+  EXPECT_FALSE(IsMissingReference(NotFound("distribution web:1: manifest unknown: manifest unknown")));
+  EXPECT_FALSE(IsMissingReference(Unavailable("create service a: network rb_default not found")));
 }
 
 TEST_F(DeployerTest, ReadLivePacksEachServiceSpecAndKeepsItsPlainFields) {

@@ -146,7 +146,7 @@ Result<HistoryResult> ParseHistoryResult(const std::string& s) {
 Json RecordToJson(HistoryRecord r) {
   Json j = {{"seq", r.seq},         {"revision", r.revision},     {"trigger", r.trigger},
             {"started_at", r.started_at}, {"finished_at", r.finished_at}, {"result", std::string(HistoryResultName(r.result))},
-            {"message", r.message}, {"changes", r.changes}};
+            {"message", r.message}, {"changes", r.changes}, {"still_removing", r.still_removing}};
   // Moved, not copied: the spec of a 1,000-service stack is megabytes as a DOM.
   j["spec"] = std::move(r.spec);
   return j;
@@ -165,6 +165,7 @@ Result<HistoryRecord> RecordFromJson(const Json& j) {
     r.result = *result;
     r.message = j.at("message");
     r.changes = j.at("changes").get<std::vector<std::string>>();
+    if (auto it = j.find("still_removing"); it != j.end()) r.still_removing = it->get<std::vector<std::string>>();
     r.spec = j.at("spec");
     return r;
   } catch (const Json::exception& e) {

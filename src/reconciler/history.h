@@ -42,6 +42,9 @@ struct HistoryRecord {
   HistoryResult result = HistoryResult::kSucceeded;
   std::string message;
   std::vector<std::string> changes;  // "service web: update (TaskTemplate.ContainerSpec.Image)"
+  // Removed by the deploy but still listed by the engine when it stopped
+  // waiting ("network web_default"); absent from records written before.
+  std::vector<std::string> still_removing;
   Json spec;  // MoveStackSpecToJson of the desired state of this deploy
 };
 

@@ -74,6 +74,7 @@ struct OperationReport {
   std::string message;
   int64_t history_seq = 0;  // 0: no history record written
   std::vector<std::string> changes;
+  std::vector<std::string> still_removing;  // objects the engine still listed when the removal wait ended
 };
 
 // A CI API sync.

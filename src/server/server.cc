@@ -84,6 +84,7 @@ Json OperationJson(const Operation& op) {
     j["message"] = op.report->message;
     j["history_seq"] = op.report->history_seq;
     j["changes"] = op.report->changes;
+    j["still_removing"] = op.report->still_removing;
   }
   if (op.error) {
     j["error"] = {{"code", std::string(CodeName(op.error->code()))}, {"message", op.error->message()}};

@@ -340,7 +340,7 @@ TEST_F(EngineIT, EventsStreamSeesServiceCreate) {
   Status st;
   std::thread watcher([&] {
     st = engine_->StreamEvents(
-        {{"type", {"service"}}},
+        {{"type", {"service"}}}, 0,
         [&](const Json& e) {
           if (e["Actor"]["Attributes"].value("name", "") == name) {
             seen = e;
@@ -363,10 +363,25 @@ TEST_F(EngineIT, EventsStreamSeesServiceCreate) {
 
   // A quiet stream ends with OK at its own timeout.
   auto start = std::chrono::steady_clock::now();
-  st = engine_->StreamEvents({{"type", {"node"}}, {"event", {"remove"}}},
+  st = engine_->StreamEvents({{"type", {"node"}}, {"event", {"remove"}}}, 0,
                              [](const Json&) { return true; }, 500);
   EXPECT_TRUE(st.ok()) << st.ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+
+  // Resumed from the create's time, a new stream replays the create (that
+  // time is included) and then the remove, which happened while no stream ran.
+  int64_t since = engine::EventTimeNano(seen);
+  ASSERT_GT(since, 0) << seen.dump();
+  std::vector<std::string> replayed;
+  st = engine_->StreamEvents(
+      {{"type", {"service"}}}, since,
+      [&](const Json& e) {
+        if (e["Actor"]["ID"] == *id) replayed.push_back(e.value("Action", ""));
+        return replayed.size() < 2;
+      },
+      10000);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_THAT(replayed, ::testing::ElementsAre("create", "remove"));
 }
 
 TEST_F(EngineIT, Unreachable) {

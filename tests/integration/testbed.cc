@@ -200,4 +200,33 @@ std::vector<NotaryExpected> ReadNotaryExpected(const std::string& path) {
   return rows;
 }
 
+EngineProxy::EngineProxy(const Testbed& tb, const std::string& dir, const std::string& name)
+    : sock_(dir + "/" + name + ".sock"), log_(dir + "/" + name + ".log"), faults_(dir + "/" + name + ".faults") {
+  std::string target = tb.docker_host.substr(std::string("unix://").size());
+  std::string out;
+  RunCommand("ENGINE_PROXY_TIMES=1 ENGINE_PROXY_FAULTS=" + faults_ + " setsid python3 " STACKCTL_SOURCE_DIR
+             "/tests/tools/engine_proxy.py " + sock_ + " " + target + " " + log_ +
+                 " >/dev/null 2>&1 </dev/null & echo $!",
+             &out, false);
+  pid_ = std::stoi(out);
+  WriteFile(tb.dir + "/pids/" + name + "-" + std::to_string(getpid()) + ".pid", out);
+  EXPECT_TRUE(WaitFor([&] { return access(sock_.c_str(), F_OK) == 0; }, 10));
+}
+
+EngineProxy::~EngineProxy() { kill(pid_, SIGTERM); }
+
+void EngineProxy::Cut() { kill(pid_, SIGUSR1); }
+
+std::vector<EngineProxy::Call> EngineProxy::CallsSince(size_t mark) const {
+  std::istringstream in(ReadFile(log_).substr(mark));
+  std::vector<Call> calls;
+  Call c;
+  std::string rest;
+  while (in >> c.t >> c.method >> c.target) {
+    std::getline(in, rest);
+    calls.push_back(c);
+  }
+  return calls;
+}
+
 }  // namespace stackctl::testing

@@ -18,7 +18,10 @@ With ENGINE_PROXY_BODIES=1 each line is instead a JSON object
 {"req": "METHOD TARGET", "body": <the request's JSON body, or null>}, written
 once the whole body has arrived (tests/tools/make-compose-golden.sh records
 what the docker CLI sends this way).
-Stops on SIGTERM.
+SIGUSR1 cuts every connection open at that moment (both sides shut down, as
+a dropped network link or a dockerd restart would end them, the events
+stream included) and logs "CUT N connections"; new connections are served
+as before. Stops on SIGTERM.
 """
 import json
 import os
@@ -31,6 +34,8 @@ import time
 
 listen_path, target_path, log_path = sys.argv[1:4]
 log_lock = threading.Lock()
+open_lock = threading.Lock()
+open_socks = set()  # client and engine sockets of the connections being served
 with_times = os.environ.get("ENGINE_PROXY_TIMES") == "1"
 with_bodies = os.environ.get("ENGINE_PROXY_BODIES") == "1"
 
@@ -179,12 +184,27 @@ def handle(client):
     except OSError:
         client.close()
         return
+    with open_lock:
+        open_socks.update((client, engine))
     t = threading.Thread(target=pipe, args=(engine, client), daemon=True)
     t.start()
     client_to_engine(client, engine)
     t.join()
+    with open_lock:
+        open_socks.difference_update((client, engine))
     client.close()
     engine.close()
+
+
+def cut_all(*_):
+    with open_lock:
+        socks = list(open_socks)
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    log("CUT %d connections" % (len(socks) // 2))
 
 
 def main():
@@ -194,6 +214,7 @@ def main():
     srv.bind(listen_path)
     srv.listen(64)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGUSR1, cut_all)
     open(log_path, "a").close()
     while True:
         client, _ = srv.accept()
