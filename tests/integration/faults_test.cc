@@ -40,51 +40,6 @@ bool IsServiceUpdate(const std::string& method, const std::string& target) {
          target.find("/update") != std::string::npos;
 }
 
-// One engine_proxy.py in front of the test-bed dockerd.
-class Proxy {
- public:
-  Proxy(const Testbed& tb, const std::string& dir, const std::string& name)
-      : sock_(dir + "/" + name + ".sock"), log_(dir + "/" + name + ".log"),
-        faults_(dir + "/" + name + ".faults") {
-    std::string target = tb.docker_host.substr(std::string("unix://").size());
-    std::string out;
-    RunCommand("ENGINE_PROXY_TIMES=1 ENGINE_PROXY_FAULTS=" + faults_ + " setsid python3 " +
-                   STACKCTL_SOURCE_DIR "/tests/tools/engine_proxy.py " + sock_ + " " + target +
-                   " " + log_ + " >/dev/null 2>&1 </dev/null & echo $!",
-               &out, false);
-    pid_ = std::stoi(out);
-    WriteFile(tb.dir + "/pids/" + name + "-" + std::to_string(getpid()) + ".pid", out);
-    EXPECT_TRUE(WaitFor([&] { return access(sock_.c_str(), F_OK) == 0; }, 10));
-  }
-  ~Proxy() { kill(pid_, SIGTERM); }
-
-  std::string host() const { return "unix://" + sock_; }
-  // "METHOD REGEX STATUS" lines; "" clears.
-  void SetFaults(const std::string& rules) { WriteFile(faults_, rules); }
-  size_t Mark() const { return ReadFile(log_).size(); }
-  // Request lines since `mark`: {time, method, target}.
-  struct Call {
-    double t;
-    std::string method, target;
-    bool write() const { return method == "POST" || method == "PUT" || method == "DELETE"; }
-  };
-  std::vector<Call> CallsSince(size_t mark) const {
-    std::istringstream in(ReadFile(log_).substr(mark));
-    std::vector<Call> calls;
-    Call c;
-    std::string rest;
-    while (in >> c.t >> c.method >> c.target) {
-      std::getline(in, rest);
-      calls.push_back(c);
-    }
-    return calls;
-  }
-
- private:
-  std::string sock_, log_, faults_;
-  int pid_ = 0;
-};
-
 class FaultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -328,7 +283,7 @@ TEST_F(FaultsTest, BillionLaughsIsRejectedAndNothingIsDeployed) {
   y << "services:\n  web:\n    image: " << tb_.image << "\n    command: *i\n";
   std::string file = dir_ + "/laughs.yml";
   WriteFile(file, y.str());
-  Proxy proxy(tb_, dir_, "p");
+  EngineProxy proxy(tb_, dir_, "p");
   size_t mark = proxy.Mark();
   auto t0 = std::chrono::steady_clock::now();
   std::string out;
@@ -349,7 +304,7 @@ TEST_F(FaultsTest, BillionLaughsIsRejectedAndNothingIsDeployed) {
 // deploy (engine healthy again) converges on the new revision.
 TEST_F(FaultsTest, EngineErrorsMidRolloutRollBackThenRecover) {
   std::string stack = "fer" + id_;
-  Proxy proxy(tb_, dir_, "p");
+  EngineProxy proxy(tb_, dir_, "p");
   std::string out;
   ASSERT_EQ(Deploy(proxy.host(), Compose(1, 3), stack, "v1", &out), 0) << out;
   EXPECT_EQ(Gens(stack), AllGen(stack, 3, "1"));
@@ -388,7 +343,7 @@ TEST_F(FaultsTest, EngineErrorsMidRolloutRollBackThenRecover) {
 // one that ran last, complete.
 TEST_F(FaultsTest, ConcurrentDeploysSerialize) {
   std::string stack = "fcc" + id_;
-  Proxy pa(tb_, dir_, "pa"), pb(tb_, dir_, "pb");
+  EngineProxy pa(tb_, dir_, "pa"), pb(tb_, dir_, "pb");
   std::string out;
   ASSERT_EQ(Deploy(tb_.docker_host, Compose(1, 4), stack, "v1", &out), 0) << out;
   std::string fa = Compose(2, 4), fb = Compose(3, 4);
@@ -402,7 +357,7 @@ TEST_F(FaultsTest, ConcurrentDeploysSerialize) {
 
   // Service, network and secret writes of each deploy form an interval; the
   // lock's own config create/remove calls are excluded.
-  auto span = [](const std::vector<Proxy::Call>& calls) {
+  auto span = [](const std::vector<EngineProxy::Call>& calls) {
     std::pair<double, double> s{1e18, -1};
     for (const auto& c : calls) {
       if (!c.write() || c.target.find("/configs") != std::string::npos) continue;
@@ -440,7 +395,7 @@ TEST_F(FaultsTest, ConcurrentDeploysSerialize) {
 // duplicated, and a second deploy converges on the new revision.
 TEST_F(FaultsTest, DockerdRestartMidRollout) {
   std::string stack = "fdr" + id_;
-  Proxy proxy(tb_, dir_, "p");
+  EngineProxy proxy(tb_, dir_, "p");
   std::string out;
   ASSERT_EQ(Deploy(proxy.host(), Compose(1, 3), stack, "v1", &out), 0) << out;
 
@@ -507,7 +462,7 @@ TEST_F(FaultsTest, StackctldKilledMidRolloutConvergesAfterRestart) {
   std::string stack = "fsk" + id_;
   InitRepo();
   std::string c1 = Commit(1, 3);
-  Proxy proxy(tb_, dir_, "p");
+  EngineProxy proxy(tb_, dir_, "p");
   StartStackctld("file://" + dir_ + "/repos/app.git", proxy.host(), stack);
   ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c1); }, 120)) << ctl_->Stack(stack).dump() << ctl_->Log();
   EXPECT_EQ(Gens(stack), AllGen(stack, 3, "1"));
@@ -634,7 +589,7 @@ TEST_F(FaultsTest, HugeOrMalformedWebhookChangesNothing) {
   std::string stack = "fwh" + id_;
   InitRepo();
   std::string c1 = Commit(1, 1);
-  Proxy proxy(tb_, dir_, "p");
+  EngineProxy proxy(tb_, dir_, "p");
   const std::string url = "file://" + dir_ + "/repos/app.git";
   StartStackctld(url, proxy.host(), stack);
   ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c1); }, 120)) << ctl_->Stack(stack).dump() << ctl_->Log();
@@ -688,7 +643,7 @@ TEST_F(FaultsTest, CliDeployRacesControllerSyncUnderTheLock) {
   std::string stack = "fcr" + id_;
   InitRepo();
   std::string c1 = Commit(1, 4);
-  Proxy pc(tb_, dir_, "pc"), pb(tb_, dir_, "pb");
+  EngineProxy pc(tb_, dir_, "pc"), pb(tb_, dir_, "pb");
   const std::string url = "file://" + dir_ + "/repos/app.git";
   StartStackctld(url, pc.host(), stack);
   ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c1); }, 180)) << ctl_->Stack(stack).dump() << ctl_->Log();
@@ -722,8 +677,8 @@ TEST_F(FaultsTest, CliDeployRacesControllerSyncUnderTheLock) {
   ASSERT_TRUE(WaitFor([&] { return Reconciles(stack) >= reconciles + 2; }, 120)) << ctl_->Log();
   EXPECT_EQ(ctl_->Stack(stack).value("sync", ""), "Pinned");
 
-  auto writes = [](const std::vector<Proxy::Call>& calls) {
-    std::vector<Proxy::Call> w;
+  auto writes = [](const std::vector<EngineProxy::Call>& calls) {
+    std::vector<EngineProxy::Call> w;
     for (const auto& c : calls)
       if (c.write() && c.target.find("/configs") == std::string::npos) w.push_back(c);
     return w;

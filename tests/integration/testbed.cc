@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +17,34 @@
 #include <openssl/hmac.h>
 
 namespace stackctl::testing {
+
+EngineProxy::EngineProxy(const Testbed& tb, const std::string& dir, const std::string& name)
+    : sock_(dir + "/" + name + ".sock"), log_(dir + "/" + name + ".log"), faults_(dir + "/" + name + ".faults") {
+  std::string target = tb.docker_host.substr(std::string("unix://").size());
+  std::filesystem::create_directories(tb.dir + "/pids");
+  std::string out;
+  RunCommand("ENGINE_PROXY_TIMES=1 ENGINE_PROXY_FAULTS=" + faults_ + " setsid python3 " +
+                 STACKCTL_SOURCE_DIR "/tests/tools/engine_proxy.py " + sock_ + " " + target + " " + log_ +
+                 " >/dev/null 2>&1 </dev/null & echo $!",
+             &out, false);
+  pid_ = std::stoi(out);
+  WriteFile(tb.dir + "/pids/" + name + "-" + std::to_string(getpid()) + ".pid", out);
+  EXPECT_TRUE(WaitFor([&] { return access(sock_.c_str(), F_OK) == 0; }, 10));
+}
+
+EngineProxy::~EngineProxy() { kill(pid_, SIGTERM); }
+
+std::vector<EngineProxy::Call> EngineProxy::CallsSince(size_t mark) const {
+  std::istringstream in(ReadFile(log_).substr(mark));
+  std::vector<Call> calls;
+  Call c;
+  std::string rest;
+  while (in >> c.t >> c.method >> c.target) {
+    std::getline(in, rest);
+    calls.push_back(c);
+  }
+  return calls;
+}
 
 bool LoadTestbed(Testbed* tb) {
   tb->dir = Env("STACKCTL_TESTBED");

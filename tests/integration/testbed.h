@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -89,6 +90,34 @@ int FreeLoopbackPort();
 
 // Hex HMAC-SHA256 of `body` under `key` (the generic webhook's X-Signature).
 std::string HmacSha256Hex(const std::string& key, const std::string& body);
+
+// One tests/tools/engine_proxy.py in front of the test bed's dockerd, on its
+// own socket DIR/NAME.sock: it logs every Engine API request a command sends
+// through it (timestamped) and injects the errors of DIR/NAME.faults. Stopped
+// when destroyed; its pid is also recorded under the bed's pids/.
+class EngineProxy {
+ public:
+  EngineProxy(const Testbed& tb, const std::string& dir, const std::string& name);
+  ~EngineProxy();
+  EngineProxy(const EngineProxy&) = delete;
+  EngineProxy& operator=(const EngineProxy&) = delete;
+
+  std::string host() const { return "unix://" + sock_; }
+  // "METHOD REGEX STATUS" lines; "" clears.
+  void SetFaults(const std::string& rules) { WriteFile(faults_, rules); }
+  size_t Mark() const { return ReadFile(log_).size(); }
+  // Request lines since `mark`: {time, method, target}.
+  struct Call {
+    double t;
+    std::string method, target;
+    bool write() const { return method == "POST" || method == "PUT" || method == "DELETE"; }
+  };
+  std::vector<Call> CallsSince(size_t mark) const;
+
+ private:
+  std::string sock_, log_, faults_;
+  int pid_ = 0;
+};
 
 // One stackctld process run by a test. `dir` holds its configuration
 // (stackctld.yml, written by the test, relative paths resolve there), its log
