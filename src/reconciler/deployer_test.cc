@@ -732,6 +732,27 @@ TEST_F(DeployerTest, ANetworkMadeOutsideThatDiffersIsRefusedNamingTheDifference)
   EXPECT_EQ(fake_.Calls("CreateObject"), 1);
 }
 
+// Swarm keeps a task whose node satisfies a changed placement (on the test bed:
+// an adoption that dropped docker's Placement.Platforms never converged).
+TEST(Health, ARunningTaskWithAnOlderPlacementIsCurrent) {
+  Json templ = {{"ContainerSpec", {{"Image", "web:1"}}}, {"Placement", {{"Constraints", {"node.role==manager"}}}}};
+  LiveService svc;
+  svc.spec = PackedJson(Json{{"Name", "app_web"}, {"TaskTemplate", templ}, {"Mode", {{"Replicated", {{"Replicas", 1}}}}}});
+  engine::Task task;
+  task.desired_state = "running";
+  task.state = "running";
+  task.spec = PackedJson(Json{{"ContainerSpec", {{"Image", "web:1"}}},
+                              {"Placement", {{"Platforms", {{{"Architecture", "amd64"}, {"OS", "linux"}}}}}}});
+  ServiceHealth h = EvaluateHealth(svc, {task});
+  EXPECT_EQ(h.running, 1u);
+  EXPECT_EQ(h.state, HealthState::kConverged);
+  task.spec = PackedJson(Json{{"ContainerSpec", {{"Image", "web:0"}}}});  // an older image is not current
+  EXPECT_EQ(EvaluateHealth(svc, {task}).running, 0u);
+  EXPECT_FALSE(ReplacesTasks({"Labels.x", "TaskTemplate.Placement.Constraints", "Mode.Replicated.Replicas"}));
+  EXPECT_TRUE(ReplacesTasks({"TaskTemplate.Placement.Constraints", "TaskTemplate.ContainerSpec.Env"}));
+  EXPECT_TRUE(ReplacesTasks({"EndpointSpec.Ports"}));
+}
+
 TEST(Plan, WavesFollowDependsOnThenNameWithParallelism) {
   auto stack = MakeStack("app");
   stack.services.push_back(MakeService("app", "api", "api:1", {"web"}));

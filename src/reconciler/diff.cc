@@ -95,6 +95,8 @@ std::string LabelOf(const std::map<std::string, std::string>& labels, const char
 
 bool ReplacesTasks(const std::vector<std::string>& paths) {
   for (const auto& p : paths) {
+    // Swarm keeps the tasks whose node still satisfies a changed placement.
+    if (p.rfind("TaskTemplate.Placement", 0) == 0) continue;
     if (p.rfind("TaskTemplate", 0) == 0 || p.rfind("EndpointSpec", 0) == 0) return true;
   }
   return false;

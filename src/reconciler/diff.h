@@ -43,8 +43,9 @@ struct Change {
   bool drift = false;                // live changed outside stackctl
   std::string note{};                // e.g. why a network must be recreated
   // Services (update, adopt): the change replaces the service's tasks (its
-  // task template or endpoint differs); false for a change of labels or
-  // replicas, which Swarm applies without restarting anything.
+  // task template or endpoint differs); false for a change of labels,
+  // replicas or placement alone, which Swarm applies without restarting the
+  // tasks that still fit.
   bool restarts = false;
 };
 
