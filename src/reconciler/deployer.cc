@@ -89,6 +89,15 @@ bool NeedsPin(const StackControl& c, const DeployOptions& o) {
   return o.pin && (!c.pinned || c.pinned_revision != o.revision || c.pinned_by != o.trigger);
 }
 
+// `c` pinned by this manual deploy/rollback; what else it records (adopted
+// networks) stays.
+void PinBy(const DeployOptions& o, const std::string& now, StackControl* c) {
+  c->pinned = true;
+  c->pinned_by = o.trigger;
+  c->pinned_revision = o.revision;
+  c->pinned_at = now;
+}
+
 // The result of an automatic deploy of a pinned stack: nothing written.
 DeployResult Pinned(const std::string& stack, const StackControl& control, StackDiff diff,
                     const std::vector<std::string>& warnings) {
@@ -578,10 +587,7 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& live, const StackDi
   RETURN_IF_ERROR(record(cleanup.ok() ? "succeeded" : "failed", result.message));
   // One write of the control record: the networks adopted (or pruned) and the pin.
   if (NeedsPin(control_, opts_)) {
-    control_.pinned = true;
-    control_.pinned_by = opts_.trigger;
-    control_.pinned_revision = opts_.revision;
-    control_.pinned_at = FormatRfc3339(d_.clock_.Now());
+    PinBy(opts_, FormatRfc3339(d_.clock_.Now()), &control_);
     control_changed_ = true;
   }
   if (control_changed_) {
@@ -644,10 +650,7 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
     r.message = "stack " + desired.name + " is in sync";
     StackControl control = ControlFromObject(live.control);
     if (NeedsPin(control, options)) {
-      control.pinned = true;
-      control.pinned_by = options.trigger;
-      control.pinned_revision = options.revision;
-      control.pinned_at = FormatRfc3339(clock_.Now());
+      PinBy(options, FormatRfc3339(clock_.Now()), &control);
       RETURN_IF_ERROR(WriteControl(engine_, desired.name, control, live.control));
       r.writes = 1;
     }
