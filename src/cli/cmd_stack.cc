@@ -142,6 +142,7 @@ Json DiffJson(const reconciler::StackDiff& d) {
                             {"action", reconciler::ActionName(ch.action)},
                             {"paths", ch.paths},
                             {"drift", ch.drift},
+                            {"restarts", ch.restarts},
                             {"note", ch.note}});
   }
   return j;

@@ -503,20 +503,26 @@ void NormalizeObjects(const char* kind, const char* singular, Json& objs, Ctx& c
 
 Result<int> ParseVersion(const Json& root, const std::string& filename,
                          const Marks& marks, std::string* version) {
+  // As the current docker CLI (28.x): no version, and "3", mean the newest
+  // schema it knows (3.13); docker 20.10 read "3" as 3.0 and knew up to 3.9.
   if (!root.contains("version")) {
     *version = "";
-    return 9;
+    return kNewestMinorVersion;
   }
   const Json& v = root["version"];
   std::string s = v.is_string() ? v.get<std::string>() : ScalarText(v);
   *version = s;
-  if (s == "3") return 0;
-  if (s.size() == 3 && s[0] == '3' && s[1] == '.' && std::isdigit(static_cast<unsigned char>(s[2]))) {
-    return s[2] - '0';
+  if (s == "3") return kNewestMinorVersion;
+  if (s.size() >= 3 && s.size() <= 4 && s.compare(0, 2, "3.") == 0 &&
+      std::all_of(s.begin() + 2, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+      (s.size() == 3 || s[2] != '0')) {
+    int minor = std::stoi(s.substr(2));
+    if (minor <= kNewestMinorVersion) return minor;
   }
   return Status(InvalidArgument(
       Located(filename, marks, "version",
-              "unsupported Compose file version: " + s + " (supported: 3.0 to 3.9)")));
+              "unsupported Compose file version: " + s + " (supported: 3.0 to 3." +
+                  std::to_string(kNewestMinorVersion) + ")")));
 }
 
 struct LoadedFile {
@@ -919,11 +925,12 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
     return Located(loaded[0].marks.filename, loaded[0].marks.marks, path, msg);
   };
   static const std::set<std::string> kUnsupported = {
-      "build",  "cgroup_parent", "devices",       "domainname", "external_links",
+      "build",  "cgroupns_mode", "cgroup_parent", "devices",       "domainname", "external_links",
       "ipc",    "links",         "mac_address",   "network_mode", "pid",
       "privileged", "restart",   "security_opt",  "shm_size",   "userns_mode"};
   std::set<std::string> unsupported;
   std::set<std::string> deprecated;
+  std::vector<std::string> too_new;  // keys the 1.41 Engine API has no field for
   std::map<std::pair<int64_t, std::string>, std::string> published;  // (port, proto) -> service
   for (const auto& [name, packed] : project.services) {
     Json s = packed.Unpack();
@@ -931,6 +938,16 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
     for (const auto& [k, v] : s.items()) {
       if (kUnsupported.count(k)) unsupported.insert(k);
       if (k == "container_name" || k == "expose") deprecated.insert(k);
+    }
+    // docker 28.x sends these; an engine of API 1.41 drops them on store, so
+    // sending them would show as a change on every diff.
+    if (s.contains("oom_score_adj")) {
+      too_new.push_back(base + ".oom_score_adj: ignored (ContainerSpec.OomScoreAdj needs Engine API 1.46; "
+                        "stackctl speaks 1.41)");
+    }
+    if (s.contains("healthcheck") && s["healthcheck"].is_object() && s["healthcheck"].contains("start_interval")) {
+      too_new.push_back(base + ".healthcheck.start_interval: ignored (HealthConfig.StartInterval needs "
+                        "Engine API 1.44; stackctl speaks 1.41)");
     }
     if (!s.contains("image") || !s["image"].is_string() || s["image"].get<std::string>().empty()) {
       errors.push_back(locate(base, "image is required (swarm services cannot be built)"));
@@ -1045,6 +1062,7 @@ Result<Project> LoadProject(const LoadOptions& options, FileSource& fs) {
     for (const auto& k : unsupported) list += (list.empty() ? "" : ", ") + k;
     project.warnings.push_back("Ignoring unsupported options: " + list);
   }
+  for (auto& w : too_new) project.warnings.push_back(std::move(w));
   for (const auto& k : deprecated) {
     project.warnings.push_back(
         "Ignoring deprecated options: " + k + ": " +

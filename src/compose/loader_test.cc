@@ -97,10 +97,15 @@ TEST(LoaderTest, MergeTable) {
 
 TEST(LoaderTest, BadInputClasses) {
   EXPECT_EQ(Error("version: '2.4'\nservices: {}\n"),
-            "docker-compose.yml:1:1: version: unsupported Compose file version: 2.4 (supported: 3.0 to 3.9)");
+            "docker-compose.yml:1:1: version: unsupported Compose file version: 2.4 (supported: 3.0 to 3.13)");
+  EXPECT_EQ(Error("version: '3.14'\nservices: {}\n"),
+            "docker-compose.yml:1:1: version: unsupported Compose file version: 3.14 (supported: 3.0 to 3.13)");
+  EXPECT_EQ(Error("version: '3.09'\nservices: {}\n"),
+            "docker-compose.yml:1:1: version: unsupported Compose file version: 3.09 (supported: 3.0 to 3.13)");
   EXPECT_EQ(Error("version: '3.9'\nservices:\n  a:\n    image: x\n    imag: y\n"),
             "docker-compose.yml:3:3: services.a: additional property imag is not allowed (allowed: "
-            "build, cap_add, cap_drop, cgroup_parent, command, configs, container_name, credential_spec, "
+            "build, cap_add, cap_drop, cgroup_parent, cgroupns_mode, command, configs, container_name, "
+            "credential_spec, "
             "depends_on, deploy, devices, dns, dns_search, domainname, entrypoint, env_file, environment, "
             "expose, external_links, extra_hosts, healthcheck, hostname, image, init, ipc, isolation, "
             "labels, links, logging, mac_address, network_mode, networks, pid, ports, privileged, "
@@ -132,7 +137,8 @@ TEST(LoaderTest, BadInputClasses) {
   EXPECT_EQ(Error("version: '3.9'\nservices:\n  a:\n    image: x\n    tty: 3\n  b:\n    imag: x\n"),
             "docker-compose.yml:5:5: services.a.tty: must be a boolean, not integer 3\n"
             "docker-compose.yml:6:3: services.b: additional property imag is not allowed (allowed: "
-            "build, cap_add, cap_drop, cgroup_parent, command, configs, container_name, credential_spec, "
+            "build, cap_add, cap_drop, cgroup_parent, cgroupns_mode, command, configs, container_name, "
+            "credential_spec, "
             "depends_on, deploy, devices, dns, dns_search, domainname, entrypoint, env_file, environment, "
             "expose, external_links, extra_hosts, healthcheck, hostname, image, init, ipc, isolation, "
             "labels, links, logging, mac_address, network_mode, networks, pid, ports, privileged, "
@@ -147,6 +153,40 @@ TEST(LoaderTest, WarnsAboutUnsupportedKeysAndKeepsDependsOn) {
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->warnings, std::vector<std::string>{"Ignoring unsupported options: build, restart"});
   EXPECT_EQ(p->services.at("a").Unpack()["depends_on"], Json::parse(R"(["b"])"));
+}
+
+// The keys docker/cli added after 3.9 (schemas 3.10-3.13 of docker 28.x), each
+// from its version on; no version (and "3") means the newest, as in docker 28.
+TEST(LoaderTest, KeysOfNewerFormatVersionsFromTheirVersionOn) {
+  const std::string svc = "services:\n  a:\n    image: x\n";
+  EXPECT_EQ(Error("version: '3.12'\n" + svc + "    oom_score_adj: 1\n"),
+            "docker-compose.yml:3:3: services.a: additional property oom_score_adj is not allowed in version 3.12 "
+            "(needs 3.13 or later)");
+  EXPECT_EQ(Error("version: '3.11'\n" + svc + "    healthcheck: {start_interval: 1s}\n"),
+            "docker-compose.yml:5:5: services.a.healthcheck: additional property start_interval is not allowed "
+            "in version 3.11 (needs 3.12 or later)");
+  EXPECT_EQ(Error("version: '3.10'\n" + svc + "    build: {context: ., no_cache: true}\n"),
+            "docker-compose.yml:5:5: services.a.build: additional property no_cache is not allowed (allowed: "
+            "context, dockerfile, args, labels, cache_from, network, target, shm_size, extra_hosts)");
+  EXPECT_EQ(Error("version: '3.13'\n" + svc + "    healthcheck: {start_interval: soon}\n"),
+            "docker-compose.yml:5:19: services.a.healthcheck.start_interval: invalid duration \"soon\" (use a "
+            "number with a unit, like \"10s\" or \"1m30s\")");
+  for (const std::string version : {"version: '3.13'\n", "version: '3'\n", ""}) {
+    auto p = Load({{"docker-compose.yml",
+                    version + svc + "    cgroupns_mode: host\n    oom_score_adj: -10\n"
+                    "    build: {context: ., no_cache: true}\n"
+                    "    healthcheck: {test: [CMD, 'true'], start_interval: 1s}\n"
+                    "    networks: {n: {driver_opts: {mtu: 1400}}}\nnetworks: {n: {}}\n"}});
+    ASSERT_TRUE(p.ok()) << version << p.status().message();
+    EXPECT_EQ(p->warnings,
+              (std::vector<std::string>{
+                  "Ignoring unsupported options: build, cgroupns_mode",
+                  "services.a.oom_score_adj: ignored (ContainerSpec.OomScoreAdj needs Engine API 1.46; stackctl "
+                  "speaks 1.41)",
+                  "services.a.healthcheck.start_interval: ignored (HealthConfig.StartInterval needs Engine API "
+                  "1.44; stackctl speaks 1.41)"}))
+        << version;
+  }
 }
 
 // Services are checked one at a time and the rest of the file as a tree: the

@@ -36,6 +36,7 @@ struct Node {
   const Node* items = nullptr;    // arrays: schema of each item
   bool ext = false;               // x-* keys allowed
   int ext_since = 0;
+  int open_since = 0;             // any key allowed from this minor version on (0: never)
   Format format = Format::kNone;
   std::vector<std::string> enums;
   bool unique_items = false;
@@ -138,7 +139,8 @@ class Schema {
                                    {"retries", number},
                                    {"test", Arr(str, kS)},
                                    {"timeout", duration},
-                                   {"start_period", duration, 4}},
+                                   {"start_period", duration, 4},
+                                   {"start_interval", duration, 12}},
                                   true, 7);
     const Node* port = Obj({{"mode", str},
                             {"host_ip", str, 8},
@@ -160,7 +162,8 @@ class Schema {
     const_cast<Node*>(volume)->types |= kS;
     const Node* svc_net = Obj({{"aliases", list_of_strings},
                                {"ipv4_address", str},
-                               {"ipv6_address", str}},
+                               {"ipv6_address", str},
+                               {"driver_opts", driver_opts, 13}},
                               true, 7);
     const_cast<Node*>(svc_net)->types |= kZ;
     Node* svc_networks = Map(svc_net);
@@ -180,12 +183,14 @@ class Schema {
                              {"extra_hosts", list_or_dict, 9}},
                             true, 7);
     const_cast<Node*>(build)->types |= kS;
+    const_cast<Node*>(build)->open_since = 11;  // docker/cli schema 3.11: additionalProperties
 
     service_ = Obj(
         {{"build", build},
          {"cap_add", unique_strings},
          {"cap_drop", unique_strings},
          {"cgroup_parent", str},
+         {"cgroupns_mode", str, 9},
          {"command", Arr(str, kS)},
          {"configs", blob_refs, 3},
          {"container_name", str},
@@ -214,6 +219,7 @@ class Schema {
          {"mac_address", str},
          {"network_mode", str},
          {"networks", svc_networks},
+         {"oom_score_adj", integer, 13},
          {"pid", New(kS | kZ)},
          {"ports", Arr(port)},
          {"privileged", boolean},
@@ -387,6 +393,7 @@ class Validator {
         for (const auto& pr : n->props) {
           if (pr.name == k) p = &pr;
         }
+        if (!p && n->open_since && minor_ >= n->open_since) continue;
         if (!p) {
           std::string allowed;
           for (const auto& pr : n->props) {

@@ -1,6 +1,6 @@
 // Structural validation of one interpolated compose file (the job docker's
-// JSON schema does), against the compose file format 3.0-3.9 accepted by
-// `docker stack deploy`.
+// JSON schema does), against the compose file format 3.0-3.13 accepted by
+// `docker stack deploy` (the schemas of docker/cli 28.x).
 //
 // Checks key names (unknown keys are reported with the allowed ones; keys
 // newer than the file's version are reported with the version that
@@ -20,8 +20,11 @@
 
 namespace stackctl::compose {
 
+// The newest compose file format docker/cli 28.x knows: 3.13.
+inline constexpr int kNewestMinorVersion = 13;
+
 // `minor` is the file's format minor version (3.`minor`); files without a
-// version key validate as 3.9.
+// version key (and "3") validate as the newest, as docker 28.x does.
 void ValidateFile(const Json& root, int minor, const std::string& filename,
                   const Marks& marks, std::vector<std::string>* errors);
 

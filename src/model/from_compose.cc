@@ -403,11 +403,15 @@ Result<Json> ConvertService(const std::string& key, const Json& s, const Objects
     std::string target = o.NetworkName(net);
     // Predefined networks (host, bridge, ...) take no aliases.
     bool predefined = target == "host" || target == "bridge" || target == "none";
-    if (predefined) {
-      nets.push_back({{"Target", target}});
-    } else {
-      nets.push_back({{"Target", target}, {"Aliases", aliases}});
+    Json attachment = predefined ? Json{{"Target", target}} : Json{{"Target", target}, {"Aliases", aliases}};
+    // Compose 3.13: per-attachment driver options (strings; numbers as docker's
+    // loader turns them into strings).
+    if (cfg.is_object() && cfg.contains("driver_opts") && !cfg["driver_opts"].empty()) {
+      Json opts = Json::object();
+      for (const auto& [k, v] : cfg["driver_opts"].items()) opts[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      attachment["DriverOpts"] = opts;
     }
+    nets.push_back(std::move(attachment));
   }
   std::stable_sort(nets.begin(), nets.end(), [](const Json& a, const Json& b) {
     return a["Target"].get<std::string>() < b["Target"].get<std::string>();

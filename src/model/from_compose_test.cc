@@ -89,6 +89,58 @@ TEST(FromComposeTest, FullExampleMatchesDockerRequestBodies) {
   EXPECT_FALSE(spec->secrets[1].spec.contains("Data"));
 }
 
+// Keys of the current docker CLI (tests/data/compose/docker28-keys, golden
+// recorded with docker 28.2.2 against the bed's 20.10 engine): what stackctl
+// renders equals what the engine stored for docker's request. docker sent
+// HealthConfig.StartInterval and the 1.41 engine dropped it; stackctl leaves
+// it (and oom_score_adj, which docker itself leaves out below API 1.46) out
+// with a warning, so a redeploy never sees a change the engine cannot keep.
+TEST(FromComposeTest, Docker28KeysRenderAsTheEngineStoredThem) {
+  const std::string dir = STACKCTL_SOURCE_DIR "/tests/data/compose/docker28-keys";
+  DiskFileSource fs("/");
+  compose::LoadOptions o;
+  o.files = {dir + "/docker-compose.yml"};
+  o.env = {{"HOME", "/root"}, {"PATH", "/usr/bin:/bin"}};
+  o.working_dir = dir;
+  auto project = compose::LoadProject(o, fs);
+  ASSERT_TRUE(project.ok()) << project.status().message();
+  auto spec = FromCompose(*project, "gold", fs);
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  EXPECT_EQ(spec->warnings,
+            (std::vector<std::string>{
+                "Ignoring unsupported options: build, cgroupns_mode",
+                "services.web.oom_score_adj: ignored (ContainerSpec.OomScoreAdj needs Engine API 1.46; stackctl "
+                "speaks 1.41)",
+                "services.web.healthcheck.start_interval: ignored (HealthConfig.StartInterval needs Engine API "
+                "1.44; stackctl speaks 1.41)"}));
+
+  auto read = [&](const std::string& file) {
+    std::ifstream in(dir + "/golden/" + file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const Json stored = Json::parse(read("services.stored.json"));
+  const Json idmap = Json::parse(read("idmap.json"))["networks"];
+  const std::string requests = read("api-requests.jsonl");
+  EXPECT_NE(requests.find("\"StartInterval\":2000000000"), std::string::npos) << "docker 28 sends it";
+  ASSERT_EQ(spec->services.size(), 2u);
+  for (const auto& svc : spec->services) {
+    ASSERT_TRUE(stored.contains(svc.name)) << svc.name;
+    const Json ours = svc.spec.Unpack();
+    Json theirs = stored[svc.name];
+    theirs["TaskTemplate"]["ContainerSpec"].erase("Isolation");  // an engine default
+    for (auto& n : theirs["TaskTemplate"]["Networks"]) n["Target"] = idmap.at(n["Target"].get<std::string>());
+    EXPECT_EQ(ours["Labels"], theirs["Labels"]) << svc.name;
+    EXPECT_EQ(ours["TaskTemplate"]["ContainerSpec"], theirs["TaskTemplate"]["ContainerSpec"]) << svc.name;
+    EXPECT_EQ(ours["TaskTemplate"]["Networks"], theirs["TaskTemplate"]["Networks"]) << svc.name;
+  }
+  const Json web = spec->services[0].spec.Unpack();
+  ASSERT_EQ(spec->services[0].name, "gold_web");
+  EXPECT_EQ(web["TaskTemplate"]["Networks"][0]["DriverOpts"],
+            (Json{{"com.example.mtu", "1400"}, {"com.example.opt", "on"}}));
+}
+
 // The two steps of FromCompose: the secrets first, then the services (and
 // their networks), each spec edited before it is packed.
 TEST(FromComposeTest, AddComposeServicesEditsEachSpecBeforePacking) {

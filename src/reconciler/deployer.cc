@@ -66,6 +66,17 @@ std::string Describe(const Change& c) {
   return s;
 }
 
+// True when every path is a label of the service spec: such a change is
+// written onto the live spec, so the engine sees the task template it already
+// runs and restarts nothing.
+bool LabelsOnly(const Change& c) {
+  if (c.kind != ResourceKind::kService || c.paths.empty()) return false;
+  for (const auto& p : c.paths) {
+    if (p.rfind("Labels.", 0) != 0) return false;
+  }
+  return true;
+}
+
 std::vector<std::string> DescribeChanges(const StackDiff& d) {
   std::vector<std::string> out;
   for (const auto& c : d.changes) {
@@ -77,6 +88,15 @@ std::vector<std::string> DescribeChanges(const StackDiff& d) {
 // Whether a manual deploy/rollback must (re)write the stack's pin.
 bool NeedsPin(const StackControl& c, const DeployOptions& o) {
   return o.pin && (!c.pinned || c.pinned_revision != o.revision || c.pinned_by != o.trigger);
+}
+
+// `c` pinned by this manual deploy/rollback; what else it records (adopted
+// networks) stays.
+void PinBy(const DeployOptions& o, const std::string& now, StackControl* c) {
+  c->pinned = true;
+  c->pinned_by = o.trigger;
+  c->pinned_revision = o.revision;
+  c->pinned_at = now;
 }
 
 // The result of an automatic deploy of a pinned stack: nothing written.
@@ -125,8 +145,11 @@ class Deployer::Run {
   };
 
   Status Prepare(const Plan& plan, const LiveState& live);
-  // Creates the networks, configs and secrets of `steps` (plan.prepare order).
-  Status CreateObjects(const std::vector<Step>& steps);
+  // Creates the networks, configs and secrets of `steps` (plan.prepare order),
+  // or adopts those `live` already has.
+  Status CreateObjects(const std::vector<Step>& steps, const LiveState& live);
+  Status Relabel(engine::Kind kind, const engine::Object& obj, const std::string& logical_name);
+  void AnnounceAdoption(const StackDiff& diff);
   Status ApplyWave(const std::vector<Step>& wave, const LiveState& live);
   // A wave failed because a network, secret, config or service vanished
   // (`why`, IsMissingReference): waits (removal_wait) for those of the stack
@@ -154,6 +177,9 @@ class Deployer::Run {
   std::vector<Changed> changed_services_;
   std::map<std::string, std::string> created_names_;  // ID -> name of created_objects_
   std::vector<Removed> removed_;  // what this rollout removed, for WaitRemoved
+  std::set<std::string> labels_only_;  // services whose change is to labels alone
+  StackControl control_;               // the control record as this rollout leaves it
+  bool control_changed_ = false;       // networks adopted or dropped: record to rewrite
 };
 
 Result<std::string> Deployer::Run::ConfigId(const std::string& name) {
@@ -193,10 +219,10 @@ Result<Json> Deployer::Run::FinalizeSpec(const model::Service& s) {
 Status Deployer::Run::Prepare(const Plan& plan, const LiveState& live) {
   secret_ids_ = live.all_secret_ids;
   config_ids_ = live.known_config_ids;
-  return CreateObjects(plan.prepare);
+  return CreateObjects(plan.prepare, live);
 }
 
-Status Deployer::Run::CreateObjects(const std::vector<Step>& steps) {
+Status Deployer::Run::CreateObjects(const std::vector<Step>& steps, const LiveState& live) {
   std::map<std::string, const model::Network*> nets;
   for (const auto& n : desired_.networks) nets[n.name] = &n;
   std::map<std::string, const model::Blob*> secrets, configs;
@@ -206,6 +232,25 @@ Status Deployer::Run::CreateObjects(const std::vector<Step>& steps) {
   for (const auto& step : steps) {
     Json spec;
     std::string what = std::string(ResourceKindName(step.kind)) + " " + step.name;
+    if (step.action == Action::kAdopt) {
+      if (step.kind == ResourceKind::kNetwork) {
+        // Recorded on the control record when the rollout succeeds.
+        control_.adopted_networks[step.name] = live.networks.at(step.name).id;
+        control_changed_ = true;
+        continue;
+      }
+      const auto& objs = step.kind == ResourceKind::kSecret ? live.secrets : live.configs;
+      const auto& wanted = step.kind == ResourceKind::kSecret ? secrets : configs;
+      auto desired = wanted.find(step.name);
+      // A desired object under this very name keeps its logical name; an
+      // object under a plain name is that logical name.
+      std::string logical = desired == wanted.end()
+                                ? step.name
+                                : desired->second->spec["Labels"].value(model::kLogicalNameLabel, step.name);
+      d_.Info("Adopting " + what);
+      RETURN_IF_ERROR(Relabel(EngineKind(step.kind), objs.at(step.name), logical).WithPrefix(what));
+      continue;
+    }
     if (step.kind == ResourceKind::kNetwork) {
       spec = nets.at(step.name)->spec;
     } else {
@@ -237,6 +282,40 @@ Status Deployer::Run::CreateObjects(const std::vector<Step>& steps) {
   return OkStatus();
 }
 
+// Adds stackctl's ownership labels to a secret or config made outside it
+// (the engine allows a label change on these, nothing else).
+Status Deployer::Run::Relabel(engine::Kind kind, const engine::Object& obj, const std::string& logical_name) {
+  uint64_t version = obj.version;
+  Json spec = obj.spec;
+  spec.erase("Data");  // left out, the engine keeps it (a label change is all it allows)
+  Json& labels = spec["Labels"];
+  if (!labels.is_object()) labels = Json::object();
+  labels[model::kManagedByLabel] = model::kManagedByValue;
+  labels[model::kStackNamespaceLabel] = desired_.name;
+  labels[model::kLogicalNameLabel] = logical_name;
+  for (int attempt = 0;; ++attempt) {
+    ++writes_;
+    Status st = e_.UpdateObject(kind, obj.id, version, spec);
+    if (st.code() != Code::kAborted || attempt >= kMaxVersionRetries) return st;
+    ASSIGN_OR_RETURN(engine::Object fresh, e_.InspectObject(kind, obj.id));
+    version = fresh.version;
+  }
+}
+
+// Says, before any write, what an adoption does and which services restart.
+void Deployer::Run::AnnounceAdoption(const StackDiff& diff) {
+  std::vector<std::string> restarting;
+  for (const Change& c : diff.changes) {
+    if (c.action != Action::kAdopt) continue;
+    d_.Info("Adopt " + std::string(ResourceKindName(c.kind)) + " " + c.name + ": " + c.note);
+    if (c.kind == ResourceKind::kService && c.restarts) restarting.push_back(c.name);
+  }
+  if (restarting.empty()) return;
+  std::string names;
+  for (const auto& n : restarting) names += (names.empty() ? "" : ", ") + n;
+  d_.Info("Services whose tasks restart: " + names);
+}
+
 Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& live) {
   std::map<std::string, const model::Service*> by_name;
   for (const auto& s : desired_.services) by_name[s.name] = &s;
@@ -248,8 +327,16 @@ Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& 
   specs.reserve(wave.size());
   for (const auto& step : wave) {
     ASSIGN_OR_RETURN(Json spec, FinalizeSpec(*by_name.at(step.name)));
+    if (labels_only_.count(step.name)) {
+      Json labels = std::move(spec["Labels"]);
+      spec = live.services.at(step.name).spec.Unpack();
+      spec["Labels"] = std::move(labels);
+    }
     specs.emplace_back(spec);
-    d_.Info((step.action == Action::kCreate ? "Creating service " : "Updating service ") + step.name);
+    d_.Info((step.action == Action::kCreate   ? "Creating service "
+             : step.action == Action::kAdopt ? "Adopting service "
+                                             : "Updating service ") +
+            step.name);
   }
   struct Written {
     bool attempted = false;
@@ -469,6 +556,7 @@ Status Deployer::Run::Cleanup(const Plan& plan, const LiveState& live) {
                        : step.kind == ResourceKind::kSecret ? live.secrets
                                                             : live.configs;
     RETURN_IF_ERROR(RemoveWithRetry(EngineKind(step.kind), objs.at(step.name).id, what));
+    if (step.kind == ResourceKind::kNetwork && control_.adopted_networks.erase(step.name)) control_changed_ = true;
   }
   return OkStatus();
 }
@@ -519,6 +607,11 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const S
   const LiveState* live_ptr = &first_live;
   std::optional<LiveState> reread;  // the live state read again after something vanished
   std::string started = FormatRfc3339(d_.clock_.Now());
+  control_ = ControlFromObject(first_live.control);
+  for (const Change& c : diff.changes) {
+    if (LabelsOnly(c)) labels_only_.insert(c.name);
+  }
+  AnnounceAdoption(diff);
 
   auto record = [&](HistoryResult outcome, const std::string& message) -> Status {
     HistoryRecord rec;
@@ -602,14 +695,14 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const S
   result.outcome = cleanup.ok() ? Outcome::kSucceeded : Outcome::kFailed;
   result.message = cleanup.ok() ? (opts_.wait ? "rollout complete" : "submitted") : cleanup.message();
   RETURN_IF_ERROR(record(cleanup.ok() ? HistoryResult::kSucceeded : HistoryResult::kFailed, result.message));
-  if (opts_.pin) {
-    StackControl c = ControlFromObject(live.control);
-    if (NeedsPin(c, opts_)) {
-      ++writes_;
-      RETURN_IF_ERROR(WriteControl(e_, desired_.name,
-                                   {true, opts_.trigger, opts_.revision, FormatRfc3339(d_.clock_.Now())},
-                                   live.control));
-    }
+  // One write of the control record: the networks adopted (or pruned) and the pin.
+  if (NeedsPin(control_, opts_)) {
+    PinBy(opts_, FormatRfc3339(d_.clock_.Now()), &control_);
+    control_changed_ = true;
+  }
+  if (control_changed_) {
+    ++writes_;
+    RETURN_IF_ERROR(WriteControl(e_, desired_.name, control_, live.control));
   }
   result.writes = writes_;
   return result;
@@ -667,9 +760,8 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
     r.message = "stack " + desired.name + " is in sync";
     StackControl control = ControlFromObject(live.control);
     if (NeedsPin(control, options)) {
-      RETURN_IF_ERROR(WriteControl(engine_, desired.name,
-                                   {true, options.trigger, options.revision, FormatRfc3339(clock_.Now())},
-                                   live.control));
+      PinBy(options, FormatRfc3339(clock_.Now()), &control);
+      RETURN_IF_ERROR(WriteControl(engine_, desired.name, control, live.control));
       r.writes = 1;
     }
     return r;
@@ -810,13 +902,11 @@ Result<RemoveResult> Deployer::Remove(const std::string& stack, const RemoveOpti
 Status Deployer::SetPinned(const std::string& stack, bool pinned, const std::string& by,
                            const std::string& revision) {
   ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, stack));
-  StackControl c;
+  StackControl c = ControlFromObject(live.control);  // adopted networks stay
   c.pinned = pinned;
-  if (pinned) {
-    c.pinned_by = by;
-    c.pinned_revision = revision;
-    c.pinned_at = FormatRfc3339(clock_.Now());
-  }
+  c.pinned_by = pinned ? by : "";
+  c.pinned_revision = pinned ? revision : "";
+  c.pinned_at = pinned ? FormatRfc3339(clock_.Now()) : "";
   return WriteControl(engine_, stack, c, live.control);
 }
 

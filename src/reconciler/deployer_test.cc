@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -661,6 +662,255 @@ TEST_F(DeployerTest, ReadLivePacksEachServiceSpecAndKeepsItsPlainFields) {
   EXPECT_EQ(s.image.rfind("web:1", 0), 0u) << s.image;
   EXPECT_EQ(s.spec.Unpack(), web->spec);
   EXPECT_EQ(live->known_config_ids.at("outside_conf"), *config_id);
+}
+
+// What `docker stack deploy` makes of MakeStack's file: the same specs
+// without stackctl's labels, secrets under their plain "<stack>_<key>" name,
+// and the image's platforms in the placement (the docker CLI adds them when
+// it resolves the image digest).
+// Returns the IDs of the networks by name.
+std::map<std::string, std::string> DockerDeploy(FakeEngine& fake, const model::StackSpec& stack) {
+  std::map<std::string, std::string> ids;
+  std::map<std::string, std::string> plain;  // hashed secret name -> docker's name
+  for (const auto& n : stack.networks) {
+    auto id = fake.CreateObject(engine::Kind::kNetwork, n.spec);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    ids[n.name] = *id;
+  }
+  for (const auto& b : stack.secrets) {
+    std::string name = b.spec["Labels"][model::kLogicalNameLabel];
+    Json spec = {{"Name", name},
+                 {"Labels", {{model::kStackNamespaceLabel, stack.name}}},
+                 {"Data", Base64Encode(b.data)}};
+    auto id = fake.CreateObject(engine::Kind::kSecret, spec);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    plain[b.name] = name;
+    ids[name] = *id;
+  }
+  for (const auto& s : stack.services) {
+    Json spec = s.spec.Unpack();
+    spec["TaskTemplate"]["Placement"]["Platforms"] = Json::array({{{"Architecture", "amd64"}, {"OS", "linux"}}});
+    if (spec["TaskTemplate"]["ContainerSpec"].contains("Secrets")) {
+      for (auto& ref : spec["TaskTemplate"]["ContainerSpec"]["Secrets"]) {
+        std::string name = plain.at(ref["SecretName"]);
+        ref["SecretName"] = name;
+        ref["SecretID"] = ids.at(name);
+      }
+    }
+    EXPECT_TRUE(fake.CreateService(spec, "").ok());
+  }
+  return ids;
+}
+
+// Adds a second network ("backend") that the worker is attached to.
+model::StackSpec WithBackend(model::StackSpec s) {
+  model::Network n = s.networks[0];
+  n.key = "backend";
+  n.name = s.name + "_backend";
+  n.spec["Name"] = n.name;
+  s.networks.push_back(n);
+  s.services[2].spec.Edit([&](Json& j) {
+    j["TaskTemplate"]["Networks"].push_back({{"Target", n.name}, {"Aliases", {"worker"}}});
+  });
+  return s;
+}
+
+std::vector<std::string> TaskIds(FakeEngine& fake, const std::string& service) {
+  auto tasks = fake.ListTasks({{"service", {service}}, {"desired-state", {"running"}}});
+  EXPECT_TRUE(tasks.ok());
+  std::vector<std::string> ids;
+  for (const auto& t : *tasks) ids.push_back(t.id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+class RecordingProgress : public ProgressSink {
+ public:
+  void Info(const std::string& line) override { lines.push_back(line); }
+  void Service(const std::string&, const ServiceHealth&) override {}
+  std::vector<std::string> lines;
+};
+
+const Change* FindChange(const StackDiff& d, ResourceKind kind, const std::string& name) {
+  for (const auto& c : d.changes) {
+    if (c.kind == kind && c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+TEST_F(DeployerTest, DiffOfADockerDeployedStackIsAnAdoptionPlan) {
+  auto stack = WithBackend(MakeStack("app"));
+  DockerDeploy(fake_, stack);
+  fake_.ResetCalls();
+  auto diff = deployer_.Diff(stack, {});
+  ASSERT_TRUE(diff.ok()) << diff.status().ToString();
+  EXPECT_EQ(fake_.WriteCalls(), 0);
+  for (const char* net : {"app_default", "app_backend"}) {
+    const Change* c = FindChange(*diff, ResourceKind::kNetwork, net);
+    ASSERT_NE(c, nullptr) << net;
+    EXPECT_EQ(c->action, Action::kAdopt) << net;
+    EXPECT_TRUE(c->paths.empty()) << net;
+    EXPECT_EQ(c->note.rfind("made outside stackctl; kept as it is (ID ", 0), 0u) << c->note;
+  }
+  const std::string hashed = stack.secrets[0].name;
+  EXPECT_EQ(FindChange(*diff, ResourceKind::kSecret, hashed)->action, Action::kCreate);
+  const Change* plain = FindChange(*diff, ResourceKind::kSecret, "app_db_pass");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(plain->action, Action::kAdopt);
+  EXPECT_EQ(plain->note, "made outside stackctl; relabelled as an older version of " + hashed +
+                             ", removed once superseded beyond --secret-retention");
+  const Change* db = FindChange(*diff, ResourceKind::kService, "app_db");
+  EXPECT_EQ(db->action, Action::kAdopt);
+  EXPECT_TRUE(db->restarts);
+  EXPECT_EQ(db->paths, (std::vector<std::string>{"Labels.io.stackctl.managed-by", "TaskTemplate.ContainerSpec.Secrets"}));
+  EXPECT_EQ(db->note, "made outside stackctl; its tasks restart: its secrets/configs move to their content-hashed names");
+  for (const char* name : {"app_web", "app_worker"}) {
+    const Change* c = FindChange(*diff, ResourceKind::kService, name);
+    EXPECT_EQ(c->action, Action::kAdopt) << name;
+    EXPECT_FALSE(c->restarts) << name;
+    EXPECT_EQ(c->paths, std::vector<std::string>{"Labels.io.stackctl.managed-by"}) << name;
+    EXPECT_EQ(c->note, "made outside stackctl; labels only, its tasks keep running");
+  }
+  EXPECT_EQ(diff->Count(Action::kRecreate), 0u);
+  EXPECT_EQ(diff->changes.size(), 7u);  // 2 networks, 2 secrets, 3 services
+}
+
+TEST_F(DeployerTest, AdoptingADockerDeployedStackKeepsNetworksAndTasksThenIsANoOp) {
+  auto stack = WithBackend(MakeStack("app"));
+  auto ids = DockerDeploy(fake_, stack);
+  auto web_tasks = TaskIds(fake_, "app_web");
+  auto worker_tasks = TaskIds(fake_, "app_worker");
+  auto db_tasks = TaskIds(fake_, "app_db");
+  ASSERT_EQ(web_tasks.size(), 1u);
+  const Json web_template = fake_.InspectService("app_web")->spec["TaskTemplate"];
+  RecordingProgress progress;
+  Deployer d(fake_, clock_, &progress);
+  fake_.ResetCalls();
+  auto opts = Opts();
+  opts.pin = true;
+  auto r = d.Deploy(stack, opts);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->outcome, Outcome::kSucceeded) << r->message;
+  EXPECT_EQ(r->history_seq, 1);  // history starts at the adoption
+  // Nothing was recreated (the one object removed is the stack lock).
+  EXPECT_EQ(fake_.Calls("RemoveObject"), 1);
+  EXPECT_EQ(fake_.Calls("RemoveService") + fake_.Calls("CreateService"), 0);
+  EXPECT_EQ(fake_.Calls("UpdateService"), 3);
+  EXPECT_EQ(fake_.InspectObject(engine::Kind::kNetwork, "app_default")->id, ids["app_default"]);
+  EXPECT_EQ(fake_.InspectObject(engine::Kind::kNetwork, "app_backend")->id, ids["app_backend"]);
+  // Label-only updates keep the tasks; the repointed secret restarts db's.
+  EXPECT_EQ(TaskIds(fake_, "app_web"), web_tasks);
+  EXPECT_EQ(TaskIds(fake_, "app_worker"), worker_tasks);
+  EXPECT_NE(TaskIds(fake_, "app_db"), db_tasks);
+  auto web = fake_.InspectService("app_web");
+  EXPECT_EQ(web->labels[model::kManagedByLabel], "stackctl");
+  EXPECT_FALSE(web->labels[model::kSpecHashLabel].empty());
+  EXPECT_EQ(web->spec["TaskTemplate"], web_template);  // platforms included
+  EXPECT_FALSE(fake_.InspectService("app_db")->spec["TaskTemplate"].contains("Placement"));
+  // The plan was said before the first write.
+  auto said = std::find(progress.lines.begin(), progress.lines.end(), "Services whose tasks restart: app_db");
+  ASSERT_NE(said, progress.lines.end()) << ::testing::PrintToString(progress.lines);
+  auto first_write = std::find_if(progress.lines.begin(), progress.lines.end(),
+                                  [](const std::string& l) { return l.rfind("Creating ", 0) == 0; });
+  EXPECT_LT(said, first_write);
+  // Ownership: networks through the control record, the old secret by label.
+  auto control = fake_.InspectObject(engine::Kind::kConfig, "stackctl-control-app");
+  ASSERT_TRUE(control.ok());
+  EXPECT_EQ(control->labels["io.stackctl.adopted-network.app_default"], ids["app_default"]);
+  EXPECT_EQ(control->labels["io.stackctl.adopted-network.app_backend"], ids["app_backend"]);
+  EXPECT_EQ(control->labels["io.stackctl.pinned"], "true");
+  auto old_secret = fake_.InspectObject(engine::Kind::kSecret, "app_db_pass");
+  ASSERT_TRUE(old_secret.ok());
+  EXPECT_EQ(old_secret->labels[model::kManagedByLabel], "stackctl");
+  EXPECT_EQ(old_secret->labels[model::kLogicalNameLabel], "app_db_pass");
+
+  fake_.ResetCalls();
+  auto again = d.Deploy(stack, opts);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->outcome, Outcome::kInSync) << ::testing::PrintToString(again->diff.changes.size());
+  EXPECT_EQ(fake_.WriteCalls(), 0);
+  // Resuming (unpinning) keeps the adoption on record.
+  ASSERT_TRUE(d.SetPinned("app", false, "", "").ok());
+  fake_.ResetCalls();
+  auto unpinned = d.Deploy(stack, Opts());
+  ASSERT_TRUE(unpinned.ok());
+  EXPECT_EQ(unpinned->outcome, Outcome::kInSync);
+  EXPECT_EQ(fake_.WriteCalls(), 0);
+}
+
+TEST_F(DeployerTest, AdoptedNetworksArePrunedAndRollbackStartsAtTheAdoption) {
+  auto stack = WithBackend(MakeStack("app"));
+  auto ids = DockerDeploy(fake_, stack);
+  ASSERT_EQ(deployer_.Deploy(stack, Opts())->outcome, Outcome::kSucceeded);
+  auto none = deployer_.Rollback("app", std::nullopt, Opts());
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().message(), "stack app: no earlier successful deploy to roll back to");
+
+  // The next revision drops the backend network (the worker leaves it) and moves web.
+  auto next = MakeStack("app");
+  SetImage(next.services[1], "web:2");
+  auto kept = deployer_.Deploy(next, Opts());
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(kept->diff.orphans, std::vector<std::string>{"network app_backend"});
+  auto opts = Opts();
+  opts.prune = true;
+  auto pruned = deployer_.Deploy(next, opts);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  ASSERT_EQ(pruned->outcome, Outcome::kSucceeded) << pruned->message;
+  EXPECT_EQ(fake_.InspectObject(engine::Kind::kNetwork, "app_backend").status().code(), Code::kNotFound);
+  auto control = fake_.InspectObject(engine::Kind::kConfig, "stackctl-control-app");
+  EXPECT_EQ(control->labels.count("io.stackctl.adopted-network.app_backend"), 0u);
+  EXPECT_EQ(control->labels["io.stackctl.adopted-network.app_default"], ids["app_default"]);
+
+  // Back to the adoption (record 1): web:1 and the backend network again, a new one this time.
+  auto back = deployer_.Rollback("app", 1, Opts());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->outcome, Outcome::kSucceeded) << back->message;
+  EXPECT_EQ(fake_.InspectService("app_web")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:1");
+  EXPECT_EQ(fake_.InspectObject(engine::Kind::kNetwork, "app_default")->id, ids["app_default"]);
+  auto backend = fake_.InspectObject(engine::Kind::kNetwork, "app_backend");
+  ASSERT_TRUE(backend.ok());
+  EXPECT_EQ(backend->labels[model::kManagedByLabel], "stackctl");
+  fake_.ResetCalls();
+  EXPECT_EQ(deployer_.Deploy(stack, Opts())->outcome, Outcome::kInSync);
+  EXPECT_EQ(fake_.WriteCalls(), 0);
+}
+
+TEST_F(DeployerTest, ANetworkMadeOutsideThatDiffersIsRefusedNamingTheDifference) {
+  auto docker = MakeStack("app");
+  DockerDeploy(fake_, docker);
+  auto stack = docker;  // the file now asks for an internal network
+  stack.networks[0].spec["Internal"] = true;
+  fake_.ResetCalls();
+  auto r = deployer_.Deploy(stack, Opts());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().ToString(),
+            "FAILED_PRECONDITION: network app_default changed (Internal): networks cannot be updated in place; "
+            "remove the services attached to it (or rename the network) and deploy again");
+  // Only the stack lock was written (taken and given back).
+  EXPECT_EQ(fake_.WriteCalls(), 2);
+  EXPECT_EQ(fake_.Calls("CreateObject"), 1);
+}
+
+// Swarm keeps a task whose node satisfies a changed placement (on the test bed:
+// an adoption that dropped docker's Placement.Platforms never converged).
+TEST(Health, ARunningTaskWithAnOlderPlacementIsCurrent) {
+  Json templ = {{"ContainerSpec", {{"Image", "web:1"}}}, {"Placement", {{"Constraints", {"node.role==manager"}}}}};
+  LiveService svc;
+  svc.spec = PackedJson(Json{{"Name", "app_web"}, {"TaskTemplate", templ}, {"Mode", {{"Replicated", {{"Replicas", 1}}}}}});
+  engine::Task task;
+  task.desired_state = "running";
+  task.state = "running";
+  task.spec = PackedJson(Json{{"ContainerSpec", {{"Image", "web:1"}}},
+                              {"Placement", {{"Platforms", {{{"Architecture", "amd64"}, {"OS", "linux"}}}}}}});
+  ServiceHealth h = EvaluateHealth(svc, {task});
+  EXPECT_EQ(h.running, 1u);
+  EXPECT_EQ(h.state, HealthState::kConverged);
+  task.spec = PackedJson(Json{{"ContainerSpec", {{"Image", "web:0"}}}});  // an older image is not current
+  EXPECT_EQ(EvaluateHealth(svc, {task}).running, 0u);
+  EXPECT_FALSE(ReplacesTasks({"Labels.x", "TaskTemplate.Placement.Constraints", "Mode.Replicated.Replicas"}));
+  EXPECT_TRUE(ReplacesTasks({"TaskTemplate.Placement.Constraints", "TaskTemplate.ContainerSpec.Env"}));
+  EXPECT_TRUE(ReplacesTasks({"EndpointSpec.Ports"}));
 }
 
 TEST(Plan, WavesFollowDependsOnThenNameWithParallelism) {

@@ -1,5 +1,6 @@
 #include "reconciler/diff.h"
 
+#include <algorithm>
 #include <set>
 
 namespace stackctl::reconciler {
@@ -21,6 +22,7 @@ std::string_view ActionName(Action a) {
     case Action::kUpdate: return "update";
     case Action::kRecreate: return "recreate";
     case Action::kDelete: return "delete";
+    case Action::kAdopt: return "adopt";
   }
   return "?";
 }
@@ -52,12 +54,53 @@ void Stamp(Json* spec, const std::string& stack) {
   labels[model::kStackNamespaceLabel] = stack;
 }
 
+// Paths of stackctl's own labels ("Labels.io.stackctl.managed-by"): what an
+// object made outside stackctl lacks and is no reason to recreate it.
+bool IsOurLabelPath(const std::string& path) { return path.rfind("Labels.io.stackctl.", 0) == 0; }
+
+std::vector<std::string> WithoutOurLabels(std::vector<std::string> paths) {
+  paths.erase(std::remove_if(paths.begin(), paths.end(), IsOurLabelPath), paths.end());
+  return paths;
+}
+
+// Why an adopted service's tasks restart, for the plan.
+std::string RestartReason(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    if (p.rfind("TaskTemplate.ContainerSpec.Secrets", 0) == 0 || p.rfind("TaskTemplate.ContainerSpec.Configs", 0) == 0) {
+      return "its secrets/configs move to their content-hashed names";
+    }
+  }
+  return "its task template differs from the file";
+}
+
+// The docker CLI, when it resolves an image to its digest (`docker stack
+// deploy`'s default), also writes the platforms of the image's manifest to
+// TaskTemplate.Placement.Platforms. No compose key sets them, so a file never
+// asks for them: live ones are kept out of the comparison (and kept on the
+// service by a label-only adoption).
+void DropDerivedPlatforms(const Json& desired, Json* live) {
+  const Json::json_pointer platforms("/TaskTemplate/Placement/Platforms");
+  if (desired.contains(platforms) || !live->contains(platforms)) return;
+  Json& placement = live->at("TaskTemplate").at("Placement");
+  placement.erase("Platforms");
+  if (placement.empty()) live->at("TaskTemplate").erase("Placement");
+}
+
 std::string LabelOf(const std::map<std::string, std::string>& labels, const char* key) {
   auto it = labels.find(key);
   return it == labels.end() ? "" : it->second;
 }
 
 }  // namespace
+
+bool ReplacesTasks(const std::vector<std::string>& paths) {
+  for (const auto& p : paths) {
+    // Swarm keeps the tasks whose node still satisfies a changed placement.
+    if (p.rfind("TaskTemplate.Placement", 0) == 0) continue;
+    if (p.rfind("TaskTemplate", 0) == 0 || p.rfind("EndpointSpec", 0) == 0) return true;
+  }
+  return false;
+}
 
 std::string ServiceSpecHash(const Json& spec) {
   Json s = spec;
@@ -131,9 +174,17 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
       if (!have.contains("Driver")) want.erase("Driver");
       if (!have.contains("IPAM")) want.erase("IPAM");
       c.paths = SubsetChangedPaths(want, have);
+      // An adopted network never gets our labels (networks cannot be
+      // relabelled); one made outside stackctl lacks them: neither is a change.
+      const bool managed = IsManaged(it->second.labels);
+      if (!managed) c.paths = WithoutOurLabels(std::move(c.paths));
       if (!c.paths.empty()) {
         c.action = Action::kRecreate;
         c.note = "networks cannot be updated in place";
+      } else if (!OwnsNetwork(live, it->second)) {
+        c.action = Action::kAdopt;
+        c.note = "made outside stackctl; kept as it is (ID " + it->second.id.substr(0, 12) +
+                 "), owned through the stack's control record";
       }
     }
     diff.changes.push_back(std::move(c));
@@ -153,8 +204,25 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
         continue;
       }
       Change c{kind, b.name};
-      if (!stack_live.count(b.name)) c.action = Action::kCreate;
+      auto same = stack_live.find(b.name);
+      if (same == stack_live.end()) {
+        c.action = Action::kCreate;
+      } else if (!IsManaged(same->second.labels)) {
+        // The name carries the content hash: same name, same content.
+        c.action = Action::kAdopt;
+        c.note = "made outside stackctl; relabelled as stackctl's";
+      }
       diff.changes.push_back(std::move(c));
+      // The same logical object made outside stackctl under its plain name
+      // (docker stack deploy names secrets "<stack>_<key>"): taken over as an
+      // older version, retired like any other once no service uses it.
+      std::string logical = b.spec["Labels"].value(model::kLogicalNameLabel, b.name);
+      auto plain = stack_live.find(logical);
+      if (logical != b.name && plain != stack_live.end() && !IsManaged(plain->second.labels)) {
+        diff.changes.push_back(Change{kind, logical, Action::kAdopt, {}, false,
+                                      "made outside stackctl; relabelled as an older version of " + b.name +
+                                          ", removed once superseded beyond --secret-retention"});
+      }
     }
     return OkStatus();
   };
@@ -170,8 +238,16 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
       c.action = Action::kCreate;
     } else {
       const Json spec = s.spec.Unpack();
-      c.paths = ChangedPaths(NormalizeServiceSpec(spec, ctx), NormalizeServiceSpec(it->second.spec.Unpack(), ctx));
-      if (!c.paths.empty()) {
+      Json want = NormalizeServiceSpec(spec, ctx);
+      Json have = NormalizeServiceSpec(it->second.spec.Unpack(), ctx);
+      DropDerivedPlatforms(want, &have);
+      c.paths = ChangedPaths(want, have);
+      c.restarts = ReplacesTasks(c.paths);
+      if (!IsManaged(it->second.labels)) {
+        c.action = Action::kAdopt;
+        c.note = c.restarts ? "made outside stackctl; its tasks restart: " + RestartReason(c.paths)
+                            : "made outside stackctl; labels only, its tasks keep running";
+      } else if (!c.paths.empty()) {
         c.action = Action::kUpdate;
         std::string want = spec["Labels"].value(model::kSpecHashLabel, "");
         c.drift = LabelOf(it->second.labels, model::kSpecHashLabel) == want;
@@ -180,12 +256,12 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
     diff.changes.push_back(std::move(c));
   }
 
-  // Deletions: only objects of this stack that stackctl owns. Superseded
+  // Deletions: only objects of this stack that stackctl owns (by label, or
+  // networks adopted through the control record). Superseded
   // content-hash versions of secrets/configs still wanted under their key are
   // not deletions: the executor retires them after a successful rollout.
-  auto orphan = [&](ResourceKind kind, const std::string& name,
-                    const std::map<std::string, std::string>& labels) {
-    if (!IsManaged(labels)) return;
+  auto orphan = [&](ResourceKind kind, const std::string& name, bool owned) {
+    if (!owned) return;
     if (options.prune) {
       diff.changes.push_back(Change{kind, name, Action::kDelete});
     } else {
@@ -193,10 +269,10 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
     }
   };
   for (const auto& [name, svc] : live.services) {
-    if (!wanted_services.count(name)) orphan(ResourceKind::kService, name, svc.labels);
+    if (!wanted_services.count(name)) orphan(ResourceKind::kService, name, IsManaged(svc.labels));
   }
   for (const auto& [name, net] : live.networks) {
-    if (!wanted_networks.count(name)) orphan(ResourceKind::kNetwork, name, net.labels);
+    if (!wanted_networks.count(name)) orphan(ResourceKind::kNetwork, name, OwnsNetwork(live, net));
   }
   auto orphan_blobs = [&](const std::vector<model::Blob>& blobs, ResourceKind kind,
                           const std::map<std::string, engine::Object>& stack_live) {
@@ -209,7 +285,7 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
       if (names.count(name)) continue;
       std::string key = LabelOf(obj.labels, model::kLogicalNameLabel);
       if (!key.empty() && keys.count(key)) continue;  // an older version: retired later
-      orphan(kind, name, obj.labels);
+      orphan(kind, name, IsManaged(obj.labels));
     }
   };
   orphan_blobs(desired.secrets, ResourceKind::kSecret, live.secrets);

@@ -7,6 +7,14 @@
 // service whose hash label equals the desired hash but whose spec differs was
 // changed by someone else: that is drift.
 //
+// Adoption: objects of the stack's namespace that stackctl did not make
+// (`docker stack deploy`, Portainer...) are taken over, not recreated. A
+// network equal to the desired one but for stackctl's labels is adopted
+// (recorded on the control record: networks cannot be relabelled); a secret
+// or config named like the logical name of a desired one is relabelled as an
+// older version of it; a service is updated, by its labels alone when nothing
+// else differs, so its tasks keep running.
+//
 // Thread safety: pure functions over values.
 #pragma once
 
@@ -21,7 +29,7 @@
 namespace stackctl::reconciler {
 
 enum class ResourceKind { kNetwork, kSecret, kConfig, kService };
-enum class Action { kNone, kCreate, kUpdate, kRecreate, kDelete };
+enum class Action { kNone, kCreate, kUpdate, kRecreate, kDelete, kAdopt };
 std::string_view ResourceKindName(ResourceKind k);
 std::string_view ActionName(Action a);
 
@@ -34,7 +42,15 @@ struct Change {
   std::vector<std::string> paths{};  // for updates: normalized paths that differ
   bool drift = false;                // live changed outside stackctl
   std::string note{};                // e.g. why a network must be recreated
+  // Services (update, adopt): the change replaces the service's tasks (its
+  // task template or endpoint differs); false for a change of labels,
+  // replicas or placement alone, which Swarm applies without restarting the
+  // tasks that still fit.
+  bool restarts = false;
 };
+
+// Whether a service change at these normalized paths replaces its tasks.
+bool ReplacesTasks(const std::vector<std::string>& paths);
 
 struct StackDiff {
   std::string stack;
@@ -56,7 +72,8 @@ void PrepareDesired(model::StackSpec* desired);
 std::string ServiceSpecHash(const Json& spec);
 
 // `desired` must have been through PrepareDesired. Fails (FailedPrecondition)
-// when an external network/secret the stack needs does not exist.
+// when an external network/secret the stack needs does not exist, or when a
+// network of the desired name exists outside the stack's namespace.
 Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live,
                           const DiffOptions& options);
 

@@ -35,9 +35,19 @@ std::string_view HealthStateName(HealthState s) {
 
 namespace {
 
-bool IsCurrent(const engine::Task& t, const Json& normalized_templ) {
+// The template a task is compared by. Placement is left out: Swarm keeps a
+// task whose node still satisfies a changed placement (its Spec keeps the old
+// one) and replaces only the others, so a running task with an older
+// placement is as current as it will get.
+Json ComparableTemplate(const Json& templ) {
+  Json t = NormalizeTaskTemplate(templ, {});
+  if (t.is_object()) t.erase("Placement");
+  return t;
+}
+
+bool IsCurrent(const engine::Task& t, const Json& comparable_templ) {
   if (t.spec.empty()) return true;
-  return NormalizeTaskTemplate(t.spec.Unpack(), {}) == normalized_templ;
+  return ComparableTemplate(t.spec.Unpack()) == comparable_templ;
 }
 
 bool IsFailedState(const std::string& s) { return s == "failed" || s == "rejected"; }
@@ -72,7 +82,7 @@ ServiceHealth EvaluateHealth(const LiveService& service, const std::vector<engin
   uint64_t failed = 0, complete = 0, pending = 0;
   std::string last_error;
   std::string last_error_time;
-  const Json normalized_templ = NormalizeTaskTemplate(templ, {});
+  const Json normalized_templ = ComparableTemplate(templ);
   for (const auto& t : tasks) {
     if (!IsCurrent(t, normalized_templ)) continue;
     if (t.desired_state == "running" && t.state == "running") ++h.running;

@@ -41,7 +41,8 @@ struct ServiceHealth {
 };
 
 // `tasks` are the service's tasks (any state). Task specs are compared with
-// the template after normalization (normalize.h), since inspect adds defaults.
+// the template after normalization (normalize.h), since inspect adds defaults,
+// and without Placement (Swarm keeps tasks whose node still fits a changed one).
 ServiceHealth EvaluateHealth(const LiveService& service, const std::vector<engine::Task>& tasks);
 
 }  // namespace stackctl::reconciler

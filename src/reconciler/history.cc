@@ -256,6 +256,7 @@ StackControl ControlFromObject(const std::optional<engine::Object>& obj) {
   c.pinned_by = get(kPinnedByLabel);
   c.pinned_revision = get(kPinnedRevisionLabel);
   c.pinned_at = get(kPinnedAtLabel);
+  c.adopted_networks = AdoptedNetworksOf(obj->labels);
   return c;
 }
 
@@ -268,14 +269,17 @@ Status WriteControl(engine::Engine& engine, const std::string& stack, const Stac
                  {kPinnedByLabel, control.pinned_by},
                  {kPinnedRevisionLabel, control.pinned_revision},
                  {kPinnedAtLabel, control.pinned_at}};
+  for (const auto& [name, id] : control.adopted_networks) labels[kAdoptedNetworkLabelPrefix + name] = id;
   std::string name = "stackctl-control-" + stack;
+  std::string ref = existing ? existing->id : name;
   if (!existing) {
     Json spec = {{"Name", name}, {"Labels", labels}, {"Data", Base64Encode("stackctl control record\n")}};
     auto r = engine.CreateObject(engine::Kind::kConfig, spec);
-    return r.ok() ? OkStatus() : r.status().WithPrefix("control record of stack " + stack);
+    if (r.ok()) return OkStatus();
+    if (r.status().code() != Code::kAlreadyExists) return r.status().WithPrefix("control record of stack " + stack);
   }
   for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(engine::Object cur, engine.InspectObject(engine::Kind::kConfig, existing->id));
+    ASSIGN_OR_RETURN(engine::Object cur, engine.InspectObject(engine::Kind::kConfig, ref));
     Json spec = cur.spec;
     spec["Labels"] = labels;
     Status st = engine.UpdateObject(engine::Kind::kConfig, cur.id, cur.version, spec);

@@ -10,11 +10,13 @@
 //
 // The control record ("stackctl-control-<stack>", a config carrying the
 // stack's namespace label so it is read with the stack's configs) holds
-// labels only: whether the stack is pinned after a manual deploy/rollback.
+// labels only: whether the stack is pinned after a manual deploy/rollback, and
+// the networks stackctl adopted (live.h, kAdoptedNetworkLabelPrefix).
 //
 // Thread safety: HistoryStore is not synchronized; callers hold the stack lock.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,10 +84,13 @@ struct StackControl {
   std::string pinned_by;  // "deploy" | "rollback"
   std::string pinned_revision;
   std::string pinned_at;
+  // Networks made outside stackctl that it took over: name -> network ID.
+  std::map<std::string, std::string> adopted_networks{};  // initialized: brace lists may stop early
 };
 
 StackControl ControlFromObject(const std::optional<engine::Object>& obj);
-// Creates or relabels the control record. `existing` as read in LiveState.
+// Creates or relabels the control record. `existing` as read in LiveState; a
+// record created since (by another step of the same rollout) is relabelled.
 Status WriteControl(engine::Engine& engine, const std::string& stack, const StackControl& control,
                     const std::optional<engine::Object>& existing);
 

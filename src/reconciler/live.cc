@@ -9,6 +9,22 @@ bool IsManaged(const std::map<std::string, std::string>& labels) {
   return it != labels.end() && it->second == model::kManagedByValue;
 }
 
+bool OwnsNetwork(const LiveState& live, const engine::Object& network) {
+  if (IsManaged(network.labels)) return true;
+  auto it = live.adopted_networks.find(network.name);
+  return it != live.adopted_networks.end() && it->second == network.id;
+}
+
+std::map<std::string, std::string> AdoptedNetworksOf(const std::map<std::string, std::string>& control_labels) {
+  std::map<std::string, std::string> out;
+  const std::string prefix = kAdoptedNetworkLabelPrefix;
+  for (auto it = control_labels.lower_bound(prefix); it != control_labels.end(); ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    out.emplace(it->first.substr(prefix.size()), it->second);
+  }
+  return out;
+}
+
 LiveService LiveService::From(engine::Service&& service) {
   LiveService s;
   s.id = std::move(service.id);
@@ -63,7 +79,10 @@ Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, boo
     live.known_config_ids[c.name] = c.id;
     auto kind = c.labels.find(kKindLabel);
     if (kind != c.labels.end()) {
-      if (kind->second == "control") live.control = std::move(c);
+      if (kind->second == "control") {
+        live.adopted_networks = AdoptedNetworksOf(c.labels);
+        live.control = std::move(c);
+      }
       continue;
     }
     live.configs.emplace(c.name, std::move(c));

@@ -22,6 +22,11 @@ namespace stackctl::reconciler {
 
 // Labels of stackctl's own bookkeeping objects (see history.h).
 inline constexpr char kKindLabel[] = "io.stackctl.kind";  // "control" | "history" | "lock"
+// Networks cannot be relabelled, so a network stackctl adopted (one made by
+// `docker stack deploy`, say) is recorded on the stack's control record as
+// "io.stackctl.adopted-network.<name>=<network ID>" instead of carrying
+// kManagedByLabel. The ID makes a same-named network made later a stranger.
+inline constexpr char kAdoptedNetworkLabelPrefix[] = "io.stackctl.adopted-network.";
 
 // A live service as the reconciler keeps it. A reconcile holds every service
 // of the stack at once (a stackctld managing 1,000 services: all 1,000), so
@@ -52,6 +57,8 @@ struct LiveState {
   std::map<std::string, engine::Object> secrets;    // by name, this stack's
   std::map<std::string, engine::Object> configs;    // by name, this stack's (no bookkeeping)
   std::optional<engine::Object> control;            // the stack's control record
+  // Networks the control record says stackctl adopted: name -> ID.
+  std::map<std::string, std::string> adopted_networks;
   // Every network and secret of the swarm by name -> ID (externals included).
   std::map<std::string, std::string> all_network_ids;
   std::map<std::string, std::string> all_secret_ids;
@@ -65,5 +72,9 @@ Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, boo
 
 // True when the object carries stackctl's ownership label.
 bool IsManaged(const std::map<std::string, std::string>& labels);
+// True when stackctl owns the live network: by label, or adopted with this ID.
+bool OwnsNetwork(const LiveState& live, const engine::Object& network);
+// The adopted networks (name -> ID) recorded in a control record's labels.
+std::map<std::string, std::string> AdoptedNetworksOf(const std::map<std::string, std::string>& control_labels);
 
 }  // namespace stackctl::reconciler

@@ -1,9 +1,9 @@
 // Plan: the ordered steps that take a stack from its live to its desired
 // state (gitops-engine's sync tasks ordered by phase and wave).
 //
-//   prepare  networks, then configs, then secrets to create (before the
-//            services that use them)
-//   waves    services to create or update, in depends_on order (a service
+//   prepare  networks, then configs, then secrets to create or adopt
+//            (before the services that use them)
+//   waves    services to create, update or adopt, in depends_on order (a service
 //            never starts before what it depends on), then by name, at most
 //            `parallelism` services per wave (0 = one wave per dependency level)
 //   cleanup  deletions (prune): services first, then networks, configs, secrets

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -203,6 +204,7 @@ std::vector<NotaryExpected> ReadNotaryExpected(const std::string& path) {
 EngineProxy::EngineProxy(const Testbed& tb, const std::string& dir, const std::string& name)
     : sock_(dir + "/" + name + ".sock"), log_(dir + "/" + name + ".log"), faults_(dir + "/" + name + ".faults") {
   std::string target = tb.docker_host.substr(std::string("unix://").size());
+  std::filesystem::create_directories(tb.dir + "/pids");
   std::string out;
   RunCommand("ENGINE_PROXY_TIMES=1 ENGINE_PROXY_FAULTS=" + faults_ + " setsid python3 " STACKCTL_SOURCE_DIR
              "/tests/tools/engine_proxy.py " + sock_ + " " + target + " " + log_ +
