@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "common/crypto.h"
@@ -459,6 +461,45 @@ TEST_F(DeployerTest, RemoveWaitsForTheStackLockAndRemovesNothingWithoutIt) {
   auto opts = Opts();
   opts.lock_wait = std::chrono::milliseconds(0);
   EXPECT_TRUE(deployer_.Deploy(MakeStack("app"), opts).ok());
+}
+
+// The four list calls of a read are in flight at once: each call waits until
+// all four have started (a sequential read would give up after 5 s on the
+// first call and fail), then the state is assembled as usual.
+TEST_F(DeployerTest, ReadLiveSendsItsFourReadsAtOnce) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  class AllAtOnce : public engine::EngineWrapper {
+   public:
+    using EngineWrapper::EngineWrapper;
+    Status VisitServices(const engine::Filters& f, bool with_status,
+                         const std::function<void(engine::Service&&)>& visit) override {
+      RETURN_IF_ERROR(Arrive());
+      return target().VisitServices(f, with_status, visit);
+    }
+    Result<std::vector<engine::Object>> ListObjects(engine::Kind kind, const engine::Filters& f) override {
+      RETURN_IF_ERROR(Arrive());
+      return target().ListObjects(kind, f);
+    }
+
+   private:
+    Status Arrive() {
+      std::unique_lock<std::mutex> l(mu_);
+      ++arrived_;
+      cv_.notify_all();
+      if (!cv_.wait_for(l, std::chrono::seconds(5), [&] { return arrived_ >= 4; })) {
+        return DeadlineExceeded("only " + std::to_string(arrived_) + " of 4 reads in flight");
+      }
+      return OkStatus();
+    }
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int arrived_ = 0;
+  } engine(fake_);
+  auto live = ReadLive(engine, "app");
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  EXPECT_EQ(live->services.size(), 3u);
+  EXPECT_EQ(live->networks.size(), 1u);
+  EXPECT_EQ(live->secrets.size(), 1u);
 }
 
 TEST_F(DeployerTest, RemoveDeletesTheStackAndItsHistory) {

@@ -1,5 +1,6 @@
 #include "reconciler/live.h"
 
+#include "common/parallel.h"
 #include "model/stack.h"
 
 namespace stackctl::reconciler {
@@ -46,35 +47,54 @@ Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, boo
   live.stack = stack;
   engine::Filters by_stack{{"label", {std::string(model::kStackNamespaceLabel) + "=" + stack}}};
 
+  // The four reads are independent and each is a round trip to the manager:
+  // sent at once, a read of the stack costs the slowest of them, not their
+  // sum. Each task writes only its own outputs; they are combined after.
   // Each service is packed as it is read, while its DOM is at hand; the IDs of
   // the configs it uses are taken from there too (external ones included).
   std::map<std::string, std::string> service_config_ids;
-  RETURN_IF_ERROR(engine.VisitServices(by_stack, with_status, [&](engine::Service&& s) {
-    const Json& cs = s.spec.value("TaskTemplate", Json::object()).value("ContainerSpec", Json::object());
-    for (const auto& ref : cs.value("Configs", Json::array())) {
-      if (ref.contains("ConfigName") && ref.contains("ConfigID")) {
-        service_config_ids.emplace(ref["ConfigName"].get<std::string>(), ref["ConfigID"].get<std::string>());
-      }
+  std::vector<engine::Object> networks, secrets, configs;
+  Status read[4];
+  auto list = [&](engine::Kind kind, const engine::Filters& filters, std::vector<engine::Object>* out) {
+    Result<std::vector<engine::Object>> r = engine.ListObjects(kind, filters);
+    if (!r.ok()) return r.status();
+    *out = std::move(*r);
+    return OkStatus();
+  };
+  ParallelFor(4, 4, [&](size_t i) {
+    switch (i) {
+      case 0:
+        read[0] = engine.VisitServices(by_stack, with_status, [&](engine::Service&& s) {
+          const Json& cs = s.spec.value("TaskTemplate", Json::object()).value("ContainerSpec", Json::object());
+          for (const auto& ref : cs.value("Configs", Json::array())) {
+            if (ref.contains("ConfigName") && ref.contains("ConfigID")) {
+              service_config_ids.emplace(ref["ConfigName"].get<std::string>(), ref["ConfigID"].get<std::string>());
+            }
+          }
+          std::string name = s.name;
+          live.services.emplace(std::move(name), LiveService::From(std::move(s)));
+        });
+        break;
+      case 1: read[1] = list(engine::Kind::kNetwork, {}, &networks); break;
+      case 2: read[2] = list(engine::Kind::kSecret, {}, &secrets); break;
+      case 3: read[3] = list(engine::Kind::kConfig, by_stack, &configs); break;
     }
-    std::string name = s.name;
-    live.services.emplace(std::move(name), LiveService::From(std::move(s)));
-  }));
+  });
+  // The first failure in a fixed order, whichever finished first.
+  for (const Status& st : read) RETURN_IF_ERROR(st);
 
-  ASSIGN_OR_RETURN(auto networks, engine.ListObjects(engine::Kind::kNetwork, {}));
   for (auto& n : networks) {
     live.all_network_ids[n.name] = n.id;
     auto ns = n.labels.find(model::kStackNamespaceLabel);
     if (ns != n.labels.end() && ns->second == stack) live.networks.emplace(n.name, std::move(n));
   }
 
-  ASSIGN_OR_RETURN(auto secrets, engine.ListObjects(engine::Kind::kSecret, {}));
   for (auto& s : secrets) {
     live.all_secret_ids[s.name] = s.id;
     auto ns = s.labels.find(model::kStackNamespaceLabel);
     if (ns != s.labels.end() && ns->second == stack) live.secrets.emplace(s.name, std::move(s));
   }
 
-  ASSIGN_OR_RETURN(auto configs, engine.ListObjects(engine::Kind::kConfig, by_stack));
   for (auto& c : configs) {
     live.known_config_ids[c.name] = c.id;
     auto kind = c.labels.find(kKindLabel);
