@@ -15,7 +15,7 @@ Result<ResolveMode> ParseResolveMode(const std::string& s) {
 namespace {
 
 // "service web" or "services web, api, db and 297 more": the services that use one image.
-std::string NameServices(const std::vector<const model::Service*>& users) {
+std::string NameServices(const std::vector<model::Service*>& users) {
   constexpr size_t kNamed = 3;
   std::string out = users.size() == 1 ? "service " : "services ";
   for (size_t i = 0; i < users.size() && i < kNamed; ++i) {
@@ -81,15 +81,14 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
   // Second pass: resolve each reference once and pin every service using it.
   for (const std::string& ref : order) {
     const auto& services = users[ref];
-    std::vector<const model::Service*> named(services.begin(), services.end());
     auto r = verifier.Resolve(ref);
     if (!r.ok()) {
-      if (options.required) return r.status().WithPrefix(NameServices(named) + ": image " + ref);
-      warnings.push_back(NameServices(named) + ": image " + ref + " could not be pinned (" +
+      if (options.required) return r.status().WithPrefix(NameServices(services) + ": image " + ref);
+      warnings.push_back(NameServices(services) + ": image " + ref + " could not be pinned (" +
                          r.status().message() + "); deploying the tag unpinned");
       continue;
     }
-    for (const auto& w : r->warnings) warnings.push_back(NameServices(named) + ": " + w);
+    for (const auto& w : r->warnings) warnings.push_back(NameServices(services) + ": " + w);
     const std::string pinned = ref.substr(0, ref.find('@')) + "@" + r->digest;
     for (model::Service* svc : services) {
       svc->spec.Edit([&](Json& spec) { spec["TaskTemplate"]["ContainerSpec"]["Image"] = pinned; });
