@@ -193,7 +193,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       o.revision = a->revision;
       o.secret_retention = a->secret_retention;
       o.pin = true;  // a manual deploy pins the stack against the controller
-      o.trigger = "cli";
+      o.trigger = reconciler::Trigger::kCli;
       auto delay = ParseDurationFlag("--delay", a->delay);
       auto timeout = ParseDurationFlag("--timeout", a->timeout);
       if (!delay.ok()) return void(ctx.exit_code = Fail("deploy", delay.status()));

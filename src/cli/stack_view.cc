@@ -182,7 +182,7 @@ void PrintHistoryText(const std::vector<reconciler::HistoryRecord>& records, std
   for (const auto& r : records) {
     out << std::setw(5) << r.seq << std::setw(22) << r.finished_at << std::setw(13)
         << reconciler::HistoryResultName(r.result) << std::setw(10)
-        << r.trigger << std::setw(14) << r.revision.substr(0, 12) << r.message << "\n";
+        << reconciler::TriggerName(r.trigger) << std::setw(14) << r.revision.substr(0, 12) << r.message << "\n";
   }
 }
 

@@ -485,7 +485,7 @@ void Controller::Reconcile(const Request& r) {
       StackState& s = stacks_.at(r.stack);
       s.sync = reconciler::SyncState::kFailed;
       s.last_error = st.message();
-      s.last_result = terminal ? "failed" : "error";
+      s.last_result = terminal ? reconciler::ReconcileResult::kFailed : reconciler::ReconcileResult::kError;
       s.last_sync_time = FormatRfc3339(clock_.Now());
       if (terminal) {
         s.failed_commit = commit;
@@ -597,7 +597,7 @@ void Controller::Reconcile(const Request& r) {
   finish_metrics(result_label);
   if (res.outcome != reconciler::Outcome::kInSync || !rep.pending.empty()) {
     log->info("stack {} commit {} ({}): {}: {}", r.stack, commit.substr(0, 12), reconciler::TriggerName(r.trigger),
-              rep.outcome, rep.message);
+              reconciler::ReconcileResultName(rep.outcome), rep.message);
   }
   Finished done{commit,
                 server::OperationReport{rep.outcome, rep.message, res.history_seq, rep.pending, res.still_removing},

@@ -143,7 +143,7 @@ class Controller : public server::ControllerApi {
     reconciler::SyncState sync = reconciler::SyncState::kUnknown;
     reconciler::StackHealth health = reconciler::StackHealth::kUnknown;
     std::string last_error;
-    std::string last_result;
+    reconciler::ReconcileResult last_result = reconciler::ReconcileResult::kNone;
     std::string last_sync_time;
     std::vector<std::string> out_of_sync;  // changed objects when OutOfSync
     int failures = 0;

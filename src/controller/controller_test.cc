@@ -309,7 +309,7 @@ TEST_F(ControllerTest, RemoteErrorOnFetchIsRetriedNotMarkedFailed) {
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   server::StackView a = Stack("a");
   EXPECT_EQ(a.sync, reconciler::SyncState::kFailed);
-  EXPECT_EQ(a.last_result, "error") << a.last_error;  // not "failed": no final verdict on the commit
+  EXPECT_EQ(a.last_result, reconciler::ReconcileResult::kError) << a.last_error;  // not "failed": no final verdict on the commit
   EXPECT_EQ(a.last_error, refused);
   EXPECT_EQ(a.revision, head_);
   EXPECT_EQ(metrics_.reconcile_errors_total.With({"a"}).Value(), 1);
@@ -333,7 +333,7 @@ TEST_F(ControllerTest, RemoteErrorOnFetchIsRetriedNotMarkedFailed) {
       std::chrono::seconds(10)))
       << Stack("a").last_error;
   EXPECT_EQ(Image("a_app"), "app:2");
-  EXPECT_EQ(Stack("a").last_result, "succeeded");
+  EXPECT_EQ(Stack("a").last_result, reconciler::ReconcileResult::kSucceeded);
 }
 
 // A revision named by the caller that the remote does not have is final for
@@ -346,7 +346,7 @@ TEST_F(ControllerTest, UnknownExplicitRevisionIsFinal) {
   ASSERT_TRUE(ctl_->Sync("a", missing).ok());
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   server::StackView a = Stack("a");
-  EXPECT_EQ(a.last_result, "failed") << a.last_error;
+  EXPECT_EQ(a.last_result, reconciler::ReconcileResult::kFailed) << a.last_error;
   EXPECT_EQ(a.last_error, "git file:///fake: unknown revision " + missing);
   EXPECT_EQ(a.revision, head_);
   EXPECT_EQ(metrics_.reconcile_errors_total.With({"a"}).Value(), 1);
@@ -479,7 +479,7 @@ TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->state, server::OperationState::kFailed);
   ASSERT_TRUE(done->report.has_value());
-  EXPECT_EQ(done->report->result, "rolled-back");
+  EXPECT_EQ(done->report->result, reconciler::ReconcileResult::kRolledBack);
   EXPECT_EQ(done->failed_service, "a_app");
   ASSERT_TRUE(done->error.has_value());
   EXPECT_EQ(done->error->code(), Code::kFailedPrecondition);  // terminal (HTTP 422), not ABORTED
@@ -524,7 +524,7 @@ TEST_F(ControllerTest, SyncOperationListsWhatTheEngineIsStillRemoving) {
   auto done = ctl_->WaitOperation(*op, std::chrono::seconds(30));
   ASSERT_TRUE(done.ok());
   ASSERT_TRUE(done->report.has_value());
-  EXPECT_EQ(done->report->result, "rolled-back") << done->report->message;
+  EXPECT_EQ(done->report->result, reconciler::ReconcileResult::kRolledBack) << done->report->message;
   EXPECT_EQ(done->report->still_removing, std::vector<std::string>({"service a_extra"}));
   auto hist = ctl_->GetHistory("a");
   ASSERT_TRUE(hist.ok());
@@ -667,7 +667,7 @@ TEST_F(ControllerTest, DriftIsReportedWithoutSelfHeal) {
   EXPECT_EQ(Image("b_app"), "manual:1");
   server::StackView b = Stack("b");
   EXPECT_EQ(b.sync, reconciler::SyncState::kOutOfSync);
-  EXPECT_EQ(b.last_result, "out-of-sync");
+  EXPECT_EQ(b.last_result, reconciler::ReconcileResult::kOutOfSync);
   EXPECT_EQ(b.out_of_sync, std::vector<std::string>{"service b_app: update"});
   EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 1);
 }

@@ -27,6 +27,23 @@ StackTarget TargetFromConfig(const config::StackConfig& cfg) {
   return t;
 }
 
+namespace {
+
+reconciler::ReconcileResult ResultOf(reconciler::Outcome o) {
+  using reconciler::Outcome;
+  using reconciler::ReconcileResult;
+  switch (o) {
+    case Outcome::kInSync: return ReconcileResult::kInSync;
+    case Outcome::kSucceeded: return ReconcileResult::kSucceeded;
+    case Outcome::kFailed: return ReconcileResult::kFailed;
+    case Outcome::kRolledBack: return ReconcileResult::kRolledBack;
+    case Outcome::kPinned: return ReconcileResult::kPinned;
+  }
+  return ReconcileResult::kNone;
+}
+
+}  // namespace
+
 ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snapshot& snapshot,
                                reconciler::Trigger trigger, bool commit_failed, ReconcileEnv& env) {
   ReconcileReport rep;
@@ -60,7 +77,7 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
                                                                env.trust_cache, env.clock, env.engine);
   reconciler::DeployOptions o = target.deploy;
   o.revision = rep.commit;
-  o.trigger = std::string(reconciler::TriggerName(trigger));
+  o.trigger = trigger;
   o.respect_pin = plan.respect_pin;
   // Failures remembered across reconciles (when the controller keeps them)
   // are not asked again; a manual sync asks again.
@@ -106,7 +123,7 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
   // A reconcile that only compared (auto_sync off, or drift without
   // self_heal) and found changes applied nothing: not "in-sync".
   rep.changes_not_applied = !deploy && !rep.pending.empty();
-  rep.outcome = rep.changes_not_applied ? "out-of-sync" : std::string(reconciler::OutcomeName(res.outcome));
+  rep.outcome = rep.changes_not_applied ? reconciler::ReconcileResult::kOutOfSync : ResultOf(res.outcome);
   rep.message = rep.changes_not_applied
                     ? std::to_string(rep.pending.size()) + " change(s) not applied (" +
                           (target.sync.auto_sync ? "self_heal" : "auto_sync") + " is off)"

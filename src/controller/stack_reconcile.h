@@ -91,7 +91,8 @@ struct ReconcileReport {
   std::map<std::string, int> managed;   // objects per kind the stack owns after this
   bool changes_not_applied = false;     // compared only, and found changes
   bool ok = false;                      // in sync, deployed, or pinned
-  std::string outcome;  // "out-of-sync" when changes_not_applied, else OutcomeName
+  // kOutOfSync when changes_not_applied, else the Deployer's outcome.
+  reconciler::ReconcileResult outcome = reconciler::ReconcileResult::kNone;
   std::string message;
   reconciler::SyncState sync = reconciler::SyncState::kUnknown;  // what the stack is now
 };

@@ -70,7 +70,7 @@ TEST_F(StackReconcileTest, PollDeploysAndReportsWhatTheRenderRead) {
   EXPECT_EQ(r.commit, "c1");
   EXPECT_TRUE(r.ok);
   EXPECT_EQ(r.sync, SyncState::kSynced);
-  EXPECT_EQ(r.outcome, "succeeded");
+  EXPECT_EQ(r.outcome, reconciler::ReconcileResult::kSucceeded);
   EXPECT_GT(r.result.history_seq, 0);
   EXPECT_EQ(Image(), "app:1");
   EXPECT_TRUE(r.inputs_known);
@@ -87,7 +87,7 @@ TEST_F(StackReconcileTest, WithoutAutoSyncAPollOnlyCompares) {
   EXPECT_EQ(r.decision, Decision::kCompare);
   EXPECT_TRUE(r.changes_not_applied);
   EXPECT_EQ(r.sync, SyncState::kOutOfSync);
-  EXPECT_EQ(r.outcome, "out-of-sync");
+  EXPECT_EQ(r.outcome, reconciler::ReconcileResult::kOutOfSync);
   EXPECT_EQ(r.message, "1 change(s) not applied (auto_sync is off)");
   EXPECT_EQ(r.pending, std::vector<std::string>{"service web_app: update"});
   EXPECT_EQ(Image(), "app:1");

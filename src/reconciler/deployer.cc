@@ -87,14 +87,14 @@ std::vector<std::string> DescribeChanges(const StackDiff& d) {
 
 // Whether a manual deploy/rollback must (re)write the stack's pin.
 bool NeedsPin(const StackControl& c, const DeployOptions& o) {
-  return o.pin && (!c.pinned || c.pinned_revision != o.revision || c.pinned_by != o.trigger);
+  return o.pin && (!c.pinned || c.pinned_revision != o.revision || c.pinned_by != TriggerName(o.trigger));
 }
 
 // `c` pinned by this manual deploy/rollback; what else it records (adopted
 // networks) stays.
 void PinBy(const DeployOptions& o, const std::string& now, StackControl* c) {
   c->pinned = true;
-  c->pinned_by = o.trigger;
+  c->pinned_by = std::string(TriggerName(o.trigger));
   c->pinned_revision = o.revision;
   c->pinned_at = now;
 }
@@ -256,7 +256,7 @@ Status Deployer::Run::CreateObjects(const std::vector<Step>& steps, const LiveSt
     } else {
       const model::Blob* b = step.kind == ResourceKind::kSecret ? secrets.at(step.name) : configs.at(step.name);
       spec = b->spec;
-      if (b->data.empty() && !b->spec.is_null() && opts_.trigger == "rollback") {
+      if (b->data.empty() && !b->spec.is_null() && opts_.trigger == Trigger::kRollback) {
         return FailedPrecondition(what + " of this revision no longer exists and its content is not "
                                   "in the history record; deploy the revision from its source instead");
       }
@@ -801,7 +801,7 @@ Result<DeployResult> Deployer::Rollback(const std::string& stack, std::optional<
   Info("Rolling back stack " + stack + " to record " + std::to_string(target->seq) + " (revision " +
        target->revision + ")");
   options.revision = target->revision;
-  options.trigger = "rollback";
+  options.trigger = Trigger::kRollback;
   options.prune = true;  // what the bad revision added goes too
   options.pin = true;
   return Deploy(std::move(spec), options);

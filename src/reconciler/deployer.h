@@ -38,6 +38,7 @@
 #include "reconciler/health.h"
 #include "reconciler/history.h"
 #include "reconciler/pin.h"
+#include "reconciler/policy.h"
 
 namespace stackctl::reconciler {
 
@@ -52,7 +53,7 @@ struct DeployOptions {
   // How long a removal waits for what it removed to leave the engine's lists.
   std::chrono::milliseconds removal_wait{std::chrono::seconds(60)};
   std::string revision = "manual";
-  std::string trigger = "cli";
+  Trigger trigger = Trigger::kCli;  // recorded in history and pins
   int secret_retention = 1;  // superseded secret/config versions kept for rollback
   size_t history_keep = 20;
   bool pin = false;  // mark the stack pinned (manual deploy/rollback)

@@ -379,7 +379,7 @@ TEST_F(DeployerTest, PinTakenWhileWaitingForTheLockIsRespected) {
   Deployer automatic(engine, clock_);
   auto o = Opts();
   o.respect_pin = true;
-  o.trigger = "poll";
+  o.trigger = Trigger::kPoll;
   fake_.ResetCalls();
   auto r = automatic.Deploy(MakeStack("app", "v2"), o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();

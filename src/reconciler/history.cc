@@ -144,7 +144,7 @@ Result<HistoryResult> ParseHistoryResult(const std::string& s) {
 }
 
 Json RecordToJson(HistoryRecord r) {
-  Json j = {{"seq", r.seq},         {"revision", r.revision},     {"trigger", r.trigger},
+  Json j = {{"seq", r.seq},         {"revision", r.revision},     {"trigger", std::string(TriggerName(r.trigger))},
             {"started_at", r.started_at}, {"finished_at", r.finished_at}, {"result", std::string(HistoryResultName(r.result))},
             {"message", r.message}, {"changes", r.changes}, {"still_removing", r.still_removing}};
   // Moved, not copied: the spec of a 1,000-service stack is megabytes as a DOM.
@@ -157,7 +157,9 @@ Result<HistoryRecord> RecordFromJson(const Json& j) {
     HistoryRecord r;
     r.seq = j.at("seq");
     r.revision = j.at("revision");
-    r.trigger = j.at("trigger");
+    Result<Trigger> trigger = ParseTrigger(j.at("trigger").get<std::string>());
+    if (!trigger.ok()) return trigger.status().WithPrefix("history record " + std::to_string(r.seq));
+    r.trigger = *trigger;
     r.started_at = j.at("started_at");
     r.finished_at = j.at("finished_at");
     Result<HistoryResult> result = ParseHistoryResult(j.at("result").get<std::string>());

@@ -25,6 +25,7 @@
 #include "common/status.h"
 #include "engineapi/engine.h"
 #include "model/stack.h"
+#include "reconciler/policy.h"
 
 namespace stackctl::reconciler {
 
@@ -39,7 +40,7 @@ Result<HistoryResult> ParseHistoryResult(const std::string& s);
 struct HistoryRecord {
   int64_t seq = 0;
   std::string revision;  // git commit, "manual", or "rollback-of:<seq>"
-  std::string trigger;   // "cli", "poll", "webhook", "api", "self-heal", "rollback"
+  Trigger trigger = Trigger::kCli;  // who asked for the deploy
   std::string started_at, finished_at;  // RFC 3339
   HistoryResult result = HistoryResult::kSucceeded;
   std::string message;

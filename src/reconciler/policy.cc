@@ -9,11 +9,38 @@ std::string_view TriggerName(Trigger t) {
     case Trigger::kWebhook: return "webhook";
     case Trigger::kApi: return "api";
     case Trigger::kDrift: return "drift";
+    case Trigger::kCli: return "cli";
+    case Trigger::kRollback: return "rollback";
   }
   return "?";
 }
 
+Result<Trigger> ParseTrigger(std::string_view name) {
+  for (Trigger t : {Trigger::kStart, Trigger::kPoll, Trigger::kWebhook, Trigger::kApi, Trigger::kDrift, Trigger::kCli,
+                    Trigger::kRollback}) {
+    if (TriggerName(t) == name) return t;
+  }
+  return InvalidArgument("trigger: unknown value \"" + std::string(name) +
+                         "\" (start, poll, webhook, api, drift, cli or rollback)");
+}
+
+bool IsManual(Trigger t) { return t == Trigger::kApi || t == Trigger::kCli || t == Trigger::kRollback; }
+
 Trigger RetryTrigger(Trigger t) { return t == Trigger::kApi ? Trigger::kPoll : t; }
+
+std::string_view ReconcileResultName(ReconcileResult r) {
+  switch (r) {
+    case ReconcileResult::kNone: return "";
+    case ReconcileResult::kInSync: return "in-sync";
+    case ReconcileResult::kSucceeded: return "succeeded";
+    case ReconcileResult::kFailed: return "failed";
+    case ReconcileResult::kRolledBack: return "rolled-back";
+    case ReconcileResult::kPinned: return "pinned";
+    case ReconcileResult::kOutOfSync: return "out-of-sync";
+    case ReconcileResult::kError: return "error";
+  }
+  return "";
+}
 
 std::string_view DecisionName(Decision d) {
   switch (d) {
@@ -37,7 +64,7 @@ std::string_view SyncStateName(SyncState s) {
 }
 
 ReconcilePlan DecideReconcile(Trigger trigger, const SyncOptions& options, bool commit_failed) {
-  if (trigger == Trigger::kApi) return {Decision::kDeploy, /*respect_pin=*/false};
+  if (IsManual(trigger)) return {Decision::kDeploy, /*respect_pin=*/false};
   if (commit_failed) return {Decision::kSkip, true};
   const bool deploy = trigger == Trigger::kDrift ? options.auto_sync && options.self_heal : options.auto_sync;
   return {deploy ? Decision::kDeploy : Decision::kCompare, true};

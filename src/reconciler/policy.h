@@ -4,7 +4,7 @@
 // only compare (report what is out of sync), or skip.
 //
 //   trigger                auto_sync  self_heal  failed before  -> decision
-//   api (explicit sync)    any        any        any               deploy, pin overridden
+//   api, cli, rollback     any        any        any               deploy, pin overridden
 //   start, poll, webhook   on         any        no                deploy, pin respected
 //   start, poll, webhook   off        any        no                compare
 //   drift                  on         on         no                deploy, pin respected
@@ -22,6 +22,8 @@
 
 #include <string_view>
 
+#include "common/status.h"
+
 namespace stackctl::reconciler {
 
 enum class Trigger {
@@ -30,10 +32,18 @@ enum class Trigger {
   kWebhook,  // a push webhook, then the same as a poll
   kApi,      // an explicit sync through the CI API (or the CLI)
   kDrift,    // an engine event or the periodic full check
+  kCli,      // `stackctl deploy` (manual, pins the stack)
+  kRollback, // `stackctl rollback` (manual, pins the stack)
 };
 
-// "start", "poll", "webhook", "api", "drift" (history records, logs, metrics).
+// "start", "poll", "webhook", "api", "drift", "cli", "rollback": the spelling
+// in history records and control records (pinned_by), logs and metrics.
 std::string_view TriggerName(Trigger t);
+// The inverse of TriggerName; kInvalidArgument naming the value otherwise.
+Result<Trigger> ParseTrigger(std::string_view name);
+// A person asked for this deploy (api, cli, rollback): it deploys whatever
+// the sync options say and overrides a pin.
+bool IsManual(Trigger t);
 
 // The trigger a retry of a failed attempt runs with. An API sync already
 // answered its caller; its retries are automatic, like a poll.
@@ -52,6 +62,16 @@ struct SyncOptions {
 // reconciled).
 enum class SyncState { kUnknown, kSynced, kOutOfSync, kProgressing, kFailed, kPinned };
 std::string_view SyncStateName(SyncState s);
+
+// How the controller's last reconcile of a stack ended (the API's
+// last_result and an operation's result): the Deployer's outcome when it ran
+// ("in-sync", "succeeded", "failed", "rolled-back", "pinned"), or
+// "out-of-sync" (compared only and found changes), "error" (a retryable
+// failure: the commit has no verdict yet); kNone ("") before the first.
+// A terminal failure before the Deployer ran (render, verification) is
+// kFailed, like a failed rollout: both wait for a new commit.
+enum class ReconcileResult { kNone, kInSync, kSucceeded, kFailed, kRolledBack, kPinned, kOutOfSync, kError };
+std::string_view ReconcileResultName(ReconcileResult r);
 
 enum class Decision { kDeploy, kCompare, kSkip };
 std::string_view DecisionName(Decision d);

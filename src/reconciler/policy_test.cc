@@ -22,6 +22,11 @@ TEST(ReconcilePolicy, Table) {
       {Trigger::kApi, true, true, false, D, false},
       {Trigger::kApi, false, false, true, D, false},
       {Trigger::kApi, true, false, true, D, false},
+      // So do the manual deploys of the CLI (they pin the stack).
+      {Trigger::kCli, false, false, false, D, false},
+      {Trigger::kCli, true, false, true, D, false},
+      {Trigger::kRollback, false, false, true, D, false},
+      {Trigger::kRollback, true, true, false, D, false},
       // New commits: auto_sync decides.
       {Trigger::kStart, true, false, false, D, true},
       {Trigger::kStart, false, true, false, C, true},

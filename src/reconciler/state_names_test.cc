@@ -49,5 +49,37 @@ TEST(HistoryResultTest, RoundTripsThroughTheRecordAndRejectsUnknownValues) {
             InvalidArgument("history record 4: result: unknown value \"exploded\" (succeeded, failed or rolled-back)"));
 }
 
+TEST(TriggerTest, RoundTripsThroughTheRecordAndRejectsUnknownValues) {
+  const std::pair<Trigger, const char*> names[] = {
+      {Trigger::kStart, "start"}, {Trigger::kPoll, "poll"}, {Trigger::kWebhook, "webhook"}, {Trigger::kApi, "api"},
+      {Trigger::kDrift, "drift"}, {Trigger::kCli, "cli"},   {Trigger::kRollback, "rollback"}};
+  for (const auto& [t, name] : names) {
+    EXPECT_EQ(TriggerName(t), name);
+    EXPECT_EQ(*ParseTrigger(name), t);
+  }
+  EXPECT_EQ(ParseTrigger("self-heal").status(),
+            InvalidArgument("trigger: unknown value \"self-heal\" (start, poll, webhook, api, drift, cli or rollback)"));
+
+  HistoryRecord rec;
+  rec.seq = 9;
+  rec.trigger = Trigger::kRollback;
+  Json j = RecordToJson(rec);
+  EXPECT_EQ(j["trigger"], "rollback");
+  EXPECT_EQ(RecordFromJson(j)->trigger, Trigger::kRollback);
+  j["trigger"] = "cron";
+  EXPECT_EQ(RecordFromJson(j).status(),
+            InvalidArgument("history record 9: trigger: unknown value \"cron\" (start, poll, webhook, api, drift, cli or "
+                            "rollback)"));
+}
+
+TEST(ReconcileResultTest, WireNames) {
+  using R = ReconcileResult;
+  const std::pair<R, const char*> names[] = {{R::kNone, ""},           {R::kInSync, "in-sync"},
+                                             {R::kSucceeded, "succeeded"}, {R::kFailed, "failed"},
+                                             {R::kRolledBack, "rolled-back"}, {R::kPinned, "pinned"},
+                                             {R::kOutOfSync, "out-of-sync"}, {R::kError, "error"}};
+  for (const auto& [r, name] : names) EXPECT_EQ(ReconcileResultName(r), name);
+}
+
 }  // namespace
 }  // namespace stackctl::reconciler

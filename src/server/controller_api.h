@@ -46,7 +46,8 @@ struct StackView {
   bool repository_stale = false;
   reconciler::SyncState sync = reconciler::SyncState::kUnknown;
   reconciler::StackHealth health = reconciler::StackHealth::kUnknown;  // from the swarm in GetStack
-  std::string last_result, last_error, last_sync_time;
+  reconciler::ReconcileResult last_result = reconciler::ReconcileResult::kNone;
+  std::string last_error, last_sync_time;
   std::vector<std::string> out_of_sync;  // pending changes when not applied
   bool auto_sync = false, self_heal = false, prune = false;
 
@@ -70,7 +71,7 @@ inline std::string_view OperationStateName(OperationState s) {
 
 // What a finished reconcile reports to the operations waiting on it.
 struct OperationReport {
-  std::string result;   // the reconcile's outcome ("succeeded", "in-sync", "out-of-sync", ...)
+  reconciler::ReconcileResult result = reconciler::ReconcileResult::kNone;
   std::string message;
   int64_t history_seq = 0;  // 0: no history record written
   std::vector<std::string> changes;

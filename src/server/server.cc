@@ -53,7 +53,7 @@ Json StackJson(const StackView& s) {
             {"repository_stale", s.repository_stale},
             {"sync", std::string(reconciler::SyncStateName(s.sync))},
             {"health", std::string(reconciler::StackHealthName(s.health))},
-            {"last_result", s.last_result},
+            {"last_result", std::string(reconciler::ReconcileResultName(s.last_result))},
             {"last_error", s.last_error},
             {"last_sync_time", s.last_sync_time},
             {"out_of_sync", s.out_of_sync},
@@ -80,7 +80,7 @@ Json OperationJson(const Operation& op) {
             {"created_at", op.created_at}};
   if (!op.finished_at.empty()) j["finished_at"] = op.finished_at;
   if (op.report) {
-    j["result"] = op.report->result;
+    j["result"] = std::string(reconciler::ReconcileResultName(op.report->result));
     j["message"] = op.report->message;
     j["history_seq"] = op.report->history_seq;
     j["changes"] = op.report->changes;

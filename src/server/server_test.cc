@@ -448,7 +448,7 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
                                      {"state", "pending"}, {"created_at", "t0"}}));
   op.state = OperationState::kSucceeded;
   op.finished_at = "t1";
-  op.report = OperationReport{"succeeded", "2 services updated", 4, {"service web_app: update"},
+  op.report = OperationReport{reconciler::ReconcileResult::kSucceeded, "2 services updated", 4, {"service web_app: update"},
                               {"network web_old"}};
   EXPECT_EQ(OperationJson(op), (Json{{"id", "op-2"}, {"stack", "web"}, {"revision", "abc"},
                                      {"state", "succeeded"}, {"created_at", "t0"}, {"finished_at", "t1"},
