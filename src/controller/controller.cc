@@ -572,13 +572,13 @@ void Controller::Reconcile(const Request& r) {
     s.last_sync_time = FormatRfc3339(clock_.Now());
     s.last_result = rep.outcome;
     s.out_of_sync.clear();
+    s.last_error.clear();  // this reconcile ran to its end; a failed rollout sets it below
     s.failures = 0;
     s.sync = rep.sync;
     if (rep.sync == reconciler::SyncState::kPinned || rep.sync == reconciler::SyncState::kOutOfSync) {
       s.out_of_sync = rep.pending;
     } else if (rep.ok) {
       s.health = reconciler::StackHealth::kHealthy;
-      s.last_error.clear();
       s.applied_commit = commit;
       s.failed_commit.clear();
     } else {

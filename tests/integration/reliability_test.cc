@@ -13,8 +13,11 @@
 //   SIGUSR1) and a service is changed by hand while no event stream runs: the
 //   next stream resumes from the last event seen (`since`), the engine replays
 //   the change, and self_heal reverts it within seconds.
+// - With self_heal off, a drift check that fails on an engine error (the
+//   proxy answers 503 to the services list) is retried as a drift check, so
+//   the manual change is reported and kept, never reverted by the retry.
 //
-// The three take about two minutes together on two cores.
+// The four take about two and a half minutes together on two cores.
 #include <unistd.h>
 
 #include <chrono>
@@ -317,6 +320,62 @@ TEST_F(ReliabilityTest, AChangeMadeWhileTheEventStreamIsDownIsRevertedWithinSeco
   // The controller's deploy that reverted it ends once the service converged.
   EXPECT_TRUE(WaitFor([&] { return deploys() == deploys_before + 1; }, 60))
       << ctl_->Api("GET", "/api/v1/stacks/" + stack + "/history").second << ctl_->Log();
+}
+
+// Issue 17: a retry after an engine hiccup kept no trigger and deployed with
+// auto_sync on, undoing a `docker service update` that self_heal: false keeps.
+TEST_F(ReliabilityTest, AFailedDriftCheckIsRetriedAsADriftCheckAndKeepsTheManualChange) {
+  const std::string stack = "keep" + id_;
+  stacks_.push_back(stack);
+  InitRepo();
+  std::string c1 = Commit(1, 1);
+  EngineProxy pc(tb_, dir_, "pk");
+  StartStackctld(pc.host(), stack, /*self_heal=*/false);
+  ASSERT_TRUE(WaitFor([&] { return SyncedOn(stack, c1); }, 120)) << ctl_->Stack(stack).dump() << ctl_->Log();
+  auto history_size = [&] {
+    auto [status, body] = ctl_->Api("GET", "/api/v1/stacks/" + stack + "/history");
+    EXPECT_EQ(status, 200) << body;
+    Json j = Json::parse(body, nullptr, false);
+    return j.is_object() && j.contains("history") ? j["history"].size() : size_t{0};
+  };
+  ASSERT_EQ(history_size(), 1u);
+  // Past the echo window of the first deploy and the check it schedules.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+
+  // Every services list fails until the faults are cleared; the engine's
+  // event of the manual change still reaches the controller.
+  size_t mark = pc.Mark();
+  pc.SetFaults("GET /services(\\?|$) 503\n");
+  tb_.Docker("service update --detach --no-resolve-image --env-add GEN=manual " + stack + "_s0");
+  ASSERT_EQ(Gens(stack), AllGen(stack, 1, "manual"));
+  auto faulted = [&] {
+    int n = 0;
+    for (const auto& c : pc.CallsSince(mark)) n += c.method == "GET" && c.target.find("/services") != std::string::npos;
+    return n;
+  };
+  // The drift check and at least one retry (backoff 1 s, 2 s) failed.
+  auto field = [&](const char* key) {
+    Json j = ctl_->Stack(stack);
+    return j.is_object() ? j.value(key, "") : std::string();
+  };
+  ASSERT_TRUE(WaitFor([&] { return faulted() >= 2 && field("last_result") == "error"; }, 60))
+      << ctl_->Stack(stack).dump() << "\n" << ReadFile(dir_ + "/pk.log").substr(mark) << ctl_->Log();
+  EXPECT_THAT(ReadFile(dir_ + "/pk.log").substr(mark), HasSubstr("503 injected"));
+  pc.SetFaults("");
+
+  // The next retry compares only: the change is reported, not reverted.
+  ASSERT_TRUE(WaitFor([&] { return field("sync") == "OutOfSync"; }, 60))
+      << ctl_->Stack(stack).dump() << ctl_->Log();
+  Json st = ctl_->Stack(stack);
+  EXPECT_EQ(st.value("last_result", ""), "out-of-sync") << st.dump();
+  EXPECT_THAT(st["out_of_sync"].dump(), HasSubstr("service " + stack + "_s0: update")) << st.dump();
+  EXPECT_THAT(st.value("last_error", ""), ::testing::IsEmpty()) << st.dump();
+  EXPECT_EQ(Gens(stack), AllGen(stack, 1, "manual"));
+  for (const auto& c : pc.CallsSince(mark)) {
+    EXPECT_FALSE(c.write() && c.target.find("/services/") != std::string::npos) << c.method << " " << c.target;
+  }
+  EXPECT_EQ(history_size(), 1u);
+  EXPECT_THAT(ctl_->Log(), HasSubstr("(drift)"));
 }
 
 }  // namespace
