@@ -20,6 +20,8 @@ constexpr std::chrono::seconds kEchoWindow{2};
 constexpr std::chrono::seconds kStreamUpAtLeast{1};
 // After such a failure every stack is checked this long after re-subscribing.
 constexpr std::chrono::seconds kResyncDelay{1};
+// A new event stream is asked for this long after one ended (by the Clock).
+constexpr std::chrono::seconds kResubscribeDelay{2};
 // A repository failing for longer than this many poll intervals is stale.
 constexpr int kStalePolls = 3;
 // The interval for that of a repository that is not polled (webhooks only).
@@ -342,7 +344,7 @@ void Controller::EventLoop() {
     }
     const int64_t since = last_seen;
     bool first = true;
-    auto subscribed = std::chrono::steady_clock::now();
+    const auto subscribed = clock_.Steady();
     Status st = engine_.StreamEvents(
         f, since,
         [&](const Json& ev) {
@@ -376,9 +378,14 @@ void Controller::EventLoop() {
     // The next stream resumes from the last event seen. Without one there is
     // no time to resume from: a stream that was up may have lost events (a
     // refused connection has not).
-    lost_events = last_seen == 0 && std::chrono::steady_clock::now() - subscribed >= kStreamUpAtLeast;
+    lost_events = last_seen == 0 && clock_.Steady() - subscribed >= kStreamUpAtLeast;
+    // Waits on the Clock, in short real slices, so tests on a FakeClock move
+    // past the delay by advancing it.
+    const auto resubscribe_at = clock_.Steady() + kResubscribeDelay;
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(2), [&] { return stop_.load(); });
+    while (!stop_ && clock_.Steady() < resubscribe_at) {
+      cv_.wait_for(l, std::chrono::milliseconds(100), [&] { return stop_.load(); });
+    }
   }
 }
 

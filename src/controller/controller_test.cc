@@ -93,6 +93,7 @@ class BreakableEvents : public engine::EngineWrapper {
     {
       std::lock_guard<std::mutex> l(mu_);
       since_.push_back(since_nano);
+      timeouts_.push_back(timeout_ms);
     }
     ++streams_;
     // Fake event times are unique: resuming at the last one + 1 ns skips it.
@@ -100,13 +101,19 @@ class BreakableEvents : public engine::EngineWrapper {
     if (cursor == 0) {
       auto events = fake_.Events();
       cursor = events.empty() ? 1 : engine::EventTimeNano(events.back()) + 1;
+      // A new stream starts after the newest event: those before count as handled.
+      int64_t handled = delivered_;
+      while (handled < cursor - 1 && !delivered_.compare_exchange_weak(handled, cursor - 1)) {
+      }
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
       bool more = true;
       Status st = target().StreamEvents(filters, cursor, [&](const Json& e) {
         cursor = engine::EventTimeNano(e) + 1;
-        return more = on_event(e);
+        more = on_event(e);
+        delivered_ = engine::EventTimeNano(e);
+        return more;
       }, 50, cancel);
       if (!st.ok() || !more || (cancel && *cancel)) return st;
       if (cut_.exchange(false)) {
@@ -121,13 +128,21 @@ class BreakableEvents : public engine::EngineWrapper {
     std::lock_guard<std::mutex> l(mu_);
     return since_;
   }
+  // The timeout each stream was asked with (0: until it breaks).
+  std::vector<int64_t> Timeouts() {
+    std::lock_guard<std::mutex> l(mu_);
+    return timeouts_;
+  }
   std::atomic<int> streams_{0}, cuts_{0};
+  // Time of the last event the controller was handed (or skipped as older
+  // than its first stream).
+  std::atomic<int64_t> delivered_{0};
 
  private:
   engine::FakeEngine& fake_;
   std::atomic<bool> cut_{false};
   std::mutex mu_;
-  std::vector<int64_t> since_;
+  std::vector<int64_t> since_, timeouts_;
 };
 
 class ControllerTest : public ::testing::Test {
@@ -185,6 +200,33 @@ class ControllerTest : public ::testing::Test {
   }
   bool Subscribed() {
     return Eventually([&] { return fake_.Calls("StreamEvents") > 0; }, std::chrono::seconds(2));
+  }
+  // Event tests run on the FakeClock: moving it past the echo window of the
+  // start-up reconciles and running the due work replaces waiting for it.
+  void PastTheEchoWindow() {
+    // The events of the start-up deploys first reach the controller (a check
+    // is deferred to the window's end), then the window ends.
+    ASSERT_TRUE(Delivered());
+    fake_clock_.Advance(std::chrono::seconds(3));
+    ctl_->RunDueWork();
+    ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  }
+  // The newest event of the fake engine has reached the controller.
+  bool Delivered() {
+    const int64_t newest = engine::EventTimeNano(fake_.Events().back());
+    return Eventually([&] { return engine_.delivered_ >= newest; }, std::chrono::seconds(5));
+  }
+  // Ends the current stream and waits until the controller saw it end.
+  bool CutTheStream() {
+    const int cuts = engine_.cuts_;
+    engine_.Cut();
+    return Eventually([&] { return engine_.cuts_ > cuts; }, std::chrono::seconds(2));
+  }
+  // Moves the clock past the resubscribe delay; true once the next stream runs.
+  bool Resubscribed() {
+    const int streams = engine_.streams_;
+    fake_clock_.Advance(std::chrono::seconds(3));
+    return Eventually([&] { return engine_.streams_ > streams; }, std::chrono::seconds(5));
   }
   bool Reverted(const std::string& svc) {
     return Eventually([&] { return Image(svc) == "app:1"; }, std::chrono::seconds(10));
@@ -567,12 +609,17 @@ TEST_F(ControllerTest, DriftIsRevertedWithSelfHeal) {
 
 TEST_F(ControllerTest, AChangeRightAfterAReconcileIsStillSeenThroughEvents) {
   watch_events_ = true;
+  use_fake_clock_ = true;
   Start(/*self_heal=*/true);
   // Events are only delivered once the event loop has subscribed.
   ASSERT_TRUE(Subscribed());
   // The start-up deploy's own events and this manual change fall in the echo
   // window after the reconcile: one check runs when the window ends.
   Tamper(fake_, "a_app");
+  ASSERT_TRUE(Delivered());
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Image("a_app"), "manual:1");  // not checked inside the window
+  PastTheEchoWindow();
   EXPECT_TRUE(Reverted("a_app")) << "the deferred drift check never ran";
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
@@ -581,11 +628,17 @@ TEST_F(ControllerTest, AChangeRightAfterAReconcileIsStillSeenThroughEvents) {
 
 TEST_F(ControllerTest, OneEventStreamStaysSubscribedAndStopEndsIt) {
   watch_events_ = true;
+  use_fake_clock_ = true;
   Start();
   ASSERT_TRUE(Subscribed());
   ASSERT_EQ(engine_.streams_, 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  EXPECT_EQ(engine_.streams_, 1);  // no re-subscription: nothing falls between two streams
+  // One stream, asked without a timeout: it is not re-subscribed on a
+  // schedule, so nothing falls between two streams.
+  EXPECT_THAT(engine_.Timeouts(), ::testing::ElementsAre(0));
+  fake_clock_.Advance(std::chrono::hours(2));  // past the periodic full check too
+  ctl_->RunDueWork();
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(engine_.streams_, 1);
   auto t0 = std::chrono::steady_clock::now();
   ctl_->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
@@ -596,18 +649,18 @@ TEST_F(ControllerTest, OneEventStreamStaysSubscribedAndStopEndsIt) {
 // stack is checked.
 TEST_F(ControllerTest, ABrokenEventStreamResumesFromTheLastEventSeen) {
   watch_events_ = true;
+  use_fake_clock_ = true;
   Start(/*self_heal=*/true);
   ASSERT_TRUE(Subscribed());
-  std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // past the start-up echo window
-  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  PastTheEchoWindow();
   // An event of no stack after the subscription: a time to resume from.
   ASSERT_TRUE(fake_.CreateObject(engine::Kind::kConfig, {{"Name", "unrelated"}, {"Data", ""}}).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(Delivered());
   const int64_t last_seen = engine::EventTimeNano(fake_.Events().back());
   const double b_checks = metrics_.reconcile_total.With({"b", "noop"}).Value();
-  engine_.Cut();
-  ASSERT_TRUE(Eventually([&] { return engine_.cuts_ > 0; }, std::chrono::seconds(2)));
+  ASSERT_TRUE(CutTheStream());
   Tamper(fake_, "a_app");  // while no stream runs
+  ASSERT_TRUE(Resubscribed());
   EXPECT_TRUE(Reverted("a_app")) << "the gap's event was not replayed";
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_THAT(engine_.Since(), ::testing::ElementsAre(0, last_seen));
@@ -619,41 +672,47 @@ TEST_F(ControllerTest, ABrokenEventStreamResumesFromTheLastEventSeen) {
 // the replay starts later, so every stack is checked once.
 TEST_F(ControllerTest, AResumeThatMissesTheLastEventSeenChecksEveryStack) {
   watch_events_ = true;
+  use_fake_clock_ = true;
   Start(/*self_heal=*/true);
   ASSERT_TRUE(Subscribed());
-  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
-  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  PastTheEchoWindow();
   ASSERT_TRUE(fake_.CreateObject(engine::Kind::kConfig, {{"Name", "unrelated"}, {"Data", ""}}).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(Delivered());
   const int64_t last_seen = engine::EventTimeNano(fake_.Events().back());
   const double b_checks = metrics_.reconcile_total.With({"b", "noop"}).Value();
-  engine_.Cut();
-  ASSERT_TRUE(Eventually([&] { return engine_.cuts_ > 0; }, std::chrono::seconds(2)));
+  ASSERT_TRUE(CutTheStream());
   fake_.DropEventsBefore(fake_.Events().size());  // everything up to now is forgotten
   Tamper(fake_, "a_app");
+  ASSERT_TRUE(Resubscribed());
   EXPECT_TRUE(Reverted("a_app"));
-  ASSERT_TRUE(Eventually([&] { return metrics_.reconcile_total.With({"b", "noop"}).Value() > b_checks; },
-                         std::chrono::seconds(10)))
-      << "b was not checked";
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  // Every stack's check is due a moment after the new stream subscribed.
+  fake_clock_.Advance(std::chrono::seconds(2));
+  ctl_->RunDueWork();
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_GT(metrics_.reconcile_total.With({"b", "noop"}).Value(), b_checks) << "b was not checked";
   EXPECT_THAT(engine_.Since(), ::testing::ElementsAre(0, last_seen));  // it did resume
   EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 0);
 }
 
 TEST_F(ControllerTest, ChangesWhileTheEventStreamWasDownAreCheckedOnceItIsBack) {
   watch_events_ = true;
+  use_fake_clock_ = true;
   Start(/*self_heal=*/true);
   ASSERT_TRUE(Subscribed());
-  // Past the start-up echo window and the one check it schedules.
-  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
-  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
-  engine_.Cut();
-  ASSERT_TRUE(Eventually([&] { return engine_.cuts_ > 0; }, std::chrono::seconds(2)));
+  // Past the start-up echo window and the one check it schedules; the
+  // stream has now been up long enough that it may have missed events.
+  PastTheEchoWindow();
+  ASSERT_TRUE(CutTheStream());
   ASSERT_EQ(engine_.cuts_, 1);
   // Nobody listens now: the event of this change is lost for good.
   Tamper(fake_, "a_app");
-  EXPECT_TRUE(Reverted("a_app")) << "no check after the stream came back";
+  ASSERT_TRUE(Resubscribed());
   EXPECT_EQ(engine_.streams_, 2);
+  // Every stack's check is due a moment after the new stream subscribed.
+  fake_clock_.Advance(std::chrono::seconds(2));
+  ctl_->RunDueWork();
+  EXPECT_TRUE(Reverted("a_app")) << "no check after the stream came back";
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(metrics_.drift_detected_total.With({"a"}).Value(), 1);
   EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 0);  // checked, and in sync
