@@ -738,8 +738,8 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
   std::vector<std::string> warnings;
   {
     // Fast path: nothing to do means no lock and no write at all.
+    // The warnings are the result's (the CLI prints them once), not progress.
     ASSIGN_OR_RETURN(LiveState live, Render(&desired, options.images, std::move(read), &warnings));
-    for (const auto& w : warnings) Info("Warning: " + w);
     ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
     StackControl control = ControlFromObject(live.control);
     if (options.respect_pin && control.pinned) return Pinned(desired.name, control, std::move(diff), warnings);
@@ -764,6 +764,7 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
   if (diff.InSync()) {
     DeployResult r;
     r.diff = std::move(diff);
+    r.warnings = std::move(warnings);
     r.message = "stack " + desired.name + " is in sync";
     StackControl control = ControlFromObject(live.control);
     if (NeedsPin(control, options)) {
