@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""bench.py OUT_DIR [--quick] [--reps N] [--replicas R] [--tools docker,stackctl]
-                 [--parts stacks,render,stackctld]
+"""bench.py OUT_DIR [--quick] [--sizes 10,100,300] [--reps N] [--replicas R]
+                 [--tools docker,stackctl] [--parts stacks,render,stackctld,noop,scale]
 
 The benchmark driver; bench/run.sh runs it inside a fresh test bed (it reads
 the STACKCTL_TEST_* variables of tests/testbed/up.sh and STACKCTL_BIN_DIR).
@@ -17,6 +17,16 @@ the STACKCTL_TEST_* variables of tests/testbed/up.sh and STACKCTL_BIN_DIR).
    peak RSS (VmHWM) and RSS once synced; then a commit changing one service and
    a generic HMAC webhook: time from the POST to the first engine write the
    proxy sees.
+4. noop: the no-op of 300 services against its floor, all straight on the
+   engine's socket (no proxy): `stackctl deploy --resolve-image never`, the
+   render alone (`stackctl render`), the four list calls a no-op needs sent at
+   once by curl, `docker stack deploy --resolve-image never`; and the no-op
+   with the default resolution (`changed`) of a stack whose image no registry
+   knows (local/busybox:1, imported into the engine).
+5. scale: `stackctld` with one repository of 50 stacks of 20 services: time
+   to sync them all, the Engine API calls of the periodic full check (every
+   3 minutes, so this part waits for one), CPU while idle, RSS, and a
+   webhook to the first write for one stack while the other 49 are idle.
 
 Writes OUT_DIR/results.json and OUT_DIR/results.md (the table) and prints the
 table. Every wait is bounded; a missed bound is reported as a failure.
@@ -31,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -102,7 +113,7 @@ def direct_docker(*args):
                           stdout=subprocess.PIPE, text=True, timeout=120).stdout
 
 
-def generate_stack(path, n, replicas, gen_of_first=1):
+def generate_stack(path, n, replicas, gen_of_first=1, image=IMAGE):
     """A compose file of n services; service 0's BENCH_GEN is gen_of_first."""
     nets = max(1, min(5, n // 50))
     os.makedirs(path, exist_ok=True)
@@ -119,7 +130,7 @@ def generate_stack(path, n, replicas, gen_of_first=1):
         gen = gen_of_first if i == 0 else 1
         out += [
             "  svc%04d:" % i,
-            "    image: %s" % IMAGE,
+            "    image: %s" % image,
             "    command: [\"sleep\", \"86400\"]",
             "    environment:",
             "      BENCH_INDEX: \"%d\"" % i,
@@ -263,23 +274,24 @@ def git(repo, *args):
                    + list(args), check=True, stdout=subprocess.DEVNULL, timeout=60)
 
 
-def bench_stackctld(work, proxy, n, replicas):
-    repo = os.path.join(work, "repo")
-    generate_stack(os.path.join(repo, "big"), n, replicas, 1)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "big stack")
-    ctl = os.path.join(work, "ctl")
-    os.makedirs(ctl, exist_ok=True)
-    token = hashlib.sha256(os.urandom(16)).hexdigest()
-    secret = hashlib.sha256(os.urandom(16)).hexdigest()
-    for name, value in (("api-token", token), ("hook-secret", secret)):
-        with open(os.path.join(ctl, name), "w") as f:
-            f.write(value + "\n")
-    port = 9190
-    cfg = os.path.join(ctl, "stackctld.yml")
-    with open(cfg, "w") as f:
-        f.write("""engine: {host: "%s"}
+class Stackctld:
+    """A stackctld following one file:// Git repository (branch main, polled
+    hourly: webhooks drive it), its engine reached through the proxy, with an
+    API token and a generic HMAC webhook secret. `stacks` maps stack name ->
+    path in the repository."""
+
+    def __init__(self, work, repo, stacks, proxy, port):
+        self.repo, self.port = repo, port
+        ctl = os.path.join(work, "ctl-%d" % port)
+        os.makedirs(ctl, exist_ok=True)
+        self.token = hashlib.sha256(os.urandom(16)).hexdigest()
+        self.secret = hashlib.sha256(os.urandom(16)).hexdigest()
+        for name, value in (("api-token", self.token), ("hook-secret", self.secret)):
+            with open(os.path.join(ctl, name), "w") as f:
+                f.write(value + "\n")
+        cfg = os.path.join(ctl, "stackctld.yml")
+        with open(cfg, "w") as f:
+            f.write("""engine: {host: "%s"}
 state_dir: %s/state
 log: {level: info, format: text}
 http: {listen: "127.0.0.1:%d", api_token_file: %s/api-token}
@@ -289,79 +301,111 @@ repositories:
   - {name: bench, url: "file://%s", branch: main, poll_interval: 1h}
 defaults: {auto_sync: true, prune: true, self_heal: false, timeout: 10m, rollout: {parallelism: 0}}
 stacks:
-  - {name: big, repository: bench, path: big}
 """ % (proxy.host(), ctl, port, ctl, ctl, repo))
-    logf = open(os.path.join(TESTBED, "logs", "bench-stackctld.log"), "w")
-    d = subprocess.Popen([STACKCTLD, "-c", cfg], stdout=logf, stderr=subprocess.STDOUT)
-    with open(os.path.join(TESTBED, "pids", "bench-stackctld.pid"), "w") as f:
-        f.write(str(d.pid))
+            for name, path in sorted(stacks.items()):
+                f.write("  - {name: %s, repository: bench, path: %s}\n" % (name, path))
+        self.logf = open(os.path.join(TESTBED, "logs", "bench-stackctld-%d.log" % port), "w")
+        self.proc = subprocess.Popen([STACKCTLD, "-c", cfg], stdout=self.logf, stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
+        with open(os.path.join(TESTBED, "pids", "bench-stackctld-%d.pid" % port), "w") as f:
+            f.write(str(self.pid))
 
-    def api(path, data=None, headers=None):
-        req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data,
-                                     headers=headers or {"Authorization": "Bearer " + token})
+    def api(self, path, data=None, headers=None):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=data,
+                                     headers=headers or {"Authorization": "Bearer " + self.token})
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, r.read()
 
-    def synced(rev):
+    def synced(self, names, rev):
+        """True when every stack of `names` is Synced at commit `rev`."""
         try:
-            _, body = api("/api/v1/stacks")
+            _, body = self.api("/api/v1/stacks")
         except OSError:
             return False
-        for s in json.loads(body).get("stacks", []):
-            if s.get("name") == "big" and s.get("sync") == "Synced" and \
-                    s.get("revision", "").startswith(rev[:12]):
-                return True
-        return False
+        done = {s.get("name") for s in json.loads(body).get("stacks", [])
+                if s.get("sync") == "Synced" and s.get("revision", "").startswith(rev[:12])}
+        return set(names) <= done
 
-    def head():
-        return subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], check=True,
-                              stdout=subprocess.PIPE, text=True).stdout.strip()
+    def wait_synced(self, names, rev, timeout, what):
+        deadline = time.monotonic() + timeout
+        while not self.synced(names, rev):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("stackctld did not sync %s (see %s)" % (what, self.logf.name))
+            time.sleep(0.2)
 
+    def webhook(self, rev):
+        body = json.dumps({"repository": "file://" + self.repo, "ref": "refs/heads/main",
+                           "commit": rev}).encode()
+        sig = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        status, _ = self.api("/hooks/generic", data=body, headers={
+            "Content-Type": "application/json", "X-Signature": sig, "X-Event": "push"})
+        if status not in (200, 202, 204):
+            raise RuntimeError("webhook answered %d" % status)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.logf.close()
+
+
+def head(repo):
+    return subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], check=True,
+                          stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
+def new_repo(repo, what):
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", what)
+
+
+def webhook_latencies(d, proxy, repo, stack, regenerate, rounds=(2, 3, 4)):
+    """Per round: `regenerate(gen)` changes one service of `stack` in Git, a
+    commit, a webhook; once the stack is synced at that commit: the time from
+    the POST to the first engine write the proxy saw, to the first service
+    write, and the writes made."""
+    latencies, update_latencies, writes_made = [], [], []
+    for gen in rounds:
+        regenerate(gen)
+        git(repo, "commit", "-qam", "gen %d" % gen)
+        rev = head(repo)
+        m = proxy.mark()
+        t_post = time.monotonic()
+        d.webhook(rev)
+        d.wait_synced([stack], rev, 120, stack + " after the webhook")
+        lines = proxy.lines_since(m)
+        svc_writes = [l for l in lines if l[1] in WRITE_METHODS and "/services/" in l[2]]
+        writes = [l for l in lines if l[1] in WRITE_METHODS]
+        if not writes:
+            raise RuntimeError("no engine write after the webhook")
+        latencies.append(writes[0][0] - t_post)
+        update_latencies.append(svc_writes[0][0] - t_post if svc_writes else float("nan"))
+        writes_made.append(writes)
+        log("webhook gen %d: first write %.3fs (%s %s), service write %.3fs, %d writes" %
+            (gen, latencies[-1], writes[0][1], writes[0][2], update_latencies[-1], len(writes)))
+    return latencies, update_latencies, writes_made
+
+
+def bench_stackctld(work, proxy, n, replicas):
+    repo = os.path.join(work, "repo")
+    generate_stack(os.path.join(repo, "big"), n, replicas, 1)
+    new_repo(repo, "big stack")
+    d = Stackctld(work, repo, {"big": "big"}, proxy, 9190)
     try:
-        rev = head()
         t0 = time.monotonic()
-        deadline = t0 + 600
-        while not synced(rev):
-            if d.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("stackctld did not sync %d services (see %s)" % (n, logf.name))
-            time.sleep(0.5)
+        d.wait_synced(["big"], head(repo), 600, "%d services" % n)
         first_sync = time.monotonic() - t0
         hwm_sync = proc_status(d.pid, "VmHWM")
         time.sleep(5)
         rss_idle = proc_status(d.pid, "VmRSS")
         log("stackctld %d services: synced in %.1fs, peak %.1f MiB, idle %.1f MiB" %
             (n, first_sync, hwm_sync, rss_idle))
-
         # One service changes in Git; a generic webhook announces it.
-        latencies, update_latencies = [], []
-        for gen in (2, 3, 4):
-            generate_stack(os.path.join(repo, "big"), n, replicas, gen)
-            git(repo, "commit", "-qam", "svc0000 gen %d" % gen)
-            rev = head()
-            body = json.dumps({"repository": "file://" + repo, "ref": "refs/heads/main",
-                               "commit": rev}).encode()
-            sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            m = proxy.mark()
-            t_post = time.monotonic()
-            status, _ = api("/hooks/generic", data=body, headers={
-                "Content-Type": "application/json", "X-Signature": sig, "X-Event": "push"})
-            if status not in (200, 202, 204):
-                raise RuntimeError("webhook answered %d" % status)
-            deadline = time.monotonic() + 120
-            while not synced(rev):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("stackctld did not sync after the webhook")
-                time.sleep(0.2)
-            lines = proxy.lines_since(m)
-            writes = [l for l in lines if l[1] in WRITE_METHODS]
-            svc_writes = [l for l in writes if "/services/" in l[2]]
-            if not writes:
-                raise RuntimeError("no engine write after the webhook")
-            latencies.append(writes[0][0] - t_post)
-            update_latencies.append(svc_writes[0][0] - t_post if svc_writes else float("nan"))
-            log("webhook gen %d: first write %.3fs (%s %s), service write %.3fs, %d writes" %
-                (gen, latencies[-1], writes[0][1], writes[0][2], update_latencies[-1],
-                 len(writes)))
+        latencies, update_latencies, _ = webhook_latencies(
+            d, proxy, repo, "big", lambda gen: generate_stack(os.path.join(repo, "big"), n, replicas, gen))
         hwm = proc_status(d.pid, "VmHWM")
         rss = proc_status(d.pid, "VmRSS")
         return {"services": n, "first_sync_seconds": first_sync,
@@ -371,12 +415,172 @@ stacks:
                 "webhook_to_first_write_all": [round(x, 4) for x in latencies],
                 "webhook_to_service_update_seconds": statistics.median(update_latencies)}
     finally:
-        d.terminate()
-        try:
-            d.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            d.kill()
-        logf.close()
+        d.stop()
+
+
+def proc_cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def engine_floor(stack):
+    """The four list calls a no-op needs (services and configs filtered by the
+    stack's label, networks, secrets), sent at once by curl on the engine's
+    socket: seconds until the last one has answered."""
+    flt = urllib.parse.quote(json.dumps({"label": ["com.docker.stack.namespace=" + stack]}))
+    base = "http://localhost/v1.41"
+    urls = [base + "/services?filters=" + flt, base + "/networks", base + "/secrets",
+            base + "/configs?filters=" + flt]
+    t0 = time.monotonic()
+    procs = [subprocess.Popen(["curl", "-sSf", "-o", "/dev/null", "--unix-socket", ENGINE_SOCK, u])
+             for u in urls]
+    if any(p.wait() != 0 for p in procs):
+        raise RuntimeError("curl on the engine socket failed")
+    return time.monotonic() - t0
+
+
+def bench_noop(work, proxy, n, reps, replicas):
+    """The no-op of n services against render + engine floor and docker, and
+    the default-resolution no-op of an image no registry knows."""
+    compose = generate_stack(os.path.join(work, "noop%d" % n), n, replicas)
+    local = generate_stack(os.path.join(work, "noop%d-local" % n), n, replicas, image="local/busybox:1")
+    direct = dict(os.environ, DOCKER_HOST="unix://" + ENGINE_SOCK)
+    direct.pop("DOCKER_TLS_VERIFY", None)
+    never, docker, unknown = "n%ds" % n, "n%dd" % n, "n%du" % n
+    sdeploy = lambda f, st, *extra: [STACKCTL, "deploy", "--detach", *extra, "-c", f, st]
+    ddeploy = [DOCKER, "stack", "deploy", "--resolve-image", "never", "-c", compose, docker]
+    first = {}
+    first["docker"], _ = run(ddeploy, env=direct)
+    first["stackctl"], _ = run(sdeploy(compose, never, "--resolve-image", "never"), env=direct)
+    first["stackctl, default resolution, unknown image"], p = run(sdeploy(local, unknown), env=direct)
+    unknown_warnings = [l for l in p.stdout.splitlines() if "could not be pinned" in l]
+    times = {k: [] for k in ("docker no-op", "stackctl no-op", "render", "engine floor",
+                             "stackctl no-op, default resolution, unknown image")}
+    for rep in range(reps):
+        steps = [
+            ("docker no-op", lambda: run(ddeploy, env=direct)[0]),
+            ("stackctl no-op", lambda: run(sdeploy(compose, never, "--resolve-image", "never"),
+                                           env=direct)[0]),
+            ("render", lambda: render_seconds(compose, never)),
+            ("engine floor", lambda: engine_floor(never)),
+            ("stackctl no-op, default resolution, unknown image",
+             lambda: run(sdeploy(local, unknown), env=direct)[0]),
+        ]
+        for name, step in (steps if rep % 2 == 0 else list(reversed(steps))):
+            times[name].append(step())
+        log("no-op %d, rep %d: %s" % (n, rep + 1, ", ".join(
+            "%s %.3fs" % (k, v[-1]) for k, v in times.items())))
+    # The calls of the default-resolution no-op, once, through the proxy.
+    viaproxy = dict(os.environ, DOCKER_HOST=proxy.host())
+    viaproxy.pop("DOCKER_TLS_VERIFY", None)
+    m = proxy.mark()
+    run(sdeploy(local, unknown), env=viaproxy)
+    unknown_calls = [l[1] + " " + l[2] for l in proxy.lines_since(m)]
+    for st in (never, unknown):
+        run([STACKCTL, "rm", st], env=direct)
+    run([DOCKER, "stack", "rm", docker], env=direct)
+    for st in (never, unknown, docker):
+        wait_gone(st)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "services": n, "reps": reps,
+        "first_deploy_seconds": first,
+        "first_deploy_unknown_image_warnings": unknown_warnings,
+        "median_seconds": med,
+        "seconds": {k: [round(x, 4) for x in v] for k, v in times.items()},
+        "render_plus_floor_seconds": med["render"] + med["engine floor"],
+        "stretch_limit_seconds": max(med["render"], med["engine floor"]) + 0.015,
+        "noop_vs_docker": med["docker no-op"] / med["stackctl no-op"],
+        "unknown_image_noop_vs_never_noop":
+            med["stackctl no-op, default resolution, unknown image"] / med["stackctl no-op"],
+        "unknown_image_noop_calls": unknown_calls,
+    }
+
+
+def render_seconds(compose, stack):
+    t0 = time.monotonic()
+    p = subprocess.run([STACKCTL, "render", "-c", compose, stack], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError("stackctl render failed:\n" + p.stderr[-2000:])
+    return time.monotonic() - t0
+
+
+def bench_scale(work, proxy, n_stacks, n_services, replicas):
+    """stackctld with n_stacks stacks of n_services services in one repository."""
+    repo = os.path.join(work, "scale-repo")
+    names = {"st%02d" % i: "st%02d" % i for i in range(n_stacks)}
+    for path in names.values():
+        generate_stack(os.path.join(repo, path), n_services, replicas, 1)
+    new_repo(repo, "%d stacks" % n_stacks)
+    m_start = proxy.mark()
+    d = Stackctld(work, repo, names, proxy, 9191)
+    try:
+        t0 = time.monotonic()
+        d.wait_synced(names, head(repo), 900, "%d stacks" % n_stacks)
+        first_sync = time.monotonic() - t0
+        sync_calls = len(proxy.lines_since(m_start))
+        hwm_sync = proc_status(d.pid, "VmHWM")
+        log("stackctld %d x %d: synced in %.1fs (%d engine calls), peak %.1f MiB" %
+            (n_stacks, n_services, first_sync, sync_calls, hwm_sync))
+        # Idle until the periodic full check (3 minutes after the start) has
+        # run and everything is quiet again; CPU and proxy lines sampled.
+        time.sleep(5)
+        m_idle = proxy.mark()
+        t_idle, cpu_idle = time.monotonic(), proc_cpu_seconds(d.pid)
+        rss_idle = proc_status(d.pid, "VmRSS")
+        samples = []  # (time, cpu, lines so far)
+        deadline = t_idle + 400  # the check is due 3 minutes after the start
+        check_seen_at = None
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            lines = proxy.lines_since(m_idle)
+            samples.append((time.monotonic(), proc_cpu_seconds(d.pid), len(lines)))
+            if lines and check_seen_at is None:
+                check_seen_at = time.monotonic()
+            if check_seen_at is not None and time.monotonic() - check_seen_at > 10:
+                break
+        if check_seen_at is None:
+            raise RuntimeError("no periodic full check within 400 s of the first sync")
+        check_lines = proxy.lines_since(m_idle)
+        # CPU before the check started (the last sample without a line) and of the check.
+        before = [sm for sm in samples if sm[2] == 0]
+        t_before, cpu_before = before[-1][:2] if before else (t_idle, cpu_idle)
+        t_end, cpu_end = samples[-1][:2]
+        idle_cpu_per_min = (cpu_before - cpu_idle) / (t_before - t_idle) * 60
+        check_cpu = cpu_end - cpu_before
+        rss_after_check = proc_status(d.pid, "VmRSS")
+        log("idle %.0fs: %.3f CPU s/min; full check: %d calls (%s), %.3f CPU s; RSS %.1f MiB" %
+            (t_before - t_idle, idle_cpu_per_min, len(check_lines),
+             ", ".join(l[1] + " " + l[2].split("?")[0] for l in check_lines), check_cpu,
+             rss_after_check))
+
+        # One stack changes in Git while the others are idle.
+        changed = "st07"
+        latencies, update_latencies, writes = webhook_latencies(
+            d, proxy, repo, changed,
+            lambda gen: generate_stack(os.path.join(repo, changed), n_services, replicas, gen))
+        others = sorted({w[2] for ws in writes for w in ws if changed not in w[2]})
+        hwm = proc_status(d.pid, "VmHWM")
+        return {
+            "stacks": n_stacks, "services_per_stack": n_services, "replicas": replicas,
+            "first_sync_seconds": first_sync, "first_sync_engine_calls": sync_calls,
+            "full_check_engine_calls": len(check_lines),
+            "full_check_requests": [l[1] + " " + l[2] for l in check_lines],
+            "full_check_cpu_seconds": check_cpu,
+            "idle_seconds_measured": t_before - t_idle,
+            "idle_cpu_seconds_per_minute": idle_cpu_per_min,
+            "peak_rss_mib": hwm, "peak_rss_mib_at_first_sync": hwm_sync,
+            "rss_mib_idle": rss_idle, "rss_mib_after_full_check": rss_after_check,
+            "webhook_to_first_write_seconds": statistics.median(latencies),
+            "webhook_to_first_write_all": [round(x, 4) for x in latencies],
+            "webhook_to_service_update_seconds": statistics.median(update_latencies),
+            "webhook_writes_not_naming_the_stack": others,
+        }
+    finally:
+        d.stop()
 
 
 def fmt_s(x):
@@ -411,6 +615,42 @@ def table(results):
                      d["webhook_to_first_write_seconds"])
         extra.append("| webhook → first service update (median of 3) | %.3f s |" %
                      d["webhook_to_service_update_seconds"])
+    if "noop" in results:
+        r = results["noop"]
+        m = r["median_seconds"]
+        n = r["services"]
+        extra.append("| no-op, %d services, `never` (median of %d) | %.3f s |" %
+                     (n, r["reps"], m["stackctl no-op"]))
+        extra.append("| render (`stackctl render`) + engine floor (4 list calls at once, curl) "
+                     "| %.3f + %.3f = %.3f s (stretch: %.3f s) |" %
+                     (m["render"], m["engine floor"], r["render_plus_floor_seconds"],
+                      r["stretch_limit_seconds"]))
+        extra.append("| `docker stack deploy` no-op, %d services | %.3f s (stackctl %.1f× faster) |" %
+                     (n, m["docker no-op"], r["noop_vs_docker"]))
+        extra.append("| no-op, default resolution, image no registry knows | %.3f s (%.2f× the "
+                     "`never` no-op; %d engine calls) |" %
+                     (m["stackctl no-op, default resolution, unknown image"],
+                      r["unknown_image_noop_vs_never_noop"], len(r["unknown_image_noop_calls"])))
+        f = r["first_deploy_seconds"]
+        extra.append("| first deploy, %d services: docker / stackctl `never` / stackctl default, "
+                     "unknown image | %.3f / %.3f / %.3f s |" %
+                     (n, f["docker"], f["stackctl"], f["stackctl, default resolution, unknown image"]))
+    if "scale" in results:
+        r = results["scale"]
+        what = "`stackctld`, %d stacks × %d services" % (r["stacks"], r["services_per_stack"])
+        extra.append("| %s: first sync | %.1f s (%d engine calls) |" %
+                     (what, r["first_sync_seconds"], r["first_sync_engine_calls"]))
+        extra.append("| %s: engine calls of the periodic full check | %d (%.3f CPU s) |" %
+                     (what, r["full_check_engine_calls"], r["full_check_cpu_seconds"]))
+        extra.append("| %s: CPU while idle | %.4f s per minute (over %.0f s) |" %
+                     (what, r["idle_cpu_seconds_per_minute"], r["idle_seconds_measured"]))
+        extra.append("| %s: peak RSS (VmHWM) / RSS idle / after the full check | "
+                     "%.1f / %.1f / %.1f MiB |" %
+                     (what, r["peak_rss_mib"], r["rss_mib_idle"], r["rss_mib_after_full_check"]))
+        extra.append("| %s: webhook → first write, one stack, 49 idle (median of 3) | %.3f s "
+                     "(first service update %.3f s) |" %
+                     (what, r["webhook_to_first_write_seconds"],
+                      r["webhook_to_service_update_seconds"]))
     if extra:
         out += "\n| measurement | value |\n| --- | ---: |\n" + "\n".join(extra) + "\n"
     return out
@@ -424,10 +664,13 @@ def main():
     ap.add_argument("--replicas", type=int, default=0)
     ap.add_argument("--tools", default="docker,stackctl",
                     help="docker,stackctl (both, alternating) or one of them")
-    ap.add_argument("--parts", default="stacks,render,stackctld",
-                    help="comma-separated subset of stacks,render,stackctld")
+    ap.add_argument("--parts", default="stacks,render,stackctld,noop,scale",
+                    help="comma-separated subset of stacks,render,stackctld,noop,scale")
+    ap.add_argument("--sizes", default=None, help="stack sizes of the stacks part (10,100,300)")
     a = ap.parse_args()
     sizes = [10, 100] if a.quick else [10, 100, 300]
+    if a.sizes:
+        sizes = [int(x) for x in a.sizes.split(",")]
     work = os.path.join(TESTBED, "bench")
     os.makedirs(work, exist_ok=True)
     os.makedirs(os.path.join(TESTBED, "pids"), exist_ok=True)
@@ -437,7 +680,7 @@ def main():
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0]},  # shared machine
         "docker_cli": subprocess.run([DOCKER, "--version"], stdout=subprocess.PIPE,
                                      text=True).stdout.strip(),
-        "replicas": a.replicas, "reps": a.reps, "quick": a.quick,
+        "replicas": a.replicas, "reps": a.reps, "quick": a.quick, "parts": a.parts,
         "stackctl_mode": "deploy --detach (no waiting, like docker)",
         "stacks": {},
     }
@@ -451,6 +694,10 @@ def main():
             results["render"] = bench_render(work, a.reps)
         if "stackctld" in parts:
             results["stackctld"] = bench_stackctld(work, proxy, 1000, a.replicas)
+        if "noop" in parts:
+            results["noop"] = bench_noop(work, proxy, 300, max(a.reps, 5), a.replicas)
+        if "scale" in parts:
+            results["scale"] = bench_scale(work, proxy, 50, 20, a.replicas)
     finally:
         proxy.stop()
     results["machine"]["loadavg_end"] = os.getloadavg()[0]

@@ -5,6 +5,7 @@
 // Wiring only: src/render loads the stack, src/reconciler does the work.
 #include <unistd.h>
 
+#include <future>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "notary/swarm_root_store.h"
 #include "notary/trust_store.h"
 #include "reconciler/deployer.h"
+#include "reconciler/live.h"
 #include "apiclient/client.h"
 
 namespace stackctl::cli {
@@ -94,6 +96,27 @@ Result<std::unique_ptr<ImageTrust>> BuildImageTrust(const ImageTrustFlags& f, en
   t->roots = std::make_unique<notary::SwarmRootStore>(engine);
   t->chain = notary::BuildImageTrustChain(policy, std::move(opts), *t->roots, t->cache, t->clock, engine);
   return t;
+}
+
+// The engine connection and the stack's live state, fetched on a thread of
+// their own while deploy or diff renders the stack's files: a no-op then
+// costs the slower of the render and the engine's answers, not their sum.
+// The callers report a render error first, whatever the engine did, then the
+// engine's errors in the order they always had (connect, then read). The
+// future's destructor waits for the thread, so an unreachable tcp:// engine
+// delays the exit after a render error by up to its connect timeout.
+struct EngineRead {
+  Result<std::unique_ptr<engine::Engine>> engine = Unavailable("engine: not connected");
+  Result<reconciler::LiveState> live = Unavailable("engine: live state not read");
+};
+
+std::future<EngineRead> ConnectAndReadLive(const GlobalOptions& global, const std::string& stack) {
+  return std::async(std::launch::async, [global, stack] {
+    EngineRead r;
+    r.engine = ConnectEngine(global);
+    if (r.engine.ok()) r.live = reconciler::ReadLive(**r.engine, stack);
+    return r;
+  });
 }
 
 // Go-style duration flag value ("90s", "1m30s", "500ms").
@@ -183,6 +206,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
     cmd->add_flag("-q,--quiet", a->quiet, "Print only the result");
     cmd->add_option("stack", a->name, "Stack name")->required();
     cmd->callback([&ctx, a] {
+      auto reading = ConnectAndReadLive(ctx.global, a->name);
       auto spec = LoadStack(a->stack, a->name);
       if (!spec.ok()) return void(ctx.exit_code = Fail("deploy", spec.status()));
       for (const auto& w : spec->warnings) std::cerr << "Warning: " << w << "\n";
@@ -200,15 +224,16 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       if (!timeout.ok()) return void(ctx.exit_code = Fail("deploy", timeout.status()));
       o.delay = *delay;
       o.timeout = *timeout;
-      auto engine = ConnectEngine(ctx.global);
-      if (!engine.ok()) return void(ctx.exit_code = Fail("deploy", engine.status()));
-      auto trust = BuildImageTrust(a->images, **engine);
+      EngineRead read = reading.get();
+      if (!read.engine.ok()) return void(ctx.exit_code = Fail("deploy", read.engine.status()));
+      auto trust = BuildImageTrust(a->images, **read.engine);
       if (!trust.ok()) return void(ctx.exit_code = Fail("deploy", trust.status()));
+      if (!read.live.ok()) return void(ctx.exit_code = Fail("deploy", read.live.status()));
       o.images = (*trust)->pin;
       SystemClock clock;
       ConsoleProgress progress(a->quiet);
-      reconciler::Deployer d(**engine, clock, &progress, (*trust)->chain.verifier.get());
-      auto r = d.Deploy(std::move(*spec), o);
+      reconciler::Deployer d(**read.engine, clock, &progress, (*trust)->chain.verifier.get());
+      auto r = d.Deploy(std::move(*spec), o, std::move(*read.live));
       if (!r.ok()) return void(ctx.exit_code = Fail("deploy", r.status()));
       for (const auto& w : r->warnings) std::cerr << "Warning: " << w << "\n";
       PrintStillRemoving(a->name, r->still_removing);
@@ -246,16 +271,18 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
     cmd->add_flag("--prune", a->prune, "Show removals deploy --prune would make");
     cmd->add_option("stack", a->name, "Stack name")->required();
     cmd->callback([&ctx, a] {
+      auto reading = ConnectAndReadLive(ctx.global, a->name);
       auto spec = LoadStack(a->stack, a->name);
       if (!spec.ok()) return void(ctx.exit_code = Fail("diff", spec.status()));
-      auto engine = ConnectEngine(ctx.global);
-      if (!engine.ok()) return void(ctx.exit_code = Fail("diff", engine.status()));
-      auto trust = BuildImageTrust(a->images, **engine);
+      EngineRead read = reading.get();
+      if (!read.engine.ok()) return void(ctx.exit_code = Fail("diff", read.engine.status()));
+      auto trust = BuildImageTrust(a->images, **read.engine);
       if (!trust.ok()) return void(ctx.exit_code = Fail("diff", trust.status()));
+      if (!read.live.ok()) return void(ctx.exit_code = Fail("diff", read.live.status()));
       SystemClock clock;
       ConsoleProgress progress(a->output == "json");
-      reconciler::Deployer d(**engine, clock, &progress, (*trust)->chain.verifier.get());
-      auto diff = d.Diff(std::move(*spec), {a->prune}, (*trust)->pin);
+      reconciler::Deployer d(**read.engine, clock, &progress, (*trust)->chain.verifier.get());
+      auto diff = d.Diff(std::move(*spec), {a->prune}, (*trust)->pin, std::move(*read.live));
       if (!diff.ok()) return void(ctx.exit_code = Fail("diff", diff.status()));
       if (a->output == "json") {
         std::cout << DiffJson(*diff).dump(2) << "\n";

@@ -26,6 +26,9 @@ constexpr std::chrono::seconds kResubscribeDelay{2};
 constexpr int kStalePolls = 3;
 // The interval for that of a repository that is not polled (webhooks only).
 constexpr std::chrono::minutes kUnpolledInterval{1};
+// A full check's read of a stack is not used by a check that starts later
+// than this after it (a queue behind a long rollout): that one reads again.
+constexpr std::chrono::seconds kSharedReadMaxAge{30};
 // How long an image reference that failed to resolve is not asked again
 // (polls, webhooks and drift checks reconcile far more often than that).
 constexpr std::chrono::minutes kImageFailureBackoff{5};
@@ -156,8 +159,12 @@ void Controller::Enqueue(Request r) {
       into.revision = r.revision;
     }
     into.operations.insert(into.operations.end(), r.operations.begin(), r.operations.end());
+    // Two requests, maybe an event between them: the reconcile reads afresh.
+    into.live.reset();
   };
   if (running_.count(r.stack)) {
+    // It runs after a reconcile that may change the stack: it reads afresh.
+    r.live.reset();
     auto it = deferred_.find(r.stack);
     if (it == deferred_.end()) {
       deferred_.emplace(r.stack, std::move(r));
@@ -190,8 +197,15 @@ void Controller::WorkerLoop() {
       queue_.pop_front();
       queued_.erase(r.stack);
       running_.insert(r.stack);
-      // This reconcile reads the live state after every event so far.
-      stacks_.at(r.stack).drift_due = {};
+      StackState& st = stacks_.at(r.stack);
+      // A full check's read of the stack that a reconcile finished since, or
+      // that is old, no longer says what the stack is.
+      if (r.live && (r.live_read_at < st.finished_at || clock_.Steady() - r.live_read_at > kSharedReadMaxAge)) {
+        r.live.reset();
+      }
+      // This reconcile reads the live state after every event so far (a
+      // full check's read may predate some: their checks stay due).
+      if (!r.live) st.drift_due = {};
     }
     Reconcile(r);
     // A reconcile of a large stack allocates tens of MB (rendered specs,
@@ -202,7 +216,8 @@ void Controller::WorkerLoop() {
       std::lock_guard<std::mutex> l(mu_);
       running_.erase(r.stack);
       StackState& st = stacks_.at(r.stack);
-      st.echo_until = clock_.Steady() + kEchoWindow;
+      st.finished_at = clock_.Steady();
+      st.echo_until = st.finished_at + kEchoWindow;
       if (st.drift_due != std::chrono::steady_clock::time_point{}) st.drift_due = st.echo_until;
       auto it = deferred_.find(r.stack);
       if (it != deferred_.end()) {
@@ -318,6 +333,27 @@ std::vector<std::string> Controller::OnPush(const server::RepositoryPush& push) 
 }
 
 void Controller::CheckDrift(const std::string& stack) { Enqueue({stack, reconciler::Trigger::kDrift, "", {}}); }
+
+void Controller::CheckAllStacks() {
+  std::set<std::string> names;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [name, st] : stacks_) names.insert(name);
+  }
+  const auto read_at = clock_.Steady();
+  auto live = reconciler::ReadLiveStacks(engine_, names);
+  if (!live.ok()) {
+    Log()->warn("full check: {}; checking each stack on its own", live.status().message());
+    for (const auto& name : names) CheckDrift(name);
+    return;
+  }
+  for (auto& [name, state] : *live) {
+    Request r{name, reconciler::Trigger::kDrift, "", {}};
+    r.live = std::move(state);
+    r.live_read_at = read_at;
+    Enqueue(std::move(r));
+  }
+}
 
 void Controller::CheckEveryStackSoon() {
   std::lock_guard<std::mutex> l(mu_);
@@ -452,17 +488,12 @@ void Controller::DriftLoop() {
     RunDueWork();
     if (clock_.Steady() >= next_check) {
       next_check = clock_.Steady() + options_.drift_check_interval;
-      std::vector<std::string> all;
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        for (const auto& [name, st] : stacks_) all.push_back(name);
-      }
-      for (const auto& s : all) CheckDrift(s);
+      CheckAllStacks();
     }
   }
 }
 
-void Controller::Reconcile(const Request& r) {
+void Controller::Reconcile(Request& r) {
   auto started = clock_.Steady();
   const config::StackConfig* cfg;
   gitsource::Source* source;
@@ -544,6 +575,7 @@ void Controller::Reconcile(const Request& r) {
                      stacks_.at(r.stack).sync = reconciler::SyncState::kProgressing;
                    }};
   env.failed_images = failed_images_.at(r.stack).get();
+  env.live = std::move(r.live);
   const ReconcileReport rep = ReconcileStack(TargetFromConfig(*cfg), *snap, r.trigger, commit == failed_commit, env);
   if (rep.decision == reconciler::Decision::kSkip) {
     // This commit already failed for good: wait for a new one (no hot loop).

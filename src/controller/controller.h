@@ -9,7 +9,9 @@
 //   webhook   OnPush from the HTTP server: resolve the repository now
 //   api       Sync(stack, revision) from the CI API: an operation to wait on
 //   drift     the engine's event stream (service/network/secret/config events
-//             of a managed stack) and a periodic full check: with self_heal
+//             of a managed stack) and a periodic full check (CheckAllStacks:
+//             one read of every stack, four list calls in all, then each
+//             stack compared on its part): with self_heal
 //             the drift is reverted, otherwise the stack is OutOfSync. Events
 //             that arrive while the stack reconciles, or within kEchoWindow
 //             after, are mostly the echo of its own writes: they schedule one
@@ -124,6 +126,15 @@ class Controller : public server::ControllerApi {
                       reconciler::Trigger trigger = reconciler::Trigger::kPoll);
   // Queues a drift check of one stack (what an engine event does).
   void CheckDrift(const std::string& stack);
+  // The periodic full check (every drift_check_interval): the live state of
+  // every stack read at once (reconciler::ReadLiveStacks, four list calls
+  // whatever the number of stacks), then a drift check of each stack on its
+  // part of that read. A part is not used when the stack's request merges
+  // with another one, waits for a reconcile of the stack, or starts after a
+  // reconcile of the stack finished or more than kSharedReadMaxAge after the
+  // read: that check reads the stack again. When the read fails each stack
+  // is checked on its own (and retried with backoff as usual).
+  void CheckAllStacks();
   // Queues the retries whose backoff has passed and the deferred drift
   // checks that are due, by the Clock: what the drift loop does every tick.
   // Tests on a FakeClock advance it and call this instead of waiting.
@@ -151,6 +162,7 @@ class Controller : public server::ControllerApi {
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::steady_clock::time_point echo_until{};  // see "drift" above
     std::chrono::steady_clock::time_point drift_due{};   // a deferred event check; {} = none
+    std::chrono::steady_clock::time_point finished_at{};  // of the last reconcile; {} = none yet
   };
   struct RepoState {
     const config::RepositoryConfig* config = nullptr;
@@ -168,6 +180,10 @@ class Controller : public server::ControllerApi {
     reconciler::Trigger trigger = reconciler::Trigger::kPoll;
     std::string revision;  // api: explicit revision ("" = repository head)
     std::vector<std::string> operations;  // api operations waiting on this request
+    // The stack's part of a full check's read (CheckAllStacks), and when it
+    // was read; empty: the reconcile reads the stack itself.
+    std::optional<reconciler::LiveState> live;
+    std::chrono::steady_clock::time_point live_read_at{};
   };
   // How a reconcile ended, for the operations waiting on it.
   struct Finished {
@@ -182,7 +198,7 @@ class Controller : public server::ControllerApi {
   void EventLoop();
   void DriftLoop();
   void Enqueue(Request r);
-  void Reconcile(const Request& r);
+  void Reconcile(Request& r);  // consumes r.live
   void FinishOperations(const std::vector<std::string>& ids, const Finished& finished);
   void ProcessDueRetries();
   void ProcessDueDriftChecks();

@@ -731,6 +731,101 @@ TEST_F(ControllerTest, DriftIsReportedWithoutSelfHeal) {
   EXPECT_EQ(metrics_.drift_detected_total.With({"b"}).Value(), 1);
 }
 
+// The scale: one repository with 50 stacks of 20 services
+// (replicas 0), no event stream; the periodic full check is asked for by hand.
+class ControllerAtScale : public ::testing::Test {
+ protected:
+  static constexpr int kStacks = 50, kServices = 20;
+  static std::string StackName(int i) { return "s" + std::to_string(10 + i); }
+  static std::string StackCompose() {
+    std::string out = "version: \"3.8\"\nservices:\n";
+    for (int i = 0; i < kServices; ++i) {
+      out += "  svc" + std::to_string(10 + i) + ":\n    image: app:1\n    deploy: {replicas: 0}\n";
+    }
+    return out;
+  }
+  void Start(bool self_heal) {
+    auto* source = new FakeSource();  // owned by the controller
+    std::map<std::string, std::string> files;
+    config::Config config;
+    config::RepositoryConfig repo;
+    repo.remote.name = "repo";
+    repo.poll_interval = std::chrono::hours(1);
+    config.repositories.push_back(repo);
+    for (int i = 0; i < kStacks; ++i) {
+      files[StackName(i) + "/docker-compose.yml"] = StackCompose();
+      config::StackConfig s;
+      s.name = StackName(i);
+      s.repository = "repo";
+      s.path = s.name;
+      s.compose_files = {"docker-compose.yml"};
+      s.options.self_heal = self_heal;
+      config.stacks.push_back(s);
+    }
+    source->Commit(files);
+    ControllerOptions o;
+    o.watch_events = false;
+    o.drift_check_interval = std::chrono::hours(1);
+    ctl_ = std::make_unique<Controller>(
+        config, fake_, clock_,
+        [source](const config::RepositoryConfig&) -> Result<std::unique_ptr<gitsource::Source>> {
+          return std::unique_ptr<gitsource::Source>(source);
+        },
+        secrets::Keyring(), metrics_, o);
+    ASSERT_TRUE(ctl_->Start().ok());
+    ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(120)));
+    for (const auto& v : ctl_->ListStacks()) ASSERT_EQ(v.sync, reconciler::SyncState::kSynced) << v.name;
+  }
+  void TearDown() override {
+    if (ctl_) ctl_->Stop();
+  }
+  server::StackView Stack(const std::string& name) { return *ctl_->GetStack(name); }
+
+  FakeEngine fake_;
+  FakeClock clock_;  // rollout waits pass at once
+  metrics::Registry registry_;
+  metrics::ControllerMetrics metrics_{registry_};
+  std::unique_ptr<Controller> ctl_;
+};
+
+// The full check of 1,000 services reads the engine four times in all (one
+// list call per kind), not four times per stack, and still finds a change
+// made by hand in one stack.
+TEST_F(ControllerAtScale, FullCheckOfFiftyStacksIsFourEngineCalls) {
+  Start(/*self_heal=*/false);
+  Tamper(fake_, "s17_svc13");
+  fake_.ResetCalls();
+  ctl_->CheckAllStacks();
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(60)));
+  EXPECT_EQ(fake_.AllCalls(), 4);
+  EXPECT_EQ(fake_.Calls("ListServices"), 1);
+  EXPECT_EQ(fake_.Calls("ListObjects"), 3);
+  for (const auto& v : ctl_->ListStacks()) {
+    if (v.name == "s17") continue;
+    EXPECT_EQ(v.sync, reconciler::SyncState::kSynced) << v.name;
+    EXPECT_EQ(metrics_.reconcile_total.With({v.name, "noop"}).Value(), 1) << v.name;
+  }
+  server::StackView s17 = Stack("s17");
+  EXPECT_EQ(s17.sync, reconciler::SyncState::kOutOfSync);
+  EXPECT_EQ(s17.out_of_sync, std::vector<std::string>{"service s17_svc13: update"});
+  EXPECT_EQ(metrics_.drift_detected_total.With({"s17"}).Value(), 1);
+}
+
+// With self_heal the stack that drifted is reverted; the others stay reads
+// of the shared snapshot.
+TEST_F(ControllerAtScale, FullCheckRevertsTheStackThatDrifted) {
+  Start(/*self_heal=*/true);
+  Tamper(fake_, "s42_svc29");
+  fake_.ResetCalls();
+  ctl_->CheckAllStacks();
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(60)));
+  EXPECT_EQ(fake_.InspectService("s42_svc29")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "app:1");
+  EXPECT_EQ(fake_.Calls("UpdateService"), 1);
+  EXPECT_EQ(Stack("s42").sync, reconciler::SyncState::kSynced);
+  EXPECT_EQ(metrics_.reconcile_total.With({"s42", "success"}).Value(), 2);  // start, revert
+  EXPECT_EQ(metrics_.reconcile_total.With({"s43", "noop"}).Value(), 1);
+}
+
 class FlakyEngine : public engine::EngineWrapper {
  public:
   using EngineWrapper::EngineWrapper;
@@ -828,6 +923,23 @@ TEST_F(ControllerRetry, RetriedDriftCheckWithoutSelfHealKeepsTheManualChange) {
   EXPECT_EQ(fake_.InspectService("s_app")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "manual:1");
   EXPECT_EQ(metrics_.reconcile_errors_total.With({"s"}).Value(), 1);
   EXPECT_EQ(flaky_.failures_left, 0);
+}
+
+// A full check whose shared read fails checks each stack on its own, as
+// before: here the stack reads again and is found in sync.
+TEST_F(ControllerRetry, FullCheckWhoseReadFailsChecksEachStackOnItsOwn) {
+  Start(/*self_heal=*/false);
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  fake_.ResetCalls();
+  flaky_.failures_left = 1;
+  ctl_->CheckAllStacks();
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(flaky_.failures_left, 0);
+  // The shared read's other three calls, then the stack's own four.
+  EXPECT_EQ(fake_.Calls("ListServices"), 1);
+  EXPECT_EQ(fake_.Calls("ListObjects"), 6);
+  EXPECT_EQ(ctl_->ListStacks()[0].sync, reconciler::SyncState::kSynced);
+  EXPECT_EQ(metrics_.reconcile_errors_total.With({"s"}).Value(), 0);
 }
 
 // Which configured repositories a webhook's push concerns (the HTTP server

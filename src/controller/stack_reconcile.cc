@@ -92,9 +92,9 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
   const bool deploy = plan.decision == reconciler::Decision::kDeploy;
   Result<reconciler::DeployResult> result = reconciler::DeployResult{};
   if (deploy) {
-    result = deployer.Deploy(std::move(*desired), o);
+    result = deployer.Deploy(std::move(*desired), o, std::move(env.live));
   } else {
-    auto diff = deployer.Diff(std::move(*desired), {o.prune}, o.images);
+    auto diff = deployer.Diff(std::move(*desired), {o.prune}, o.images, std::move(env.live));
     if (!diff.ok()) {
       result = diff.status();
     } else {

@@ -70,6 +70,10 @@ struct ReconcileEnv {
   // Image references of this stack that failed to resolve, remembered for a
   // backoff across reconciles; null: every reconcile asks again.
   notary::FailedResolutions* failed_images = nullptr;
+  // The stack's live state when the caller read it already (the controller's
+  // full check reads every stack at once); empty: the Deployer reads it.
+  // Consumed by ReconcileStack.
+  std::optional<reconciler::LiveState> live;
 };
 
 struct ReconcileReport {

@@ -155,6 +155,13 @@ int64_t FakeEngine::WriteCalls() const {
   return n;
 }
 
+int64_t FakeEngine::AllCalls() const {
+  std::lock_guard<std::mutex> l(mu_);
+  int64_t n = 0;
+  for (const auto& [method, count] : calls_) n += count;
+  return n;
+}
+
 void FakeEngine::ResetCalls() {
   std::lock_guard<std::mutex> l(mu_);
   calls_.clear();

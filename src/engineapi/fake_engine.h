@@ -30,7 +30,8 @@
 //     `desired-state`, `node`; nodes also `role`. Unknown filter keys ->
 //     kInvalidArgument.
 //   * Calls("UpdateService") counts calls per Engine method name (also failed
-//     ones); WriteCalls() sums every create/update/rollback/remove.
+//     ones); WriteCalls() sums every create/update/rollback/remove, AllCalls()
+//     every call.
 //   * Events carry `time` / `timeNano`: the fake epoch plus the version index
 //     in seconds, so they are unique and ordered. StreamEvents with a
 //     `since_nano` replays the events from that time on (included), as dockerd
@@ -80,6 +81,8 @@ class FakeEngine : public Engine {
   // Sum of calls to CreateService, UpdateService, RollbackService, RemoveService,
   // CreateObject, UpdateObject, RemoveObject.
   int64_t WriteCalls() const;
+  // Every Engine call (reads, writes, pings, event streams) since ResetCalls.
+  int64_t AllCalls() const;
   void ResetCalls();
   // Current global version index (bumped by every write).
   uint64_t Index() const;

@@ -267,8 +267,10 @@ TEST(FakeEngineTest, CallCounters) {
   EXPECT_EQ(fake.Calls("ListServices"), 1);
   EXPECT_EQ(fake.Calls("UpdateService"), 1);
   EXPECT_EQ(fake.WriteCalls(), 2);
+  EXPECT_EQ(fake.AllCalls(), 4);
   fake.ResetCalls();
   EXPECT_EQ(fake.WriteCalls(), 0);
+  EXPECT_EQ(fake.AllCalls(), 0);
   EXPECT_EQ(fake.Calls("ListServices"), 0);
 }
 

@@ -709,8 +709,14 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const S
 }
 
 Result<LiveState> Deployer::Render(model::StackSpec* desired, const PinOptions& pin,
-                                   std::vector<std::string>* warnings) {
-  ASSIGN_OR_RETURN(LiveState live, ReadLive(engine_, desired->name));
+                                   std::optional<LiveState> read, std::vector<std::string>* warnings) {
+  if (read && read->stack != desired->name) {
+    return Internal("stack " + desired->name + ": given the live state of stack " + read->stack);
+  }
+  if (!read) {
+    ASSIGN_OR_RETURN(read, ReadLive(engine_, desired->name));
+  }
+  LiveState live = std::move(*read);
   if (images_) {
     ASSIGN_OR_RETURN(*warnings, PinImages(desired, live, *images_, pin));
   }
@@ -719,20 +725,21 @@ Result<LiveState> Deployer::Render(model::StackSpec* desired, const PinOptions& 
 }
 
 Result<StackDiff> Deployer::Diff(model::StackSpec desired, const DiffOptions& options,
-                                 const PinOptions& pin) {
+                                 const PinOptions& pin, std::optional<LiveState> read) {
   std::vector<std::string> warnings;
-  ASSIGN_OR_RETURN(LiveState live, Render(&desired, pin, &warnings));
+  ASSIGN_OR_RETURN(LiveState live, Render(&desired, pin, std::move(read), &warnings));
   for (const auto& w : warnings) Info("Warning: " + w);
   return Compare(desired, live, options);
 }
 
-Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOptions& options) {
+Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOptions& options,
+                                      std::optional<LiveState> read) {
   DiffOptions dopts{options.prune};
   std::vector<std::string> warnings;
   {
     // Fast path: nothing to do means no lock and no write at all.
-    ASSIGN_OR_RETURN(LiveState live, Render(&desired, options.images, &warnings));
-    for (const auto& w : warnings) Info("Warning: " + w);
+    // The warnings are the result's (the CLI prints them once), not progress.
+    ASSIGN_OR_RETURN(LiveState live, Render(&desired, options.images, std::move(read), &warnings));
     ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
     StackControl control = ControlFromObject(live.control);
     if (options.respect_pin && control.pinned) return Pinned(desired.name, control, std::move(diff), warnings);
@@ -757,6 +764,7 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
   if (diff.InSync()) {
     DeployResult r;
     r.diff = std::move(diff);
+    r.warnings = std::move(warnings);
     r.message = "stack " + desired.name + " is in sync";
     StackControl control = ControlFromObject(live.control);
     if (NeedsPin(control, options)) {

@@ -120,9 +120,15 @@ class Deployer {
            notary::ImageVerifier* images = nullptr)
       : engine_(engine), clock_(clock), progress_(progress), images_(images) {}
 
+  // `live`: the stack's live state when the caller read it already
+  // (ReadLive of desired.name, or its part of ReadLiveStacks), for instance
+  // while it rendered the stack; otherwise it is read here. Deploy reads
+  // again under the stack's lock before it writes anything, so a read that
+  // is a little old costs at most that second read.
   Result<StackDiff> Diff(model::StackSpec desired, const DiffOptions& options,
-                         const PinOptions& pin = {});
-  Result<DeployResult> Deploy(model::StackSpec desired, const DeployOptions& options);
+                         const PinOptions& pin = {}, std::optional<LiveState> live = std::nullopt);
+  Result<DeployResult> Deploy(model::StackSpec desired, const DeployOptions& options,
+                              std::optional<LiveState> live = std::nullopt);
   // Back to history record `to_seq`, or to the previous successful one.
   Result<DeployResult> Rollback(const std::string& stack, std::optional<int64_t> to_seq,
                                 DeployOptions options);
@@ -138,10 +144,10 @@ class Deployer {
 
  private:
   class Run;
-  // Reads the live state and turns `desired` into what would be applied:
-  // images pinned, our labels stamped.
+  // Reads the live state (unless the caller did) and turns `desired` into
+  // what would be applied: images pinned, our labels stamped.
   Result<LiveState> Render(model::StackSpec* desired, const PinOptions& pin,
-                           std::vector<std::string>* warnings);
+                           std::optional<LiveState> live, std::vector<std::string>* warnings);
   void Info(const std::string& line) {
     if (progress_) progress_->Info(line);
   }

@@ -502,6 +502,80 @@ TEST_F(DeployerTest, ReadLiveSendsItsFourReadsAtOnce) {
   EXPECT_EQ(live->secrets.size(), 1u);
 }
 
+// One read of several stacks: the same four list calls as for one stack,
+// and each stack's part equal to what ReadLive reads of it alone.
+TEST_F(DeployerTest, ReadLiveStacksReadsEveryStackWithFourCallsAsReadLiveWould) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("web", "other"), Opts()).ok());
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("elsewhere"), Opts()).ok());  // not asked for
+  ASSERT_TRUE(deployer_.SetPinned("web", true, "ci", "r1").ok());     // a control record
+  fake_.ResetCalls();
+  auto all = ReadLiveStacks(fake_, {"app", "web", "empty"});
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(fake_.AllCalls(), 4);
+  EXPECT_EQ(fake_.Calls("ListServices"), 1);
+  EXPECT_EQ(fake_.Calls("ListObjects"), 3);
+  ASSERT_EQ(all->size(), 3u);
+  for (const std::string stack : {"app", "web", "empty"}) {
+    SCOPED_TRACE(stack);
+    auto one = ReadLive(fake_, stack);
+    ASSERT_TRUE(one.ok());
+    const LiveState& part = all->at(stack);
+    EXPECT_EQ(part.stack, stack);
+    std::vector<std::string> names, want_names;
+    for (const auto& [name, svc] : part.services) names.push_back(name + "@" + svc.id + ":" + svc.spec.Unpack().dump());
+    for (const auto& [name, svc] : one->services) want_names.push_back(name + "@" + svc.id + ":" + svc.spec.Unpack().dump());
+    EXPECT_EQ(names, want_names);
+    auto keys = [](const std::map<std::string, engine::Object>& m) {
+      std::vector<std::string> out;
+      for (const auto& [name, o] : m) out.push_back(name + "@" + o.id);
+      return out;
+    };
+    EXPECT_EQ(keys(part.networks), keys(one->networks));
+    EXPECT_EQ(keys(part.secrets), keys(one->secrets));
+    EXPECT_EQ(keys(part.configs), keys(one->configs));
+    EXPECT_EQ(part.control.has_value(), one->control.has_value());
+    EXPECT_EQ(part.all_network_ids, one->all_network_ids);
+    EXPECT_EQ(part.all_secret_ids, one->all_secret_ids);
+    EXPECT_EQ(part.known_config_ids, one->known_config_ids);
+  }
+  EXPECT_EQ(all->at("app").services.size(), 3u);
+  EXPECT_TRUE(all->at("web").control.has_value());
+  EXPECT_FALSE(all->at("app").control.has_value());
+  EXPECT_TRUE(all->at("empty").services.empty());
+  EXPECT_FALSE(all->count("elsewhere"));
+}
+
+// A live state read by the caller (stackctl reads while it renders) is used
+// as read: no list call of its own; a no-op is then no call at all.
+TEST_F(DeployerTest, DeployAndDiffUseTheLiveStateTheCallerRead) {
+  ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
+  auto live = ReadLive(fake_, "app");
+  ASSERT_TRUE(live.ok());
+  fake_.ResetCalls();
+  auto diff = deployer_.Diff(MakeStack("app"), {}, {}, *live);
+  ASSERT_TRUE(diff.ok()) << diff.status().ToString();
+  EXPECT_TRUE(diff->InSync());
+  auto r = deployer_.Deploy(MakeStack("app"), Opts(), *live);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kInSync);
+  EXPECT_EQ(fake_.AllCalls(), 0);
+  // What the caller read decides the fast path only: a change is made on a
+  // fresh read under the lock.
+  auto desired = MakeStack("app");
+  SetImage(desired.services[1], "web:2");
+  r = deployer_.Deploy(desired, Opts(), *live);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(fake_.Calls("UpdateService"), 1);
+  EXPECT_EQ(fake_.InspectService("app_web")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:2");
+  // Another stack's state is refused, not diffed against.
+  auto wrong = deployer_.Diff(MakeStack("web"), {}, {}, *live);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), Code::kInternal);
+  EXPECT_EQ(wrong.status().message(), "stack web: given the live state of stack app");
+}
+
 TEST_F(DeployerTest, RemoveDeletesTheStackAndItsHistory) {
   ASSERT_TRUE(deployer_.Deploy(MakeStack("app"), Opts()).ok());
   auto removed = deployer_.Remove("app");

@@ -42,74 +42,111 @@ LiveService LiveService::From(engine::Service&& service) {
   return s;
 }
 
-Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, bool with_status) {
-  LiveState live;
-  live.stack = stack;
-  engine::Filters by_stack{{"label", {std::string(model::kStackNamespaceLabel) + "=" + stack}}};
+namespace {
+
+// Reads services, networks, secrets and configs with one list call each,
+// services and configs filtered by `filter` (one stack's namespace label, or
+// that label's presence for every stack), and files what belongs to a stack
+// of `out` (keyed by stack name, each entry's `stack` set) there; objects of
+// other stacks are dropped as they arrive.
+Status ReadInto(engine::Engine& engine, const engine::Filters& filter, bool with_status,
+                std::map<std::string, LiveState>* out) {
+  auto stack_of = [out](const std::map<std::string, std::string>& labels) -> LiveState* {
+    auto ns = labels.find(model::kStackNamespaceLabel);
+    if (ns == labels.end()) return nullptr;
+    auto it = out->find(ns->second);
+    return it == out->end() ? nullptr : &it->second;
+  };
 
   // The four reads are independent and each is a round trip to the manager:
-  // sent at once, a read of the stack costs the slowest of them, not their
-  // sum. Each task writes only its own outputs; they are combined after.
-  // Each service is packed as it is read, while its DOM is at hand; the IDs of
-  // the configs it uses are taken from there too (external ones included).
-  std::map<std::string, std::string> service_config_ids;
+  // sent at once, a read costs the slowest of them, not their sum. Each task
+  // writes only its own outputs; they are combined after. Each service is
+  // packed as it is read, while its DOM is at hand; the IDs of the configs it
+  // uses are taken from there too (external ones included).
+  std::map<LiveState*, std::map<std::string, std::string>> service_config_ids;
   std::vector<engine::Object> networks, secrets, configs;
   Status read[4];
-  auto list = [&](engine::Kind kind, const engine::Filters& filters, std::vector<engine::Object>* out) {
+  auto list = [&](engine::Kind kind, const engine::Filters& filters, std::vector<engine::Object>* objects) {
     Result<std::vector<engine::Object>> r = engine.ListObjects(kind, filters);
     if (!r.ok()) return r.status();
-    *out = std::move(*r);
+    *objects = std::move(*r);
     return OkStatus();
   };
   ParallelFor(4, 4, [&](size_t i) {
     switch (i) {
       case 0:
-        read[0] = engine.VisitServices(by_stack, with_status, [&](engine::Service&& s) {
+        read[0] = engine.VisitServices(filter, with_status, [&](engine::Service&& s) {
+          LiveState* live = stack_of(s.labels);
+          if (!live) return;
           const Json& cs = s.spec.value("TaskTemplate", Json::object()).value("ContainerSpec", Json::object());
           for (const auto& ref : cs.value("Configs", Json::array())) {
             if (ref.contains("ConfigName") && ref.contains("ConfigID")) {
-              service_config_ids.emplace(ref["ConfigName"].get<std::string>(), ref["ConfigID"].get<std::string>());
+              service_config_ids[live].emplace(ref["ConfigName"].get<std::string>(),
+                                               ref["ConfigID"].get<std::string>());
             }
           }
           std::string name = s.name;
-          live.services.emplace(std::move(name), LiveService::From(std::move(s)));
+          live->services.emplace(std::move(name), LiveService::From(std::move(s)));
         });
         break;
       case 1: read[1] = list(engine::Kind::kNetwork, {}, &networks); break;
       case 2: read[2] = list(engine::Kind::kSecret, {}, &secrets); break;
-      case 3: read[3] = list(engine::Kind::kConfig, by_stack, &configs); break;
+      case 3: read[3] = list(engine::Kind::kConfig, filter, &configs); break;
     }
   });
   // The first failure in a fixed order, whichever finished first.
   for (const Status& st : read) RETURN_IF_ERROR(st);
 
+  std::map<std::string, std::string> network_ids, secret_ids;
   for (auto& n : networks) {
-    live.all_network_ids[n.name] = n.id;
-    auto ns = n.labels.find(model::kStackNamespaceLabel);
-    if (ns != n.labels.end() && ns->second == stack) live.networks.emplace(n.name, std::move(n));
+    network_ids[n.name] = n.id;
+    if (LiveState* live = stack_of(n.labels)) live->networks.emplace(n.name, std::move(n));
   }
-
   for (auto& s : secrets) {
-    live.all_secret_ids[s.name] = s.id;
-    auto ns = s.labels.find(model::kStackNamespaceLabel);
-    if (ns != s.labels.end() && ns->second == stack) live.secrets.emplace(s.name, std::move(s));
+    secret_ids[s.name] = s.id;
+    if (LiveState* live = stack_of(s.labels)) live->secrets.emplace(s.name, std::move(s));
+  }
+  for (auto& [stack, live] : *out) {
+    live.all_network_ids = network_ids;
+    live.all_secret_ids = secret_ids;
   }
 
   for (auto& c : configs) {
-    live.known_config_ids[c.name] = c.id;
+    LiveState* live = stack_of(c.labels);
+    if (!live) continue;
+    live->known_config_ids[c.name] = c.id;
     auto kind = c.labels.find(kKindLabel);
     if (kind != c.labels.end()) {
       if (kind->second == "control") {
-        live.adopted_networks = AdoptedNetworksOf(c.labels);
-        live.control = std::move(c);
+        live->adopted_networks = AdoptedNetworksOf(c.labels);
+        live->control = std::move(c);
       }
       continue;
     }
-    live.configs.emplace(c.name, std::move(c));
+    live->configs.emplace(c.name, std::move(c));
   }
   // Externally created configs in use: listed ones take precedence.
-  live.known_config_ids.merge(service_config_ids);
-  return live;
+  for (auto& [live, ids] : service_config_ids) live->known_config_ids.merge(ids);
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, bool with_status) {
+  std::map<std::string, LiveState> out;
+  out[stack].stack = stack;
+  engine::Filters by_stack{{"label", {std::string(model::kStackNamespaceLabel) + "=" + stack}}};
+  RETURN_IF_ERROR(ReadInto(engine, by_stack, with_status, &out));
+  return std::move(out.begin()->second);
+}
+
+Result<std::map<std::string, LiveState>> ReadLiveStacks(engine::Engine& engine,
+                                                        const std::set<std::string>& stacks) {
+  std::map<std::string, LiveState> out;
+  for (const std::string& stack : stacks) out[stack].stack = stack;
+  engine::Filters of_any_stack{{"label", {model::kStackNamespaceLabel}}};
+  RETURN_IF_ERROR(ReadInto(engine, of_any_stack, /*with_status=*/false, &out));
+  return out;
 }
 
 }  // namespace stackctl::reconciler

@@ -1,6 +1,7 @@
 // LiveState: what the swarm holds for one stack, read with one list call per
 // kind (services, networks, secrets, configs), filtered by the stack's
-// namespace label where the engine allows it.
+// namespace label where the engine allows it; ReadLiveStacks reads many
+// stacks with the same four calls.
 //
 // Networks and secrets are listed whole (their lists carry no payload) so that
 // external ones resolve without extra calls; configs are listed by label since
@@ -11,6 +12,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "common/json.h"
@@ -69,6 +71,15 @@ struct LiveState {
 // with_status fills each service's task counts (ServiceStatus), which costs
 // the engine a task scan: only `status` needs them, not the diff.
 Result<LiveState> ReadLive(engine::Engine& engine, const std::string& stack, bool with_status = false);
+
+// The live state of many stacks from the same four list calls, services and
+// configs filtered by the presence of the namespace label instead of one
+// stack's value: stackctld's periodic full check of every stack it manages.
+// Each entry (one per name in `stacks`, empty for a stack with nothing live)
+// equals what ReadLive(engine, stack) would return at that moment; objects of
+// other stacks are dropped as they arrive.
+Result<std::map<std::string, LiveState>> ReadLiveStacks(engine::Engine& engine,
+                                                        const std::set<std::string>& stacks);
 
 // True when the object carries stackctl's ownership label.
 bool IsManaged(const std::map<std::string, std::string>& labels);

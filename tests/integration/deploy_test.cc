@@ -157,6 +157,28 @@ TEST_F(DeployTest, FirstDeployThenNoOpThenOneServiceChange) {
   EXPECT_THAT(Env("web"), HasSubstr("LEVEL=2"));
 }
 
+// deploy and diff read the engine while they render: a broken file is still
+// reported as such when the engine is down too, and a good file then gets
+// the engine's error, as when the two ran one after the other.
+TEST_F(DeployTest, RenderErrorComesFirstAndThenTheEngineErrorWhenTheEngineIsDown) {
+  const std::string down = "unix://" + (dir_ / "no-engine.sock").string();
+  Write("token.txt", "t0ken-value\n");
+  Write("settings.ini", "[main]\nx=1\n");
+  Write("broken.yml", "version: \"3.8\"\nservices:\n  web:\n    image: [a, b]\n");
+  Write("docker-compose.yml", Compose(tb_.image, "1"));
+  for (const std::string cmd : {"deploy", "diff"}) {
+    SCOPED_TRACE(cmd);
+    std::string out;
+    EXPECT_EQ(Run(cmd + " -c broken.yml " + stack_, &out, down), 1) << out;
+    EXPECT_THAT(out, HasSubstr("stackctl " + cmd + ": "));
+    EXPECT_THAT(out, HasSubstr("broken.yml:4:5: services.web.image: must be a string, not list"));
+    EXPECT_THAT(out, ::testing::Not(HasSubstr("cannot connect")));
+    EXPECT_EQ(Run(cmd + " -c docker-compose.yml " + stack_, &out, down), 1) << out;
+    EXPECT_THAT(out, HasSubstr("stackctl " + cmd + ": "));
+    EXPECT_THAT(out, HasSubstr("cannot connect to the Docker engine at " + down));
+  }
+}
+
 TEST_F(DeployTest, BrokenServiceRollsTheStackBackAndExitsNonZero) {
   Write("token.txt", "t0ken\n");
   Write("settings.ini", "x=1\n");
