@@ -36,8 +36,10 @@ void RegisterVerify(CLI::App& app, Context& ctx) {
   };
   auto args = std::make_shared<Args>();
   AddTrustOptions(cmd, &args->trust);
-  cmd->add_flag("--stats", args->stats, "Print Notary metadata fetches and time per image to stderr");
-  cmd->add_option("images", args->images, "Image references (REPO[:TAG] or REPO@sha256:...)")->required();
+  cmd->add_flag("--stats", args->stats,
+                "Print Notary metadata fetches and time per image to stderr");
+  cmd->add_option("images", args->images, "Image references (REPO[:TAG] or REPO@sha256:...)")
+      ->required();
   cmd->callback([&ctx, args] {
     auto fail_flags = [&](const Status& st) {
       std::cerr << "stackctl verify: " << st.message() << "\n";
@@ -60,7 +62,8 @@ void RegisterVerify(CLI::App& app, Context& ctx) {
     SystemClock clock;
     std::unique_ptr<notary::NotaryVerifier> notary;
     if (rule->notary) {
-      notary = std::make_unique<notary::NotaryVerifier>(std::move(notary_options), roots, cache, clock);
+      notary =
+          std::make_unique<notary::NotaryVerifier>(std::move(notary_options), roots, cache, clock);
     }
     notary::HttpRegistry registry(std::move(*registry_options));
     notary::CosignVerifier cosign(registry);

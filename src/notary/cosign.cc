@@ -23,8 +23,8 @@ constexpr size_t kMaxLayers = 100;       // signatures checked per image
 using PKey = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 
 PKey ReadKey(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
-                                                BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   return PKey(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr,
               EVP_PKEY_free);
 }
@@ -97,7 +97,8 @@ bool VerifyCosignSignature(const CosignKey& cosign_key, std::string_view payload
 
 namespace {
 
-Status CheckPayload(std::string_view payload, const std::string& digest, const std::string& repository,
+Status CheckPayload(std::string_view payload, const std::string& digest,
+                    const std::string& repository,
                     const std::map<std::string, std::string>& annotations) {
   Json j;
   try {
@@ -113,12 +114,15 @@ Status CheckPayload(std::string_view payload, const std::string& digest, const s
   }
   const std::string type = str(Json::json_pointer("/critical/type"));
   if (type != kCosignSignatureType) {
-    return FailedPrecondition("payload type \"" + type + "\" is not \"" + kCosignSignatureType + "\"");
+    return FailedPrecondition("payload type \"" + type + "\" is not \"" + kCosignSignatureType +
+                              "\"");
   }
-  const std::string signed_digest = str(Json::json_pointer("/critical/image/docker-manifest-digest"));
+  const std::string signed_digest =
+      str(Json::json_pointer("/critical/image/docker-manifest-digest"));
   if (signed_digest != digest) {
     return FailedPrecondition("payload signs digest " +
-                              (signed_digest.empty() ? "(none)" : signed_digest) + ", not " + digest);
+                              (signed_digest.empty() ? "(none)" : signed_digest) + ", not " +
+                              digest);
   }
   const std::string identity = str(Json::json_pointer("/critical/identity/docker-reference"));
   auto parsed = ParseImageRef(identity);
@@ -159,12 +163,14 @@ Result<std::string> CosignVerifier::Digest(const std::string& image_ref) {
   return m->digest;
 }
 
-Result<CosignVerdict> CosignVerifier::Verify(const std::string& image_ref, const std::string& digest,
+Result<CosignVerdict> CosignVerifier::Verify(const std::string& image_ref,
+                                             const std::string& digest,
                                              const CosignOptions& options) {
   ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(image_ref));
   const std::string what = "image " + image_ref + " (" + Short(digest) + "): cosign";
   static const std::regex kDigest("^sha256:[0-9a-f]{64}$");
-  if (!std::regex_match(digest, kDigest)) return InvalidArgument(what + ": bad digest \"" + digest + "\"");
+  if (!std::regex_match(digest, kDigest))
+    return InvalidArgument(what + ": bad digest \"" + digest + "\"");
   if (options.keys.empty()) return InvalidArgument(what + ": no public key configured");
   const std::string tag = "sha256-" + digest.substr(7) + ".sig";
   auto manifest = registry_.GetManifest(ref.registry, ref.path, tag);
@@ -187,7 +193,8 @@ Result<CosignVerdict> CosignVerifier::Verify(const std::string& image_ref, const
   size_t index = 0;
   for (const Json& layer : m["layers"]) {
     if (index++ == kMaxLayers) {
-      refusals.push_back("more than " + std::to_string(kMaxLayers) + " signatures: rest not checked");
+      refusals.push_back("more than " + std::to_string(kMaxLayers) +
+                         " signatures: rest not checked");
       break;
     }
     auto refuse = [&](const std::string& why) {
@@ -207,8 +214,9 @@ Result<CosignVerdict> CosignVerifier::Verify(const std::string& image_ref, const
       refuse("layer digest \"" + blob + "\" is not sha256");
       continue;
     }
-    const std::string sig_b64 =
-        layer.contains("annotations") ? StringField(layer["annotations"], kCosignSignatureAnnotation) : "";
+    const std::string sig_b64 = layer.contains("annotations")
+                                    ? StringField(layer["annotations"], kCosignSignatureAnnotation)
+                                    : "";
     std::string sig;
     if (sig_b64.empty() || !Base64Decode(sig_b64, &sig)) {
       refuse("no base64 " + std::string(kCosignSignatureAnnotation) + " annotation");

@@ -10,8 +10,8 @@
 namespace stackctl::notary {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::CosignTestKey;
+using ::testing::HasSubstr;
 using testing::SignatureLayer;
 using testing::SignatureManifest;
 using testing::SimpleSigningPayload;
@@ -105,30 +105,33 @@ TEST(CosignPayloadTest, ChecksDigestIdentityTypeAndAnnotations) {
   EXPECT_TRUE(CheckSimpleSigningPayload(SimpleSigningPayload("index.docker.io/library/busybox", d),
                                         d, "docker.io/library/busybox", {})
                   .ok());
-  EXPECT_EQ(CheckSimpleSigningPayload(SimpleSigningPayload(kRepo, d), "sha256:" + std::string(64, 'b'),
-                                      kRepo, {})
+  EXPECT_EQ(CheckSimpleSigningPayload(SimpleSigningPayload(kRepo, d),
+                                      "sha256:" + std::string(64, 'b'), kRepo, {})
                 .message(),
             "payload signs digest " + d + ", not sha256:" + std::string(64, 'b'));
-  EXPECT_EQ(CheckSimpleSigningPayload(SimpleSigningPayload("127.0.0.1:5000/apps/db", d), d, kRepo, {})
-                .message(),
-            "payload names repository \"127.0.0.1:5000/apps/db\", not 127.0.0.1:5000/apps/web");
-  EXPECT_EQ(CheckSimpleSigningPayload(SimpleSigningPayload(kRepo, d, nullptr, "atomic container signature"),
-                                      d, kRepo, {})
-                .message(),
-            "payload type \"atomic container signature\" is not \"cosign container image signature\"");
+  EXPECT_EQ(
+      CheckSimpleSigningPayload(SimpleSigningPayload("127.0.0.1:5000/apps/db", d), d, kRepo, {})
+          .message(),
+      "payload names repository \"127.0.0.1:5000/apps/db\", not 127.0.0.1:5000/apps/web");
+  EXPECT_EQ(
+      CheckSimpleSigningPayload(
+          SimpleSigningPayload(kRepo, d, nullptr, "atomic container signature"), d, kRepo, {})
+          .message(),
+      "payload type \"atomic container signature\" is not \"cosign container image signature\"");
   EXPECT_EQ(CheckSimpleSigningPayload("[1,2", d, kRepo, {}).code(), Code::kFailedPrecondition);
   EXPECT_EQ(CheckSimpleSigningPayload(R"({"optional":{}})", d, kRepo, {}).message(),
             "payload has no critical section");
 
   const std::map<std::string, std::string> want = {{"env", "prod"}};
-  EXPECT_TRUE(CheckSimpleSigningPayload(SimpleSigningPayload(kRepo, d, {{"env", "prod"}, {"x", 1}}), d,
-                                        kRepo, want)
+  EXPECT_TRUE(CheckSimpleSigningPayload(SimpleSigningPayload(kRepo, d, {{"env", "prod"}, {"x", 1}}),
+                                        d, kRepo, want)
                   .ok());
   EXPECT_EQ(CheckSimpleSigningPayload(SimpleSigningPayload(kRepo, d), d, kRepo, want).message(),
             "payload lacks the required annotation env");
-  EXPECT_EQ(CheckSimpleSigningPayload(SimpleSigningPayload(kRepo, d, {{"env", "dev"}}), d, kRepo, want)
-                .message(),
-            "payload annotation env is \"dev\", not \"prod\"");
+  EXPECT_EQ(
+      CheckSimpleSigningPayload(SimpleSigningPayload(kRepo, d, {{"env", "dev"}}), d, kRepo, want)
+          .message(),
+      "payload annotation env is \"dev\", not \"prod\"");
 }
 
 TEST_F(CosignTest, SignedImageVerifiesByTagAndByDigest) {
@@ -150,8 +153,8 @@ TEST_F(CosignTest, RefusesEachKindOfBadSignatureAndSaysWhy) {
     EXPECT_FALSE(v.ok());
     return v.ok() ? std::string("verified") : v.status().message();
   };
-  const std::string head = "image " + std::string(kImage) + " (" + digest_.substr(0, 19) +
-                           "): cosign: ";
+  const std::string head =
+      "image " + std::string(kImage) + " (" + digest_.substr(0, 19) + "): cosign: ";
 
   auto unsigned_image = verifier_.Verify(kImage, digest_, options_);
   ASSERT_FALSE(unsigned_image.ok());
@@ -160,11 +163,14 @@ TEST_F(CosignTest, RefusesEachKindOfBadSignatureAndSaysWhy) {
             head + "not signed (no " + sig_tag + " in 127.0.0.1:5000/apps/web)");
 
   registry_.Sign("apps/web", digest_, {Layer(other_, kRepo, digest_)});
-  EXPECT_EQ(why(), head + "no valid signature: signature 1: signature does not verify with key release.pub");
+  EXPECT_EQ(
+      why(),
+      head + "no valid signature: signature 1: signature does not verify with key release.pub");
 
   registry_.Sign("apps/web", digest_, {Layer(key_, "127.0.0.1:5000/apps/db", digest_)});
-  EXPECT_EQ(why(), head + "no valid signature: signature 1: payload names repository "
-                          "\"127.0.0.1:5000/apps/db\", not 127.0.0.1:5000/apps/web");
+  EXPECT_EQ(why(), head +
+                       "no valid signature: signature 1: payload names repository "
+                       "\"127.0.0.1:5000/apps/db\", not 127.0.0.1:5000/apps/web");
 
   const std::string another = "sha256:" + std::string(64, 'c');
   registry_.Sign("apps/web", digest_, {Layer(key_, kRepo, another)});
@@ -177,8 +183,10 @@ TEST_F(CosignTest, RefusesEachKindOfBadSignatureAndSaysWhy) {
   registry_.Sign("apps/web", digest_, {good});
   registry_.blobs["sha256:" + Sha256Hex(good.payload)] =
       SimpleSigningPayload(kRepo, "sha256:" + std::string(64, 'e'));
-  EXPECT_EQ(why(), head + "no valid signature: signature 1: payload blob does not match its digest "
-                          "sha256:" + Sha256Hex(good.payload).substr(0, 12));
+  EXPECT_EQ(why(), head +
+                       "no valid signature: signature 1: payload blob does not match its digest "
+                       "sha256:" +
+                       Sha256Hex(good.payload).substr(0, 12));
 
   auto bad = verifier_.Verify(kImage, digest_, options_);
   EXPECT_EQ(bad.status().code(), Code::kFailedPrecondition);
@@ -186,8 +194,9 @@ TEST_F(CosignTest, RefusesEachKindOfBadSignatureAndSaysWhy) {
 
 TEST_F(CosignTest, OneValidSignatureAmongSeveralSuffices) {
   const std::string another = "sha256:" + std::string(64, 'c');
-  registry_.Sign("apps/web", digest_,
-                 {Layer(other_, kRepo, digest_), Layer(key_, kRepo, another), Layer(key_, kRepo, digest_)});
+  registry_.Sign(
+      "apps/web", digest_,
+      {Layer(other_, kRepo, digest_), Layer(key_, kRepo, another), Layer(key_, kRepo, digest_)});
   auto v = verifier_.Verify(kImage, digest_, options_);
   ASSERT_TRUE(v.ok()) << v.status().message();
   EXPECT_EQ(v->key, "release.pub");
@@ -204,7 +213,8 @@ TEST_F(CosignTest, OneValidSignatureAmongSeveralSuffices) {
   ASSERT_FALSE(none.ok());
   EXPECT_THAT(none.status().message(),
               HasSubstr("signature 1: signature does not verify with key release.pub; signature 2: "
-                        "payload signs digest " + another));
+                        "payload signs digest " +
+                        another));
 }
 
 TEST_F(CosignTest, RequiredAnnotationsAreChecked) {
@@ -212,7 +222,8 @@ TEST_F(CosignTest, RequiredAnnotationsAreChecked) {
   registry_.Sign("apps/web", digest_, {Layer(key_, kRepo, digest_, {{"env", "staging"}})});
   auto v = verifier_.Verify(kImage, digest_, options_);
   ASSERT_FALSE(v.ok());
-  EXPECT_THAT(v.status().message(), HasSubstr("payload annotation env is \"staging\", not \"prod\""));
+  EXPECT_THAT(v.status().message(),
+              HasSubstr("payload annotation env is \"staging\", not \"prod\""));
   registry_.Sign("apps/web", digest_, {Layer(key_, kRepo, digest_, {{"env", "prod"}})});
   EXPECT_TRUE(verifier_.Verify(kImage, digest_, options_).ok());
 }
@@ -228,13 +239,16 @@ TEST_F(CosignTest, RegistryOutageIsUnavailableNotUntrusted) {
 }
 
 TEST_F(CosignTest, RefusesManifestsThatAreNotSignatures) {
-  registry_.manifests["apps/web:sha256-" + digest_.substr(7) + ".sig"] = R"({"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:00"}]})";
+  registry_.manifests["apps/web:sha256-" + digest_.substr(7) + ".sig"] =
+      R"({"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:00"}]})";
   auto v = verifier_.Verify(kImage, digest_, options_);
   ASSERT_FALSE(v.ok());
-  EXPECT_THAT(v.status().message(),
-              HasSubstr("signature 1: media type \"application/vnd.oci.image.layer.v1.tar+gzip\" is "
-                        "not a simple-signing payload"));
-  EXPECT_EQ(verifier_.Verify(kImage, "sha256:xyz", options_).status().code(), Code::kInvalidArgument);
+  EXPECT_THAT(
+      v.status().message(),
+      HasSubstr("signature 1: media type \"application/vnd.oci.image.layer.v1.tar+gzip\" is "
+                "not a simple-signing payload"));
+  EXPECT_EQ(verifier_.Verify(kImage, "sha256:xyz", options_).status().code(),
+            Code::kInvalidArgument);
 }
 
 // PolicyVerifier with cosign rules: which rule applies, require / warn / off,
@@ -357,10 +371,12 @@ TEST_F(CosignPolicyTest, NotaryAndCosignAllOrAny) {
   auto neither = any_cosign.Resolve(kImage);
   ASSERT_FALSE(neither.ok());
   EXPECT_EQ(neither.status().code(), Code::kFailedPrecondition);
-  EXPECT_EQ(neither.status().message(),
-            "image " + std::string(kImage) + ": neither signature verifies: notary: "
-            "127.0.0.1:5000/apps/web: no trust data; image " + kImage + " (" + digest_.substr(0, 19) +
-            "): cosign: not signed (no sha256-" + digest_.substr(7) + ".sig in 127.0.0.1:5000/apps/web)");
+  EXPECT_EQ(neither.status().message(), "image " + std::string(kImage) +
+                                            ": neither signature verifies: notary: "
+                                            "127.0.0.1:5000/apps/web: no trust data; image " +
+                                            kImage + " (" + digest_.substr(0, 19) +
+                                            "): cosign: not signed (no sha256-" +
+                                            digest_.substr(7) + ".sig in 127.0.0.1:5000/apps/web)");
 }
 
 TEST(RegistryTest, LoopbackRegistriesMaySpeakPlainHttp) {
@@ -392,7 +408,8 @@ TEST(RegistryTest, PlainHttpOnlyForLoopbackAddressesAndInsecureRegistries) {
   EXPECT_THAT(named.status().message(), ::testing::Not(HasSubstr("over http")));
   auto loopback = r.GetManifest("127.0.0.1:1", "apps/web", "1.0");
   ASSERT_FALSE(loopback.ok());
-  EXPECT_THAT(loopback.status().message(), HasSubstr("; over http: registry 127.0.0.1:1 unreachable"));
+  EXPECT_THAT(loopback.status().message(),
+              HasSubstr("; over http: registry 127.0.0.1:1 unreachable"));
   auto insecure = r.GetManifest("localhost:2", "apps/web", "1.0");
   ASSERT_FALSE(insecure.ok());
   EXPECT_THAT(insecure.status().message(), HasSubstr("; over http: "));

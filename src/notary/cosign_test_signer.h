@@ -71,8 +71,7 @@ class CosignTestKey {
 
 // The simple-signing payload cosign signs (compact JSON, as cosign writes it).
 inline std::string SimpleSigningPayload(const std::string& docker_reference,
-                                        const std::string& digest,
-                                        const Json& optional = nullptr,
+                                        const std::string& digest, const Json& optional = nullptr,
                                         const std::string& type = kCosignSignatureType) {
   Json p = {{"critical",
              {{"identity", {{"docker-reference", docker_reference}}},
@@ -93,7 +92,8 @@ struct SignatureLayer {
   }
 };
 
-inline constexpr char kCosignConfigBlob[] = R"({"architecture":"","config":{},"created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":[]}})";
+inline constexpr char kCosignConfigBlob[] =
+    R"({"architecture":"","config":{},"created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":[]}})";
 
 // The OCI image manifest cosign pushes as `sha256-<hex>.sig`, with
 // kCosignConfigBlob as its config.

@@ -147,7 +147,8 @@ Result<HttpRegistry::Response> HttpRegistry::Request(const std::string& registry
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_slist* list = nullptr;
   if (!accept.empty()) list = curl_slist_append(list, ("Accept: " + accept).c_str());
-  if (!authorization.empty()) list = curl_slist_append(list, ("Authorization: " + authorization).c_str());
+  if (!authorization.empty())
+    list = curl_slist_append(list, ("Authorization: " + authorization).c_str());
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> guard(list, curl_slist_free_all);
   const bool https = url.rfind("https://", 0) == 0;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -204,21 +205,21 @@ Result<std::string> HttpRegistry::Token(const std::string& registry, const std::
   std::string realm = Param(challenge, "realm");
   std::string service = Param(challenge, "service");
   bool realm_https = realm.rfind("https://", 0) == 0;
-  bool realm_http_ok = realm.rfind("http://", 0) == 0 &&
-                       (access.insecure || IsLoopbackRegistry(registry));
+  bool realm_http_ok =
+      realm.rfind("http://", 0) == 0 && (access.insecure || IsLoopbackRegistry(registry));
   if (!realm_https && !realm_http_ok) {
     return Unavailable("registry " + registry + ": token realm \"" + realm + "\" is not https");
   }
   std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&") +
-                    "service=" + Escape(service) + "&scope=" +
-                    Escape("repository:" + repo_path + ":pull");
+                    "service=" + Escape(service) +
+                    "&scope=" + Escape("repository:" + repo_path + ":pull");
   ASSIGN_OR_RETURN(std::string basic, BasicAuth(registry));
   ASSIGN_OR_RETURN(Response tok, Request(registry, url, "application/json", basic, kTokenCap));
   if (tok.status == 401 || tok.status == 403) {
-    return PermissionDenied("registry " + registry + ": token server refused " +
-                            (basic.empty() ? "anonymous access" : "the credentials of " +
-                                                                       access.username) +
-                            " (HTTP " + std::to_string(tok.status) + ")");
+    return PermissionDenied(
+        "registry " + registry + ": token server refused " +
+        (basic.empty() ? "anonymous access" : "the credentials of " + access.username) + " (HTTP " +
+        std::to_string(tok.status) + ")");
   }
   if (tok.status != 200) {
     return Unavailable("registry " + registry + ": token request returned HTTP " +
@@ -289,8 +290,8 @@ Result<HttpRegistry::Response> HttpRegistry::Get(const std::string& registry,
     if (!resp.ok()) return resp.status();
   }
   if (resp->status == 401 || resp->status == 403) {
-    return PermissionDenied("registry " + registry + ": access to " + repo_path +
-                            " denied (HTTP " + std::to_string(resp->status) + ")");
+    return PermissionDenied("registry " + registry + ": access to " + repo_path + " denied (HTTP " +
+                            std::to_string(resp->status) + ")");
   }
   return resp;
 }
@@ -301,8 +302,7 @@ Result<Manifest> HttpRegistry::GetManifest(const std::string& registry, const st
   ASSIGN_OR_RETURN(Response resp, Get(registry, path, "/v2/" + path + "/manifests/" + reference,
                                       kManifestAccept, kManifestCap));
   if (resp.status == 404) {
-    return NotFound("registry " + registry + ": manifest " + path + ":" + reference +
-                    " not found");
+    return NotFound("registry " + registry + ": manifest " + path + ":" + reference + " not found");
   }
   if (resp.status != 200) {
     return Unavailable("registry " + registry + " returned HTTP " + std::to_string(resp.status) +

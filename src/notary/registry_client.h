@@ -51,8 +51,8 @@ class Registry {
 
 // How to reach one registry.
 struct RegistryAccess {
-  std::string ca_file;   // PEM bundle for its TLS certificate; "" = system roots
-  bool insecure = false;  // plain http allowed (docker's --insecure-registry)
+  std::string ca_file;        // PEM bundle for its TLS certificate; "" = system roots
+  bool insecure = false;      // plain http allowed (docker's --insecure-registry)
   std::string username;       // with password_file: Basic auth or token-server credentials
   std::string password_file;  // read when a registry asks for credentials; never logged
 
@@ -109,10 +109,10 @@ class HttpRegistry : public Registry {
 
   RegistryOptions options_;
   std::mutex mu_;
-  void* curl_ = nullptr;                      // CURL*, kept for its connections
-  bool last_tls_verified_failure_ = false;    // the last request failed certificate verification
-  std::map<std::string, std::string> base_;   // registry -> "https://host" or "http://host"
-  std::map<std::string, std::string> auth_;   // registry + " " + repo path -> Authorization value
+  void* curl_ = nullptr;                     // CURL*, kept for its connections
+  bool last_tls_verified_failure_ = false;   // the last request failed certificate verification
+  std::map<std::string, std::string> base_;  // registry -> "https://host" or "http://host"
+  std::map<std::string, std::string> auth_;  // registry + " " + repo path -> Authorization value
 };
 
 }  // namespace stackctl::notary

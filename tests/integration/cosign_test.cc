@@ -10,10 +10,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <strings.h>
 
 #include <filesystem>
 #include <fstream>
@@ -26,9 +25,9 @@
 namespace stackctl::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using notary::testing::CosignTestKey;
 using notary::testing::SignatureLayer;
+using ::testing::HasSubstr;
 
 constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
 
@@ -93,15 +92,17 @@ struct Pusher {
     EXPECT_EQ(put.status, 201) << put.body;
     return digest;
   }
-  std::string Manifest(const std::string& repo, const std::string& ref, const std::string& body) const {
+  std::string Manifest(const std::string& repo, const std::string& ref,
+                       const std::string& body) const {
     HttpReply put = Http("PUT", base + "/v2/" + repo + "/manifests/" + ref, body, kOciManifest, ca);
     EXPECT_EQ(put.status, 201) << put.body;
     return "sha256:" + Sha256Hex(body);
   }
   // A small image (config blob, no layers) under repo:tag; its digest.
   std::string Image(const std::string& repo, const std::string& tag) const {
-    const std::string config = R"({"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]},"comment":")" +
-                               repo + ":" + tag + "\"}";
+    const std::string config =
+        R"({"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]},"comment":")" +
+        repo + ":" + tag + "\"}";
     Json m = {{"schemaVersion", 2},
               {"mediaType", kOciManifest},
               {"config",
@@ -118,7 +119,8 @@ struct Pusher {
             const std::vector<SignatureLayer>& layers) const {
     for (const auto& l : layers) Blob(repo, l.payload);
     Blob(repo, notary::testing::kCosignConfigBlob);
-    Manifest(repo, "sha256-" + digest.substr(7) + ".sig", notary::testing::SignatureManifest(layers));
+    Manifest(repo, "sha256-" + digest.substr(7) + ".sig",
+             notary::testing::SignatureManifest(layers));
   }
 };
 
@@ -141,7 +143,8 @@ class CosignTest : public ::testing::Test {
     }
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
-  SignatureLayer Layer(const CosignTestKey& key, const std::string& identity, const std::string& digest) {
+  SignatureLayer Layer(const CosignTestKey& key, const std::string& identity,
+                       const std::string& digest) {
     std::string payload = notary::testing::SimpleSigningPayload(identity, digest);
     return {payload, key.Sign(payload)};
   }
@@ -170,17 +173,22 @@ TEST_F(CosignTest, VerifyAcceptsOnlyAValidSignatureOfThisImageInThisRepository) 
   };
   const std::vector<Case> cases = {
       {"signed",
-       [&](const std::string& r, const std::string& d) { registry_.Sign(r, d, {Layer(key_, tb_.registry + "/" + r, d)}); },
+       [&](const std::string& r, const std::string& d) {
+         registry_.Sign(r, d, {Layer(key_, tb_.registry + "/" + r, d)});
+       },
        ""},
       {"other-key",
-       [&](const std::string& r, const std::string& d) { registry_.Sign(r, d, {Layer(other_, tb_.registry + "/" + r, d)}); },
+       [&](const std::string& r, const std::string& d) {
+         registry_.Sign(r, d, {Layer(other_, tb_.registry + "/" + r, d)});
+       },
        "no valid signature: signature 1: signature does not verify with key " + key_pem_},
       {"unsigned", [](const std::string&, const std::string&) {}, "not signed (no sha256-"},
       {"other-repository",
        [&](const std::string& r, const std::string& d) {
          registry_.Sign(r, d, {Layer(key_, tb_.registry + "/cosign/signed", d)});
        },
-       "payload names repository \"" + tb_.registry + "/cosign/signed\", not " + Repo("other-repository")},
+       "payload names repository \"" + tb_.registry + "/cosign/signed\", not " +
+           Repo("other-repository")},
       {"other-digest",
        [&](const std::string& r, const std::string& d) {
          registry_.Sign(r, d, {Layer(key_, tb_.registry + "/" + r, another_digest)});
@@ -189,7 +197,8 @@ TEST_F(CosignTest, VerifyAcceptsOnlyAValidSignatureOfThisImageInThisRepository) 
       {"several-one-valid",
        [&](const std::string& r, const std::string& d) {
          const std::string id = tb_.registry + "/" + r;
-         registry_.Sign(r, d, {Layer(other_, id, d), Layer(key_, id, another_digest), Layer(key_, id, d)});
+         registry_.Sign(
+             r, d, {Layer(other_, id, d), Layer(key_, id, another_digest), Layer(key_, id, d)});
        },
        ""},
   };
@@ -216,7 +225,9 @@ TEST_F(CosignTest, VerifyAcceptsOnlyAValidSignatureOfThisImageInThisRepository) 
   const std::string digest = registry_.Image("cosign/signed", "1");
   std::string out;
   EXPECT_EQ(Verify("--cosign-key " + other_pem_ + " --cosign-key " + key_pem_,
-                   Repo("signed") + "@" + digest, &out), 0) << out;
+                   Repo("signed") + "@" + digest, &out),
+            0)
+      << out;
   EXPECT_THAT(out, HasSubstr("signed by cosign key " + key_pem_));
   EXPECT_EQ(Verify("--cosign-key " + other_pem_, Repo("signed") + "@" + digest, &out), 1) << out;
 }
@@ -232,8 +243,8 @@ TEST_F(CosignTest, TamperedPayloadBlobIsRefusedBeforeItsSignatureIsRead) {
   // payload now names another digest; only the blob digest check stands
   // between these bytes and the payload checks.
   const std::string hex = Sha256Hex(layer.payload);
-  const std::string file = tb_.dir + "/registry/docker/registry/v2/blobs/sha256/" + hex.substr(0, 2) +
-                           "/" + hex + "/data";
+  const std::string file = tb_.dir + "/registry/docker/registry/v2/blobs/sha256/" +
+                           hex.substr(0, 2) + "/" + hex + "/data";
   std::string bytes = ReadFile(file);
   ASSERT_EQ(bytes, layer.payload);
   size_t at = bytes.find(digest.substr(7, 8));
@@ -241,7 +252,8 @@ TEST_F(CosignTest, TamperedPayloadBlobIsRefusedBeforeItsSignatureIsRead) {
   bytes[at] = bytes[at] == '0' ? '1' : '0';
   WriteFile(file, bytes);
   EXPECT_EQ(Verify("--cosign-key " + key_pem_, Repo("tampered") + ":1", &out), 1) << out;
-  EXPECT_THAT(out, HasSubstr("signature 1: payload blob does not match its digest sha256:" + hex.substr(0, 12)));
+  EXPECT_THAT(out, HasSubstr("signature 1: payload blob does not match its digest sha256:" +
+                             hex.substr(0, 12)));
 }
 
 TEST_F(CosignTest, RegistryDownFailsClosedUnderRequireOnly) {
@@ -275,34 +287,37 @@ TEST_F(CosignTest, RegistryDownFailsClosedUnderRequireOnly) {
 
 TEST_F(CosignTest, DeployPinsTheSignedDigestAndRefusesAnImageSignedByAnotherKey) {
   // The bed's runnable busybox, signed with key_ only.
-  const std::string repo_path = tb_.image.substr(tb_.registry.size() + 1, tb_.image.rfind(':') - tb_.registry.size() - 1);
+  const std::string repo_path =
+      tb_.image.substr(tb_.registry.size() + 1, tb_.image.rfind(':') - tb_.registry.size() - 1);
   const std::string repo = tb_.registry + "/" + repo_path;
   registry_.Sign(repo_path, tb_.image_digest, {Layer(key_, repo, tb_.image_digest)});
   const std::string stack = "cosignapp";
-  WriteFile(dir_ + "/docker-compose.yml",
-            "version: \"3.8\"\nservices:\n  app:\n    image: " + tb_.image +
-                "\n    command: [\"sleep\", \"3600\"]\n");
+  WriteFile(dir_ + "/docker-compose.yml", "version: \"3.8\"\nservices:\n  app:\n    image: " +
+                                              tb_.image + "\n    command: [\"sleep\", \"3600\"]\n");
   std::string out;
-  EXPECT_NE(RunCommand(Stackctl("deploy -c " + dir_ + "/docker-compose.yml --trust-policy require --cosign-key " +
+  EXPECT_NE(RunCommand(Stackctl("deploy -c " + dir_ +
+                                "/docker-compose.yml --trust-policy require --cosign-key " +
                                 other_pem_ + " " + stack),
                        &out),
             0)
       << out;
   EXPECT_THAT(out, HasSubstr("signature does not verify with key " + other_pem_));
   std::string services;
-  RunCommand(tb_.docker_cli + " -H " + tb_.docker_host + " service ls -q --filter label=com.docker.stack.namespace=" +
-                 stack,
+  RunCommand(tb_.docker_cli + " -H " + tb_.docker_host +
+                 " service ls -q --filter label=com.docker.stack.namespace=" + stack,
              &services, false);
   EXPECT_EQ(services, "") << "a refused revision must change nothing";
 
-  ASSERT_EQ(RunCommand(Stackctl("deploy -c " + dir_ + "/docker-compose.yml --trust-policy require --cosign-key " +
+  ASSERT_EQ(RunCommand(Stackctl("deploy -c " + dir_ +
+                                "/docker-compose.yml --trust-policy require --cosign-key " +
                                 key_pem_ + " --timeout 90s " + stack),
                        &out),
             0)
       << out;
-  EXPECT_EQ(Trim(tb_.Docker("service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' " + stack +
-                            "_app")),
-            tb_.image + "@" + tb_.image_digest);
+  EXPECT_EQ(
+      Trim(tb_.Docker("service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' " +
+                      stack + "_app")),
+      tb_.image + "@" + tb_.image_digest);
   RunCommand(Stackctl("rm " + stack), &out);
 }
 
@@ -310,16 +325,17 @@ TEST_F(CosignTest, RegistryWithTlsIsVerifiedAgainstTheGivenCa) {
   // A second docker-registry, https only, with the bed's server certificate.
   const int port = FreeLoopbackPort();
   const std::string host = "127.0.0.1:" + std::to_string(port);
-  WriteFile(dir_ + "/registry.yml", "version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: " +
-                                        dir_ + "/storage}}\nhttp:\n  addr: " + host + "\n  tls:\n    certificate: " +
-                                        tb_.tls_dir + "/server-cert.pem\n    key: " + tb_.tls_dir +
-                                        "/server-key.pem\n");
+  WriteFile(dir_ + "/registry.yml",
+            "version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: " + dir_ +
+                "/storage}}\nhttp:\n  addr: " + host + "\n  tls:\n    certificate: " + tb_.tls_dir +
+                "/server-cert.pem\n    key: " + tb_.tls_dir + "/server-key.pem\n");
   registry_pid_ = fork();
   if (registry_pid_ == 0) {
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
     dup2(null, 2);
-    execl("/usr/bin/docker-registry", "docker-registry", "serve", (dir_ + "/registry.yml").c_str(), nullptr);
+    execl("/usr/bin/docker-registry", "docker-registry", "serve", (dir_ + "/registry.yml").c_str(),
+          nullptr);
     _exit(127);
   }
   const std::string ca = tb_.tls_dir + "/ca.pem";
@@ -333,9 +349,12 @@ TEST_F(CosignTest, RegistryWithTlsIsVerifiedAgainstTheGivenCa) {
   EXPECT_EQ(Verify("--cosign-key " + key_pem_ + " --registry-ca " + ca, image, &out), 0) << out;
   EXPECT_THAT(out, HasSubstr(image + ": " + digest + " signed by cosign key " + key_pem_));
   // Another CA: the certificate fails and plain http is not tried instead.
-  EXPECT_EQ(Verify("--cosign-key " + key_pem_ + " --registry-ca " + tb_.tls_dir + "/wrong-ca.pem", image, &out), 1)
+  EXPECT_EQ(Verify("--cosign-key " + key_pem_ + " --registry-ca " + tb_.tls_dir + "/wrong-ca.pem",
+                   image, &out),
+            1)
       << out;
-  EXPECT_THAT(out, HasSubstr("registry " + host + " unreachable: SSL peer certificate or SSH remote key was not OK"));
+  EXPECT_THAT(out, HasSubstr("registry " + host +
+                             " unreachable: SSL peer certificate or SSH remote key was not OK"));
   EXPECT_THAT(out, ::testing::Not(HasSubstr("over http")));
 }
 
