@@ -60,7 +60,8 @@ class ConsoleProgress : public reconciler::ProgressSink {
   bool quiet_;
 };
 
-// Image resolution for deploy/diff: Notary trust per policy, else the engine's digest.
+// Image resolution for deploy/diff: Notary and/or cosign signatures per
+// policy, else the engine's digest.
 struct ImageTrustFlags {
   TrustOptions trust;
   std::string policy = "off";
@@ -78,7 +79,8 @@ struct ImageTrust {
 void AddImageTrustFlags(CLI::App* cmd, ImageTrustFlags* f) {
   AddTrustOptions(cmd, &f->trust);
   cmd->add_option("--trust-policy", f->policy,
-                  "Image trust: require (only signed images), warn, off (default: off)");
+                  "Image trust: require (only signed images), warn, off (default: off); "
+                  "what is signed: --signatures, --cosign-key");
   cmd->add_option("--resolve-image", f->resolve,
                   "Pin images to digests: always, changed (default: unchanged tags keep their live digest), never");
 }
@@ -87,14 +89,19 @@ Result<std::unique_ptr<ImageTrust>> BuildImageTrust(const ImageTrustFlags& f, en
   auto t = std::make_unique<ImageTrust>();
   ASSIGN_OR_RETURN(notary::TrustPolicy policy, notary::ParseTrustPolicy(f.policy));
   ASSIGN_OR_RETURN(t->pin.mode, reconciler::ParseResolveMode(f.resolve));
-  t->pin.required = policy == notary::TrustPolicy::kRequire;
+  notary::ImageTrustPolicy trust;
+  ASSIGN_OR_RETURN(notary::TrustRule rule, BuildTrustRule(f.trust, policy));
+  trust.rules.push_back(std::move(rule));
+  t->pin.required = trust.AnyRequired();
   notary::NotaryOptions opts;
-  if (policy != notary::TrustPolicy::kOff) {
+  if (trust.UsesNotary()) {
     ASSIGN_OR_RETURN(opts, BuildNotaryOptions(f.trust));
   }
+  ASSIGN_OR_RETURN(notary::RegistryOptions registries, BuildRegistryOptions(f.trust));
   // TOFU roots live in the swarm, so every manager and CLI trust the same root.
   t->roots = std::make_unique<notary::SwarmRootStore>(engine);
-  t->chain = notary::BuildImageTrustChain(policy, std::move(opts), *t->roots, t->cache, t->clock, engine);
+  t->chain = notary::BuildImageTrustChain(std::move(trust), std::move(opts), std::move(registries),
+                                          *t->roots, t->cache, t->clock, engine);
   return t;
 }
 

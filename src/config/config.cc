@@ -280,6 +280,121 @@ Status ParseRepository(const YAML::Node& n, const std::string& path, const std::
   return OkStatus();
 }
 
+Status ParseTrustRule(const YAML::Node& r, const std::string& rp, const std::string& base,
+                      notary::TrustRule* rule) {
+  if (!r.IsMap()) return Error(rp, "must be a mapping");
+  RETURN_IF_ERROR(CheckMap(r, rp, {"images", "policy", "signatures", "accept", "cosign_keys",
+                                   "annotations"}));
+  RETURN_IF_ERROR(ReadNonEmpty(r, "images", rp, &rule->images));
+  if (!r["images"]) return Error(Key(rp, "images"), "required (a glob such as registry.example.com/team/*)");
+  std::string policy;
+  RETURN_IF_ERROR(ReadString(r, "policy", rp, &policy));
+  if (!r["policy"]) return Error(Key(rp, "policy"), "required (require, warn or off)");
+  Result<notary::TrustPolicy> parsed = notary::ParseTrustPolicy(policy);
+  if (!parsed.ok()) return Error(Key(rp, "policy"), "must be require, warn or off, got \"" + policy + "\"");
+  rule->policy = *parsed;
+  std::vector<std::string> signatures;
+  RETURN_IF_ERROR(ReadStringList(r, "signatures", rp, &signatures));
+  for (size_t j = 0; j < signatures.size(); ++j) {
+    bool& flag = signatures[j] == "notary" ? rule->notary : rule->cosign;
+    if (signatures[j] != "notary" && signatures[j] != "cosign") {
+      return Error(Index(Key(rp, "signatures"), j), "must be notary or cosign, got \"" + signatures[j] + "\"");
+    }
+    if (flag) return Error(Index(Key(rp, "signatures"), j), "duplicate " + signatures[j]);
+    flag = true;
+  }
+  if (rule->policy != notary::TrustPolicy::kOff && !rule->notary && !rule->cosign) {
+    return Error(Key(rp, "signatures"), "required unless policy is off (notary, cosign or both)");
+  }
+  std::string accept = "all";
+  RETURN_IF_ERROR(ReadString(r, "accept", rp, &accept));
+  if (accept != "all" && accept != "any") {
+    return Error(Key(rp, "accept"), "must be all or any, got \"" + accept + "\"");
+  }
+  if (accept == "any" && !(rule->notary && rule->cosign)) {
+    return Error(Key(rp, "accept"), "any needs both notary and cosign in signatures");
+  }
+  rule->any = accept == "any";
+  std::vector<std::string> keys;
+  RETURN_IF_ERROR(ReadStringList(r, "cosign_keys", rp, &keys));
+  if (rule->cosign && keys.empty()) return Error(Key(rp, "cosign_keys"), "required with cosign signatures");
+  if (!rule->cosign && !keys.empty()) return Error(Key(rp, "cosign_keys"), "only with cosign in signatures");
+  for (size_t j = 0; j < keys.size(); ++j) {
+    Result<notary::CosignKey> key = notary::LoadCosignKey(FilePath(base, keys[j]));
+    if (!key.ok()) return Error(Index(Key(rp, "cosign_keys"), j), key.status().message());
+    rule->cosign_options.keys.push_back(std::move(*key));
+  }
+  if (r["annotations"]) {
+    const std::string ap = Key(rp, "annotations");
+    const YAML::Node a = r["annotations"];
+    if (!rule->cosign) return Error(ap, "only with cosign in signatures");
+    if (!a.IsMap()) return Error(ap, "must be a mapping of strings");
+    for (const auto& kv : a) {
+      if (!kv.first.IsScalar() || !kv.second.IsScalar()) return Error(ap, "must be a mapping of strings");
+      rule->cosign_options.annotations[kv.first.Scalar()] = kv.second.Scalar();
+    }
+  }
+  return OkStatus();
+}
+
+Status ParseImageTrust(const YAML::Node& t, const std::string& tp, const std::string& base,
+                       ImageTrustConfig* it) {
+  RETURN_IF_ERROR(CheckMap(t, tp, {"policy", "server", "ca_file", "registries", "rules"}));
+  std::string policy;
+  RETURN_IF_ERROR(ReadString(t, "policy", tp, &policy));
+  if (t["policy"]) {
+    Result<notary::TrustPolicy> parsed = notary::ParseTrustPolicy(policy);
+    if (!parsed.ok()) return Error(Key(tp, "policy"), "must be require, warn or off, got \"" + policy + "\"");
+    it->policy = *parsed;
+  }
+  RETURN_IF_ERROR(ReadNonEmpty(t, "server", tp, &it->server));
+  if (t["server"] && it->server.rfind("https://", 0) != 0) {
+    return Error(Key(tp, "server"), "must be an https:// URL");
+  }
+  RETURN_IF_ERROR(ReadFileKey(t, "ca_file", tp, base, &it->ca_file));
+  if (t["registries"]) {
+    const std::string rp = Key(tp, "registries");
+    const YAML::Node regs = t["registries"];
+    if (!regs.IsMap()) return Error(rp, "must be a mapping of registry (host[:port]) to settings");
+    it->registries.clear();
+    for (const auto& kv : regs) {
+      const std::string host = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      if (host.empty() || host.find('/') != std::string::npos) {
+        return Error(rp, "keys must be registry names (host[:port]), got \"" + host + "\"");
+      }
+      const std::string hp = Key(rp, host);
+      RETURN_IF_ERROR(CheckMap(kv.second, hp, {"ca_file", "insecure", "username", "password_file"}));
+      notary::RegistryAccess& access = it->registries[host];
+      RETURN_IF_ERROR(ReadFileKey(kv.second, "ca_file", hp, base, &access.ca_file));
+      RETURN_IF_ERROR(ReadBool(kv.second, "insecure", hp, &access.insecure));
+      RETURN_IF_ERROR(ReadNonEmpty(kv.second, "username", hp, &access.username));
+      RETURN_IF_ERROR(ReadFileKey(kv.second, "password_file", hp, base, &access.password_file));
+      if (access.username.empty() != access.password_file.empty()) {
+        return Error(hp, "username and password_file must be set together");
+      }
+    }
+  }
+  if (t["rules"]) {
+    const std::string rp = Key(tp, "rules");
+    if (!t["rules"].IsSequence()) return Error(rp, "must be a list of rules");
+    it->rules.clear();
+    for (size_t i = 0; i < t["rules"].size(); ++i) {
+      notary::TrustRule rule;
+      RETURN_IF_ERROR(ParseTrustRule(t["rules"][i], Index(rp, i), base, &rule));
+      it->rules.push_back(std::move(rule));
+    }
+  }
+  bool notary_used = it->policy != notary::TrustPolicy::kOff;
+  for (const auto& rule : it->rules) notary_used |= rule.notary && rule.policy != notary::TrustPolicy::kOff;
+  if (notary_used && it->server.empty()) {
+    return Error(Key(tp, "server"),
+                 it->policy != notary::TrustPolicy::kOff
+                     ? std::string("required when policy is ") + notary::TrustPolicyName(it->policy)
+                     : std::string("required when a rule uses notary"));
+  }
+  return OkStatus();
+}
+
 Status ParseOptions(const YAML::Node& n, const std::string& path, const std::string& base,
                     StackOptions* o) {
   if (n.IsNull()) return OkStatus();
@@ -305,29 +420,7 @@ Status ParseOptions(const YAML::Node& n, const std::string& path, const std::str
     o->rollout.parallelism = static_cast<int>(par);
     RETURN_IF_ERROR(ReadDuration(n["rollout"], "delay", rp, &o->rollout.delay));
   }
-  if (n["image_trust"]) {
-    const std::string tp = Key(path, "image_trust");
-    const YAML::Node t = n["image_trust"];
-    RETURN_IF_ERROR(CheckMap(t, tp, {"policy", "server", "ca_file"}));
-    ImageTrustConfig& it = o->image_trust;
-    std::string policy;
-    RETURN_IF_ERROR(ReadString(t, "policy", tp, &policy));
-    if (t["policy"]) {
-      Result<notary::TrustPolicy> parsed = notary::ParseTrustPolicy(policy);
-      if (!parsed.ok()) return Error(Key(tp, "policy"), "must be require, warn or off, got \"" + policy + "\"");
-      it.policy = *parsed;
-    }
-    RETURN_IF_ERROR(ReadNonEmpty(t, "server", tp, &it.server));
-    if (t["server"] && it.server.rfind("https://", 0) != 0) {
-      return Error(Key(tp, "server"), "must be an https:// URL");
-    }
-    RETURN_IF_ERROR(ReadFileKey(t, "ca_file", tp, base, &it.ca_file));
-    if (it.policy != notary::TrustPolicy::kOff && it.server.empty()) {
-      return Error(Key(tp, "server"),
-                   std::string("required when policy is ") +
-                       (it.policy == notary::TrustPolicy::kRequire ? "require" : "warn"));
-    }
-  }
+  if (n["image_trust"]) RETURN_IF_ERROR(ParseImageTrust(n["image_trust"], Key(path, "image_trust"), base, &o->image_trust));
   return OkStatus();
 }
 
@@ -462,6 +555,12 @@ Status ParseRoot(const YAML::Node& root, const std::string& base, Config* cfg) {
 }
 
 }  // namespace
+
+notary::ImageTrustPolicy ImageTrustConfig::Policy() const {
+  notary::ImageTrustPolicy p = notary::ImageTrustPolicy::Notary(policy);
+  p.rules.insert(p.rules.begin(), rules.begin(), rules.end());
+  return p;
+}
 
 const RepositoryConfig* Config::FindRepository(const std::string& name) const {
   for (const RepositoryConfig& r : repositories) {

@@ -49,9 +49,18 @@ struct RepositoryConfig {
 };
 
 struct ImageTrustConfig {
+  // Notary for the images no rule matches.
   notary::TrustPolicy policy = notary::TrustPolicy::kOff;
-  std::string server;   // Notary server URL; required unless policy is off
+  std::string server;   // Notary server URL; required when a policy that is not off uses Notary
   std::string ca_file;  // CA bundle for the Notary server (else system CAs)
+  // image_trust.rules: per image pattern, first match wins (cosign keys are
+  // read and checked when the configuration is loaded).
+  std::vector<notary::TrustRule> rules;
+  // image_trust.registries: how to reach each registry for cosign signatures.
+  std::map<std::string, notary::RegistryAccess> registries;
+
+  // `rules`, then Notary under `policy` for every other image.
+  notary::ImageTrustPolicy Policy() const;
 
   bool operator==(const ImageTrustConfig&) const = default;
 };

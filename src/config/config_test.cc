@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "notary/cosign_test_signer.h"
+
 namespace stackctl::config {
 namespace {
 
@@ -184,6 +186,37 @@ TEST(ConfigTest, ErrorsNameTheKeyPath) {
       {repo + "stacks: [{name: a, repository: infra, image_trust: {policy: warn, server: "
               "'http://n'}}]",
        "stacks[0].image_trust.server: must be an https:// URL"},
+      {repo + "defaults: {image_trust: {rules: [{policy: require, signatures: [cosign]}]}}",
+       "defaults.image_trust.rules[0].images: required (a glob such as registry.example.com/team/*)"},
+      {repo + "defaults: {image_trust: {rules: [{images: '*', signatures: [cosign]}]}}",
+       "defaults.image_trust.rules[0].policy: required (require, warn or off)"},
+      {repo + "defaults: {image_trust: {rules: [{images: '*', policy: require}]}}",
+       "defaults.image_trust.rules[0].signatures: required unless policy is off (notary, cosign or both)"},
+      {repo + "defaults: {image_trust: {rules: [{images: '*', policy: require, signatures: [gpg]}]}}",
+       "defaults.image_trust.rules[0].signatures[0]: must be notary or cosign, got \"gpg\""},
+      {repo + "defaults: {image_trust: {rules: [{images: '*', policy: require, signatures: [cosign, cosign]}]}}",
+       "defaults.image_trust.rules[0].signatures[1]: duplicate cosign"},
+      {repo + "defaults: {image_trust: {rules: [{images: '*', policy: require, signatures: [cosign]}]}}",
+       "defaults.image_trust.rules[0].cosign_keys: required with cosign signatures"},
+      {repo + "defaults: {image_trust: {rules: [{images: '*', policy: require, signatures: [cosign], "
+              "cosign_keys: [/nonexistent/k.pub]}]}}",
+       "defaults.image_trust.rules[0].cosign_keys[0]: /nonexistent/k.pub: cannot read file"},
+      {repo + "defaults: {image_trust: {rules: [{images: '*', policy: require, signatures: [cosign], "
+              "accept: any, cosign_keys: [k.pub]}]}}",
+       "defaults.image_trust.rules[0].accept: any needs both notary and cosign in signatures"},
+      {repo + "defaults: {image_trust: {server: 'https://n', rules: [{images: '*', policy: warn, "
+              "signatures: [notary], cosign_keys: [k.pub]}]}}",
+       "defaults.image_trust.rules[0].cosign_keys: only with cosign in signatures"},
+      {repo + "defaults: {image_trust: {rules: [{images: '*', policy: warn, signatures: [notary]}]}}",
+       "defaults.image_trust.server: required when a rule uses notary"},
+      {repo + "defaults: {image_trust: {rules: [{images: '*', policy: warn, signatures: [notary], key: 1}]}}",
+       "defaults.image_trust.rules[0].key: unknown key"},
+      {repo + "defaults: {image_trust: {registries: {'r.example.com': {username: u}}}}",
+       "defaults.image_trust.registries.r.example.com: username and password_file must be set together"},
+      {repo + "defaults: {image_trust: {registries: {'r.example.com/x': {insecure: true}}}}",
+       "defaults.image_trust.registries: keys must be registry names (host[:port]), got \"r.example.com/x\""},
+      {repo + "defaults: {image_trust: {registries: {'r.example.com': {insecure: yes}}}}",
+       "defaults.image_trust.registries.r.example.com.insecure: must be true or false"},
       {repo + "stacks: [{name: a, repository: infra, resolve_image: sometimes}]",
        "stacks[0].resolve_image: must be always, changed or never, got \"sometimes\""},
       {repo + "defaults: {prune: maybe}", "defaults.prune: must be true or false"},
@@ -245,6 +278,81 @@ TEST(ConfigTest, ErrorsNameTheKeyPath) {
     EXPECT_EQ(ParseConfig(c.yaml, "").status(), InvalidArgument(c.error))
         << c.yaml << "\n got: " << ParseConfig(c.yaml, "").status().ToString();
   }
+}
+
+TEST(ConfigTest, ImageTrustRulesAndRegistries) {
+  std::string dir = ::testing::TempDir();
+  while (!dir.empty() && dir.back() == '/') dir.pop_back();  // paths come back normalized
+  dir += "/stackctld_image_trust";
+  std::filesystem::create_directories(dir + "/keys");
+  notary::testing::CosignTestKey key;
+  std::ofstream(dir + "/keys/release.pub") << key.PublicPem();
+  std::ofstream(dir + "/keys/not-a-key.pub") << "hello\n";
+  const std::string yaml = R"(
+repositories: [{name: infra, url: 'https://h/r'}]
+defaults:
+  image_trust:
+    policy: warn
+    server: https://notary.example.com:4443
+    registries:
+      registry.example.com: {ca_file: registry-ca.pem, username: deploy, password_file: pw}
+      10.0.0.5:5000: {insecure: true}
+    rules:
+      - images: registry.example.com/apps/*
+        policy: require
+        signatures: [cosign]
+        cosign_keys: [keys/release.pub]
+        annotations: {env: prod}
+      - images: registry.example.com/legacy/*
+        policy: require
+        signatures: [notary, cosign]
+        accept: any
+        cosign_keys: [keys/release.pub]
+      - images: docker.io/*
+        policy: off
+stacks:
+  - {name: a, repository: infra}
+  - {name: b, repository: infra, image_trust: {policy: off, rules: []}}
+)";
+  auto c = ParseConfig(yaml, dir);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const ImageTrustConfig& it = c->stacks[0].options.image_trust;
+  ASSERT_EQ(it.rules.size(), 3u);
+  EXPECT_EQ(it.rules[0].images, "registry.example.com/apps/*");
+  EXPECT_EQ(it.rules[0].policy, notary::TrustPolicy::kRequire);
+  EXPECT_TRUE(it.rules[0].cosign);
+  EXPECT_FALSE(it.rules[0].notary);
+  EXPECT_EQ(it.rules[0].cosign_options.keys,
+            (std::vector<notary::CosignKey>{{dir + "/keys/release.pub", key.PublicPem()}}));
+  EXPECT_EQ(it.rules[0].cosign_options.annotations, (std::map<std::string, std::string>{{"env", "prod"}}));
+  EXPECT_TRUE(it.rules[1].notary && it.rules[1].cosign && it.rules[1].any);
+  EXPECT_EQ(it.rules[2].policy, notary::TrustPolicy::kOff);
+  EXPECT_EQ(it.registries.at("registry.example.com"),
+            (notary::RegistryAccess{dir + "/registry-ca.pem", false, "deploy", dir + "/pw"}));
+  EXPECT_TRUE(it.registries.at("10.0.0.5:5000").insecure);
+  // The policy: the rules in order, then Notary under `policy` for the rest.
+  notary::ImageTrustPolicy p = it.Policy();
+  ASSERT_EQ(p.rules.size(), 4u);
+  EXPECT_EQ(&p.For("registry.example.com/apps/web"), &p.rules[0]);
+  EXPECT_EQ(&p.For("docker.io/library/busybox"), &p.rules[2]);
+  EXPECT_EQ(p.For("quay.io/x/y").policy, notary::TrustPolicy::kWarn);
+  EXPECT_TRUE(p.For("quay.io/x/y").notary);
+  EXPECT_TRUE(p.AnyRequired());
+  // A stack replaces the rules of the defaults.
+  EXPECT_TRUE(c->stacks[1].options.image_trust.rules.empty());
+  EXPECT_FALSE(c->stacks[1].options.image_trust.Policy().AnyRequired());
+
+  auto bad = ParseConfig(R"(
+repositories: [{name: infra, url: 'https://h/r'}]
+stacks:
+  - name: a
+    repository: infra
+    image_trust:
+      rules: [{images: '*', policy: require, signatures: [cosign], cosign_keys: [keys/release.pub, keys/not-a-key.pub]}]
+)", dir);
+  EXPECT_EQ(bad.status(), InvalidArgument("stacks[0].image_trust.rules[0].cosign_keys[1]: " + dir +
+                                          "/keys/not-a-key.pub: not a PEM public key (-----BEGIN PUBLIC KEY-----)"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ConfigTest, LoadFilePrefixesPath) {

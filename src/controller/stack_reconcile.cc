@@ -20,10 +20,11 @@ StackTarget TargetFromConfig(const config::StackConfig& cfg) {
   t.deploy.delay = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.options.rollout.delay);
   t.deploy.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.options.timeout);
   t.deploy.images.mode = cfg.options.resolve_image;
-  t.deploy.images.required = cfg.options.image_trust.policy == notary::TrustPolicy::kRequire;
-  t.trust = cfg.options.image_trust.policy;
+  t.trust = cfg.options.image_trust.Policy();
+  t.deploy.images.required = t.trust.AnyRequired();
   t.notary.default_server = cfg.options.image_trust.server;
   t.notary.ca_file = cfg.options.image_trust.ca_file;
+  t.registries.registries = cfg.options.image_trust.registries;
   return t;
 }
 
@@ -73,7 +74,7 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
     return failed(desired.status().WithPrefix("stack " + target.stack + " at " + rep.commit.substr(0, 12)), true);
   }
 
-  notary::ImageTrustChain chain = notary::BuildImageTrustChain(target.trust, target.notary, env.trust_roots,
+  notary::ImageTrustChain chain = notary::BuildImageTrustChain(target.trust, target.notary, target.registries, env.trust_roots,
                                                                env.trust_cache, env.clock, env.engine);
   reconciler::DeployOptions o = target.deploy;
   o.revision = rep.commit;

@@ -52,8 +52,9 @@ struct StackTarget {
   // prune, rollout, timeout, image resolution; revision, trigger and
   // respect_pin are set by each reconcile.
   reconciler::DeployOptions deploy;
-  notary::TrustPolicy trust = notary::TrustPolicy::kOff;
+  notary::ImageTrustPolicy trust;  // image_trust: its rules, then Notary under its policy
   notary::NotaryOptions notary;
+  notary::RegistryOptions registries;  // for cosign signatures
 };
 StackTarget TargetFromConfig(const config::StackConfig& stack);
 

@@ -60,7 +60,8 @@ TEST_F(StackReconcileTest, TargetComesFromTheConfigurationInOnePlace) {
   EXPECT_TRUE(target_.deploy.prune);
   EXPECT_EQ(target_.deploy.timeout, std::chrono::seconds(30));
   EXPECT_EQ(target_.deploy.images.mode, reconciler::ResolveMode::kNever);
-  EXPECT_EQ(target_.trust, notary::TrustPolicy::kOff);
+  EXPECT_EQ(target_.trust, notary::ImageTrustPolicy::Notary(notary::TrustPolicy::kOff));
+  EXPECT_FALSE(target_.deploy.images.required);
 }
 
 TEST_F(StackReconcileTest, PollDeploysAndReportsWhatTheRenderRead) {

@@ -51,6 +51,9 @@ class FailureCachingVerifier : public ImageVerifier {
  public:
   FailureCachingVerifier(ImageVerifier& inner, FailedResolutions& failures) : inner_(inner), failures_(failures) {}
   Result<ResolvedImage> Resolve(const std::string& image_ref) override;
+  bool RequiresVerification(const std::string& image_ref) override {
+    return inner_.RequiresVerification(image_ref);
+  }
 
  private:
   ImageVerifier& inner_;

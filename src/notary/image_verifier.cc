@@ -1,5 +1,8 @@
 #include "notary/image_verifier.h"
 
+#include <fnmatch.h>
+
+#include <optional>
 #include <regex>
 
 #include "common/log.h"
@@ -155,10 +158,127 @@ Result<TrustPolicy> ParseTrustPolicy(const std::string& s) {
   return InvalidArgument("trust policy \"" + s + "\": must be require, warn or off");
 }
 
+const char* TrustPolicyName(TrustPolicy p) {
+  switch (p) {
+    case TrustPolicy::kRequire:
+      return "require";
+    case TrustPolicy::kWarn:
+      return "warn";
+    case TrustPolicy::kOff:
+      return "off";
+  }
+  return "off";
+}
+
+bool MatchesImages(const std::string& pattern, const std::string& repository) {
+  return fnmatch(pattern.c_str(), repository.c_str(), 0) == 0;
+}
+
+ImageTrustPolicy ImageTrustPolicy::Notary(TrustPolicy policy) {
+  ImageTrustPolicy p;
+  TrustRule all;
+  all.policy = policy;
+  all.notary = true;
+  p.rules.push_back(all);
+  return p;
+}
+
+const TrustRule& ImageTrustPolicy::For(const std::string& repository) const {
+  static const TrustRule kOff;
+  for (const TrustRule& r : rules) {
+    if (MatchesImages(r.images, repository)) return r;
+  }
+  return kOff;
+}
+
+bool ImageTrustPolicy::AnyRequired() const {
+  for (const TrustRule& r : rules) {
+    if (r.policy == TrustPolicy::kRequire && (r.notary || r.cosign)) return true;
+  }
+  return false;
+}
+
+bool ImageTrustPolicy::UsesNotary() const {
+  for (const TrustRule& r : rules) {
+    if (r.policy != TrustPolicy::kOff && r.notary) return true;
+  }
+  return false;
+}
+
+bool ImageTrustPolicy::UsesCosign() const {
+  for (const TrustRule& r : rules) {
+    if (r.policy != TrustPolicy::kOff && r.cosign) return true;
+  }
+  return false;
+}
+
+bool PolicyVerifier::RequiresVerification(const std::string& image_ref) {
+  auto ref = ParseImageRef(image_ref);
+  if (!ref.ok()) return true;  // a bad reference is an error either way
+  const TrustRule& rule = policy_.For(ref->Gun());
+  return rule.policy == TrustPolicy::kRequire && (rule.notary || rule.cosign);
+}
+
+Result<ResolvedImage> PolicyVerifier::Verify(const TrustRule& rule, const std::string& image_ref) {
+  std::optional<ResolvedImage> by_notary;
+  std::string notary_failure;
+  Code notary_code = Code::kOk;
+  if (rule.notary) {
+    if (!notary_) return Internal("image " + image_ref + ": no Notary verifier configured");
+    auto n = notary_->Resolve(image_ref);
+    if (n.ok() && (!rule.cosign || rule.any)) return n;
+    if (!n.ok() && (!rule.cosign || !rule.any)) return n.status();
+    if (n.ok()) {
+      by_notary = std::move(*n);
+    } else {
+      notary_failure = n.status().message();
+      notary_code = n.status().code();
+    }
+  }
+  // Cosign: on the digest Notary signed when both are required, else on the
+  // digest the reference names or the registry serves for its tag.
+  if (!cosign_) return Internal("image " + image_ref + ": no cosign verifier configured");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto either_failed = [&](const Status& cosign_failure) {
+    if (notary_failure.empty()) return cosign_failure;
+    // An outage of either is retryable; otherwise the image is untrusted.
+    Code code = notary_code == Code::kUnavailable || cosign_failure.code() == Code::kUnavailable
+                    ? Code::kUnavailable
+                    : Code::kFailedPrecondition;
+    return Status(code, "image " + image_ref + ": neither signature verifies: notary: " +
+                            notary_failure + "; " + cosign_failure.message());
+  };
+  Result<std::string> digest =
+      by_notary ? Result<std::string>(by_notary->digest) : cosign_->Digest(image_ref);
+  if (!digest.ok()) return either_failed(digest.status());
+  auto verdict = cosign_->Verify(image_ref, *digest, rule.cosign_options);
+  if (!verdict.ok()) return either_failed(verdict.status());
+  ResolvedImage out;
+  if (by_notary) {
+    out = std::move(*by_notary);
+    out.signed_by += (out.signed_by.empty() ? "" : " and ");
+  } else {
+    ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(image_ref));
+    out.reference = ref.Familiar() + "@" + verdict->digest;
+    out.digest = verdict->digest;
+    out.tag = ref.tag;
+  }
+  out.signed_by += "cosign key " + verdict->key;
+  return out;
+}
+
 Result<ResolvedImage> PolicyVerifier::Resolve(const std::string& image_ref) {
-  if (policy_ == TrustPolicy::kOff || !trust_) return engine_.Resolve(image_ref);
-  auto trusted = trust_->Resolve(image_ref);
-  if (trusted.ok() || policy_ == TrustPolicy::kRequire) return trusted;
+  ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(image_ref));
+  const TrustRule& rule = policy_.For(ref.Gun());
+  if (rule.policy == TrustPolicy::kOff || !(rule.notary || rule.cosign)) {
+    return engine_.Resolve(image_ref);
+  }
+  // Notary only, without a verifier: the legacy "warn without a server" wiring.
+  if (rule.notary && !rule.cosign && !notary_ && rule.policy == TrustPolicy::kWarn) {
+    return engine_.Resolve(image_ref);
+  }
+  auto trusted = Verify(rule, image_ref);
+  if (trusted.ok() || rule.policy == TrustPolicy::kRequire) return trusted;
   auto fallback = engine_.Resolve(image_ref);
   if (!fallback.ok()) {
     return Status(fallback.status().code(), "trust verification failed (" +
@@ -171,14 +291,20 @@ Result<ResolvedImage> PolicyVerifier::Resolve(const std::string& image_ref) {
   return fallback;
 }
 
-ImageTrustChain BuildImageTrustChain(TrustPolicy policy, NotaryOptions options, RootStore& roots,
+ImageTrustChain BuildImageTrustChain(ImageTrustPolicy policy, NotaryOptions notary,
+                                     RegistryOptions registries, RootStore& roots,
                                      MetadataCache& cache, Clock& clock, engine::Engine& engine) {
   ImageTrustChain chain;
   chain.engine_digest = std::make_unique<EngineDigestResolver>(engine);
-  if (policy != TrustPolicy::kOff) {
-    chain.notary = std::make_unique<NotaryVerifier>(std::move(options), roots, cache, clock);
+  if (policy.UsesNotary()) {
+    chain.notary = std::make_unique<NotaryVerifier>(std::move(notary), roots, cache, clock);
   }
-  chain.verifier = std::make_unique<PolicyVerifier>(policy, chain.notary.get(), *chain.engine_digest);
+  if (policy.UsesCosign()) {
+    chain.registry = std::make_unique<HttpRegistry>(std::move(registries));
+    chain.cosign = std::make_unique<CosignVerifier>(*chain.registry);
+  }
+  chain.verifier = std::make_unique<PolicyVerifier>(std::move(policy), chain.notary.get(),
+                                                    chain.cosign.get(), *chain.engine_digest);
   return chain;
 }
 

@@ -1130,6 +1130,32 @@ TEST(Pinning, RequiredTrustBlocksTheWholeRevision) {
             "deploying the tag unpinned");
 }
 
+// Per-image policies (an image_trust rule per pattern): with `required`, only
+// a failure of an image the verifier requires blocks; the others warn.
+TEST(Pinning, RequiredTrustBlocksOnlyImagesARequireRuleCovers) {
+  class PerImage : public CountingVerifier {
+   public:
+    bool RequiresVerification(const std::string& ref) override { return ref != "unsigned:1"; }
+  };
+  FakeEngine fake;
+  FakeClock clock;
+  PerImage verifier;
+  Deployer d(fake, clock, nullptr, &verifier);
+  auto stack = MakeStack("app");
+  SetImage(stack.services[2], "unsigned:1");
+  DeployOptions opts;
+  opts.poll_interval = std::chrono::milliseconds(1);
+  opts.images.required = true;
+  auto r = d.Deploy(stack, opts);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_EQ(r->warnings[0],
+            "service worker: image unsigned:1 could not be pinned (no trust data for unsigned); "
+            "deploying the tag unpinned");
+  EXPECT_EQ(fake.InspectService("app_web")->spec["TaskTemplate"]["ContainerSpec"]["Image"],
+            "web:1@sha256:" + Sha256Hex("web:10"));
+}
+
 // A locally built image no registry knows, used by five services: one
 // resolution and one warning per deploy, and none at all once the services run
 // the unpinned tag ("changed" mode reuses what runs, as for a pinned digest).

@@ -83,7 +83,7 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
     const auto& services = users[ref];
     auto r = verifier.Resolve(ref);
     if (!r.ok()) {
-      if (options.required) return r.status().WithPrefix(NameServices(services) + ": image " + ref);
+      if (options.required && verifier.RequiresVerification(ref)) return r.status().WithPrefix(NameServices(services) + ": image " + ref);
       warnings.push_back(NameServices(services) + ": image " + ref + " could not be pinned (" +
                          r.status().message() + "); deploying the tag unpinned");
       continue;

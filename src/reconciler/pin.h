@@ -14,9 +14,11 @@
 //   kNever    leave images as written
 // Each distinct reference is resolved at most once per call, failures
 // included, and reported once, naming the services that use it.
-// With `required` (trust policy "require"), every image is resolved and any
-// failure is an error that blocks the whole revision; otherwise a failure
-// keeps the tag and adds a warning, as docker does.
+// With `required` (some trust rule says "require"), every image is resolved
+// and a failure of an image the verifier requires
+// (ImageVerifier::RequiresVerification) is an error that blocks the whole
+// revision; otherwise a failure keeps the tag and adds a warning, as docker
+// does.
 //
 // Thread safety: pure except for the verifier calls.
 #pragma once

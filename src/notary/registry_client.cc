@@ -1,0 +1,333 @@
+#include "notary/registry_client.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+
+#include <cctype>
+#include <memory>
+
+#include "common/crypto.h"
+#include "common/json.h"
+#include "common/secret_file.h"
+
+namespace stackctl::notary {
+namespace {
+
+constexpr size_t kManifestCap = 4 << 20;  // docker's own manifest limit
+constexpr size_t kTokenCap = 1 << 20;
+
+// Every manifest type a tag or digest may name; the digest is over the bytes
+// served, whatever the type (as docker pins it).
+constexpr const char* kManifestAccept =
+    "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+
+struct Sink {
+  std::string* body;
+  size_t cap;
+  bool overflow = false;
+};
+
+size_t OnData(char* ptr, size_t size, size_t n, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  size_t len = size * n;
+  if (sink->body->size() + len > sink->cap) {
+    sink->overflow = true;
+    return 0;  // aborts the transfer
+  }
+  sink->body->append(ptr, len);
+  return len;
+}
+
+struct Headers {
+  std::string content_type;
+  std::string www_authenticate;
+};
+
+size_t OnHeader(char* ptr, size_t size, size_t n, void* user) {
+  auto* h = static_cast<Headers*>(user);
+  std::string line(ptr, size * n);
+  // A redirect starts a new response: keep only the last one's headers.
+  if (line.rfind("HTTP/", 0) == 0) *h = Headers{};
+  size_t colon = line.find(':');
+  if (colon == std::string::npos) return size * n;
+  std::string name = line.substr(0, colon);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string value = line.substr(colon + 1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+    value.pop_back();
+  while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+  if (name == "content-type") h->content_type = value;
+  if (name == "www-authenticate") h->www_authenticate = value;
+  return size * n;
+}
+
+// The value of key="..." (or key=token) in a WWW-Authenticate challenge.
+std::string Param(const std::string& challenge, const std::string& key) {
+  size_t pos = 0;
+  while ((pos = challenge.find(key + "=", pos)) != std::string::npos) {
+    bool at_start = pos == 0 || challenge[pos - 1] == ' ' || challenge[pos - 1] == ',';
+    pos += key.size() + 1;
+    if (!at_start) continue;
+    if (pos < challenge.size() && challenge[pos] == '"') {
+      size_t end = challenge.find('"', pos + 1);
+      return end == std::string::npos ? "" : challenge.substr(pos + 1, end - pos - 1);
+    }
+    size_t end = challenge.find(',', pos);
+    return challenge.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+  }
+  return "";
+}
+
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      static const char* kHex = "0123456789ABCDEF";
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string Host(const std::string& registry) {
+  if (!registry.empty() && registry[0] == '[') {
+    size_t end = registry.find(']');
+    return end == std::string::npos ? registry : registry.substr(1, end - 1);
+  }
+  size_t colon = registry.rfind(':');
+  return colon == std::string::npos ? registry : registry.substr(0, colon);
+}
+
+}  // namespace
+
+const RegistryAccess& RegistryOptions::For(const std::string& registry) const {
+  auto it = registries.find(registry);
+  return it == registries.end() ? default_access : it->second;
+}
+
+bool IsLoopbackRegistry(const std::string& registry) {
+  in_addr a{};
+  if (inet_pton(AF_INET, Host(registry).c_str(), &a) != 1) return false;
+  return (ntohl(a.s_addr) >> 24) == 127;
+}
+
+std::string RegistryApiHost(const std::string& registry) {
+  return registry == "docker.io" ? "registry-1.docker.io" : registry;
+}
+
+HttpRegistry::HttpRegistry(RegistryOptions options) : options_(std::move(options)) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  curl_ = curl_easy_init();
+}
+
+HttpRegistry::~HttpRegistry() {
+  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+Result<HttpRegistry::Response> HttpRegistry::Request(const std::string& registry,
+                                                     const std::string& url,
+                                                     const std::string& accept,
+                                                     const std::string& authorization,
+                                                     size_t max_bytes) {
+  CURL* c = static_cast<CURL*>(curl_);
+  if (!c) return Internal("curl_easy_init failed");
+  curl_easy_reset(c);  // keeps live connections
+  const RegistryAccess& access = options_.For(registry);
+  const bool may_use_http = access.insecure || IsLoopbackRegistry(registry);
+  Response resp;
+  Sink sink{&resp.body, max_bytes};
+  Headers headers;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_slist* list = nullptr;
+  if (!accept.empty()) list = curl_slist_append(list, ("Accept: " + accept).c_str());
+  if (!authorization.empty())
+    list = curl_slist_append(list, ("Authorization: " + authorization).c_str());
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> guard(list, curl_slist_free_all);
+  const bool https = url.rfind("https://", 0) == 0;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, may_use_http ? "http,https" : "https");
+  // Blob storage may be elsewhere; never follow an https URL to plain http.
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, https || !may_use_http ? "https" : "http,https");
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!access.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, access.ca_file.c_str());
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, options_.timeout_ms);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  if (list) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "stackctl/" STACKCTL_VERSION);
+  CURLcode rc = curl_easy_perform(c);
+  if (sink.overflow) {
+    return FailedPrecondition("registry " + registry + ": response exceeds " +
+                              std::to_string(max_bytes) + " bytes");
+  }
+  last_tls_verified_failure_ = rc == CURLE_PEER_FAILED_VERIFICATION;
+  if (rc != CURLE_OK) {
+    std::string why = curl_easy_strerror(rc);
+    if (errbuf[0]) why += std::string(" (") + errbuf + ")";
+    return Unavailable("registry " + registry + " unreachable: " + why);
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  resp.content_type = headers.content_type;
+  resp.www_authenticate = headers.www_authenticate;
+  return resp;
+}
+
+Result<std::string> HttpRegistry::BasicAuth(const std::string& registry) {
+  const RegistryAccess& access = options_.For(registry);
+  if (access.username.empty()) return std::string();
+  std::string password;
+  if (!access.password_file.empty()) {
+    auto p = ReadSecretFile(access.password_file);
+    if (!p.ok()) return p.status().WithPrefix("registry " + registry + ": password_file");
+    password = *p;
+  }
+  return "Basic " + Base64Encode(access.username + ":" + password);
+}
+
+Result<std::string> HttpRegistry::Token(const std::string& registry, const std::string& repo_path,
+                                        const std::string& challenge) {
+  const RegistryAccess& access = options_.For(registry);
+  std::string realm = Param(challenge, "realm");
+  std::string service = Param(challenge, "service");
+  bool realm_https = realm.rfind("https://", 0) == 0;
+  bool realm_http_ok =
+      realm.rfind("http://", 0) == 0 && (access.insecure || IsLoopbackRegistry(registry));
+  if (!realm_https && !realm_http_ok) {
+    return Unavailable("registry " + registry + ": token realm \"" + realm + "\" is not https");
+  }
+  std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&") +
+                    "service=" + Escape(service) +
+                    "&scope=" + Escape("repository:" + repo_path + ":pull");
+  ASSIGN_OR_RETURN(std::string basic, BasicAuth(registry));
+  ASSIGN_OR_RETURN(Response tok, Request(registry, url, "application/json", basic, kTokenCap));
+  if (tok.status == 401 || tok.status == 403) {
+    return PermissionDenied(
+        "registry " + registry + ": token server refused " +
+        (basic.empty() ? "anonymous access" : "the credentials of " + access.username) + " (HTTP " +
+        std::to_string(tok.status) + ")");
+  }
+  if (tok.status != 200) {
+    return Unavailable("registry " + registry + ": token request returned HTTP " +
+                       std::to_string(tok.status));
+  }
+  std::string token;
+  try {
+    Json j = Json::parse(tok.body);
+    token = j.value("token", "");
+    if (token.empty()) token = j.value("access_token", "");
+  } catch (const Json::exception&) {
+  }
+  if (token.empty()) return Unavailable("registry " + registry + ": token response has no token");
+  return token;
+}
+
+Result<HttpRegistry::Response> HttpRegistry::Get(const std::string& registry,
+                                                 const std::string& repo_path,
+                                                 const std::string& url_path,
+                                                 const std::string& accept, size_t max_bytes) {
+  const RegistryAccess& access = options_.For(registry);
+  const std::string host = RegistryApiHost(registry);
+  const std::string auth_key = registry + " " + repo_path;
+  auto base = base_.find(registry);
+  std::string authorization = auth_.count(auth_key) ? auth_[auth_key] : "";
+  auto first = [&]() -> Result<Response> {
+    if (base != base_.end()) {
+      return Request(registry, base->second + url_path, accept, authorization, max_bytes);
+    }
+    // Docker's order: https first; plain http only where allowed and only
+    // when https does not answer.
+    auto r = Request(registry, "https://" + host + url_path, accept, authorization, max_bytes);
+    if (r.ok()) {
+      base_[registry] = "https://" + host;
+      return r;
+    }
+    // A certificate that does not verify means the registry does speak TLS:
+    // that is an error to report, not a reason to try plain http.
+    if (r.status().code() != Code::kUnavailable || last_tls_verified_failure_ ||
+        !(access.insecure || IsLoopbackRegistry(registry))) {
+      return r;
+    }
+    auto plain = Request(registry, "http://" + host + url_path, accept, authorization, max_bytes);
+    if (!plain.ok()) {
+      return Unavailable(r.status().message() + "; over http: " + plain.status().message());
+    }
+    base_[registry] = "http://" + host;
+    return plain;
+  };
+  Result<Response> resp = first();
+  if (!resp.ok()) return resp.status();
+  if (resp->status == 401) {
+    const std::string& challenge = resp->www_authenticate;
+    std::string scheme = challenge.substr(0, challenge.find(' '));
+    for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (scheme == "bearer") {
+      ASSIGN_OR_RETURN(std::string token, Token(registry, repo_path, challenge));
+      authorization = "Bearer " + token;
+    } else if (scheme == "basic" && !access.username.empty()) {
+      ASSIGN_OR_RETURN(authorization, BasicAuth(registry));
+    } else {
+      return PermissionDenied("registry " + registry + ": authentication required (" +
+                              (challenge.empty() ? "no challenge" : challenge) + ")" +
+                              (access.username.empty() ? "; no credentials configured" : ""));
+    }
+    auth_[auth_key] = authorization;
+    resp = Request(registry, base_[registry] + url_path, accept, authorization, max_bytes);
+    if (!resp.ok()) return resp.status();
+  }
+  if (resp->status == 401 || resp->status == 403) {
+    return PermissionDenied("registry " + registry + ": access to " + repo_path + " denied (HTTP " +
+                            std::to_string(resp->status) + ")");
+  }
+  return resp;
+}
+
+Result<Manifest> HttpRegistry::GetManifest(const std::string& registry, const std::string& path,
+                                           const std::string& reference) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Response resp, Get(registry, path, "/v2/" + path + "/manifests/" + reference,
+                                      kManifestAccept, kManifestCap));
+  if (resp.status == 404) {
+    return NotFound("registry " + registry + ": manifest " + path + ":" + reference + " not found");
+  }
+  if (resp.status != 200) {
+    return Unavailable("registry " + registry + " returned HTTP " + std::to_string(resp.status) +
+                       " for manifest " + path + ":" + reference);
+  }
+  Manifest m;
+  m.media_type = resp.content_type;
+  m.digest = "sha256:" + Sha256Hex(resp.body);
+  m.body = std::move(resp.body);
+  return m;
+}
+
+Result<std::string> HttpRegistry::GetBlob(const std::string& registry, const std::string& path,
+                                          const std::string& digest, size_t max_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Response resp,
+                   Get(registry, path, "/v2/" + path + "/blobs/" + digest, "", max_bytes));
+  if (resp.status == 404) {
+    return NotFound("registry " + registry + ": blob " + digest + " of " + path + " not found");
+  }
+  if (resp.status != 200) {
+    return Unavailable("registry " + registry + " returned HTTP " + std::to_string(resp.status) +
+                       " for blob " + digest);
+  }
+  return std::move(resp.body);
+}
+
+}  // namespace stackctl::notary

@@ -1,0 +1,1 @@
+stackctl_integration_test(NAME cosign_test SRCS integration/cosign_test.cc DEPS stackctl_notary CURL::libcurl)
