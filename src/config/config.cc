@@ -611,4 +611,26 @@ Result<HttpSettings> ReadHttpSettings(const Config& config) {
   return o;
 }
 
+Status CheckNotificationFiles(const Config& config) {
+  auto check = [](const std::string& key, const std::string& file) -> Result<std::string> {
+    auto content = ReadSecretFile(file);
+    if (!content.ok()) return Error(key, content.status().message());
+    return content;
+  };
+  for (size_t i = 0; i < config.repositories.size(); ++i) {
+    const auto& cs = config.repositories[i].commit_status;
+    if (cs) RETURN_IF_ERROR(check(Key(Index("repositories", i), "commit_status.token_file"), cs->token_file).status());
+  }
+  for (size_t i = 0; i < config.notifications.targets.size(); ++i) {
+    const notify::Target& t = config.notifications.targets[i];
+    const std::string p = Index("notifications.targets", i);
+    if (!t.url_file.empty()) {
+      ASSIGN_OR_RETURN(std::string url, check(Key(p, "url_file"), t.url_file));
+      if (!IsHttpUrl(url)) return Error(Key(p, "url_file"), "must hold an http:// or https:// URL");
+    }
+    if (!t.secret_file.empty()) RETURN_IF_ERROR(check(Key(p, "secret_file"), t.secret_file).status());
+  }
+  return OkStatus();
+}
+
 }  // namespace stackctl::config

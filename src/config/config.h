@@ -160,4 +160,12 @@ struct HttpSettings {
 };
 Result<HttpSettings> ReadHttpSettings(const Config& config);
 
+// Reads every file that commit statuses and notifications will read when
+// they send (tokens, target URLs, HMAC secrets), so that `stackctld --check`
+// and the start fail on a missing one: "repositories[0].commit_status.
+// token_file: <path>: cannot read secret file",
+// "notifications.targets[1].url_file: must hold an http:// or https:// URL".
+// Never puts a file's content in an error.
+Status CheckNotificationFiles(const Config& config);
+
 }  // namespace stackctl::config

@@ -45,7 +45,16 @@ int Dispatcher::RunDue() {
       if (it == queue_.end() || stop_) return attempts;
       e = std::move(*it);
       queue_.erase(it);
+      ++sending_;
     }
+    // Whatever happens below, this delivery is no longer being sent.
+    struct Done {
+      Dispatcher* d;
+      ~Done() {
+        std::lock_guard<std::mutex> l(d->mu_);
+        --d->sending_;
+      }
+    } done{this};
     ++attempts;
     ++e.attempts;
     Result<HttpRequest> req = e.d.build();
@@ -79,6 +88,11 @@ std::optional<std::chrono::steady_clock::time_point> Dispatcher::NextDue() const
   if (queue_.empty()) return std::nullopt;
   auto it = std::min_element(queue_.begin(), queue_.end(), [](const Entry& a, const Entry& b) { return a.due < b.due; });
   return it->due;
+}
+
+bool Dispatcher::Idle() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return queue_.empty() && sending_ == 0;
 }
 
 size_t Dispatcher::Queued() const {

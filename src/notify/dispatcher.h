@@ -67,6 +67,8 @@ class Dispatcher {
   // When the next queued delivery is due; nullopt when the queue is empty.
   std::optional<std::chrono::steady_clock::time_point> NextDue() const;
   size_t Queued() const;
+  // Nothing queued and nothing being sent.
+  bool Idle() const;
 
   // The background thread: RunDue whenever something is due.
   void Start();
@@ -88,6 +90,7 @@ class Dispatcher {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Entry> queue_;  // in order of queueing; a retry goes to the back
+  int sending_ = 0;  // deliveries taken from the queue, not yet finished
   bool stop_ = false;
   std::thread thread_;
 };

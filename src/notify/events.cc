@@ -84,7 +84,10 @@ std::string SlackBody(const Event& e) {
   }
   std::string text = "stackctl: stack " + e.stack + " " + what;
   if (!e.commit.empty()) text += " at " + e.commit.substr(0, 12);
-  if (!e.service.empty()) text += ": service " + e.service;
+  // Deploy errors usually name the service already ("service web_app: ...").
+  if (!e.service.empty() && e.message.find("service " + e.service) == std::string::npos) {
+    text += ": service " + e.service;
+  }
   if (!e.message.empty()) text += ": " + e.message;
   if (!e.url.empty()) text += " (" + e.url + ")";
   Json j = Json::object();

@@ -99,7 +99,7 @@ void Notifier::Finished(const StackOutcome& o) {
       e.kind = kind;
       events.push_back(e);
     };
-    const std::string failed_text = o.service.empty() || o.message.find(o.service) != std::string::npos
+    const std::string failed_text = o.service.empty() || o.message.find("service " + o.service) != std::string::npos
                                         ? o.message
                                         : "service " + o.service + ": " + o.message;
     switch (o.ending) {

@@ -134,7 +134,7 @@ TEST(Events, MessagesHaveTheirShapeAndSignature) {
   e.message = "service web_app: task exited with code 1";
   e.time = Clock::TimePoint(std::chrono::seconds(1700000000));
   EXPECT_EQ(SlackBody(e),
-            R"({"text":"stackctl: stack web rolled back at 0123456789ab: service web_app: service web_app: task exited with code 1"})");
+            R"({"text":"stackctl: stack web rolled back at 0123456789ab: service web_app: task exited with code 1"})");
   Target t;
   t.name = "ops";
   t.type = TargetType::kWebhook;
@@ -310,7 +310,7 @@ TEST_F(NotifierTest, RepeatedFailureIsSentOnceAndRecoveryAlways) {
   notifier->Finished(failed);
   EXPECT_EQ(Sent(), (std::vector<std::string>{
                         "status pending rollout started", "status failure service web_app: task exited (1)",
-                        "chat stackctl: stack web rolled back at c1: service web_app: service web_app: task exited "
+                        "chat stackctl: stack web rolled back at c1: service web_app: task exited "
                         "(1) (https://stackctl.example.com/stacks/web)"}));
   // The controller retries (or a resync repeats) the same failure: nothing new.
   notifier->Finished(failed);
