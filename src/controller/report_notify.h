@@ -19,7 +19,8 @@ namespace stackctl::controller {
 //   succeeded -> kDeployed; rolled back -> kRolledBack; failed -> kDeployFailed;
 //   pinned -> kPinned; in sync -> kInSync, or kOutOfSync when changes were
 //   found but not applied
-notify::StackOutcome StackOutcomeOf(const std::string& stack, const config::RepositoryConfig& repository,
+notify::StackOutcome StackOutcomeOf(const std::string& stack,
+                                    const config::RepositoryConfig& repository,
                                     reconciler::Trigger trigger, const ReconcileReport& report);
 
 }  // namespace stackctl::controller

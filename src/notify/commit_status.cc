@@ -11,7 +11,8 @@ namespace stackctl::notify {
 namespace {
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Percent-encodes everything but RFC 3986 unreserved characters (GitLab's
@@ -34,18 +35,25 @@ std::string UrlEncode(std::string_view s) {
 }  // namespace
 
 bool ParseGitHost(const std::string& name, GitHost* out) {
-  if (name == "github") *out = GitHost::kGitHub;
-  else if (name == "gitlab") *out = GitHost::kGitLab;
-  else if (name == "gitea" || name == "forgejo") *out = GitHost::kGitea;
-  else return false;
+  if (name == "github")
+    *out = GitHost::kGitHub;
+  else if (name == "gitlab")
+    *out = GitHost::kGitLab;
+  else if (name == "gitea" || name == "forgejo")
+    *out = GitHost::kGitea;
+  else
+    return false;
   return true;
 }
 
 std::string_view GitHostName(GitHost h) {
   switch (h) {
-    case GitHost::kGitHub: return "github";
-    case GitHost::kGitLab: return "gitlab";
-    case GitHost::kGitea: return "gitea";
+    case GitHost::kGitHub:
+      return "github";
+    case GitHost::kGitLab:
+      return "gitlab";
+    case GitHost::kGitea:
+      return "gitea";
   }
   return "unknown";
 }
@@ -66,18 +74,21 @@ Result<StatusHost> ResolveStatusHost(const std::string& repo_url, const std::str
   }
   if (!provider.empty()) {
     if (!ParseGitHost(provider, &h.host)) {
-      return InvalidArgument("provider: must be github, gitlab or gitea (got \"" + provider + "\")");
+      return InvalidArgument("provider: must be github, gitlab or gitea (got \"" + provider +
+                             "\")");
     }
   } else if (host == "github.com") {
     h.host = GitHost::kGitHub;
   } else if (host == "gitlab.com") {
     h.host = GitHost::kGitLab;
   } else {
-    return InvalidArgument("provider: cannot tell the Git host of \"" + gitsource::RedactUrl(repo_url) +
+    return InvalidArgument("provider: cannot tell the Git host of \"" +
+                           gitsource::RedactUrl(repo_url) +
                            "\"; set provider (github, gitlab or gitea)");
   }
   if (!api_url.empty()) {
-    if (api_url.rfind("https://", 0) != 0) return InvalidArgument("api_url: must be an https:// URL (got \"" + api_url + "\")");
+    if (api_url.rfind("https://", 0) != 0)
+      return InvalidArgument("api_url: must be an https:// URL (got \"" + api_url + "\")");
     h.api_url = api_url;
     while (EndsWith(h.api_url, "/")) h.api_url.pop_back();
   } else if (host.empty()) {
@@ -91,7 +102,8 @@ Result<StatusHost> ResolveStatusHost(const std::string& repo_url, const std::str
   }
   h.project = !project.empty() ? project : path;
   while (!h.project.empty() && h.project.back() == '/') h.project.pop_back();
-  if (h.project.empty()) return InvalidArgument("project: the repository URL names no project; set project");
+  if (h.project.empty())
+    return InvalidArgument("project: the repository URL names no project; set project");
   if (h.host != GitHost::kGitLab && std::count(h.project.begin(), h.project.end(), '/') != 1) {
     return InvalidArgument("project: must be \"owner/repo\" (got \"" + h.project + "\")");
   }
@@ -100,10 +112,14 @@ Result<StatusHost> ResolveStatusHost(const std::string& repo_url, const std::str
 
 std::string_view CommitStateName(CommitState s) {
   switch (s) {
-    case CommitState::kPending: return "pending";
-    case CommitState::kSuccess: return "success";
-    case CommitState::kFailure: return "failure";
-    case CommitState::kError: return "error";
+    case CommitState::kPending:
+      return "pending";
+    case CommitState::kSuccess:
+      return "success";
+    case CommitState::kFailure:
+      return "failure";
+    case CommitState::kError:
+      return "error";
   }
   return "error";
 }
@@ -111,10 +127,13 @@ std::string_view CommitStateName(CommitState s) {
 std::string_view CommitStateOn(GitHost host, CommitState s) {
   if (host != GitHost::kGitLab) return CommitStateName(s);
   switch (s) {
-    case CommitState::kPending: return "running";  // GitLab's "pending" means queued, not started
-    case CommitState::kSuccess: return "success";
+    case CommitState::kPending:
+      return "running";  // GitLab's "pending" means queued, not started
+    case CommitState::kSuccess:
+      return "success";
     case CommitState::kFailure:
-    case CommitState::kError: return "failed";
+    case CommitState::kError:
+      return "failed";
   }
   return "failed";
 }
@@ -132,7 +151,8 @@ std::string CutText(std::string_view text, size_t limit) {
   return std::string(text.substr(0, starts[keep])) + std::string("...").substr(0, limit - keep);
 }
 
-HttpRequest BuildStatusRequest(const StatusHost& host, const std::string& token, const CommitStatus& status) {
+HttpRequest BuildStatusRequest(const StatusHost& host, const std::string& token,
+                               const CommitStatus& status) {
   HttpRequest req;
   req.ca_file = host.ca_file;
   Json body = Json::object();

@@ -41,10 +41,10 @@ std::string_view GitHostName(GitHost h);
 // `token_file` (ReadSecretFile) for every request, so a rotated token is used.
 struct StatusHost {
   GitHost host = GitHost::kGitHub;
-  std::string api_url;     // https://api.github.com (no trailing slash)
-  std::string project;     // "owner/repo"; GitLab: "group/sub/repo"
+  std::string api_url;  // https://api.github.com (no trailing slash)
+  std::string project;  // "owner/repo"; GitLab: "group/sub/repo"
   std::string token_file;
-  std::string ca_file;     // PEM bundle for the API's TLS; "" = system roots
+  std::string ca_file;  // PEM bundle for the API's TLS; "" = system roots
 
   bool operator==(const StatusHost&) const = default;
 };
@@ -77,6 +77,7 @@ struct CommitStatus {
 };
 
 // The request that sets `status` on `host` (token as the host expects it).
-HttpRequest BuildStatusRequest(const StatusHost& host, const std::string& token, const CommitStatus& status);
+HttpRequest BuildStatusRequest(const StatusHost& host, const std::string& token,
+                               const CommitStatus& status);
 
 }  // namespace stackctl::notify

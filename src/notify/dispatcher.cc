@@ -6,7 +6,8 @@
 
 namespace stackctl::notify {
 
-Dispatcher::Dispatcher(Sender& sender, Clock& clock, metrics::ControllerMetrics& metrics, DispatcherOptions options)
+Dispatcher::Dispatcher(Sender& sender, Clock& clock, metrics::ControllerMetrics& metrics,
+                       DispatcherOptions options)
     : sender_(sender), clock_(clock), metrics_(metrics), options_(options) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
@@ -41,7 +42,8 @@ int Dispatcher::RunDue() {
     {
       std::lock_guard<std::mutex> l(mu_);
       const auto now = clock_.Steady();
-      auto it = std::find_if(queue_.begin(), queue_.end(), [&](const Entry& x) { return x.due <= now; });
+      auto it =
+          std::find_if(queue_.begin(), queue_.end(), [&](const Entry& x) { return x.due <= now; });
       if (it == queue_.end() || stop_) return attempts;
       e = std::move(*it);
       queue_.erase(it);
@@ -71,11 +73,12 @@ int Dispatcher::RunDue() {
     }
     auto backoff = options_.min_backoff * (1LL << std::min(e.attempts - 1, 20));
     auto wait = std::min<std::chrono::milliseconds>(backoff, options_.max_backoff);
-    log->warn("{}: attempt {} failed, retrying in {} ms: {}", e.d.what, e.attempts, wait.count(), st.message());
+    log->warn("{}: attempt {} failed, retrying in {} ms: {}", e.d.what, e.attempts, wait.count(),
+              st.message());
     std::lock_guard<std::mutex> l(mu_);
     // A newer delivery with the same key was queued meanwhile: it replaces this one.
-    if (!e.d.key.empty() &&
-        std::any_of(queue_.begin(), queue_.end(), [&](const Entry& x) { return x.d.key == e.d.key; })) {
+    if (!e.d.key.empty() && std::any_of(queue_.begin(), queue_.end(),
+                                        [&](const Entry& x) { return x.d.key == e.d.key; })) {
       continue;
     }
     e.due = clock_.Steady() + wait;
@@ -86,7 +89,8 @@ int Dispatcher::RunDue() {
 std::optional<std::chrono::steady_clock::time_point> Dispatcher::NextDue() const {
   std::lock_guard<std::mutex> l(mu_);
   if (queue_.empty()) return std::nullopt;
-  auto it = std::min_element(queue_.begin(), queue_.end(), [](const Entry& a, const Entry& b) { return a.due < b.due; });
+  auto it = std::min_element(queue_.begin(), queue_.end(),
+                             [](const Entry& a, const Entry& b) { return a.due < b.due; });
   return it->due;
 }
 
@@ -124,9 +128,12 @@ void Dispatcher::Loop() {
     // Wake for new deliveries at once, for retries when due (at least once a second).
     std::chrono::milliseconds wait{1000};
     if (!queue_.empty()) {
-      auto due = std::min_element(queue_.begin(), queue_.end(), [](const Entry& a, const Entry& b) { return a.due < b.due; })->due;
-      wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(due - clock_.Steady()),
-                        std::chrono::milliseconds(0), wait);
+      auto due = std::min_element(queue_.begin(), queue_.end(), [](const Entry& a, const Entry& b) {
+                   return a.due < b.due;
+                 })->due;
+      wait =
+          std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(due - clock_.Steady()),
+                     std::chrono::milliseconds(0), wait);
     }
     if (wait.count() > 0) cv_.wait_for(l, wait);
   }

@@ -58,7 +58,8 @@ class Dispatcher {
  public:
   static constexpr size_t kMaxQueued = 1000;
 
-  Dispatcher(Sender& sender, Clock& clock, metrics::ControllerMetrics& metrics, DispatcherOptions options = {});
+  Dispatcher(Sender& sender, Clock& clock, metrics::ControllerMetrics& metrics,
+             DispatcherOptions options = {});
   ~Dispatcher();  // stops the thread; what is still queued is not sent
 
   void Enqueue(Delivery d);
@@ -90,7 +91,7 @@ class Dispatcher {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Entry> queue_;  // in order of queueing; a retry goes to the back
-  int sending_ = 0;  // deliveries taken from the queue, not yet finished
+  int sending_ = 0;          // deliveries taken from the queue, not yet finished
   bool stop_ = false;
   std::thread thread_;
 };

@@ -25,13 +25,13 @@
 namespace stackctl::notify {
 
 enum class EventKind {
-  kRolloutFailed,   // a deploy failed (also: retried failures, reported once)
-  kRolledBack,      // a wave failed and the rollout was rolled back
-  kRecovered,       // the first success after a failure
-  kDriftDetected,   // the live state differs and self_heal is off
-  kDriftReverted,   // self_heal put the drifted state back
-  kImageRefused,    // an image failed signature verification
-  kRenderFailed,    // the stack's files could not be loaded, validated or decrypted
+  kRolloutFailed,  // a deploy failed (also: retried failures, reported once)
+  kRolledBack,     // a wave failed and the rollout was rolled back
+  kRecovered,      // the first success after a failure
+  kDriftDetected,  // the live state differs and self_heal is off
+  kDriftReverted,  // self_heal put the drifted state back
+  kImageRefused,   // an image failed signature verification
+  kRenderFailed,   // the stack's files could not be loaded, validated or decrypted
 };
 // rollout_failed, rolled_back, recovered, drift_detected, drift_reverted,
 // image_refused, render_failed
@@ -63,10 +63,10 @@ struct Target {
   TargetType type = TargetType::kWebhook;
   std::string url;
   std::string url_file;
-  std::string secret_file;  // webhook: HMAC key; "" = unsigned
-  std::string ca_file;      // PEM bundle for the target's TLS; "" = system roots
-  std::set<EventKind> events;        // empty = every event
-  std::vector<std::string> stacks;   // shell globs (fnmatch); empty = every stack
+  std::string secret_file;          // webhook: HMAC key; "" = unsigned
+  std::string ca_file;              // PEM bundle for the target's TLS; "" = system roots
+  std::set<EventKind> events;       // empty = every event
+  std::vector<std::string> stacks;  // shell globs (fnmatch); empty = every stack
 
   bool Wants(const Event& e) const;
   bool operator==(const Target&) const = default;
@@ -78,7 +78,7 @@ std::string WebhookBody(const Event& e);
 // {"text": "stackctl: stack web rolled back at 0123456789ab: service web_app: ..."}
 std::string SlackBody(const Event& e);
 // The request for `target` (URL and secret already read from their files).
-HttpRequest BuildTargetRequest(const Target& target, const std::string& url, const std::string& secret,
-                               const Event& e);
+HttpRequest BuildTargetRequest(const Target& target, const std::string& url,
+                               const std::string& secret, const Event& e);
 
 }  // namespace stackctl::notify

@@ -10,14 +10,16 @@ Notifier::Notifier(NotifyConfig config, Dispatcher& dispatcher, Clock& clock)
 
 std::string Notifier::StackUrl(const std::string& stack) const {
   std::string url = config_.dashboard_url;
-  for (size_t at = url.find("{stack}"); at != std::string::npos; at = url.find("{stack}", at + stack.size())) {
+  for (size_t at = url.find("{stack}"); at != std::string::npos;
+       at = url.find("{stack}", at + stack.size())) {
     url.replace(at, 7, stack);
   }
   return url;
 }
 
 void Notifier::SetStatusLocked(StackMemory& m, const std::string& stack, const StatusHost& host,
-                               const std::string& commit, CommitState state, const std::string& description) {
+                               const std::string& commit, CommitState state,
+                               const std::string& description) {
   SentStatus now{commit, state, description};
   if (m.status == now) return;
   m.status = now;
@@ -25,10 +27,10 @@ void Notifier::SetStatusLocked(StackMemory& m, const std::string& stack, const S
   const std::chrono::milliseconds timeout = config_.timeout;
   Delivery d;
   d.kind = std::string(GitHostName(host.host));
-  d.what = std::string(GitHostName(host.host)) + " status " + std::string(CommitStateName(state)) + " " +
-           status.context + " " + commit.substr(0, 12);
-  d.key = std::string(GitHostName(host.host)) + " " + host.api_url + " " + host.project + " " + commit + " " +
-          status.context;
+  d.what = std::string(GitHostName(host.host)) + " status " + std::string(CommitStateName(state)) +
+           " " + status.context + " " + commit.substr(0, 12);
+  d.key = std::string(GitHostName(host.host)) + " " + host.api_url + " " + host.project + " " +
+          commit + " " + status.context;
   d.build = [host, status, timeout]() -> Result<HttpRequest> {
     auto token = ReadSecretFile(host.token_file);
     if (!token.ok()) return token.status();
@@ -66,8 +68,8 @@ void Notifier::Send(const Event& e) {
   }
 }
 
-void Notifier::Started(const std::string& stack, const std::string& commit, const std::optional<StatusHost>& host,
-                       bool drift) {
+void Notifier::Started(const std::string& stack, const std::string& commit,
+                       const std::optional<StatusHost>& host, bool drift) {
   if (drift || !host || commit.empty()) return;
   std::lock_guard<std::mutex> l(mu_);
   SetStatusLocked(stacks_[stack], stack, *host, commit, CommitState::kPending, "rollout started");
@@ -99,9 +101,10 @@ void Notifier::Finished(const StackOutcome& o) {
       e.kind = kind;
       events.push_back(e);
     };
-    const std::string failed_text = o.service.empty() || o.message.find("service " + o.service) != std::string::npos
-                                        ? o.message
-                                        : "service " + o.service + ": " + o.message;
+    const std::string failed_text =
+        o.service.empty() || o.message.find("service " + o.service) != std::string::npos
+            ? o.message
+            : "service " + o.service + ": " + o.message;
     switch (o.ending) {
       case Ending::kDeployed:
       case Ending::kInSync:

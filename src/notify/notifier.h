@@ -76,8 +76,8 @@ class Notifier {
   Notifier(NotifyConfig config, Dispatcher& dispatcher, Clock& clock);
 
   // A deploy of `commit` begins (the reconcile decided to deploy).
-  void Started(const std::string& stack, const std::string& commit, const std::optional<StatusHost>& host,
-               bool drift);
+  void Started(const std::string& stack, const std::string& commit,
+               const std::optional<StatusHost>& host, bool drift);
   void Finished(const StackOutcome& outcome);
 
  private:
@@ -94,8 +94,9 @@ class Notifier {
     std::string drift_key;             // the last drift_detected sent (until in sync)
   };
   std::string StackUrl(const std::string& stack) const;
-  void SetStatusLocked(StackMemory& m, const std::string& stack, const StatusHost& host, const std::string& commit,
-                       CommitState state, const std::string& description);
+  void SetStatusLocked(StackMemory& m, const std::string& stack, const StatusHost& host,
+                       const std::string& commit, CommitState state,
+                       const std::string& description);
   void Send(const Event& e);
 
   const NotifyConfig config_;

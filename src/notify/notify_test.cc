@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 
 #include "common/crypto.h"
 #include "common/json.h"
@@ -63,7 +63,8 @@ TEST(CommitStatus, DerivesHostsFromRepositoryUrls) {
 
   auto unknown = ResolveStatusHost("https://git.example.com/a/b.git", "", "", "");
   EXPECT_EQ(unknown.status().message(),
-            "provider: cannot tell the Git host of \"https://git.example.com/a/b.git\"; set provider (github, "
+            "provider: cannot tell the Git host of \"https://git.example.com/a/b.git\"; set "
+            "provider (github, "
             "gitlab or gitea)");
   EXPECT_EQ(ResolveStatusHost("https://github.com/a/b", "", "http://x", "").status().message(),
             "api_url: must be an https:// URL (got \"http://x\")");
@@ -74,13 +75,15 @@ TEST(CommitStatus, DerivesHostsFromRepositoryUrls) {
 }
 
 TEST(CommitStatus, RequestsFollowEachHostsApi) {
-  CommitStatus st{"abc123", CommitState::kPending, "stackctl/web", "rollout started", "https://d/stacks/web"};
+  CommitStatus st{"abc123", CommitState::kPending, "stackctl/web", "rollout started",
+                  "https://d/stacks/web"};
   StatusHost gh{GitHost::kGitHub, "https://api.github.com", "acme/app", "", ""};
   HttpRequest r = BuildStatusRequest(gh, "tok", st);
   EXPECT_EQ(r.url, "https://api.github.com/repos/acme/app/statuses/abc123");
   EXPECT_EQ(Header(r, "Authorization"), "Bearer tok");
-  EXPECT_EQ(r.body,
-            R"({"context":"stackctl/web","description":"rollout started","state":"pending","target_url":"https://d/stacks/web"})");
+  EXPECT_EQ(
+      r.body,
+      R"({"context":"stackctl/web","description":"rollout started","state":"pending","target_url":"https://d/stacks/web"})");
 
   StatusHost gl{GitHost::kGitLab, "https://gitlab.com/api/v4", "group/sub/app", "", ""};
   st.state = CommitState::kError;
@@ -88,8 +91,9 @@ TEST(CommitStatus, RequestsFollowEachHostsApi) {
   EXPECT_EQ(r.url, "https://gitlab.com/api/v4/projects/group%2Fsub%2Fapp/statuses/abc123");
   EXPECT_EQ(Header(r, "PRIVATE-TOKEN"), "tok");
   EXPECT_EQ(Header(r, "Authorization"), "");
-  EXPECT_EQ(r.body,
-            R"({"description":"rollout started","name":"stackctl/web","state":"failed","target_url":"https://d/stacks/web"})");
+  EXPECT_EQ(
+      r.body,
+      R"({"description":"rollout started","name":"stackctl/web","state":"failed","target_url":"https://d/stacks/web"})");
 
   StatusHost gt{GitHost::kGitea, "https://git.example.com/api/v1", "ops/app", "", "/ca.pem"};
   st.state = CommitState::kFailure;
@@ -98,7 +102,8 @@ TEST(CommitStatus, RequestsFollowEachHostsApi) {
   EXPECT_EQ(r.url, "https://git.example.com/api/v1/repos/ops/app/statuses/abc123");
   EXPECT_EQ(Header(r, "Authorization"), "token tok");
   EXPECT_EQ(r.ca_file, "/ca.pem");
-  EXPECT_EQ(r.body, R"({"context":"stackctl/web","description":"rollout started","state":"failure"})");
+  EXPECT_EQ(r.body,
+            R"({"context":"stackctl/web","description":"rollout started","state":"failure"})");
 }
 
 TEST(CommitStatus, StateNamesPerHost) {
@@ -118,7 +123,9 @@ TEST(CommitStatus, DescriptionsAreCutToTheHostsLimit) {
   auto body = Json::parse(BuildStatusRequest(gh, "t", st).body);
   EXPECT_EQ(body["description"].get<std::string>(), std::string(137, 'x') + "...");
   StatusHost gl{GitHost::kGitLab, "https://gitlab.com/api/v4", "a/b", "", ""};
-  EXPECT_EQ(Json::parse(BuildStatusRequest(gl, "t", st).body)["description"].get<std::string>().size(), 255u);
+  EXPECT_EQ(
+      Json::parse(BuildStatusRequest(gl, "t", st).body)["description"].get<std::string>().size(),
+      255u);
   // Characters, not bytes: a multi-byte character is never split.
   EXPECT_EQ(CutText("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 4), "\xC3\xA9...");
   EXPECT_EQ(CutText("\xC3\xA9\xC3\xA9", 2), "\xC3\xA9\xC3\xA9");
@@ -133,14 +140,16 @@ TEST(Events, MessagesHaveTheirShapeAndSignature) {
   e.service = "web_app";
   e.message = "service web_app: task exited with code 1";
   e.time = Clock::TimePoint(std::chrono::seconds(1700000000));
-  EXPECT_EQ(SlackBody(e),
-            R"({"text":"stackctl: stack web rolled back at 0123456789ab: service web_app: task exited with code 1"})");
+  EXPECT_EQ(
+      SlackBody(e),
+      R"({"text":"stackctl: stack web rolled back at 0123456789ab: service web_app: task exited with code 1"})");
   Target t;
   t.name = "ops";
   t.type = TargetType::kWebhook;
   HttpRequest r = BuildTargetRequest(t, "https://hooks.example.com/x", "s3cret", e);
-  EXPECT_EQ(r.body,
-            R"({"commit":"0123456789abcdef0123","event":"rolled_back","message":"service web_app: task exited with code 1","repository":"https://git.example.com/a/b.git","service":"web_app","stack":"web","time":"2023-11-14T22:13:20Z"})");
+  EXPECT_EQ(
+      r.body,
+      R"({"commit":"0123456789abcdef0123","event":"rolled_back","message":"service web_app: task exited with code 1","repository":"https://git.example.com/a/b.git","service":"web_app","stack":"web","time":"2023-11-14T22:13:20Z"})");
   EXPECT_EQ(Header(r, "X-Event"), "rolled_back");
   // The same scheme the incoming generic webhook checks.
   EXPECT_TRUE(VerifyBodySignature("s3cret", Header(r, kBodySignatureHeader), r.body));
@@ -148,7 +157,9 @@ TEST(Events, MessagesHaveTheirShapeAndSignature) {
   EXPECT_EQ(r.body.find("s3cret"), std::string::npos);
   // Slack targets are not signed.
   t.type = TargetType::kSlack;
-  EXPECT_EQ(Header(BuildTargetRequest(t, "https://hooks.example.com/x", "s3cret", e), kBodySignatureHeader), "");
+  EXPECT_EQ(Header(BuildTargetRequest(t, "https://hooks.example.com/x", "s3cret", e),
+                   kBodySignatureHeader),
+            "");
 }
 
 TEST(Events, TargetsFilterByEventAndStackGlob) {
@@ -187,7 +198,8 @@ class DispatcherTest : public ::testing::Test {
 };
 
 TEST_F(DispatcherTest, RetriesWithBackoffThenGivesUp) {
-  sender.answers = {Unavailable("HTTP 503"), Unavailable("HTTP 503"), Unavailable("HTTP 503"), Unavailable("down")};
+  sender.answers = {Unavailable("HTTP 503"), Unavailable("HTTP 503"), Unavailable("HTTP 503"),
+                    Unavailable("down")};
   dispatcher.Enqueue(Make("a"));
   EXPECT_EQ(dispatcher.RunDue(), 1);
   EXPECT_EQ(*dispatcher.NextDue() - clock.Steady(), 1000ms);
@@ -237,7 +249,8 @@ class NotifierTest : public ::testing::Test {
     dir = std::filesystem::temp_directory_path() / ("notify_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     std::ofstream(dir / "token") << "gh-token\n";
-    host = StatusHost{GitHost::kGitHub, "https://api.github.com", "acme/app", (dir / "token").string(), ""};
+    host = StatusHost{GitHost::kGitHub, "https://api.github.com", "acme/app",
+                      (dir / "token").string(), ""};
     NotifyConfig cfg;
     cfg.dashboard_url = "https://stackctl.example.com/stacks/{stack}";
     Target slack;
@@ -266,7 +279,8 @@ class NotifierTest : public ::testing::Test {
       if (b.contains("text")) {
         out.push_back("chat " + b["text"].get<std::string>());
       } else {
-        out.push_back("status " + b["state"].get<std::string>() + " " + b["description"].get<std::string>());
+        out.push_back("status " + b["state"].get<std::string>() + " " +
+                      b["description"].get<std::string>());
       }
     }
     sender.sent.clear();
@@ -292,8 +306,10 @@ TEST_F(NotifierTest, PendingThenSuccess) {
   EXPECT_EQ(sender.sent[0].url, "https://api.github.com/repos/acme/app/statuses/c1");
   EXPECT_EQ(Header(sender.sent[0], "Authorization"), "Bearer gh-token");
   EXPECT_EQ(Json::parse(sender.sent[0].body)["context"], "stackctl/web");
-  EXPECT_EQ(Json::parse(sender.sent[0].body)["target_url"], "https://stackctl.example.com/stacks/web");
-  EXPECT_EQ(Sent(), (std::vector<std::string>{"status pending rollout started", "status success deployed"}));
+  EXPECT_EQ(Json::parse(sender.sent[0].body)["target_url"],
+            "https://stackctl.example.com/stacks/web");
+  EXPECT_EQ(Sent(), (std::vector<std::string>{"status pending rollout started",
+                                              "status success deployed"}));
   // A drift check of the same commit changes no status.
   StackOutcome again = Outcome(Ending::kInSync);
   again.drift = true;
@@ -308,10 +324,11 @@ TEST_F(NotifierTest, RepeatedFailureIsSentOnceAndRecoveryAlways) {
   notifier->Started("web", "c1", host, false);
   dispatcher.RunDue();
   notifier->Finished(failed);
-  EXPECT_EQ(Sent(), (std::vector<std::string>{
-                        "status pending rollout started", "status failure service web_app: task exited (1)",
-                        "chat stackctl: stack web rolled back at c1: service web_app: task exited "
-                        "(1) (https://stackctl.example.com/stacks/web)"}));
+  EXPECT_EQ(Sent(),
+            (std::vector<std::string>{
+                "status pending rollout started", "status failure service web_app: task exited (1)",
+                "chat stackctl: stack web rolled back at c1: service web_app: task exited "
+                "(1) (https://stackctl.example.com/stacks/web)"}));
   // The controller retries (or a resync repeats) the same failure: nothing new.
   notifier->Finished(failed);
   notifier->Finished(failed);
@@ -323,14 +340,18 @@ TEST_F(NotifierTest, RepeatedFailureIsSentOnceAndRecoveryAlways) {
   notifier->Finished(retry);
   std::vector<std::string> s = Sent();
   ASSERT_EQ(s.size(), 1u);
-  EXPECT_EQ(s[0], "chat stackctl: stack web rollout failed at c1: engine unavailable (https://stackctl.example.com/stacks/web)");
+  EXPECT_EQ(s[0],
+            "chat stackctl: stack web rollout failed at c1: engine unavailable "
+            "(https://stackctl.example.com/stacks/web)");
   // A new commit that works: success and recovered.
   notifier->Started("web", "c2", host, false);
   dispatcher.RunDue();
   notifier->Finished(Outcome(Ending::kDeployed, "c2"));
-  EXPECT_EQ(Sent(), (std::vector<std::string>{
-                        "status pending rollout started", "status success deployed",
-                        "chat stackctl: stack web recovered at c2 (https://stackctl.example.com/stacks/web)"}));
+  EXPECT_EQ(
+      Sent(),
+      (std::vector<std::string>{
+          "status pending rollout started", "status success deployed",
+          "chat stackctl: stack web recovered at c2 (https://stackctl.example.com/stacks/web)"}));
   // The same failure again later (after a recovery) is news again.
   notifier->Finished(failed);
   EXPECT_EQ(Sent().size(), 2u);
@@ -356,14 +377,15 @@ TEST_F(NotifierTest, DriftDetectedOnceAndRevertedEachTime) {
   o.message = "1 change(s) not applied (self_heal is off)";
   notifier->Finished(o);
   notifier->Finished(o);
-  EXPECT_EQ(Sent(), (std::vector<std::string>{"chat stackctl: stack web drift detected at c1: 1 change(s) not applied "
-                                              "(self_heal is off) (https://stackctl.example.com/stacks/web)"}));
+  EXPECT_EQ(Sent(), (std::vector<std::string>{
+                        "chat stackctl: stack web drift detected at c1: 1 change(s) not applied "
+                        "(self_heal is off) (https://stackctl.example.com/stacks/web)"}));
   StackOutcome healed = Outcome(Ending::kDeployed);
   healed.drift = true;
   healed.drifted = 1;
   notifier->Finished(healed);
-  EXPECT_EQ(Sent(), (std::vector<std::string>{
-                        "chat stackctl: stack web drift reverted at c1 (https://stackctl.example.com/stacks/web)"}));
+  EXPECT_EQ(Sent(), (std::vector<std::string>{"chat stackctl: stack web drift reverted at c1 "
+                                              "(https://stackctl.example.com/stacks/web)"}));
 }
 
 TEST_F(NotifierTest, AnUnreadableTokenDropsTheStatusOnly) {

@@ -31,7 +31,8 @@ Status CurlSender::Send(const HttpRequest& request) {
   CURL* c = curl_easy_init();
   if (!c) return Internal("cannot create a curl handle");
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  for (const auto& [name, value] : request.headers) headers = curl_slist_append(headers, (name + ": " + value).c_str());
+  for (const auto& [name, value] : request.headers)
+    headers = curl_slist_append(headers, (name + ": " + value).c_str());
   std::string answer;
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());

@@ -22,7 +22,8 @@ namespace stackctl::notify {
 
 struct HttpRequest {
   std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type: application/json
+  std::vector<std::pair<std::string, std::string>>
+      headers;  // besides Content-Type: application/json
   std::string body;
   std::string ca_file;  // PEM bundle trusted for this host; "" = system roots
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};

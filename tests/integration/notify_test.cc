@@ -5,6 +5,9 @@
 // status endpoints and a Slack-style webhook, and records every request.
 // A webhook target that accepts connections but never answers stands for a
 // target that is down.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,12 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "integration/testbed.h"
 
@@ -42,12 +41,14 @@ class NotifyE2E : public ::testing::Test {
     fs::create_directories(dir_ / "repo" / "app");
     std::string out;
     ASSERT_EQ(RunCommand("cd " + dir_.string() +
-                             " && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 1 "
+                             " && openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out "
+                             "cert.pem -days 1 "
                              "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1",
                          &out),
               0)
         << out;
-    https_ = std::make_unique<httplib::SSLServer>((dir_ / "cert.pem").c_str(), (dir_ / "key.pem").c_str());
+    https_ = std::make_unique<httplib::SSLServer>((dir_ / "cert.pem").c_str(),
+                                                  (dir_ / "key.pem").c_str());
     https_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
       std::string auth = req.get_header_value("Authorization");
       if (auth.empty()) auth = "PRIVATE-TOKEN " + req.get_header_value("PRIVATE-TOKEN");
@@ -83,29 +84,45 @@ class NotifyE2E : public ::testing::Test {
     const std::string url = "file://" + (dir_ / "repo").string();
     auto repo = [&](const std::string& name, const std::string& provider, const std::string& api,
                     const std::string& token) {
-      return "  - {name: " + name + ", url: \"" + url + "\", poll_interval: 1h, commit_status: {provider: " +
-             provider + ", api_url: \"" + Base() + api + "\", project: acme/app, token_file: " + token +
+      return "  - {name: " + name + ", url: \"" + url +
+             "\", poll_interval: 1h, commit_status: {provider: " + provider + ", api_url: \"" +
+             Base() + api + "\", project: acme/app, token_file: " + token +
              ", ca_file: cert.pem}}\n";
     };
-    Write("stackctld.yml",
-          "engine: {host: \"" + tb_.docker_host + "\"}\n"
-          "state_dir: " + (dir_ / "state").string() + "\n"
-          "http: {listen: \"127.0.0.1:" + std::to_string(port_) + "\", api_token_file: api-token}\n"
-          "repositories:\n" +
-              repo("gh", "github", "/gh", "gh-token") + repo("gl", "gitlab", "/gl/api/v4", "gl-token") +
-              repo("gt", "gitea", "/gitea/api/v1", "gitea-token") +
-              "defaults: {timeout: 2m, rollout: {parallelism: 0}}\n"
-              "stacks:\n"
-              "  - {name: " + stack_ + "gh, repository: gh, path: app}\n"
-              "  - {name: " + stack_ + "gl, repository: gl, path: app}\n"
-              "  - {name: " + stack_ + "gt, repository: gt, path: app}\n"
-              "notifications:\n"
-              "  dashboard_url: \"https://stackctl.example.com/stacks/{stack}\"\n"
-              "  timeout: 2s\n"
-              "  targets:\n"
-              "    - {name: chat, type: slack, url_file: slack-url, ca_file: cert.pem, stacks: [\"" + stack_ + "gh\"]}\n"
-              "    - {name: down, type: webhook, url: \"http://127.0.0.1:" + std::to_string(down_port) +
-              "/hook\", secret_file: down-hmac}\n");
+    Write(
+        "stackctld.yml",
+        "engine: {host: \"" + tb_.docker_host +
+            "\"}\n"
+            "state_dir: " +
+            (dir_ / "state").string() +
+            "\n"
+            "http: {listen: \"127.0.0.1:" +
+            std::to_string(port_) +
+            "\", api_token_file: api-token}\n"
+            "repositories:\n" +
+            repo("gh", "github", "/gh", "gh-token") +
+            repo("gl", "gitlab", "/gl/api/v4", "gl-token") +
+            repo("gt", "gitea", "/gitea/api/v1", "gitea-token") +
+            "defaults: {timeout: 2m, rollout: {parallelism: 0}}\n"
+            "stacks:\n"
+            "  - {name: " +
+            stack_ +
+            "gh, repository: gh, path: app}\n"
+            "  - {name: " +
+            stack_ +
+            "gl, repository: gl, path: app}\n"
+            "  - {name: " +
+            stack_ +
+            "gt, repository: gt, path: app}\n"
+            "notifications:\n"
+            "  dashboard_url: \"https://stackctl.example.com/stacks/{stack}\"\n"
+            "  timeout: 2s\n"
+            "  targets:\n"
+            "    - {name: chat, type: slack, url_file: slack-url, ca_file: cert.pem, stacks: [\"" +
+            stack_ +
+            "gh\"]}\n"
+            "    - {name: down, type: webhook, url: \"http://127.0.0.1:" +
+            std::to_string(down_port) + "/hook\", secret_file: down-hmac}\n");
     ctl_ = std::make_unique<Stackctld>(tb_, dir_.string(), port_, "s3cr3t-token");
     ASSERT_TRUE(ctl_->Start()) << ctl_->Log();
   }
@@ -117,22 +134,25 @@ class NotifyE2E : public ::testing::Test {
     if (down_fd_ >= 0) close(down_fd_);
     std::string out;
     for (const char* h : {"gh", "gl", "gt"}) {
-      RunCommand("DOCKER_HOST=" + tb_.docker_host + " " + tb_.bin_dir + "/stackctl rm " + stack_ + h, &out);
+      RunCommand(
+          "DOCKER_HOST=" + tb_.docker_host + " " + tb_.bin_dir + "/stackctl rm " + stack_ + h,
+          &out);
     }
     fs::remove_all(dir_);
   }
   std::string Base() { return "https://127.0.0.1:" + std::to_string(https_port_); }
   void Write(const std::string& rel, const std::string& text) { std::ofstream(dir_ / rel) << text; }
   void WriteApp(const std::string& command) {
-    Write("repo/app/docker-compose.yml", "version: \"3.8\"\nservices:\n  web:\n    image: " + tb_.image +
-                                             "\n    command: " + command + "\n");
+    Write("repo/app/docker-compose.yml", "version: \"3.8\"\nservices:\n  web:\n    image: " +
+                                             tb_.image + "\n    command: " + command + "\n");
   }
   std::string Git(const std::string& cmd) {
     std::string out;
-    EXPECT_EQ(RunCommand("cd " + (dir_ / "repo").string() + " && git -c user.name=t -c user.email=t@t " + cmd +
-                             " && git rev-parse HEAD",
-                         &out),
-              0)
+    EXPECT_EQ(
+        RunCommand("cd " + (dir_ / "repo").string() + " && git -c user.name=t -c user.email=t@t " +
+                       cmd + " && git rev-parse HEAD",
+                   &out),
+        0)
         << out;
     return out.substr(0, out.find('\n'));
   }
@@ -147,7 +167,8 @@ class NotifyE2E : public ::testing::Test {
   }
   std::vector<std::string> States(const std::string& path_part) {
     std::vector<std::string> out;
-    for (const auto& s : Seen_(path_part)) out.push_back(Json::parse(s.body)["state"].get<std::string>());
+    for (const auto& s : Seen_(path_part))
+      out.push_back(Json::parse(s.body)["state"].get<std::string>());
     return out;
   }
   Json Stack(const std::string& h) { return ctl_->Stack(stack_ + h); }
@@ -184,11 +205,14 @@ TEST_F(NotifyE2E, StatusesOnThreeHostsChatOnceAndADownTargetDelaysNothing) {
   ASSERT_EQ(gh.size(), 2u);
   EXPECT_EQ(gh[0].auth, "Bearer gh-t0ken");
   EXPECT_EQ(Json::parse(gh[0].body),
-            Json::parse(R"({"state":"pending","context":"stackctl/)" + stack_ + R"(gh","description":"rollout started",)"
-                        R"("target_url":"https://stackctl.example.com/stacks/)" + stack_ + R"(gh"})"));
+            Json::parse(R"({"state":"pending","context":"stackctl/)" + stack_ +
+                        R"(gh","description":"rollout started",)"
+                        R"("target_url":"https://stackctl.example.com/stacks/)" +
+                        stack_ + R"(gh"})"));
   EXPECT_EQ(Json::parse(gh[1].body)["state"], "success");
   EXPECT_EQ(Json::parse(gh[1].body)["description"], "deployed");
-  // GitLab: url-encoded project (cpp-httplib may hand the path over decoded), PRIVATE-TOKEN, "name", running -> success.
+  // GitLab: url-encoded project (cpp-httplib may hand the path over decoded), PRIVATE-TOKEN,
+  // "name", running -> success.
   auto gl = Seen_("/gl/api/v4/projects/");
   ASSERT_EQ(gl.size(), 2u);
   EXPECT_THAT(gl[0].path, ::testing::AnyOf("/gl/api/v4/projects/acme%2Fapp/statuses/" + c1,
@@ -211,7 +235,8 @@ TEST_F(NotifyE2E, StatusesOnThreeHostsChatOnceAndADownTargetDelaysNothing) {
                          "-H 'Authorization: Bearer s3cr3t-token'");
   EXPECT_EQ(sync.first, 422) << sync.second;
   const auto rollout = std::chrono::steady_clock::now() - t0;
-  ASSERT_TRUE(WaitFor([&] { return Seen_("/gh/repos/acme/app/statuses/" + bad).size() == 2; }, 30)) << ctl_->Log();
+  ASSERT_TRUE(WaitFor([&] { return Seen_("/gh/repos/acme/app/statuses/" + bad).size() == 2; }, 30))
+      << ctl_->Log();
   auto failed = Seen_("/gh/repos/acme/app/statuses/" + bad);
   EXPECT_EQ(Json::parse(failed[0].body)["state"], "pending");
   Json f = Json::parse(failed[1].body);
@@ -222,14 +247,16 @@ TEST_F(NotifyE2E, StatusesOnThreeHostsChatOnceAndADownTargetDelaysNothing) {
   ASSERT_TRUE(WaitFor([&] { return Seen_("/slack/hook").size() == 1; }, 30)) << ctl_->Log();
   Json chat = Json::parse(Seen_("/slack/hook")[0].body);
   EXPECT_THAT(chat["text"].get<std::string>(),
-              ::testing::StartsWith("stackctl: stack " + stack_ + "gh rolled back at " + bad.substr(0, 12) +
-                                    ": service " + stack_ + "gh_web: "));
+              ::testing::StartsWith("stackctl: stack " + stack_ + "gh rolled back at " +
+                                    bad.substr(0, 12) + ": service " + stack_ + "gh_web: "));
   EXPECT_EQ(chat.size(), 1u);  // {"text": ...} only
   // The down target: its attempts fail after the 2 s timeout and are retried;
   // the rollout itself did not wait for it.
-  ASSERT_TRUE(WaitFor([&] { return Metric("stackctl_notifications_failed_total{kind=\"webhook\"}") >= 2; }, 30))
+  ASSERT_TRUE(WaitFor(
+      [&] { return Metric("stackctl_notifications_failed_total{kind=\"webhook\"}") >= 2; }, 30))
       << ctl_->Log();
-  EXPECT_THAT(ctl_->Log(), HasSubstr("target down rolled_back " + stack_ + "gh: attempt 1 failed, retrying"));
+  EXPECT_THAT(ctl_->Log(),
+              HasSubstr("target down rolled_back " + stack_ + "gh: attempt 1 failed, retrying"));
   EXPECT_LT(rollout, std::chrono::seconds(150));
 
   // The same commit fails again when asked again: the chat hears nothing new.
