@@ -26,15 +26,17 @@ LAYERS = {
     "notary": {"common", "engineapi"},
     "render": {"common", "compose", "dab", "model", "secrets"},
     "gitsource": {"common"},
+    # Commit statuses and notifications; told by the controller what happened.
+    "notify": {"common", "gitsource"},
     "reconciler": {"common", "model", "engineapi", "notary"},
-    "config": {"common", "gitsource", "notary", "reconciler"},
+    "config": {"common", "gitsource", "notary", "notify", "reconciler"},
     # The HTTP server: knows neither the configuration file nor Git.
     "server": {"common", "reconciler"},
     "apiclient": {"common"},
-    "controller": {"common", "config", "engineapi", "gitsource", "notary", "reconciler", "render",
-                   "secrets", "server"},
+    "controller": {"common", "config", "engineapi", "gitsource", "notary", "notify", "reconciler",
+                   "render", "secrets", "server"},
     "cli": {"common", "model", "compose", "dab", "engineapi", "secrets", "notary", "render",
-            "gitsource", "reconciler", "config", "server", "apiclient", "controller"},
+            "gitsource", "notify", "reconciler", "config", "server", "apiclient", "controller"},
 }
 
 # (module, included module) -> the only headers of it that may be included.

@@ -15,6 +15,9 @@
 #include "common/metrics.h"
 #include "controller/controller.h"
 #include "engineapi/docker_engine.h"
+#include "notify/dispatcher.h"
+#include "notify/notifier.h"
+#include "notify/sender.h"
 #include "gitsource/git_source.h"
 #include "config/config.h"
 #include "secrets/keyring.h"
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
   server_options.max_body_bytes = http_settings->max_body_bytes;
   server_options.api_token = http_settings->api_token;
   server_options.webhook_secrets = http_settings->webhook_secrets;
+  if (Status st = config::CheckNotificationFiles(*config); !st.ok()) return Die(config_path, st);
   if (check_only) {
     std::cout << "configuration OK: " << config->repositories.size() << " repositories, "
               << config->stacks.size() << " stacks\n";
@@ -118,7 +122,14 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   SystemClock clock;
-  controller::Controller ctl(*config, **engine, clock, sources, std::move(*keys), metrics);
+  // Commit statuses and notifications, sent in the background.
+  notify::CurlSender sender;
+  notify::Dispatcher dispatcher(sender, clock, metrics);
+  notify::Notifier notifier(config->notifications, dispatcher, clock);
+  controller::ControllerOptions controller_options;
+  controller_options.notifier = &notifier;
+  dispatcher.Start();
+  controller::Controller ctl(*config, **engine, clock, sources, std::move(*keys), metrics, controller_options);
   Status st = ctl.Start();
   if (!st.ok()) return Die("controller", st);
   server::Server http(ctl, metrics, server_options);

@@ -1,5 +1,7 @@
 #include "common/crypto.h"
 
+#include <cctype>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -96,6 +98,29 @@ bool Base64Decode(std::string_view in, std::string* out, bool url_safe) {
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool VerifyHexHmacSha256(std::string_view secret, std::string_view got, std::string_view prefix,
+                         std::string_view body) {
+  if (got.size() != prefix.size() + 64) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(got[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) {
+      return false;
+    }
+  }
+  Bytes sig;
+  if (!HexDecode(got.substr(prefix.size()), &sig)) return false;
+  Bytes want = HmacSha256(secret, body);
+  return ConstantTimeEquals(std::string_view(reinterpret_cast<const char*>(sig.data()), sig.size()),
+                            std::string_view(reinterpret_cast<const char*>(want.data()), want.size()));
+}
+
+std::string SignBody(std::string_view secret, std::string_view body) {
+  return kBodySignaturePrefix + HexEncode(HmacSha256(secret, body));
+}
+
+bool VerifyBodySignature(std::string_view secret, std::string_view got, std::string_view body) {
+  return VerifyHexHmacSha256(secret, got, kBodySignaturePrefix, body);
 }
 
 void SecureWipe(std::string* s) {

@@ -26,6 +26,19 @@ std::string Base64Encode(std::string_view data);
 bool Base64Decode(std::string_view in, std::string* out, bool url_safe = false);
 // Compares in time independent of where the inputs differ (webhook secrets).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// True when `got` is `prefix` (case-insensitive) followed by the hex
+// HMAC-SHA256(secret, body), compared in constant time (GitHub's and Gitea's
+// webhook signatures, and ours below).
+bool VerifyHexHmacSha256(std::string_view secret, std::string_view got, std::string_view prefix,
+                         std::string_view body);
+
+// stackctl's own body signature, both ways: the generic incoming webhook
+// (server/webhook) checks it, outgoing JSON notifications (notify) carry it.
+//   X-Signature: sha256=<hex HMAC-SHA256(secret, body)>
+inline constexpr char kBodySignatureHeader[] = "X-Signature";
+inline constexpr char kBodySignaturePrefix[] = "sha256=";
+std::string SignBody(std::string_view secret, std::string_view body);
+bool VerifyBodySignature(std::string_view secret, std::string_view got, std::string_view body);
 // Overwrites memory holding secret material so it cannot linger (core files).
 void SecureWipe(std::string* s);
 void SecureWipe(Bytes* b);

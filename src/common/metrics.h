@@ -117,7 +117,15 @@ std::vector<double> DurationBuckets();
   COUNTER(git_fetch_total, "Git remote operations (ls-remote, fetch) by result.", "repo",       \
           "result")                                                                             \
   COUNTER(git_cache_rebuilds_total,                                                             \
-          "Damaged Git caches of a repository moved aside and cloned again.", "repo")
+          "Damaged Git caches of a repository moved aside and cloned again.", "repo")           \
+  COUNTER(notifications_sent_total,                                                             \
+          "Notifications and commit statuses delivered, by kind (github, gitlab, gitea, "       \
+          "webhook, slack).", "kind")                                                           \
+  COUNTER(notifications_failed_total,                                                           \
+          "Attempts to deliver a notification or commit status that failed, by kind.", "kind")  \
+  COUNTER(notifications_dropped_total,                                                          \
+          "Notifications and commit statuses given up on after their last attempt, by kind.",   \
+          "kind")
 
 struct ControllerMetrics {
   explicit ControllerMetrics(Registry& registry);

@@ -193,10 +193,87 @@ Status ParseEngine(const YAML::Node& n, const std::string& base, EngineConfig* e
   return OkStatus();
 }
 
+Status ParseCommitStatus(const YAML::Node& n, const std::string& path, const std::string& base,
+                         const std::string& repo_url, RepositoryConfig* r) {
+  RETURN_IF_ERROR(CheckMap(n, path, {"provider", "api_url", "project", "token_file", "ca_file"}));
+  if (!n.IsMap()) return Error(path, "must be a mapping");
+  std::string provider, api_url, project, token_file, ca_file;
+  RETURN_IF_ERROR(ReadNonEmpty(n, "provider", path, &provider));
+  RETURN_IF_ERROR(ReadNonEmpty(n, "api_url", path, &api_url));
+  RETURN_IF_ERROR(ReadNonEmpty(n, "project", path, &project));
+  RETURN_IF_ERROR(ReadFileKey(n, "token_file", path, base, &token_file));
+  if (token_file.empty()) return Error(Key(path, "token_file"), "required");
+  RETURN_IF_ERROR(ReadFileKey(n, "ca_file", path, base, &ca_file));
+  Result<notify::StatusHost> host = notify::ResolveStatusHost(repo_url, provider, api_url, project);
+  if (!host.ok()) return InvalidArgument(Key(path, host.status().message()));
+  host->token_file = token_file;
+  host->ca_file = ca_file;
+  r->commit_status = *host;
+  return OkStatus();
+}
+
+bool IsHttpUrl(const std::string& url) { return url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0; }
+
+Status ParseNotifications(const YAML::Node& n, const std::string& base, notify::NotifyConfig* out) {
+  const std::string path = "notifications";
+  RETURN_IF_ERROR(CheckMap(n, path, {"dashboard_url", "timeout", "targets"}));
+  RETURN_IF_ERROR(ReadNonEmpty(n, "dashboard_url", path, &out->dashboard_url));
+  if (!out->dashboard_url.empty() && !IsHttpUrl(out->dashboard_url)) {
+    return Error(Key(path, "dashboard_url"), "must be an http:// or https:// URL");
+  }
+  RETURN_IF_ERROR(ReadDuration(n, "timeout", path, &out->timeout));
+  if (out->timeout < std::chrono::seconds(1) || out->timeout > std::chrono::minutes(5)) {
+    return Error(Key(path, "timeout"), "must be between 1s and 5m");
+  }
+  const YAML::Node targets = n.IsMap() ? n["targets"] : YAML::Node();
+  if (targets && !targets.IsNull() && !targets.IsSequence()) return Error(Key(path, "targets"), "must be a list");
+  std::set<std::string> names;
+  for (size_t i = 0; targets && i < targets.size(); ++i) {
+    const YAML::Node t = targets[i];
+    const std::string p = Index(Key(path, "targets"), i);
+    RETURN_IF_ERROR(CheckMap(t, p, {"name", "type", "url", "url_file", "secret_file", "ca_file", "events", "stacks"}));
+    if (!t.IsMap()) return Error(p, "must be a mapping");
+    notify::Target target;
+    RETURN_IF_ERROR(ReadNonEmpty(t, "name", p, &target.name));
+    if (target.name.empty()) return Error(Key(p, "name"), "required");
+    if (!names.insert(target.name).second) return Error(Key(p, "name"), "duplicate target \"" + target.name + "\"");
+    std::string type;
+    RETURN_IF_ERROR(ReadNonEmpty(t, "type", p, &type));
+    if (type.empty()) return Error(Key(p, "type"), "required (webhook or slack)");
+    if (!notify::ParseTargetType(type, &target.type)) {
+      return Error(Key(p, "type"), "must be webhook or slack (got \"" + type + "\")");
+    }
+    RETURN_IF_ERROR(ReadNonEmpty(t, "url", p, &target.url));
+    RETURN_IF_ERROR(ReadFileKey(t, "url_file", p, base, &target.url_file));
+    if (target.url.empty() == target.url_file.empty()) return Error(p, "set exactly one of url and url_file");
+    if (!target.url.empty() && !IsHttpUrl(target.url)) return Error(Key(p, "url"), "must be an http:// or https:// URL");
+    RETURN_IF_ERROR(ReadFileKey(t, "secret_file", p, base, &target.secret_file));
+    if (!target.secret_file.empty() && target.type != notify::TargetType::kWebhook) {
+      return Error(Key(p, "secret_file"), "only for webhook targets (Slack-style URLs carry their own secret)");
+    }
+    RETURN_IF_ERROR(ReadFileKey(t, "ca_file", p, base, &target.ca_file));
+    std::vector<std::string> events;
+    RETURN_IF_ERROR(ReadStringList(t, "events", p, &events));
+    for (size_t j = 0; j < events.size(); ++j) {
+      notify::EventKind k;
+      if (!notify::ParseEventKind(events[j], &k)) {
+        return Error(Index(Key(p, "events"), j),
+                     "unknown event \"" + events[j] +
+                         "\" (rollout_failed, rolled_back, recovered, drift_detected, drift_reverted, "
+                         "image_refused, render_failed)");
+      }
+      target.events.insert(k);
+    }
+    RETURN_IF_ERROR(ReadStringList(t, "stacks", p, &target.stacks));
+    out->targets.push_back(std::move(target));
+  }
+  return OkStatus();
+}
+
 Status ParseRepository(const YAML::Node& n, const std::string& path, const std::string& base,
                        RepositoryConfig* r) {
   RETURN_IF_ERROR(CheckMap(n, path, {"name", "url", "branch", "tag", "commit", "poll_interval",
-                                     "auth", "ca_file"}));
+                                     "auth", "ca_file", "commit_status"}));
   if (!n.IsMap()) return Error(path, "must be a mapping");
   gitsource::RemoteSpec& s = r->remote;
   RETURN_IF_ERROR(ReadString(n, "name", path, &s.name));
@@ -268,6 +345,7 @@ Status ParseRepository(const YAML::Node& n, const std::string& path, const std::
                        "for ssh URLs");
     }
   }
+  if (n["commit_status"]) RETURN_IF_ERROR(ParseCommitStatus(n["commit_status"], Key(path, "commit_status"), base, s.url, r));
   if (scheme == "ssh") {
     const std::string ap = Key(path, "auth");
     if (s.auth.ssh_private_key_file.empty()) {
@@ -476,7 +554,8 @@ Status ParseRoot(const YAML::Node& root, const std::string& base, Config* cfg) {
   if (!root.IsMap()) return Error("(root)", "must be a mapping");
   RETURN_IF_ERROR(CheckMap(root, "", {"engine", "repositories", "stacks", "defaults", "http",
                                       "webhooks", "log", "state_dir", "cache_dir",
-                                      "age_identity_files"}));
+                                      "age_identity_files", "notifications"}));
+  if (root["notifications"]) RETURN_IF_ERROR(ParseNotifications(root["notifications"], base, &cfg->notifications));
   RETURN_IF_ERROR(ReadStringList(root, "age_identity_files", "", &cfg->age_identity_files));
   for (auto& f : cfg->age_identity_files) f = FilePath(base, f);
   if (root["engine"]) RETURN_IF_ERROR(ParseEngine(root["engine"], base, &cfg->engine));
@@ -629,6 +708,28 @@ Result<HttpSettings> ReadHttpSettings(const Config& config) {
     ASSIGN_OR_RETURN(o.webhook_secrets[name], ReadSecretFile(*file));
   }
   return o;
+}
+
+Status CheckNotificationFiles(const Config& config) {
+  auto check = [](const std::string& key, const std::string& file) -> Result<std::string> {
+    auto content = ReadSecretFile(file);
+    if (!content.ok()) return Error(key, content.status().message());
+    return content;
+  };
+  for (size_t i = 0; i < config.repositories.size(); ++i) {
+    const auto& cs = config.repositories[i].commit_status;
+    if (cs) RETURN_IF_ERROR(check(Key(Index("repositories", i), "commit_status.token_file"), cs->token_file).status());
+  }
+  for (size_t i = 0; i < config.notifications.targets.size(); ++i) {
+    const notify::Target& t = config.notifications.targets[i];
+    const std::string p = Index("notifications.targets", i);
+    if (!t.url_file.empty()) {
+      ASSIGN_OR_RETURN(std::string url, check(Key(p, "url_file"), t.url_file));
+      if (!IsHttpUrl(url)) return Error(Key(p, "url_file"), "must hold an http:// or https:// URL");
+    }
+    if (!t.secret_file.empty()) RETURN_IF_ERROR(check(Key(p, "secret_file"), t.secret_file).status());
+  }
+  return OkStatus();
 }
 
 }  // namespace stackctl::config

@@ -19,12 +19,14 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "gitsource/source.h"
 #include "notary/image_verifier.h"
+#include "notify/notifier.h"
 #include "reconciler/pin.h"
 
 namespace stackctl::config {
@@ -44,6 +46,9 @@ struct RepositoryConfig {
   // remote.name, url, kind/ref (default branch "main") and auth files.
   gitsource::RemoteSpec remote;
   Duration poll_interval = std::chrono::minutes(1);  // 0: no polling (webhooks only)
+  // Where commit statuses of this repository's stacks go (`commit_status`);
+  // none = not sent.
+  std::optional<notify::StatusHost> commit_status;
 
   bool operator==(const RepositoryConfig&) const = default;
 };
@@ -132,6 +137,7 @@ struct Config {
   HttpConfig http;
   WebhookConfig webhooks;
   LogConfig log;
+  notify::NotifyConfig notifications;
   std::string state_dir = "/var/lib/stackctld";
   std::string cache_dir;  // default <state_dir>/cache
   // age identity files for encrypted secrets/configs (with --age-identity
@@ -162,5 +168,13 @@ struct HttpSettings {
   std::map<std::string, std::string> webhook_secrets;  // provider -> secret, enabled ones only
 };
 Result<HttpSettings> ReadHttpSettings(const Config& config);
+
+// Reads every file that commit statuses and notifications will read when
+// they send (tokens, target URLs, HMAC secrets), so that `stackctld --check`
+// and the start fail on a missing one: "repositories[0].commit_status.
+// token_file: <path>: cannot read secret file",
+// "notifications.targets[1].url_file: must hold an http:// or https:// URL".
+// Never puts a file's content in an error.
+Status CheckNotificationFiles(const Config& config);
 
 }  // namespace stackctl::config

@@ -273,6 +273,27 @@ TEST(ConfigTest, ErrorsNameTheKeyPath) {
       {"stacks: {a: 1}", "stacks: must be a list"},
       {"engine: {host: [a]}", "engine.host: must be a string"},
       {"a: [", "line 1, column 1: end of sequence flow not found"},
+      {"repositories: [{name: r, url: 'https://git.example.com/a/b.git', commit_status: {token_file: t}}]",
+       "repositories[0].commit_status.provider: cannot tell the Git host of \"https://git.example.com/a/b.git\"; "
+       "set provider (github, gitlab or gitea)"},
+      {"repositories: [{name: r, url: 'https://github.com/a/b.git', commit_status: {}}]",
+       "repositories[0].commit_status.token_file: required"},
+      {"repositories: [{name: r, url: 'https://github.com/a/b.git', commit_status: {token_file: t, state: x}}]",
+       "repositories[0].commit_status.state: unknown key"},
+      {"notifications: {targets: [{name: ops, type: teams, url: 'https://x'}]}",
+       "notifications.targets[0].type: must be webhook or slack (got \"teams\")"},
+      {"notifications: {targets: [{name: ops, type: slack}]}",
+       "notifications.targets[0]: set exactly one of url and url_file"},
+      {"notifications: {targets: [{name: ops, type: slack, url_file: u, secret_file: s}]}",
+       "notifications.targets[0].secret_file: only for webhook targets (Slack-style URLs carry their own secret)"},
+      {"notifications: {targets: [{name: ops, type: webhook, url: 'ftp://x'}]}",
+       "notifications.targets[0].url: must be an http:// or https:// URL"},
+      {"notifications: {targets: [{name: ops, type: webhook, url: 'https://x', events: [deployed]}]}",
+       "notifications.targets[0].events[0]: unknown event \"deployed\" (rollout_failed, rolled_back, recovered, "
+       "drift_detected, drift_reverted, image_refused, render_failed)"},
+      {"notifications: {targets: [{name: a, type: slack, url: 'https://x'}, {name: a, type: slack, url: 'https://y'}]}",
+       "notifications.targets[1].name: duplicate target \"a\""},
+      {"notifications: {timeout: 100ms}", "notifications.timeout: must be between 1s and 5m"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(ParseConfig(c.yaml, "").status(), InvalidArgument(c.error))
@@ -353,6 +374,42 @@ stacks:
   EXPECT_EQ(bad.status(), InvalidArgument("stacks[0].image_trust.rules[0].cosign_keys[1]: " + dir +
                                           "/keys/not-a-key.pub: not a PEM public key (-----BEGIN PUBLIC KEY-----)"));
   std::filesystem::remove_all(dir);
+
+TEST(ConfigTest, CommitStatusAndNotifications) {
+  auto c = ParseConfig(R"(
+repositories:
+  - name: app
+    url: https://gitlab.com/group/app.git
+    commit_status: {token_file: gl-token}
+  - name: self
+    url: git@git.example.com:ops/infra.git
+    auth: {ssh_private_key_file: k, known_hosts_file: kh}
+    commit_status: {provider: gitea, api_url: 'https://git.example.com:3000/api/v1/', token_file: /t, ca_file: ca.pem}
+notifications:
+  dashboard_url: https://stackctl.example.com/stacks/{stack}
+  timeout: 3s
+  targets:
+    - {name: chat, type: slack, url_file: slack-url, events: [rolled_back, recovered], stacks: ['web*']}
+    - {name: ci, type: webhook, url: 'https://ci.example.com/hook', secret_file: hmac}
+)", "/etc/stackctld");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->repositories[0].commit_status.has_value());
+  EXPECT_EQ(*c->repositories[0].commit_status,
+            (notify::StatusHost{notify::GitHost::kGitLab, "https://gitlab.com/api/v4", "group/app",
+                                "/etc/stackctld/gl-token", ""}));
+  EXPECT_EQ(*c->repositories[1].commit_status,
+            (notify::StatusHost{notify::GitHost::kGitea, "https://git.example.com:3000/api/v1", "ops/infra", "/t",
+                                "/etc/stackctld/ca.pem"}));
+  EXPECT_EQ(c->notifications.dashboard_url, "https://stackctl.example.com/stacks/{stack}");
+  EXPECT_EQ(c->notifications.timeout, std::chrono::seconds(3));
+  ASSERT_EQ(c->notifications.targets.size(), 2u);
+  const notify::Target& chat = c->notifications.targets[0];
+  EXPECT_EQ(chat.type, notify::TargetType::kSlack);
+  EXPECT_EQ(chat.url_file, "/etc/stackctld/slack-url");
+  EXPECT_EQ(chat.events, (std::set<notify::EventKind>{notify::EventKind::kRolledBack, notify::EventKind::kRecovered}));
+  EXPECT_EQ(chat.stacks, (std::vector<std::string>{"web*"}));
+  EXPECT_EQ(c->notifications.targets[1].secret_file, "/etc/stackctld/hmac");
+  EXPECT_TRUE(c->notifications.targets[1].events.empty());
 }
 
 TEST(ConfigTest, LoadFilePrefixesPath) {

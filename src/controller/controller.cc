@@ -1,5 +1,6 @@
 #include "controller/controller.h"
 
+#include "controller/report_notify.h"
 #include "controller/stack_reconcile.h"
 
 #include <algorithm>
@@ -567,9 +568,14 @@ void Controller::Reconcile(Request& r) {
   if (!snap.ok()) return fail(snap.status(), target, source_error_is_terminal(snap.status()));
   const std::string commit = snap->commit();
 
+  const config::RepositoryConfig& repo_config = *config_.FindRepository(cfg->repository);
   // The policy: deploy, only compare or skip; render; verify; deploy or diff.
   ReconcileEnv env{engine_, clock_, keys_, *trust_roots_, trust_cache_,
                    [&](reconciler::Decision d) {
+                     if (d == reconciler::Decision::kDeploy && options_.notifier) {
+                       options_.notifier->Started(r.stack, commit, repo_config.commit_status,
+                                                  r.trigger == reconciler::Trigger::kDrift);
+                     }
                      if (d == reconciler::Decision::kSkip || r.trigger == reconciler::Trigger::kDrift) return;
                      std::lock_guard<std::mutex> l(mu_);
                      stacks_.at(r.stack).sync = reconciler::SyncState::kProgressing;
@@ -577,6 +583,9 @@ void Controller::Reconcile(Request& r) {
   env.failed_images = failed_images_.at(r.stack).get();
   env.live = std::move(r.live);
   const ReconcileReport rep = ReconcileStack(TargetFromConfig(*cfg), *snap, r.trigger, commit == failed_commit, env);
+  if (options_.notifier && rep.decision != reconciler::Decision::kSkip) {
+    options_.notifier->Finished(StackOutcomeOf(r.stack, repo_config, r.trigger, rep));
+  }
   if (rep.decision == reconciler::Decision::kSkip) {
     // This commit already failed for good: wait for a new one (no hot loop).
     std::string why;

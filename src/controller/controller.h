@@ -72,6 +72,7 @@
 #include "gitsource/source.h"
 #include "notary/failed_resolutions.h"
 #include "notary/trust_store.h"
+#include "notify/notifier.h"
 #include "reconciler/deployer.h"
 #include "reconciler/policy.h"
 #include "config/config.h"
@@ -86,6 +87,9 @@ struct ControllerOptions {
   std::chrono::milliseconds min_backoff{std::chrono::seconds(1)};
   std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
   bool watch_events = true;
+  // Told when a deploy starts and how each reconcile ended (commit statuses,
+  // notifications); it only queues, never blocks. Null = nobody is told.
+  notify::Notifier* notifier = nullptr;
 };
 
 // Builds the Source of a repository (GitSource in production, fakes in tests).

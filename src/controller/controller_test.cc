@@ -1,5 +1,7 @@
 #include "controller/controller.h"
 
+#include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -8,6 +10,8 @@
 
 #include "engineapi/engine_wrapper.h"
 #include "engineapi/fake_engine.h"
+#include "notify/dispatcher.h"
+#include "notify/notifier.h"
 
 namespace stackctl::controller {
 namespace {
@@ -145,6 +149,30 @@ class BreakableEvents : public engine::EngineWrapper {
   std::vector<int64_t> since_, timeouts_;
 };
 
+// Records each request as "<state> <description>" for commit statuses and
+// "chat <text>" for Slack-style messages.
+class RecordingSender : public notify::Sender {
+ public:
+  Status Send(const notify::HttpRequest& r) override {
+    Json b = Json::parse(r.body);
+    std::lock_guard<std::mutex> l(mu_);
+    if (b.contains("text")) {
+      lines_.push_back("chat " + b["text"].get<std::string>());
+    } else {
+      lines_.push_back(b["state"].get<std::string>() + " " + b["description"].get<std::string>());
+    }
+    return OkStatus();
+  }
+  std::vector<std::string> Take() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::exchange(lines_, {});
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
 class ControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -172,6 +200,7 @@ class ControllerTest : public ::testing::Test {
       config_.stacks.push_back(s);
     }
     ControllerOptions o;
+    o.notifier = notifier_.get();
     o.watch_events = watch_events_;
     o.drift_check_interval = std::chrono::hours(1);
     o.min_backoff = std::chrono::milliseconds(50);
@@ -249,7 +278,12 @@ class ControllerTest : public ::testing::Test {
   config::Config config_;
   FakeSource* source_;
   std::string head_;
-  std::unique_ptr<Controller> ctl_;
+  // Commit statuses and notifications, when a test sets notifier_ up.
+  RecordingSender sent_;
+  FakeClock notify_clock_;
+  notify::Dispatcher dispatcher_{sent_, notify_clock_, metrics_};
+  std::unique_ptr<notify::Notifier> notifier_;
+  std::unique_ptr<Controller> ctl_;  // stops before the dispatcher and notifier go
 };
 
 TEST_F(ControllerTest, StartDeploysEveryStackAtTheHeadCommit) {
@@ -528,6 +562,93 @@ TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
   EXPECT_TRUE(done->report->still_removing.empty());  // an update undone: nothing removed
   EXPECT_EQ(Image("a_app"), "app:1");
   EXPECT_EQ(ctl_->Sync("nope", std::nullopt).status().code(), Code::kNotFound);
+}
+
+// What the notifier is told: pending then failure for a rolled-back rollout
+// (naming the service), one chat message however often the commit fails,
+// and success plus "recovered" for the commit that fixes it.
+TEST_F(ControllerTest, RollbackNotifiesOnceAndTheFixRecovers) {
+  const std::string token = ::testing::TempDir() + "/controller_test_token";
+  { std::ofstream(token) << "t0ken\n"; }
+  notify::NotifyConfig nc;
+  notify::Target chat;
+  chat.name = "chat";
+  chat.type = notify::TargetType::kSlack;
+  chat.url = "https://chat.example.com/hook";
+  chat.stacks = {"a"};
+  nc.targets = {chat};
+  notifier_ = std::make_unique<notify::Notifier>(nc, dispatcher_, notify_clock_);
+  dispatcher_.Start();  // sends while rollouts run, as in stackctld
+  auto drain = [&] { return Eventually([&] { return dispatcher_.Idle(); }, std::chrono::seconds(5)); };
+  notify::StatusHost host{notify::GitHost::kGitHub, "https://api.github.com", "acme/app", token, ""};
+  config::RepositoryConfig repo;
+  repo.remote.name = "repo";
+  repo.remote.url = "file:///fake";
+  repo.poll_interval = std::chrono::hours(1);
+  repo.commit_status = host;
+  config_.repositories.push_back(repo);
+  for (const char* name : {"a", "b"}) {
+    config::StackConfig sc;
+    sc.name = name;
+    sc.repository = "repo";
+    sc.path = name;
+    sc.compose_files = {"docker-compose.yml"};
+    sc.options.rollout.parallelism = 0;
+    sc.options.timeout = std::chrono::seconds(10);
+    config_.stacks.push_back(sc);
+  }
+  ControllerOptions o;
+  o.notifier = notifier_.get();
+  o.watch_events = false;
+  o.drift_check_interval = std::chrono::hours(1);
+  ctl_ = std::make_unique<Controller>(
+      config_, engine_, clock_,
+      [this](const config::RepositoryConfig&) -> Result<std::unique_ptr<gitsource::Source>> {
+        return std::unique_ptr<gitsource::Source>(source_);
+      },
+      secrets::Keyring(), metrics_, o);
+  ASSERT_TRUE(ctl_->Start().ok());
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  ASSERT_TRUE(drain());
+  // Both stacks deployed (by two workers, in any order); no failure, so no chat message.
+  std::vector<std::string> lines = sent_.Take();
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"pending rollout started", "pending rollout started",
+                                             "success deployed", "success deployed"}));
+
+  fake_.FailImage("app:bad", "task: non-zero exit (1)");
+  std::string bad = source_->Commit({{"a/docker-compose.yml", Compose("app:bad", "1")},
+                                     {"b/docker-compose.yml", Compose("other:1", "1")}});
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(30)));
+  ASSERT_TRUE(drain());
+  lines = sent_.Take();
+  ASSERT_EQ(lines.size(), 3u) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines[0], "pending rollout started");
+  EXPECT_THAT(lines[1], ::testing::StartsWith("failure service a_app: "));
+  EXPECT_THAT(lines[2], ::testing::StartsWith("chat stackctl: stack a rolled back at " + bad.substr(0, 12) +
+                                              ": service a_app: update paused"));
+  // Asked again, the same commit fails the same way: the chat hears nothing new.
+  auto op = ctl_->Sync("a", bad);
+  ASSERT_TRUE(op.ok());
+  ASSERT_TRUE(ctl_->WaitOperation(*op, std::chrono::seconds(30)).ok());
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(30)));
+  ASSERT_TRUE(drain());
+  lines = sent_.Take();
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.rfind("chat", 0) == 0; }),
+            0)
+      << ::testing::PrintToString(lines);
+
+  std::string fixed = source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                                       {"b/docker-compose.yml", Compose("other:1", "1")}});
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(30)));
+  ASSERT_TRUE(drain());
+  EXPECT_EQ(sent_.Take(), (std::vector<std::string>{"pending rollout started", "success deployed",
+                                                    "chat stackctl: stack a recovered at " + fixed.substr(0, 12) +
+                                                        ": rollout complete"}));
+  std::remove(token.c_str());
 }
 
 // Images no registry knows (locally built): with resolve_image "always" each
@@ -862,6 +983,7 @@ class ControllerRetry : public ::testing::Test {
     s.options.rollout.parallelism = 0;
     config.stacks.push_back(s);
     ControllerOptions o;
+    o.notifier = notifier_.get();
     o.watch_events = false;
     o.min_backoff = std::chrono::seconds(1);
     o.max_backoff = std::chrono::seconds(8);
@@ -896,6 +1018,9 @@ class ControllerRetry : public ::testing::Test {
   FakeClock clock_;
   metrics::Registry registry_;
   metrics::ControllerMetrics metrics_{registry_};
+  RecordingSender sent_;
+  notify::Dispatcher dispatcher_{sent_, clock_, metrics_};
+  std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<Controller> ctl_;
 };
 
@@ -905,6 +1030,26 @@ TEST_F(ControllerRetry, EngineOutageIsRetriedWithBackoff) {
   EXPECT_EQ(RetryUntil(reconciler::SyncState::kSynced).sync, reconciler::SyncState::kSynced);
   EXPECT_EQ(metrics_.reconcile_errors_total.With({"s"}).Value(), 3);
   EXPECT_EQ(flaky_.failures_left, 0);
+}
+
+// A failure the controller retries is told once; the success after it always.
+TEST_F(ControllerRetry, ARetriedFailureNotifiesOnce) {
+  notify::NotifyConfig nc;
+  notify::Target chat;
+  chat.name = "chat";
+  chat.type = notify::TargetType::kSlack;
+  chat.url = "https://chat.example.com/hook";
+  nc.targets = {chat};
+  notifier_ = std::make_unique<notify::Notifier>(nc, dispatcher_, clock_);
+  flaky_.failures_left = 3;
+  Start(/*self_heal=*/false);
+  EXPECT_EQ(RetryUntil(reconciler::SyncState::kSynced).sync, reconciler::SyncState::kSynced);
+  EXPECT_EQ(metrics_.reconcile_errors_total.With({"s"}).Value(), 3);
+  dispatcher_.RunDue();
+  std::vector<std::string> lines = sent_.Take();
+  ASSERT_EQ(lines.size(), 2u) << ::testing::PrintToString(lines);
+  EXPECT_THAT(lines[0], ::testing::StartsWith("chat stackctl: stack s rollout failed at aaaaaaaaaaaa: stack s: engine "));
+  EXPECT_EQ(lines[1], "chat stackctl: stack s recovered at aaaaaaaaaaaa: rollout complete");
 }
 
 // A drift check that fails on an engine hiccup is retried as a drift check:

@@ -1,8 +1,30 @@
 #include "controller/stack_reconcile.h"
 
+#include <atomic>
+
 #include "common/file_source.h"
 
 namespace stackctl::controller {
+namespace {
+
+// Passes every resolution through and remembers whether one failed for good
+// (not an outage): a deploy that then fails was refused an image.
+class RefusalRecorder : public notary::ImageVerifier {
+ public:
+  explicit RefusalRecorder(notary::ImageVerifier& inner) : inner_(inner) {}
+  Result<notary::ResolvedImage> Resolve(const std::string& image_ref) override {
+    auto r = inner_.Resolve(image_ref);
+    if (!r.ok() && !r.status().IsRetryable()) refused_ = true;
+    return r;
+  }
+  bool refused() const { return refused_; }
+
+ private:
+  notary::ImageVerifier& inner_;
+  std::atomic<bool> refused_{false};
+};
+
+}  // namespace
 
 StackTarget TargetFromConfig(const config::StackConfig& cfg) {
   StackTarget t;
@@ -53,9 +75,10 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
   rep.decision = plan.decision;
   if (env.decided) env.decided(plan.decision);
   if (plan.decision == reconciler::Decision::kSkip) return rep;
-  auto failed = [&](Status st, bool terminal) {
+  auto failed = [&](Status st, bool terminal, FailedStep step) {
     rep.error = std::move(st);
     rep.terminal = terminal;
+    rep.failed_step = step;
     rep.sync = reconciler::SyncState::kFailed;
     return rep;
   };
@@ -71,7 +94,8 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
   }
   rep.inputs_known = true;
   if (!desired.ok()) {
-    return failed(desired.status().WithPrefix("stack " + target.stack + " at " + rep.commit.substr(0, 12)), true);
+    return failed(desired.status().WithPrefix("stack " + target.stack + " at " + rep.commit.substr(0, 12)), true,
+                  FailedStep::kRender);
   }
 
   notary::ImageTrustChain chain = notary::BuildImageTrustChain(target.trust, target.notary, target.registries, env.trust_roots,
@@ -88,7 +112,8 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
     if (trigger == reconciler::Trigger::kApi) env.failed_images->Clear();
     images = &remembering.emplace(*chain.verifier, *env.failed_images);
   }
-  reconciler::Deployer deployer(env.engine, env.clock, nullptr, images);
+  RefusalRecorder recorder(*images);
+  reconciler::Deployer deployer(env.engine, env.clock, nullptr, &recorder);
 
   const bool deploy = plan.decision == reconciler::Decision::kDeploy;
   Result<reconciler::DeployResult> result = reconciler::DeployResult{};
@@ -106,7 +131,9 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
     }
   }
   if (!result.ok()) {
-    return failed(result.status().WithPrefix("stack " + target.stack), !result.status().IsRetryable());
+    const bool terminal = !result.status().IsRetryable();
+    return failed(result.status().WithPrefix("stack " + target.stack), terminal,
+                  terminal && o.images.required && recorder.refused() ? FailedStep::kImages : FailedStep::kDeploy);
   }
 
   rep.result = std::move(*result);

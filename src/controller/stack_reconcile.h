@@ -77,6 +77,14 @@ struct ReconcileEnv {
   std::optional<reconciler::LiveState> live;
 };
 
+// Where a failed reconcile stopped (notifications tell these apart).
+enum class FailedStep {
+  kNone,
+  kRender,  // the files could not be loaded, validated or decrypted
+  kImages,  // an image was refused by its trust policy (verification failed for good)
+  kDeploy,  // reading, diffing or deploying
+};
+
 struct ReconcileReport {
   std::string commit;
   reconciler::Decision decision = reconciler::Decision::kCompare;
@@ -89,6 +97,7 @@ struct ReconcileReport {
   // (Status::IsRetryable: engine or registry unreachable, lock held).
   std::optional<Status> error;
   bool terminal = false;
+  FailedStep failed_step = FailedStep::kNone;  // set with `error`
   // Without `error`: what the Deployer did or found.
   reconciler::DeployResult result;
   std::vector<std::string> pending;     // "service web: update" for every change found

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "controller/report_notify.h"
 #include "engineapi/fake_engine.h"
 #include "notary/test_support.h"
 
@@ -111,6 +112,15 @@ TEST_F(StackReconcileTest, DriftWithoutSelfHealIsReportedNotReverted) {
   EXPECT_EQ(r.drifted, 1u);
   EXPECT_EQ(r.message, "1 change(s) not applied (self_heal is off)");
   EXPECT_EQ(Image(), "manual:1");
+  // Told to the notifier as drift found by a drift check.
+  config::RepositoryConfig repo;
+  repo.remote.url = "https://u:pw@git.example.com/a/b.git";
+  notify::StackOutcome o = StackOutcomeOf("web", repo, Trigger::kDrift, r);
+  EXPECT_EQ(o.ending, notify::Ending::kOutOfSync);
+  EXPECT_TRUE(o.drift);
+  EXPECT_EQ(o.drifted, 1u);
+  EXPECT_EQ(o.commit, "c1");
+  EXPECT_FALSE(o.status_host.has_value());
 }
 
 TEST_F(StackReconcileTest, ACommitThatFailedBeforeIsSkippedWithoutRendering) {
@@ -132,6 +142,14 @@ TEST_F(StackReconcileTest, ABadComposeFileIsATerminalErrorThatStillRecordsTheInp
   EXPECT_EQ(r.error->message().rfind("stack web at c3: ", 0), 0u) << r.error->message();
   EXPECT_TRUE(r.inputs_known);
   EXPECT_TRUE(r.inputs.count("web/docker-compose.yml"));
+  EXPECT_EQ(r.failed_step, FailedStep::kRender);
+  config::RepositoryConfig repo;
+  repo.commit_status = notify::StatusHost{notify::GitHost::kGitea, "https://g/api/v1", "a/b", "/t", ""};
+  notify::StackOutcome o = StackOutcomeOf("web", repo, Trigger::kPoll, r);
+  EXPECT_EQ(o.ending, notify::Ending::kRenderFailed);
+  EXPECT_FALSE(o.drift);
+  EXPECT_EQ(o.message, r.error->message());
+  EXPECT_EQ(o.status_host, repo.commit_status);
 }
 
 }  // namespace

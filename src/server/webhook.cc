@@ -8,26 +8,6 @@
 namespace stackctl::server {
 namespace {
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-// Compares a hex HMAC-SHA256 (optionally after `prefix`) with the body's.
-bool CheckHexHmac(const std::string& secret, const std::string& got, const std::string& prefix,
-                  const std::string& body) {
-  if (got.size() != prefix.size() + 64 || Lower(got.substr(0, prefix.size())) != prefix) {
-    return false;
-  }
-  Bytes sig;
-  if (!HexDecode(got.substr(prefix.size()), &sig)) return false;
-  Bytes want = HmacSha256(secret, body);
-  return ConstantTimeEquals(
-      std::string_view(reinterpret_cast<const char*>(sig.data()), sig.size()),
-      std::string_view(reinterpret_cast<const char*>(want.data()), want.size()));
-}
-
 void AddString(const Json& obj, const char* key, std::vector<std::string>* out) {
   if (!obj.is_object()) return;
   auto it = obj.find(key);
@@ -73,7 +53,7 @@ bool VerifyWebhook(Provider p, const std::string& secret, const HeaderFn& header
   if (secret.empty()) return false;
   switch (p) {
     case Provider::kGitHub:
-      return CheckHexHmac(secret, header("X-Hub-Signature-256"), "sha256=", body);
+      return VerifyHexHmacSha256(secret, header("X-Hub-Signature-256"), "sha256=", body);
     case Provider::kGitLab: {
       // Hash both sides so the comparison time does not depend on lengths either.
       const std::string got = header("X-Gitlab-Token");
@@ -83,10 +63,10 @@ bool VerifyWebhook(Provider p, const std::string& secret, const HeaderFn& header
     case Provider::kGitea: {
       std::string got = header("X-Gitea-Signature");
       if (got.empty()) got = header("X-Forgejo-Signature");
-      return CheckHexHmac(secret, got, "", body);
+      return VerifyHexHmacSha256(secret, got, "", body);
     }
     case Provider::kGeneric:
-      return CheckHexHmac(secret, header("X-Signature"), "sha256=", body);
+      return VerifyBodySignature(secret, header(kBodySignatureHeader), body);
   }
   return false;
 }
