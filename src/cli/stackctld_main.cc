@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
   server_options.max_body_bytes = http_settings->max_body_bytes;
   server_options.api_token = http_settings->api_token;
   server_options.webhook_secrets = http_settings->webhook_secrets;
+  server_options.ui_enabled = http_settings->ui.enabled;
+  server_options.anonymous_read = http_settings->ui.anonymous_read;
   if (check_only) {
     std::cout << "configuration OK: " << config->repositories.size() << " repositories, "
               << config->stacks.size() << " stacks\n";

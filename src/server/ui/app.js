@@ -106,6 +106,12 @@ function revisionCell(s) {
 
 const badge = (cls, text) => el("span", {class: "badge " + cls + " " + String(text).toLowerCase()}, text);
 
+// Replaces the view with `parts`, leaving out the null ones (replaceChildren
+// would show them as the text "null").
+function show(...parts) {
+  $("view").replaceChildren(...parts.filter((p) => p !== null && p !== undefined));
+}
+
 // ---- the stacks list
 
 async function renderList() {
@@ -134,8 +140,8 @@ async function renderList() {
     el("thead", {}, el("tr", {}, ...["Stack", "Repository", "Revision", "Sync", "Health", "Last sync"]
                                         .map((h) => el("th", {}, h)))),
     el("tbody", {}, ...rows));
-  $("view").replaceChildren(el("div", {class: "toolbar"}, el("h1", {}, "Stacks"), select), table,
-                            rows.length ? null : el("p", {class: "empty"}, "No stack in this state."));
+  show(el("div", {class: "toolbar"}, el("h1", {}, "Stacks"), select), table,
+       rows.length ? null : el("p", {class: "empty"}, "No stack in this state."));
 }
 
 // ---- one stack
@@ -247,7 +253,7 @@ async function renderStack(name) {
       : null;
   const failing = (s.services || []).filter((v) => v.health !== "converged" && v.message);
   const ops = s.operations || [];
-  $("view").replaceChildren(
+  show(
     el("div", {class: "toolbar"}, el("h1", {id: "stack-name"}, s.name), badge("sync", s.sync),
        badge("health", s.health)),
     el("table", {class: "facts"}, el("tbody", {},
@@ -347,8 +353,8 @@ async function refresh() {
     if ($("status").className !== "error" || !$("status").textContent) setStatus("updated " + new Date().toLocaleTimeString());
   } catch (e) {
     if (e.status === 401) {
-      $("view").replaceChildren(el("p", {id: "need-token", class: "hint"},
-                                   "This dashboard needs the API token of stackctld (http.api_token_file)."));
+      show(el("p", {id: "need-token", class: "hint"},
+              "This dashboard needs the API token of stackctld (http.api_token_file)."));
       showTokenForm(true);
       setStatus(token() ? "The token was refused." : "Token required.", "error");
       return;  // nothing to poll without a token
