@@ -7,8 +7,9 @@
 #   4. runs stackctld on it (polling every 5 s, self-heal on) and waits until
 #      every stack is deployed,
 #   5. commits a change to one service and shows the swarm following,
-#   6. tears everything down (DEMO_KEEP=1 keeps it running and prints how to
-#      reach it).
+#   6. prints the dashboard's URL and tears everything down (DEMO_KEEP=1 keeps
+#      it running, forwards the dashboard to 127.0.0.1:${DEMO_UI_PORT:-9090} of
+#      this machine and prints how to reach it).
 # Must run as root (dockerd, network namespaces).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -88,6 +89,17 @@ wait_synced "${REV:0:12}"
 
 say "metrics"
 api /metrics | grep -E '^stackctl_reconcile_total' | head -8
+say "dashboard"
+if [[ ${DEMO_KEEP:-0} == 1 ]]; then
+  # stackctld listens inside the bed's namespace; socat carries each connection there.
+  UI_PORT=${DEMO_UI_PORT:-9090}
+  socat "TCP-LISTEN:$UI_PORT,bind=127.0.0.1,reuseaddr,fork" \
+    "EXEC:nsenter --net=/var/run/netns/$STACKCTL_TEST_NETNS socat STDIO TCP\:127.0.0.1\:9090" &
+  echo $! >"$DIR/pids/dashboard-forward.pid"
+  echo "dashboard: http://127.0.0.1:$UI_PORT/ (API token: $(cat "$DIR/ctl/api-token"))"
+else
+  echo "dashboard: http://127.0.0.1:9090/ in the demo's network namespace (DEMO_KEEP=1 forwards it to this machine)"
+fi
 if [[ ${DEMO_KEEP:-0} == 1 ]]; then
   echo "DOCKER_HOST=$DOCKER_HOST; API: nsenter --net=/var/run/netns/$STACKCTL_TEST_NETNS curl http://127.0.0.1:9090/api/v1/stacks (token in $DIR/ctl/api-token)"
 fi

@@ -12,6 +12,8 @@ PKGS=(
   faketime  # notary integration tests: an expired timestamp seen through a later wall clock
   openssh-server  # gitsource integration tests: an ssh:// Git remote on loopback
   zlib1g-dev
+  chromium chromium-driver  # dashboard integration test: headless Chromium driven over WebDriver
+  socat  # demo: forwards the dashboard from the demo's network namespace to this machine's loopback
 )
 missing=()
 for p in "${PKGS[@]}"; do

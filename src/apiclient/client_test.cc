@@ -38,6 +38,14 @@ class FakeController : public ControllerApi {
   Result<std::vector<reconciler::HistoryRecord>> GetHistory(const std::string&) override {
     return std::vector<reconciler::HistoryRecord>{};
   }
+  // stackctl has no pin or rollback command through the server.
+  Status SetPinned(const std::string& stack, bool) override {
+    return stack == "web" ? OkStatus() : NotFound("stack \"" + stack + "\" not found");
+  }
+  Result<std::string> Rollback(const std::string& stack, int64_t) override {
+    if (stack != "web") return NotFound("stack \"" + stack + "\" not found");
+    return std::string("op-8");
+  }
   Result<Operation> GetOperation(const std::string& id) override {
     Operation o;
     o.id = id;

@@ -83,6 +83,8 @@ int main(int argc, char** argv) {
   server_options.api_token = http_settings->api_token;
   server_options.webhook_secrets = http_settings->webhook_secrets;
   if (Status st = config::CheckNotificationFiles(*config); !st.ok()) return Die(config_path, st);
+  server_options.ui_enabled = http_settings->ui.enabled;
+  server_options.anonymous_read = http_settings->ui.anonymous_read;
   if (check_only) {
     std::cout << "configuration OK: " << config->repositories.size() << " repositories, "
               << config->stacks.size() << " stacks\n";

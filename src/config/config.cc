@@ -579,13 +579,19 @@ Status ParseRoot(const YAML::Node& root, const std::string& base, Config* cfg) {
   }
   if (root["http"]) {
     const YAML::Node h = root["http"];
-    RETURN_IF_ERROR(CheckMap(h, "http", {"listen", "api_token_file", "max_body_bytes"}));
+    RETURN_IF_ERROR(CheckMap(h, "http", {"listen", "api_token_file", "max_body_bytes", "ui"}));
     RETURN_IF_ERROR(ReadNonEmpty(h, "listen", "http", &cfg->http.listen));
     RETURN_IF_ERROR(CheckListen(cfg->http.listen, "http.listen"));
     RETURN_IF_ERROR(ReadFileKey(h, "api_token_file", "http", base, &cfg->http.api_token_file));
     int64_t max = static_cast<int64_t>(cfg->http.max_body_bytes);
     RETURN_IF_ERROR(ReadInt(h, "max_body_bytes", "http", 1024, 64 << 20, &max));
     cfg->http.max_body_bytes = static_cast<uint64_t>(max);
+    if (h["ui"]) {
+      const YAML::Node u = h["ui"];
+      RETURN_IF_ERROR(CheckMap(u, "http.ui", {"enabled", "anonymous_read"}));
+      RETURN_IF_ERROR(ReadBool(u, "enabled", "http.ui", &cfg->http.ui.enabled));
+      RETURN_IF_ERROR(ReadBool(u, "anonymous_read", "http.ui", &cfg->http.ui.anonymous_read));
+    }
   }
   if (root["webhooks"]) {
     const YAML::Node w = root["webhooks"];
@@ -695,6 +701,7 @@ Result<HttpSettings> ReadHttpSettings(const Config& config) {
   if (o.host.empty()) o.host = "0.0.0.0";
   o.port = std::stoi(listen.substr(colon + 1));
   o.max_body_bytes = config.http.max_body_bytes;
+  o.ui = config.http.ui;
   if (!config.http.api_token_file.empty()) {
     ASSIGN_OR_RETURN(o.api_token, ReadSecretFile(config.http.api_token_file));
   }

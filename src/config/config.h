@@ -115,10 +115,20 @@ struct WebhookConfig {
   bool operator==(const WebhookConfig&) const = default;
 };
 
+// The dashboard served at `/` (server.h).
+struct UiConfig {
+  bool enabled = true;
+  // The read-only views (and the read endpoints of the API) without a token.
+  bool anonymous_read = false;
+
+  bool operator==(const UiConfig&) const = default;
+};
+
 struct HttpConfig {
   std::string listen = "127.0.0.1:9090";  // host:port
   std::string api_token_file;             // empty = CI API disabled
   uint64_t max_body_bytes = 1 << 20;
+  UiConfig ui;
 
   bool operator==(const HttpConfig&) const = default;
 };
@@ -166,6 +176,7 @@ struct HttpSettings {
   uint64_t max_body_bytes = 0;
   std::string api_token;                               // "" = CI API disabled
   std::map<std::string, std::string> webhook_secrets;  // provider -> secret, enabled ones only
+  UiConfig ui;
 };
 Result<HttpSettings> ReadHttpSettings(const Config& config);
 

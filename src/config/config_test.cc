@@ -113,6 +113,8 @@ age_identity_files: [keys/age.txt, /run/secrets/age]
   EXPECT_EQ(c->age_identity_files,
             (std::vector<std::string>{"/etc/stackctld/keys/age.txt", "/run/secrets/age"}));
   EXPECT_EQ(c->http.max_body_bytes, 1u << 20);
+  EXPECT_TRUE(c->http.ui.enabled);
+  EXPECT_FALSE(c->http.ui.anonymous_read);
   EXPECT_EQ(c->repositories[0].remote.kind, gitsource::RefKind::kBranch);
   EXPECT_EQ(c->repositories[0].remote.ref, "main");
   EXPECT_EQ(c->repositories[0].remote.auth.token_file, "/etc/stackctld/secrets/token");
@@ -264,6 +266,10 @@ TEST(ConfigTest, ErrorsNameTheKeyPath) {
       {"http: {listen: 9090}", "http.listen: must be host:port, got \"9090\""},
       {"http: {listen: ':99999'}", "http.listen: port must be between 0 and 65535"},
       {"http: {max_body_bytes: 10}", "http.max_body_bytes: must be between 1024 and 67108864"},
+      {"http: {ui: {enabled: yes}}", "http.ui.enabled: must be true or false"},
+      {"http: {ui: {anonymous_read: 1}}", "http.ui.anonymous_read: must be true or false"},
+      {"http: {ui: {theme: dark}}", "http.ui.theme: unknown key"},
+      {"http: {ui: true}", "http.ui: must be a mapping"},
       {"webhooks: {bitbucket: {secret_file: s}}", "webhooks.bitbucket: unknown key"},
       {"webhooks: {github: {}}", "webhooks.github.secret_file: required"},
       {"webhooks: {github: {secret: abc}}", "webhooks.github.secret: unknown key"},
@@ -374,6 +380,7 @@ stacks:
   EXPECT_EQ(bad.status(), InvalidArgument("stacks[0].image_trust.rules[0].cosign_keys[1]: " + dir +
                                           "/keys/not-a-key.pub: not a PEM public key (-----BEGIN PUBLIC KEY-----)"));
   std::filesystem::remove_all(dir);
+}
 
 TEST(ConfigTest, CommitStatusAndNotifications) {
   auto c = ParseConfig(R"(
@@ -433,6 +440,7 @@ TEST(ConfigTest, HttpSettingsReadTheSecretFiles) {
   c.http.listen = "[::1]:8080";
   c.http.api_token_file = dir + "/token";
   c.webhooks.github_secret_file = dir + "/gh";
+  c.http.ui.anonymous_read = true;
   auto o = ReadHttpSettings(c);
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->host, "::1");
@@ -440,6 +448,7 @@ TEST(ConfigTest, HttpSettingsReadTheSecretFiles) {
   EXPECT_EQ(o->max_body_bytes, 1u << 20);
   EXPECT_EQ(o->api_token, "tok");
   EXPECT_EQ(o->webhook_secrets, (std::map<std::string, std::string>{{"github", "ghs"}}));
+  EXPECT_EQ(o->ui, (UiConfig{true, true}));
   c.http.listen = ":9090";
   EXPECT_EQ(ReadHttpSettings(c)->host, "0.0.0.0");
   c.webhooks.gitlab_secret_file = dir + "/missing";

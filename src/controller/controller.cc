@@ -158,6 +158,7 @@ void Controller::Enqueue(Request r) {
     if (r.trigger == reconciler::Trigger::kApi || into.trigger != reconciler::Trigger::kApi) {
       into.trigger = r.trigger;
       into.revision = r.revision;
+      into.rollback_to = r.rollback_to;
     }
     into.operations.insert(into.operations.end(), r.operations.begin(), r.operations.end());
     // Two requests, maybe an event between them: the reconcile reads afresh.
@@ -495,6 +496,7 @@ void Controller::DriftLoop() {
 }
 
 void Controller::Reconcile(Request& r) {
+  if (r.rollback_to > 0) return RollBack(r);
   auto started = clock_.Steady();
   const config::StackConfig* cfg;
   gitsource::Source* source;
@@ -627,13 +629,17 @@ void Controller::Reconcile(Request& r) {
       s.out_of_sync = rep.pending;
     } else if (rep.ok) {
       s.health = reconciler::StackHealth::kHealthy;
+      s.last_failed_service.clear();
       s.applied_commit = commit;
+      s.applied_info = snap->info();
       s.failed_commit.clear();
     } else {
       s.health = reconciler::StackHealth::kDegraded;
       s.last_error = res.message;
+      s.last_failed_service = res.failed_service;
       s.failed_commit = commit;
       s.applied_commit = commit;
+      s.applied_info = snap->info();
     }
   }
   if (rep.ok) {
@@ -659,28 +665,114 @@ void Controller::Reconcile(Request& r) {
   FinishOperations(r.operations, done);
 }
 
+std::string Controller::NewOperationLocked(const std::string& stack, const std::string& revision) {
+  const std::string id = "op-" + std::to_string(next_operation_++);
+  server::Operation& op = operations_[id];
+  op.id = id;
+  op.stack = stack;
+  op.revision = revision;
+  op.state = server::OperationState::kPending;
+  op.created_at = FormatRfc3339(clock_.Now());
+  // Keep the newest 1000 operations.
+  while (operations_.size() > 1000) {
+    auto oldest = std::min_element(operations_.begin(), operations_.end(), [](const auto& a, const auto& b) {
+      return std::stoull(a.first.substr(3)) < std::stoull(b.first.substr(3));
+    });
+    operations_.erase(oldest);
+  }
+  return id;
+}
+
 Result<std::string> Controller::Sync(const std::string& stack, const std::optional<std::string>& revision) {
   std::string id;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!stacks_.count(stack)) return NotFound("stack " + stack + ": not managed by this controller");
-    id = "op-" + std::to_string(next_operation_++);
-    server::Operation& op = operations_[id];
-    op.id = id;
-    op.stack = stack;
-    op.revision = revision.value_or("");
-    op.state = server::OperationState::kPending;
-    op.created_at = FormatRfc3339(clock_.Now());
-    // Keep the newest 1000 operations.
-    while (operations_.size() > 1000) {
-      auto oldest = std::min_element(operations_.begin(), operations_.end(), [](const auto& a, const auto& b) {
-        return std::stoull(a.first.substr(3)) < std::stoull(b.first.substr(3));
-      });
-      operations_.erase(oldest);
-    }
+    id = NewOperationLocked(stack, revision.value_or(""));
   }
   Enqueue({stack, reconciler::Trigger::kApi, revision.value_or(""), {id}});
   return id;
+}
+
+Result<std::string> Controller::Rollback(const std::string& stack, int64_t seq) {
+  // The record is checked now, so a wrong one is refused at once.
+  ASSIGN_OR_RETURN(auto records, GetHistory(stack));
+  auto record = std::find_if(records.begin(), records.end(), [&](const auto& r) { return r.seq == seq; });
+  if (record == records.end()) return NotFound("stack " + stack + ": no history record " + std::to_string(seq));
+  if (record->result != reconciler::HistoryResult::kSucceeded) {
+    return FailedPrecondition("stack " + stack + ": record " + std::to_string(seq) + " is a " +
+                              std::string(reconciler::HistoryResultName(record->result)) +
+                              " deploy; roll back to a succeeded one");
+  }
+  std::string id;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    id = NewOperationLocked(stack, record->revision);
+  }
+  Enqueue({stack, reconciler::Trigger::kApi, "", {id}, std::nullopt, {}, seq});
+  return id;
+}
+
+void Controller::RollBack(const Request& r) {
+  const config::StackConfig* cfg;
+  reconciler::SyncState before;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    StackState& st = stacks_.at(r.stack);
+    cfg = st.config;
+    before = st.sync;
+    st.sync = reconciler::SyncState::kProgressing;
+    for (const auto& id : r.operations) {
+      auto op = operations_.find(id);
+      if (op != operations_.end()) op->second.state = server::OperationState::kRunning;
+    }
+  }
+  Result<reconciler::DeployResult> res = deployer_->Rollback(r.stack, r.rollback_to, TargetFromConfig(*cfg).deploy);
+  auto log = Log();
+  if (!res.ok()) {
+    // Nothing was deployed (the record went away, the lock is held, ...).
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stacks_.at(r.stack).sync = before;
+    }
+    log->error("stack {}: rollback to record {}: {}", r.stack, r.rollback_to, res.status().message());
+    FinishOperations(r.operations, {"", std::nullopt, res.status(), ""});
+    return;
+  }
+  const bool ok = res->outcome == reconciler::Outcome::kSucceeded || res->outcome == reconciler::Outcome::kInSync;
+  std::string revision;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    StackState& s = stacks_.at(r.stack);
+    s.last_sync_time = FormatRfc3339(clock_.Now());
+    s.last_result = ResultOf(res->outcome);
+    s.out_of_sync.clear();
+    if (ok) {
+      // The stack now runs the record's specs and stays there (pinned).
+      s.sync = reconciler::SyncState::kPinned;
+      s.health = reconciler::StackHealth::kHealthy;
+      s.last_error.clear();
+      s.last_failed_service.clear();
+    } else {
+      s.sync = reconciler::SyncState::kFailed;
+      s.health = reconciler::StackHealth::kDegraded;
+      s.last_error = res->message;
+      s.last_failed_service = res->failed_service;
+    }
+    auto op = operations_.find(r.operations.empty() ? "" : r.operations.front());
+    if (op != operations_.end()) revision = op->second.revision;
+  }
+  log->info("stack {}: rollback to record {}: {}: {}", r.stack, r.rollback_to, reconciler::OutcomeName(res->outcome),
+            res->message);
+  Finished done{revision,
+                server::OperationReport{ResultOf(res->outcome), res->message,
+                                        res->history_seq, {}, res->still_removing},
+                std::nullopt, ""};
+  if (!ok) {
+    done.error = FailedPrecondition(res->message);
+    done.failed_service = res->failed_service;
+  }
+  FinishOperations(r.operations, done);
 }
 
 void Controller::FinishOperations(const std::vector<std::string>& ids, const Finished& finished) {
@@ -729,8 +821,14 @@ server::StackView Controller::StackViewLocked(const std::string& name, const Sta
   server::StackView v;
   v.name = name;
   v.repository = s.config->repository;
+  v.repository_url = repo.source ? repo.source->DisplayUrl() : "";
   v.path = s.config->path;
   v.revision = s.applied_commit;
+  if (s.applied_info.commit == s.applied_commit && !s.applied_commit.empty()) {
+    v.revision_summary = s.applied_info.summary;
+    v.revision_author = s.applied_info.author;
+    v.revision_time = FormatRfc3339(Clock::TimePoint(std::chrono::seconds(s.applied_info.time)));
+  }
   v.target_revision = repo.head;
   v.repository_error = repo.error.empty() ? repo.fetch_error : repo.error;
   v.repository_failing_since =
@@ -741,6 +839,7 @@ server::StackView Controller::StackViewLocked(const std::string& name, const Sta
   v.last_result = s.last_result;
   v.last_error = s.last_error;
   v.last_sync_time = s.last_sync_time;
+  v.last_failed_service = s.last_failed_service;
   v.out_of_sync = s.out_of_sync;
   v.auto_sync = s.config->options.auto_sync;
   v.self_heal = s.config->options.self_heal;
@@ -762,6 +861,12 @@ Result<server::StackView> Controller::GetStack(const std::string& name) {
     auto it = stacks_.find(name);
     if (it == stacks_.end()) return NotFound("stack " + name + ": not managed by this controller");
     v = StackViewLocked(name, it->second);
+    for (const auto& [id, op] : operations_) {
+      if (op.stack == name && !Done(op)) v.operations.push_back(op);
+    }
+    std::sort(v.operations.begin(), v.operations.end(), [](const auto& a, const auto& b) {
+      return std::stoull(a.id.substr(3)) < std::stoull(b.id.substr(3));
+    });
   }
   auto st = deployer_->GetStatus(name);
   if (st.ok()) {
@@ -787,6 +892,24 @@ Result<std::vector<reconciler::HistoryRecord>> Controller::GetHistory(const std:
   ASSIGN_OR_RETURN(auto records, deployer_->History(name));
   for (auto& r : records) r.spec = Json();  // the API shows no specs
   return records;
+}
+
+Status Controller::SetPinned(const std::string& stack, bool pinned) {
+  std::string revision;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = stacks_.find(stack);
+    if (it == stacks_.end()) return NotFound("stack " + stack + ": not managed by this controller");
+    revision = it->second.applied_commit;
+  }
+  RETURN_IF_ERROR(deployer_->SetPinned(stack, pinned, "api", revision));
+  if (pinned) {
+    std::lock_guard<std::mutex> l(mu_);
+    stacks_.at(stack).sync = reconciler::SyncState::kPinned;
+  } else {
+    Enqueue({stack, reconciler::Trigger::kPoll, "", {}, std::nullopt, {}, 0});
+  }
+  return OkStatus();
 }
 
 bool Controller::WaitIdle(std::chrono::milliseconds timeout) {

@@ -123,6 +123,10 @@ class Controller : public server::ControllerApi {
   Result<server::StackView> GetStack(const std::string& name) override;
   Result<std::vector<reconciler::HistoryRecord>> GetHistory(const std::string& name) override;
   Result<server::Operation> GetOperation(const std::string& id) override;
+  // Writes the pin as `stackctl deploy` does (pinned_by "api"); resuming
+  // queues a reconcile of the stack so it catches up with its repository.
+  Status SetPinned(const std::string& stack, bool pinned) override;
+  Result<std::string> Rollback(const std::string& stack, int64_t seq) override;
 
   // Resolves one repository now (what a poll tick does; a webhook's trigger
   // is kWebhook).
@@ -150,6 +154,7 @@ class Controller : public server::ControllerApi {
   struct StackState {
     const config::StackConfig* config = nullptr;
     std::string applied_commit;  // last commit rendered by a finished reconcile (any result)
+    gitsource::CommitInfo applied_info;  // its message, author and time
     // Repository paths the last render read or looked for; `inputs_known`
     // false until one render ran (then any new commit reconciles the stack).
     std::set<std::string> inputs;
@@ -160,6 +165,7 @@ class Controller : public server::ControllerApi {
     std::string last_error;
     reconciler::ReconcileResult last_result = reconciler::ReconcileResult::kNone;
     std::string last_sync_time;
+    std::string last_failed_service;  // of the last rollout that failed
     std::vector<std::string> out_of_sync;  // changed objects when OutOfSync
     int failures = 0;
     reconciler::Trigger retry_trigger = reconciler::Trigger::kPoll;  // of the failed attempt
@@ -188,6 +194,7 @@ class Controller : public server::ControllerApi {
     // was read; empty: the reconcile reads the stack itself.
     std::optional<reconciler::LiveState> live;
     std::chrono::steady_clock::time_point live_read_at{};
+    int64_t rollback_to = 0;  // api: > 0 rolls back to this history record instead
   };
   // How a reconcile ended, for the operations waiting on it.
   struct Finished {
@@ -203,6 +210,11 @@ class Controller : public server::ControllerApi {
   void DriftLoop();
   void Enqueue(Request r);
   void Reconcile(Request& r);  // consumes r.live
+  // The rollback a Request with rollback_to asks for (not a reconcile: no
+  // render, no retry; its error ends the operation).
+  void RollBack(const Request& r);
+  // Registers a new pending operation of `stack`; returns its id.
+  std::string NewOperationLocked(const std::string& stack, const std::string& revision);
   void FinishOperations(const std::vector<std::string>& ids, const Finished& finished);
   void ProcessDueRetries();
   void ProcessDueDriftChecks();

@@ -561,6 +561,7 @@ TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
   EXPECT_EQ(done->error->code(), Code::kFailedPrecondition);  // terminal (HTTP 422), not ABORTED
   EXPECT_TRUE(done->report->still_removing.empty());  // an update undone: nothing removed
   EXPECT_EQ(Image("a_app"), "app:1");
+  EXPECT_EQ(Stack("a").last_failed_service, "a_app");  // for the dashboard's "last error"
   EXPECT_EQ(ctl_->Sync("nope", std::nullopt).status().code(), Code::kNotFound);
 }
 
@@ -709,6 +710,81 @@ TEST_F(ControllerTest, PinnedStackIsLeftAloneUntilResumed) {
   auto op = ctl_->Sync("a", std::nullopt);
   ASSERT_TRUE(ctl_->WaitOperation(*op, std::chrono::seconds(20)).ok());
   EXPECT_EQ(Image("a_app"), "app:2");
+}
+
+// Pin and resume through the API (the dashboard's buttons): the pin is the
+// same record `stackctl deploy` writes; resume queues a reconcile that
+// catches up with the repository at once.
+TEST_F(ControllerTest, PinAndResumeThroughTheApi) {
+  Start();
+  ASSERT_TRUE(ctl_->SetPinned("a", true).ok());
+  server::StackView a = Stack("a");
+  EXPECT_EQ(a.sync, reconciler::SyncState::kPinned);
+  ASSERT_TRUE(a.live);
+  EXPECT_TRUE(a.live->control.pinned);
+  EXPECT_EQ(a.live->control.pinned_by, "api");
+  EXPECT_EQ(a.live->control.pinned_revision, head_);
+  EXPECT_EQ(ctl_->ListStacks()[0].sync, reconciler::SyncState::kPinned);
+  source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                   {"b/docker-compose.yml", Compose("other:1", "1")}});
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Image("a_app"), "app:1");
+
+  ASSERT_TRUE(ctl_->SetPinned("a", false).ok());
+  ASSERT_TRUE(Eventually([&] { return Image("a_app") == "app:2"; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_FALSE(Stack("a").live->control.pinned);
+  EXPECT_EQ(Stack("a").sync, reconciler::SyncState::kSynced);
+  EXPECT_EQ(ctl_->SetPinned("nope", true), NotFound("stack nope: not managed by this controller"));
+}
+
+// A rollback through the API runs in the stack's turn, deploys the record's
+// specs and pins the stack; a wrong record is refused at once.
+TEST_F(ControllerTest, RollbackThroughTheApi) {
+  Start();
+  source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                   {"b/docker-compose.yml", Compose("other:1", "1")}});
+  auto sync = ctl_->Sync("a", std::nullopt);
+  ASSERT_TRUE(ctl_->WaitOperation(*sync, std::chrono::seconds(20)).ok());
+  ASSERT_EQ(Image("a_app"), "app:2");
+  auto history = ctl_->GetHistory("a");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2u);
+  const int64_t first = history->back().seq;
+  auto op = ctl_->Rollback("a", first);
+  ASSERT_TRUE(op.ok()) << op.status().ToString();
+  auto done = ctl_->WaitOperation(*op, std::chrono::seconds(20));
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, server::OperationState::kSucceeded);
+  EXPECT_EQ(done->revision, head_);
+  ASSERT_TRUE(done->report);
+  EXPECT_EQ(done->report->result, reconciler::ReconcileResult::kSucceeded);
+  EXPECT_EQ(Image("a_app"), "app:1");
+  server::StackView a = Stack("a");
+  EXPECT_EQ(a.sync, reconciler::SyncState::kPinned);
+  EXPECT_EQ(a.live->control.pinned_by, "rollback");
+  EXPECT_EQ(ctl_->Rollback("a", 99).status(), NotFound("stack a: no history record 99"));
+  EXPECT_EQ(ctl_->Rollback("nope", 1).status(), NotFound("stack nope: not managed by this controller"));
+  // Pinned: a poll leaves it on the record.
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Image("a_app"), "app:1");
+}
+
+// What the dashboard shows of a stack besides its state: the commit's
+// message, author and time, and the repository URL.
+TEST_F(ControllerTest, StackViewCarriesTheCommitItRendered) {
+  Start();
+  server::StackView a = Stack("a");
+  EXPECT_EQ(a.repository_url, "file:///fake");
+  EXPECT_EQ(a.revision, head_);
+  EXPECT_EQ(a.revision_summary, "msg");
+  EXPECT_EQ(a.revision_author, "a <a@b>");
+  EXPECT_EQ(a.revision_time, "1970-01-01T00:00:00Z");
+  EXPECT_EQ(a.last_failed_service, "");
+  EXPECT_TRUE(a.operations.empty());
+  EXPECT_EQ(ctl_->ListStacks()[0].revision_summary, "msg");
 }
 
 void Tamper(FakeEngine& fake, const std::string& service) {

@@ -50,8 +50,6 @@ StackTarget TargetFromConfig(const config::StackConfig& cfg) {
   return t;
 }
 
-namespace {
-
 reconciler::ReconcileResult ResultOf(reconciler::Outcome o) {
   using reconciler::Outcome;
   using reconciler::ReconcileResult;
@@ -64,8 +62,6 @@ reconciler::ReconcileResult ResultOf(reconciler::Outcome o) {
   }
   return ReconcileResult::kNone;
 }
-
-}  // namespace
 
 ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snapshot& snapshot,
                                reconciler::Trigger trigger, bool commit_failed, ReconcileEnv& env) {

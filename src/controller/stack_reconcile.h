@@ -111,6 +111,9 @@ struct ReconcileReport {
   reconciler::SyncState sync = reconciler::SyncState::kUnknown;  // what the stack is now
 };
 
+// The Deployer's outcome as a reconcile result (kInSync for kInSync, ...).
+reconciler::ReconcileResult ResultOf(reconciler::Outcome o);
+
 ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snapshot& snapshot,
                                reconciler::Trigger trigger, bool commit_failed, ReconcileEnv& env);
 

@@ -33,29 +33,6 @@ struct RepositoryPush {
   std::string commit;                  // "" when the provider sent none
 };
 
-// One managed stack. The `live`, `history` and `live_error` parts are filled
-// by GetStack only (they read the swarm).
-struct StackView {
-  std::string name;
-  std::string repository;  // its configured repository's name
-  std::string path;
-  std::string revision;         // the commit the stack last rendered
-  std::string target_revision;  // the repository's last resolved head
-  std::string repository_error;          // of the last ls-remote or fetch of the head
-  std::string repository_failing_since;  // RFC 3339; "" when not failing
-  bool repository_stale = false;
-  reconciler::SyncState sync = reconciler::SyncState::kUnknown;
-  reconciler::StackHealth health = reconciler::StackHealth::kUnknown;  // from the swarm in GetStack
-  reconciler::ReconcileResult last_result = reconciler::ReconcileResult::kNone;
-  std::string last_error, last_sync_time;
-  std::vector<std::string> out_of_sync;  // pending changes when not applied
-  bool auto_sync = false, self_heal = false, prune = false;
-
-  std::optional<reconciler::StackStatus> live;  // pin and services, as read from the swarm
-  std::string live_error;                       // why `live` could not be read
-  std::optional<std::vector<reconciler::HistoryRecord>> history;  // newest first, specs dropped
-};
-
 enum class OperationState { kPending, kRunning, kSucceeded, kFailed };
 // Header-only, so the controller implements this interface without linking
 // the HTTP server.
@@ -78,7 +55,7 @@ struct OperationReport {
   std::vector<std::string> still_removing;  // objects the engine still listed when the removal wait ended
 };
 
-// A CI API sync.
+// A CI API sync or rollback.
 struct Operation {
   std::string id, stack;
   std::string revision;  // as asked for; the commit once resolved
@@ -91,6 +68,35 @@ struct Operation {
   // failed, if one did.
   std::optional<Status> error;
   std::string failed_service;
+};
+
+// One managed stack. The `live`, `history`, `live_error` and `operations`
+// parts are filled by GetStack only (they read the swarm).
+struct StackView {
+  std::string name;
+  std::string repository;      // its configured repository's name
+  std::string repository_url;  // its URL without credentials
+  std::string path;
+  std::string revision;         // the commit the stack last rendered
+  // That commit's first message line, author ("Name <email>") and time
+  // (RFC 3339); "" until a reconcile rendered it.
+  std::string revision_summary, revision_author, revision_time;
+  std::string target_revision;  // the repository's last resolved head
+  std::string repository_error;          // of the last ls-remote or fetch of the head
+  std::string repository_failing_since;  // RFC 3339; "" when not failing
+  bool repository_stale = false;
+  reconciler::SyncState sync = reconciler::SyncState::kUnknown;
+  reconciler::StackHealth health = reconciler::StackHealth::kUnknown;  // from the swarm in GetStack
+  reconciler::ReconcileResult last_result = reconciler::ReconcileResult::kNone;
+  std::string last_error, last_sync_time;
+  std::string last_failed_service;  // the service whose rollout failed last, if one did
+  std::vector<std::string> out_of_sync;  // pending changes when not applied
+  bool auto_sync = false, self_heal = false, prune = false;
+
+  std::optional<reconciler::StackStatus> live;  // pin and services, as read from the swarm
+  std::string live_error;                       // why `live` could not be read
+  std::optional<std::vector<reconciler::HistoryRecord>> history;  // newest first, specs dropped
+  std::vector<Operation> operations;  // of this stack, not finished yet, oldest first
 };
 
 class ControllerApi {
@@ -120,6 +126,18 @@ class ControllerApi {
   // Newest first, specs dropped.
   virtual Result<std::vector<reconciler::HistoryRecord>> GetHistory(const std::string& name) = 0;
   virtual Result<Operation> GetOperation(const std::string& id) = 0;
+  // Rolls `stack` back to its history record `seq` as `stackctl rollback
+  // --to` does (the exact specs of that deploy; the stack is then pinned, so
+  // automatic syncs leave it there until resumed) and returns the operation
+  // id. It runs in the stack's turn, like a sync (a sync asked for after it,
+  // before it started, replaces it). kNotFound for an unknown stack or
+  // record, kFailedPrecondition for a record of a deploy that did not
+  // succeed.
+  virtual Result<std::string> Rollback(const std::string& stack, int64_t seq) = 0;
+  // Pins `stack` (automatic triggers then only diff it, as after `stackctl
+  // deploy`) or hands it back to the controller, which then reconciles it.
+  // kNotFound for an unknown stack; the engine's errors otherwise.
+  virtual Status SetPinned(const std::string& stack, bool pinned) = 0;
 };
 
 }  // namespace stackctl::server

@@ -5,6 +5,7 @@
 #include "common/crypto.h"
 #include "common/duration.h"
 #include "common/log.h"
+#include "server/ui_assets.h"
 #include "server/webhook.h"
 
 namespace stackctl::server {
@@ -45,8 +46,12 @@ int HttpStatus(Code code) {
 Json StackJson(const StackView& s) {
   Json j = {{"name", s.name},
             {"repository", s.repository},
+            {"repository_url", s.repository_url},
             {"path", s.path},
             {"revision", s.revision},
+            {"revision_summary", s.revision_summary},
+            {"revision_author", s.revision_author},
+            {"revision_time", s.revision_time},
             {"target_revision", s.target_revision},
             {"repository_error", s.repository_error},
             {"repository_failing_since", s.repository_failing_since},
@@ -55,6 +60,7 @@ Json StackJson(const StackView& s) {
             {"health", std::string(reconciler::StackHealthName(s.health))},
             {"last_result", std::string(reconciler::ReconcileResultName(s.last_result))},
             {"last_error", s.last_error},
+            {"last_failed_service", s.last_failed_service},
             {"last_sync_time", s.last_sync_time},
             {"out_of_sync", s.out_of_sync},
             {"auto_sync", s.auto_sync},
@@ -69,6 +75,10 @@ Json StackJson(const StackView& s) {
   }
   if (!s.live_error.empty()) j["live_error"] = s.live_error;
   if (s.history) j["history"] = HistoryJson(s.name, *s.history)["history"];
+  if (!s.operations.empty()) {
+    j["operations"] = Json::array();
+    for (const Operation& op : s.operations) j["operations"].push_back(OperationJson(op));
+  }
   return j;
 }
 
@@ -226,6 +236,16 @@ void Server::Routes() {
     Reply(res, 202, Json{{"status", "accepted"}, {"repositories", matched}});
   });
 
+  // The dashboard: static files; the data comes from the API below.
+  if (options_.ui_enabled) {
+    for (const UiAsset& asset : UiAssets()) {
+      s.Get(std::string(asset.url), [&asset](const httplib::Request&, httplib::Response& res) {
+        for (const auto& [name, value] : kUiSecurityHeaders) res.set_header(name, value);
+        res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type).c_str());
+      });
+    }
+  }
+
   // CI API.
   auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
     const std::string h = req.get_header_value("Authorization");
@@ -240,34 +260,71 @@ void Server::Routes() {
     }
     return ok;
   };
+  // The read calls: the dashboard's views work without a token only when
+  // anonymous_read allows it.
+  auto readable = [=, this](const httplib::Request& req, httplib::Response& res) {
+    return options_.anonymous_read || authorized(req, res);
+  };
 
   s.Get("/api/v1/stacks", [=, this](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
+    if (!readable(req, res)) return;
     Json stacks = Json::array();
     for (const StackView& v : api_.ListStacks()) stacks.push_back(StackJson(v));
     Reply(res, 200, Json{{"stacks", std::move(stacks)}});
   });
   s.Get(R"(/api/v1/stacks/([^/]+))", [=, this](const httplib::Request& req,
                                                  httplib::Response& res) {
-    if (!authorized(req, res)) return;
+    if (!readable(req, res)) return;
     Result<StackView> stack = api_.GetStack(req.matches[1]);
     if (!stack.ok()) return ReplyError(res, stack.status());
     Reply(res, 200, StackJson(*stack));
   });
   s.Get(R"(/api/v1/stacks/([^/]+)/history)", [=, this](const httplib::Request& req,
                                                          httplib::Response& res) {
-    if (!authorized(req, res)) return;
+    if (!readable(req, res)) return;
     auto history = api_.GetHistory(req.matches[1]);
     if (!history.ok()) return ReplyError(res, history.status());
     Reply(res, 200, HistoryJson(req.matches[1], *history));
   });
   s.Get(R"(/api/v1/operations/([^/]+))", [=, this](const httplib::Request& req,
                                                      httplib::Response& res) {
-    if (!authorized(req, res)) return;
+    if (!readable(req, res)) return;
     Result<Operation> op = api_.GetOperation(req.matches[1]);
     if (!op.ok()) return ReplyError(res, op.status());
     Reply(res, 200, OperationJson(*op));
   });
+  // Pin and resume answer with the stack as it is then.
+  auto set_pinned = [=, this](bool pinned) {
+    return [=, this](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      Status st = api_.SetPinned(req.matches[1], pinned);
+      if (!st.ok()) return ReplyError(res, st);
+      Result<StackView> stack = api_.GetStack(req.matches[1]);
+      if (!stack.ok()) return ReplyError(res, stack.status());
+      Reply(res, 200, StackJson(*stack));
+    };
+  };
+  s.Post(R"(/api/v1/stacks/([^/]+)/rollback)", [=, this](const httplib::Request& req,
+                                                           httplib::Response& res) {
+    if (!authorized(req, res)) return;
+    Result<Json> body = ParseJson(req.body.empty() ? "{}" : req.body, "request body");
+    if (!body.ok()) return ReplyError(res, body.status());
+    if (!body->is_object()) return ReplyError(res, InvalidArgument("request body: must be a JSON object"));
+    int64_t to = 0;
+    for (auto& [k, v] : body->items()) {
+      if (k != "to") return ReplyError(res, InvalidArgument("request body: unknown field \"" + k + "\""));
+      if (!v.is_number_integer() || v.get<int64_t>() < 1) {
+        return ReplyError(res, InvalidArgument("request body: to must be a history record number (1 or more)"));
+      }
+      to = v.get<int64_t>();
+    }
+    if (to == 0) return ReplyError(res, InvalidArgument("request body: to is required"));
+    Result<std::string> id = api_.Rollback(req.matches[1], to);
+    if (!id.ok()) return ReplyError(res, id.status());
+    Reply(res, 202, Json{{"operation", *id}});
+  });
+  s.Post(R"(/api/v1/stacks/([^/]+)/pin)", set_pinned(true));
+  s.Post(R"(/api/v1/stacks/([^/]+)/resume)", set_pinned(false));
   s.Post(R"(/api/v1/stacks/([^/]+)/sync)", [=, this](const httplib::Request& req,
                                                        httplib::Response& res) {
     if (!authorized(req, res)) return;

@@ -7,10 +7,15 @@
 //        ControllerApi::OnPush queued (the controller knows which configured
 //        repositories a URL and ref concern), or {"status":"ignored","reason":...}.
 //   CI API, "Authorization: Bearer <token>" (constant-time; 401 otherwise,
-//   also when no token is configured):
+//   also when no token is configured; the GET calls need none with
+//   `anonymous_read`):
 //     GET  /api/v1/stacks                  ListStacks()
 //     GET  /api/v1/stacks/{name}           GetStack()
 //     GET  /api/v1/stacks/{name}/history   GetHistory()
+//     POST /api/v1/stacks/{name}/rollback  body {"to": N} -> Rollback(): 202
+//          {"operation": id}
+//     POST /api/v1/stacks/{name}/pin       SetPinned(true)  -> 200 the stack
+//     POST /api/v1/stacks/{name}/resume    SetPinned(false) -> 200 the stack
 //     POST /api/v1/stacks/{name}/sync      body {} or {"revision": "..."} ->
 //          202 {"operation": id}; with ?wait=true[&timeout=5m] blocks: 200
 //          and the operation when it succeeded, the status of its error code
@@ -22,6 +27,10 @@
 //   GET /metrics (Prometheus text), /healthz (200 while serving), /readyz
 //   (ControllerApi::Ready(): 200 "ready", or 503 "not ready: " and
 //   NotReadyReason()).
+//   With `ui_enabled`, the dashboard (ui_assets.h): GET / and /ui/*, static
+//   files compiled in, sent with kUiSecurityHeaders. The page holds no stack
+//   data of its own: it reads the API above with the token the user typed
+//   (or none with `anonymous_read`), so without either it shows nothing.
 //
 // Ownership: the Server references the ControllerApi and metrics, which must
 // outlive it. Thread safety: Start/Stop from one thread; requests are served
@@ -31,6 +40,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <utility>
 #include <memory>
 #include <string>
 #include <thread>
@@ -57,13 +67,30 @@ struct ServerOptions {
   std::chrono::milliseconds max_wait = std::chrono::hours(1);
   // Request workers; each `?wait=true` sync holds one until it finishes.
   size_t worker_threads = 16;
+  bool ui_enabled = true;       // serve the dashboard at /
+  bool anonymous_read = false;  // the API's GET calls without a token
 };
 
-// The API's documents. A stack: name, repository, path, revision,
+// Sent with every dashboard file: scripts and styles from this origin only
+// (no inline script, no eval), API calls to this origin only, no framing,
+// no plugins, no referrer (a stack URL carries no secret, but no need to
+// tell), and no MIME sniffing.
+inline const std::vector<std::pair<std::string, std::string>> kUiSecurityHeaders = {
+    {"Content-Security-Policy",
+     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "no-referrer"},
+    {"X-Frame-Options", "DENY"},
+    {"Cache-Control", "no-cache"}};
+
+// The API's documents. A stack: name, repository, repository_url, path,
+// revision, revision_summary, revision_author, revision_time,
 // target_revision, repository_error, repository_failing_since,
-// repository_stale, sync, health, last_result, last_error, last_sync_time,
-// out_of_sync, auto_sync, self_heal, prune; GetStack adds pinned, pinned_by,
-// pinned_revision and services (or live_error) and history.
+// repository_stale, sync, health, last_result, last_error,
+// last_failed_service, last_sync_time, out_of_sync, auto_sync, self_heal,
+// prune; GetStack adds pinned, pinned_by, pinned_revision and services (or
+// live_error), history and operations (those not finished).
 Json StackJson(const StackView& stack);
 // id, stack, revision, state, created_at; once finished finished_at; after a
 // reconcile result, message, history_seq, changes; when failed

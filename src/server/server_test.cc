@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <thread>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 #include "common/crypto.h"
@@ -50,6 +51,19 @@ class FakeController : public ControllerApi {
     if (id != "op-1") return NotFound("operation " + id + " not found");
     return op;
   }
+  Result<std::string> Rollback(const std::string& stack, int64_t seq) override {
+    if (stack != "web") return NotFound("stack \"" + stack + "\" not found");
+    if (seq == 99) return NotFound("stack web: no history record 99");
+    std::lock_guard<std::mutex> lock(mu);
+    rollbacks.push_back(seq);
+    return std::string("op-2");
+  }
+  Status SetPinned(const std::string& stack, bool pinned) override {
+    if (stack != "web") return NotFound("stack \"" + stack + "\" not found");
+    std::lock_guard<std::mutex> lock(mu);
+    pins.push_back(pinned ? "pin" : "resume");
+    return OkStatus();
+  }
   static StackView Web() {
     StackView v;
     v.name = "web";
@@ -67,7 +81,8 @@ class FakeController : public ControllerApi {
   bool ready = true;
   std::string not_ready_reason;
   std::vector<std::string> watching = {"infra"};  // what OnPush answers
-  std::vector<std::string> pushes, push_urls, syncs;
+  std::vector<std::string> pushes, push_urls, syncs, pins;
+  std::vector<int64_t> rollbacks;
   long waited_ms = 0;
   std::vector<reconciler::HistoryRecord> history;
   Operation op = [] {
@@ -403,6 +418,154 @@ TEST_F(ServerTest, HealthReadinessMetrics) {
             std::string::npos);
 }
 
+// The dashboard: its files, compiled in, each with the strict security
+// headers; the page itself carries no stack data.
+TEST_F(ServerTest, DashboardFilesWithSecurityHeaders) {
+  const std::map<std::string, std::string> types = {
+      {"/", "text/html; charset=utf-8"},
+      {"/ui/app.js", "text/javascript; charset=utf-8"},
+      {"/ui/app.css", "text/css; charset=utf-8"}};
+  for (const auto& [path, type] : types) {
+    SCOPED_TRACE(path);
+    auto res = client_->Get(path.c_str());
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), type);
+    EXPECT_EQ(res->get_header_value("Content-Security-Policy"),
+              "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(res->get_header_value("X-Frame-Options"), "DENY");
+    EXPECT_EQ(res->get_header_value("Referrer-Policy"), "no-referrer");
+    EXPECT_FALSE(res->has_header("Set-Cookie"));
+    EXPECT_GT(res->body.size(), 500u);
+  }
+  const std::string html = client_->Get("/")->body;
+  EXPECT_NE(html.find(R"(<script src="/ui/app.js" defer></script>)"), std::string::npos);
+  EXPECT_NE(html.find(R"(<link rel="stylesheet" href="/ui/app.css">)"), std::string::npos);
+  EXPECT_EQ(html.find("web"), std::string::npos) << "no stack data in the page";
+  EXPECT_EQ(client_->Get("/ui/missing.js")->status, 404);
+}
+
+// The CSP forbids inline script and style: every <script> has a src, no
+// element has an on* handler or a style attribute; and the script never
+// parses data as HTML.
+TEST_F(ServerTest, DashboardHasNoInlineScriptAndNoHtmlParsing) {
+  const std::string html = client_->Get("/")->body;
+  size_t scripts = 0;
+  for (size_t at = html.find("<script"); at != std::string::npos; at = html.find("<script", at + 1)) {
+    ++scripts;
+    EXPECT_EQ(html.compare(at, 13, "<script src=\""), 0) << html.substr(at, 40);
+    EXPECT_EQ(html.compare(html.find('>', at), 10, "></script>"), 0) << html.substr(at, 60);
+  }
+  EXPECT_EQ(scripts, 1u);
+  EXPECT_EQ(html.find(" style="), std::string::npos);
+  EXPECT_EQ(html.find("<style"), std::string::npos);
+  EXPECT_EQ(html.find(" on"), std::string::npos);
+  const std::string js = client_->Get("/ui/app.js")->body;
+  for (const char* sink : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                           "new Function", "localStorage", "document.cookie"}) {
+    EXPECT_EQ(js.find(sink), std::string::npos) << sink;
+  }
+  EXPECT_NE(js.find("sessionStorage"), std::string::npos);
+}
+
+TEST(ServerUiTest, DisabledServesNoDashboard) {
+  FakeController fake;
+  metrics::Registry registry;
+  metrics::ControllerMetrics metrics(registry);
+  ServerOptions o;
+  o.api_token = kToken;
+  o.ui_enabled = false;
+  Server server(fake, metrics, o);
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client c("127.0.0.1", server.port());
+  EXPECT_EQ(c.Get("/")->status, 404);
+  EXPECT_EQ(c.Get("/ui/app.js")->status, 404);
+  EXPECT_EQ(c.Get("/api/v1/stacks", {{"Authorization", std::string("Bearer ") + kToken}})->status, 200);
+}
+
+// Without a token (and without anonymous_read) no stack data leaves the
+// server; anonymous_read opens the read calls only.
+TEST(ServerUiTest, AnonymousReadOpensReadsOnly) {
+  for (bool anonymous : {false, true}) {
+    SCOPED_TRACE(anonymous ? "anonymous_read" : "token required");
+    FakeController fake;
+    fake.op.state = OperationState::kRunning;
+    metrics::Registry registry;
+    metrics::ControllerMetrics metrics(registry);
+    ServerOptions o;
+    o.api_token = kToken;
+    o.anonymous_read = anonymous;
+    Server server(fake, metrics, o);
+    ASSERT_TRUE(server.Start().ok());
+    httplib::Client c("127.0.0.1", server.port());
+    for (const char* path : {"/api/v1/stacks", "/api/v1/stacks/web", "/api/v1/stacks/web/history",
+                             "/api/v1/operations/op-1"}) {
+      SCOPED_TRACE(path);
+      auto res = c.Get(path);
+      ASSERT_TRUE(res);
+      EXPECT_EQ(res->status, anonymous ? 200 : 401);
+      if (anonymous) {
+        EXPECT_NE(res->body.find("web"), std::string::npos);
+      } else {
+        EXPECT_EQ(Json::parse(res->body),
+                  (Json{{"error", "missing or invalid bearer token"}, {"code", "UNAUTHENTICATED"}}));
+      }
+    }
+    // A wrong token is as good as none for reads only with anonymous_read.
+    EXPECT_EQ(c.Get("/api/v1/stacks", {{"Authorization", "Bearer nope"}})->status, anonymous ? 200 : 401);
+    for (const char* path : {"/api/v1/stacks/web/sync", "/api/v1/stacks/web/pin", "/api/v1/stacks/web/resume",
+                             "/api/v1/stacks/web/rollback"}) {
+      SCOPED_TRACE(path);
+      EXPECT_EQ(c.Post(path, "{}", "application/json")->status, 401);
+      EXPECT_EQ(c.Post(path, {{"Authorization", "Bearer nope"}}, "{}", "application/json")->status, 401);
+    }
+    EXPECT_TRUE(fake.syncs.empty());
+    EXPECT_TRUE(fake.pins.empty());
+    EXPECT_TRUE(fake.rollbacks.empty());
+  }
+}
+
+TEST_F(ServerTest, PinAndResumeAnswerWithTheStack) {
+  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+  auto pin = client_->Post("/api/v1/stacks/web/pin", auth, "", "application/json");
+  ASSERT_TRUE(pin);
+  EXPECT_EQ(pin->status, 200);
+  EXPECT_EQ(Json::parse(pin->body), StackJson(FakeController::Web()));
+  auto resume = client_->Post("/api/v1/stacks/web/resume", auth, "{}", "application/json");
+  EXPECT_EQ(resume->status, 200);
+  auto unknown = client_->Post("/api/v1/stacks/db/pin", auth, "", "application/json");
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(Json::parse(unknown->body), (Json{{"error", "stack \"db\" not found"}, {"code", "NOT_FOUND"}}));
+  EXPECT_EQ(fake_.pins, (std::vector<std::string>{"pin", "resume"}));
+}
+
+TEST_F(ServerTest, RollbackToARecord) {
+  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+  auto ok = client_->Post("/api/v1/stacks/web/rollback", auth, R"({"to": 3})", "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 202);
+  EXPECT_EQ(Json::parse(ok->body), (Json{{"operation", "op-2"}}));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"", "request body: to is required"},
+      {"{}", "request body: to is required"},
+      {R"({"to": 0})", "request body: to must be a history record number (1 or more)"},
+      {R"({"to": "3"})", "request body: to must be a history record number (1 or more)"},
+      {R"({"to": 3, "force": true})", "request body: unknown field \"force\""},
+      {"[3]", "request body: must be a JSON object"}};
+  for (const auto& [body, error] : bad) {
+    SCOPED_TRACE(body);
+    auto res = client_->Post("/api/v1/stacks/web/rollback", auth, body, "application/json");
+    EXPECT_EQ(res->status, 400);
+    EXPECT_EQ(Json::parse(res->body), (Json{{"error", error}, {"code", "INVALID_ARGUMENT"}}));
+  }
+  auto missing = client_->Post("/api/v1/stacks/web/rollback", auth, R"({"to": 99})", "application/json");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(Json::parse(missing->body)["error"], "stack web: no history record 99");
+  EXPECT_EQ(fake_.rollbacks, std::vector<int64_t>{3});
+}
+
 TEST(ApiJsonTest, DocumentsOfTypedValues) {
   StackView v = FakeController::Web();
   v.out_of_sync = {"service web_app: update"};
@@ -427,6 +590,9 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
   EXPECT_EQ(j["sync"], "Synced");
   EXPECT_EQ(j["health"], "healthy");
   EXPECT_EQ(j["out_of_sync"], Json::array({"service web_app: update"}));
+  EXPECT_EQ(j["revision_summary"], "");
+  EXPECT_EQ(j["last_failed_service"], "");
+  EXPECT_FALSE(j.contains("operations"));
   EXPECT_EQ(j["pinned"], true);
   EXPECT_EQ(j["pinned_by"], "deploy");
   EXPECT_EQ(j["pinned_revision"], "def");
@@ -437,6 +603,25 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
   EXPECT_FALSE(j["history"][0].contains("spec"));
   // A stack listed (not read with GetStack) has no live part.
   EXPECT_FALSE(StackJson(FakeController::Web()).contains("services"));
+  // The commit, the failing service and the operations not finished.
+  v.repository_url = "https://github.com/acme/infra.git";
+  v.revision_summary = "web: <script>alert(1)</script>";
+  v.revision_author = "Ann <ann@example.com>";
+  v.revision_time = "2026-11-22T10:00:00Z";
+  v.last_failed_service = "web_app";
+  Operation running;
+  running.id = "op-9";
+  running.stack = "web";
+  running.state = OperationState::kRunning;
+  running.created_at = "t9";
+  v.operations = {running};
+  j = StackJson(v);
+  EXPECT_EQ(j["repository_url"], "https://github.com/acme/infra.git");
+  EXPECT_EQ(j["revision_summary"], "web: <script>alert(1)</script>");
+  EXPECT_EQ(j["revision_author"], "Ann <ann@example.com>");
+  EXPECT_EQ(j["revision_time"], "2026-11-22T10:00:00Z");
+  EXPECT_EQ(j["last_failed_service"], "web_app");
+  EXPECT_EQ(j["operations"], Json::array({OperationJson(running)}));
 
   Operation op;
   op.id = "op-2";
