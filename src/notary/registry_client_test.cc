@@ -1,3 +1,4 @@
+#include <unistd.h>
 #include "notary/registry_client.h"
 
 #include <gmock/gmock.h>
@@ -72,7 +73,10 @@ class AuthRegistry {
 
 std::string PasswordFile(const std::string& content) {
   std::string dir = ::testing::TempDir();
-  std::string path = dir + "/registry_client_test_password";
+  // One file per test and process: ctest runs the tests of this file in
+  // parallel processes, and a shared path let one test read another's password.
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string path = dir + "/registry_client_test_password." + info->name() + "." + std::to_string(getpid());
   std::ofstream(path) << content << "\n";
   return path;
 }
