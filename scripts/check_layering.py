@@ -29,14 +29,16 @@ LAYERS = {
     # Commit statuses and notifications; told by the controller what happened.
     "notify": {"common", "gitsource"},
     "reconciler": {"common", "model", "engineapi", "notary"},
+    # One stack's reconcile, shared by stackctld and `stackctl deploy`/`diff`.
+    "stacksync": {"common", "model", "compose", "dab", "engineapi", "secrets", "notary", "render", "reconciler"},
     "config": {"common", "gitsource", "notary", "notify", "reconciler"},
     # The HTTP server: knows neither the configuration file nor Git.
     "server": {"common", "reconciler"},
     "apiclient": {"common"},
     "controller": {"common", "config", "engineapi", "gitsource", "notary", "notify", "reconciler",
-                   "render", "secrets", "server"},
+                   "render", "secrets", "server", "stacksync"},
     "cli": {"common", "model", "compose", "dab", "engineapi", "secrets", "notary", "render",
-            "gitsource", "notify", "reconciler", "config", "server", "apiclient", "controller"},
+            "gitsource", "notify", "reconciler", "stacksync", "config", "server", "apiclient", "controller"},
 }
 
 # (module, included module) -> the only headers of it that may be included.

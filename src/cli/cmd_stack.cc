@@ -2,7 +2,9 @@
 // needed): deploy, diff, rollback, history, status, rm, resume. With --server
 // (cli/server_client.h), status and history ask a running stackctld instead;
 // both sources are printed by cli/stack_view.h.
-// Wiring only: src/render loads the stack, src/reconciler does the work.
+// Wiring only: deploy and diff turn their flags into a stacksync::StackTarget
+// and run the controller's reconcile (stacksync/stack_reconcile.h) over the
+// files on disk; src/reconciler does the rest.
 #include <unistd.h>
 
 #include <future>
@@ -20,11 +22,13 @@
 #include "model/from_compose.h"
 #include "common/duration.h"
 #include "common/clock.h"
+#include "common/file_source.h"
 #include "notary/image_verifier.h"
 #include "notary/swarm_root_store.h"
 #include "notary/trust_store.h"
 #include "reconciler/deployer.h"
 #include "reconciler/live.h"
+#include "stacksync/stack_reconcile.h"
 #include "apiclient/client.h"
 
 namespace stackctl::cli {
@@ -68,14 +72,6 @@ struct ImageTrustFlags {
   std::string resolve = "changed";
 };
 
-struct ImageTrust {
-  std::unique_ptr<notary::SwarmRootStore> roots;
-  notary::MemoryMetadataCache cache;
-  SystemClock clock;
-  notary::ImageTrustChain chain;
-  reconciler::PinOptions pin;
-};
-
 void AddImageTrustFlags(CLI::App* cmd, ImageTrustFlags* f) {
   AddTrustOptions(cmd, &f->trust);
   cmd->add_option("--trust-policy", f->policy,
@@ -85,24 +81,52 @@ void AddImageTrustFlags(CLI::App* cmd, ImageTrustFlags* f) {
                   "Pin images to digests: always, changed (default: unchanged tags keep their live digest), never");
 }
 
-Result<std::unique_ptr<ImageTrust>> BuildImageTrust(const ImageTrustFlags& f, engine::Engine& engine) {
-  auto t = std::make_unique<ImageTrust>();
+// The trust rule, Notary and registry options and image pinning the flags
+// describe, into the target (files named by flags are read now).
+Status ApplyImageTrustFlags(const ImageTrustFlags& f, stacksync::StackTarget* t) {
   ASSIGN_OR_RETURN(notary::TrustPolicy policy, notary::ParseTrustPolicy(f.policy));
-  ASSIGN_OR_RETURN(t->pin.mode, reconciler::ParseResolveMode(f.resolve));
-  notary::ImageTrustPolicy trust;
+  ASSIGN_OR_RETURN(t->deploy.images.mode, reconciler::ParseResolveMode(f.resolve));
   ASSIGN_OR_RETURN(notary::TrustRule rule, BuildTrustRule(f.trust, policy));
-  trust.rules.push_back(std::move(rule));
-  t->pin.required = trust.AnyRequired();
-  notary::NotaryOptions opts;
-  if (trust.UsesNotary()) {
-    ASSIGN_OR_RETURN(opts, BuildNotaryOptions(f.trust));
+  t->trust.rules = {std::move(rule)};
+  t->deploy.images.required = t->trust.AnyRequired();
+  if (t->trust.UsesNotary()) {
+    ASSIGN_OR_RETURN(t->notary, BuildNotaryOptions(f.trust));
   }
-  ASSIGN_OR_RETURN(notary::RegistryOptions registries, BuildRegistryOptions(f.trust));
-  // TOFU roots live in the swarm, so every manager and CLI trust the same root.
-  t->roots = std::make_unique<notary::SwarmRootStore>(engine);
-  t->chain = notary::BuildImageTrustChain(std::move(trust), std::move(opts), std::move(registries),
-                                          *t->roots, t->cache, t->clock, engine);
-  return t;
+  ASSIGN_OR_RETURN(t->registries, BuildRegistryOptions(f.trust));
+  return OkStatus();
+}
+
+// A stack on disk as deploy and diff reconcile it.
+struct CliTarget {
+  stacksync::StackTarget target;
+  secrets::Keyring keys;
+};
+
+Result<CliTarget> TargetFromFlags(const StackSourceOptions& source, const ImageTrustFlags& images,
+                                  const std::string& stack) {
+  CliTarget out;
+  ASSIGN_OR_RETURN(StackOnDisk on_disk, StackOnDiskFor(source, stack));
+  out.target.stack = stack;
+  out.target.render = std::move(on_disk.input);
+  out.keys = std::move(on_disk.keys);
+  RETURN_IF_ERROR(ApplyImageTrustFlags(images, &out.target));
+  return out;
+}
+
+// What deploy and diff share once the stack rendered and the engine
+// answered: trusted roots in the swarm (so every manager and CLI trust the
+// same root), the progress printer and the reconcile itself.
+stacksync::ReconcileReport ReconcileOnDisk(const CliTarget& t, const std::string& revision, reconciler::Trigger trigger,
+                                           stacksync::RenderedStack rendered, engine::Engine& engine,
+                                           Result<reconciler::LiveState> live, reconciler::ProgressSink& progress) {
+  notary::SwarmRootStore roots(engine);
+  notary::MemoryMetadataCache cache;
+  SystemClock clock;
+  stacksync::ReconcileEnv env{engine, clock, t.keys, roots, cache, {}};
+  env.progress = &progress;
+  env.live = std::move(live);
+  const reconciler::ReconcilePlan plan = reconciler::DecideReconcile(trigger, t.target.sync, /*commit_failed=*/false);
+  return stacksync::ApplyRendered(t.target, revision, plan, trigger, std::move(rendered), env);
 }
 
 // The engine connection and the stack's live state, fetched on a thread of
@@ -214,51 +238,48 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("stack", a->name, "Stack name")->required();
     cmd->callback([&ctx, a] {
       auto reading = ConnectAndReadLive(ctx.global, a->name);
-      auto spec = LoadStack(a->stack, a->name);
-      if (!spec.ok()) return void(ctx.exit_code = Fail("deploy", spec.status()));
-      for (const auto& w : spec->warnings) std::cerr << "Warning: " << w << "\n";
-      reconciler::DeployOptions o;
+      auto t = TargetFromFlags(a->stack, a->images, a->name);
+      if (!t.ok()) return void(ctx.exit_code = Fail("deploy", t.status()));
+      reconciler::DeployOptions& o = t->target.deploy;
       o.prune = a->prune;
       o.wait = !a->detach;
       o.parallelism = a->parallelism;
-      o.revision = a->revision;
       o.secret_retention = a->secret_retention;
       o.pin = true;  // a manual deploy pins the stack against the controller
-      o.trigger = reconciler::Trigger::kCli;
       auto delay = ParseDurationFlag("--delay", a->delay);
       auto timeout = ParseDurationFlag("--timeout", a->timeout);
       if (!delay.ok()) return void(ctx.exit_code = Fail("deploy", delay.status()));
       if (!timeout.ok()) return void(ctx.exit_code = Fail("deploy", timeout.status()));
       o.delay = *delay;
       o.timeout = *timeout;
+      DiskFileSource disk("");
+      stacksync::RenderedStack rendered = stacksync::RenderTarget(t->target, {disk, a->revision, ""}, t->keys);
+      if (!rendered.spec.ok()) return void(ctx.exit_code = Fail("deploy", rendered.spec.status()));
+      for (const auto& w : rendered.spec->warnings) std::cerr << "Warning: " << w << "\n";
       EngineRead read = reading.get();
       if (!read.engine.ok()) return void(ctx.exit_code = Fail("deploy", read.engine.status()));
-      auto trust = BuildImageTrust(a->images, **read.engine);
-      if (!trust.ok()) return void(ctx.exit_code = Fail("deploy", trust.status()));
-      if (!read.live.ok()) return void(ctx.exit_code = Fail("deploy", read.live.status()));
-      o.images = (*trust)->pin;
-      SystemClock clock;
       ConsoleProgress progress(a->quiet);
-      reconciler::Deployer d(**read.engine, clock, &progress, (*trust)->chain.verifier.get());
-      auto r = d.Deploy(std::move(*spec), o, std::move(*read.live));
-      if (!r.ok()) return void(ctx.exit_code = Fail("deploy", r.status()));
-      for (const auto& w : r->warnings) std::cerr << "Warning: " << w << "\n";
-      PrintStillRemoving(a->name, r->still_removing);
+      stacksync::ReconcileReport rep = ReconcileOnDisk(*t, a->revision, reconciler::Trigger::kCli, std::move(rendered),
+                                                       **read.engine, std::move(read.live), progress);
+      if (rep.error) return void(ctx.exit_code = Fail("deploy", *rep.error));
+      const reconciler::DeployResult& r = rep.result;
+      for (const auto& w : r.warnings) std::cerr << "Warning: " << w << "\n";
+      PrintStillRemoving(a->name, r.still_removing);
       Colors c{Tty()};
-      switch (r->outcome) {
+      switch (r.outcome) {
         case reconciler::Outcome::kInSync:
           std::cout << "stack " << a->name << ": in sync, nothing to do\n";
           break;
         case reconciler::Outcome::kSucceeded:
-          std::cout << c.Green("stack " + a->name + ": " + r->message) << " (history record "
-                    << r->history_seq << ")\n";
+          std::cout << c.Green("stack " + a->name + ": " + r.message) << " (history record "
+                    << r.history_seq << ")\n";
           break;
         default:
-          std::cout << c.Red("stack " + a->name + ": " + std::string(reconciler::OutcomeName(r->outcome)) +
-                             ": " + r->message)
-                    << " (history record " << r->history_seq << ")\n";
+          std::cout << c.Red("stack " + a->name + ": " + std::string(reconciler::OutcomeName(r.outcome)) +
+                             ": " + r.message)
+                    << " (history record " << r.history_seq << ")\n";
       }
-      ctx.exit_code = ExitCode(r->outcome);
+      ctx.exit_code = ExitCode(r.outcome);
     });
   }
   // ---- diff
@@ -279,24 +300,25 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("stack", a->name, "Stack name")->required();
     cmd->callback([&ctx, a] {
       auto reading = ConnectAndReadLive(ctx.global, a->name);
-      auto spec = LoadStack(a->stack, a->name);
-      if (!spec.ok()) return void(ctx.exit_code = Fail("diff", spec.status()));
+      auto t = TargetFromFlags(a->stack, a->images, a->name);
+      if (!t.ok()) return void(ctx.exit_code = Fail("diff", t.status()));
+      t->target.deploy.prune = a->prune;
+      DiskFileSource disk("");
+      stacksync::RenderedStack rendered = stacksync::RenderTarget(t->target, {disk, "manual", ""}, t->keys);
+      if (!rendered.spec.ok()) return void(ctx.exit_code = Fail("diff", rendered.spec.status()));
       EngineRead read = reading.get();
       if (!read.engine.ok()) return void(ctx.exit_code = Fail("diff", read.engine.status()));
-      auto trust = BuildImageTrust(a->images, **read.engine);
-      if (!trust.ok()) return void(ctx.exit_code = Fail("diff", trust.status()));
-      if (!read.live.ok()) return void(ctx.exit_code = Fail("diff", read.live.status()));
-      SystemClock clock;
       ConsoleProgress progress(a->output == "json");
-      reconciler::Deployer d(**read.engine, clock, &progress, (*trust)->chain.verifier.get());
-      auto diff = d.Diff(std::move(*spec), {a->prune}, (*trust)->pin, std::move(*read.live));
-      if (!diff.ok()) return void(ctx.exit_code = Fail("diff", diff.status()));
+      stacksync::ReconcileReport rep = ReconcileOnDisk(*t, "manual", reconciler::Trigger::kDiff, std::move(rendered),
+                                                       **read.engine, std::move(read.live), progress);
+      if (rep.error) return void(ctx.exit_code = Fail("diff", *rep.error));
+      const reconciler::StackDiff& diff = rep.result.diff;
       if (a->output == "json") {
-        std::cout << DiffJson(*diff).dump(2) << "\n";
+        std::cout << DiffJson(diff).dump(2) << "\n";
       } else {
-        PrintDiffText(*diff, Colors{Tty()});
+        PrintDiffText(diff, Colors{Tty()});
       }
-      ctx.exit_code = a->exit_code && !diff->InSync() ? 3 : 0;
+      ctx.exit_code = a->exit_code && !diff.InSync() ? 3 : 0;
     });
   }
   // ---- rollback

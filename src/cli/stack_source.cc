@@ -6,8 +6,6 @@
 #include <cstdlib>
 
 #include "common/file_source.h"
-#include "render/render.h"
-#include "secrets/keyring.h"
 
 namespace stackctl::cli {
 
@@ -27,11 +25,12 @@ void AddStackSourceFlags(CLI::App* cmd, StackSourceOptions* opts) {
       ->allow_extra_args(false);
 }
 
-Result<model::StackSpec> LoadStack(const StackSourceOptions& opts, const std::string& stack) {
+Result<StackOnDisk> StackOnDiskFor(const StackSourceOptions& opts, const std::string& stack) {
   if (stack.empty()) return InvalidArgument("stack name must not be empty");
-  ASSIGN_OR_RETURN(secrets::Keyring keys,
+  StackOnDisk out;
+  ASSIGN_OR_RETURN(out.keys,
                    secrets::Keyring::Load(opts.age_identities, secrets::KeyEnvironment::FromEnv(std::getenv)));
-  render::RenderInput in;
+  render::RenderInput& in = out.input;
   in.stack = stack;
   in.compose_files = opts.compose_files;
   in.bundle = opts.bundle;
@@ -47,8 +46,13 @@ Result<model::StackSpec> LoadStack(const StackSourceOptions& opts, const std::st
     }
     in.working_dir = dir;
   }
+  return out;
+}
+
+Result<model::StackSpec> LoadStack(const StackSourceOptions& opts, const std::string& stack) {
+  ASSIGN_OR_RETURN(StackOnDisk on_disk, StackOnDiskFor(opts, stack));
   DiskFileSource files("");
-  return render::RenderStack(in, files, keys);
+  return render::RenderStack(on_disk.input, files, on_disk.keys);
 }
 
 }  // namespace stackctl::cli

@@ -19,6 +19,8 @@
 
 #include "common/status.h"
 #include "model/stack.h"
+#include "render/render.h"
+#include "secrets/keyring.h"
 
 namespace stackctl::cli {
 
@@ -32,8 +34,16 @@ struct StackSourceOptions {
 
 void AddStackSourceFlags(CLI::App* cmd, StackSourceOptions* opts);
 
+// What the flags say to render, and the keys to decrypt with: files relative
+// to the current directory, the process environment for interpolation.
+struct StackOnDisk {
+  render::RenderInput input;
+  secrets::Keyring keys;
+};
+Result<StackOnDisk> StackOnDiskFor(const StackSourceOptions& opts, const std::string& stack);
+
 // Loads, converts, decrypts and content-hashes the stack from the current
-// directory, with the process environment for interpolation.
+// directory (StackOnDiskFor, rendered over the disk).
 Result<model::StackSpec> LoadStack(const StackSourceOptions& opts, const std::string& stack);
 
 }  // namespace stackctl::cli

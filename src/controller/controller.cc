@@ -1,7 +1,7 @@
 #include "controller/controller.h"
 
 #include "controller/report_notify.h"
-#include "controller/stack_reconcile.h"
+#include "controller/stack_target.h"
 
 #include <algorithm>
 #include <random>
@@ -572,7 +572,7 @@ void Controller::Reconcile(Request& r) {
 
   const config::RepositoryConfig& repo_config = *config_.FindRepository(cfg->repository);
   // The policy: deploy, only compare or skip; render; verify; deploy or diff.
-  ReconcileEnv env{engine_, clock_, keys_, *trust_roots_, trust_cache_,
+  stacksync::ReconcileEnv env{engine_, clock_, keys_, *trust_roots_, trust_cache_,
                    [&](reconciler::Decision d) {
                      if (d == reconciler::Decision::kDeploy && options_.notifier) {
                        options_.notifier->Started(r.stack, commit, repo_config.commit_status,
@@ -584,7 +584,8 @@ void Controller::Reconcile(Request& r) {
                    }};
   env.failed_images = failed_images_.at(r.stack).get();
   env.live = std::move(r.live);
-  const ReconcileReport rep = ReconcileStack(TargetFromConfig(*cfg), *snap, r.trigger, commit == failed_commit, env);
+  const stacksync::ReconcileReport rep =
+      ReconcileAtCommit(TargetFromConfig(*cfg), cfg->path, *snap, r.trigger, commit == failed_commit, env);
   if (options_.notifier && rep.decision != reconciler::Decision::kSkip) {
     options_.notifier->Finished(StackOutcomeOf(r.stack, repo_config, r.trigger, rep));
   }
@@ -745,7 +746,7 @@ void Controller::RollBack(const Request& r) {
     std::lock_guard<std::mutex> l(mu_);
     StackState& s = stacks_.at(r.stack);
     s.last_sync_time = FormatRfc3339(clock_.Now());
-    s.last_result = ResultOf(res->outcome);
+    s.last_result = stacksync::ResultOf(res->outcome);
     s.out_of_sync.clear();
     if (ok) {
       // The stack now runs the record's specs and stays there (pinned).
@@ -765,7 +766,7 @@ void Controller::RollBack(const Request& r) {
   log->info("stack {}: rollback to record {}: {}: {}", r.stack, r.rollback_to, reconciler::OutcomeName(res->outcome),
             res->message);
   Finished done{revision,
-                server::OperationReport{ResultOf(res->outcome), res->message,
+                server::OperationReport{stacksync::ResultOf(res->outcome), res->message,
                                         res->history_seq, {}, res->still_removing},
                 std::nullopt, ""};
   if (!ok) {

@@ -27,8 +27,8 @@
 // last render read or looked for (compose and override files, `.env`,
 // env_file, secret/config files, a bundle; gitsource::StackInputsChanged). A
 // stack keeps the commit it last rendered as its revision. One reconcile is
-// ReconcileStack(TargetFromConfig(stack), snapshot, trigger, ...)
-// (stack_reconcile.h): whether it deploys, only compares or skips
+// ReconcileAtCommit(TargetFromConfig(stack), path, snapshot, trigger, ...)
+// (stack_target.h, over stacksync::ReconcileStack): whether it deploys, only compares or skips
 // (reconciler::DecideReconcile), the render, the trust chain and the deploy
 // or diff. The Controller resolves and fetches the commit, and maps the
 // ReconcileReport to status, metrics and operations.

@@ -4,10 +4,10 @@ namespace stackctl::controller {
 
 notify::StackOutcome StackOutcomeOf(const std::string& stack,
                                     const config::RepositoryConfig& repository,
-                                    reconciler::Trigger trigger, const ReconcileReport& report) {
+                                    reconciler::Trigger trigger, const stacksync::ReconcileReport& report) {
   notify::StackOutcome o;
   o.stack = stack;
-  o.commit = report.commit;
+  o.commit = report.revision;
   o.repository = repository.remote.url;
   o.status_host = repository.commit_status;
   o.drift = trigger == reconciler::Trigger::kDrift;
@@ -15,10 +15,10 @@ notify::StackOutcome StackOutcomeOf(const std::string& stack,
   if (report.error) {
     o.message = report.error->message();
     switch (report.failed_step) {
-      case FailedStep::kRender:
+      case stacksync::FailedStep::kRender:
         o.ending = notify::Ending::kRenderFailed;
         break;
-      case FailedStep::kImages:
+      case stacksync::FailedStep::kImages:
         o.ending = notify::Ending::kImageRefused;
         break;
       default:

@@ -7,7 +7,7 @@
 #pragma once
 
 #include "config/config.h"
-#include "controller/stack_reconcile.h"
+#include "stacksync/stack_reconcile.h"
 #include "notify/notifier.h"
 #include "reconciler/policy.h"
 
@@ -21,6 +21,6 @@ namespace stackctl::controller {
 //   found but not applied
 notify::StackOutcome StackOutcomeOf(const std::string& stack,
                                     const config::RepositoryConfig& repository,
-                                    reconciler::Trigger trigger, const ReconcileReport& report);
+                                    reconciler::Trigger trigger, const stacksync::ReconcileReport& report);
 
 }  // namespace stackctl::controller

@@ -11,17 +11,18 @@ std::string_view TriggerName(Trigger t) {
     case Trigger::kDrift: return "drift";
     case Trigger::kCli: return "cli";
     case Trigger::kRollback: return "rollback";
+    case Trigger::kDiff: return "diff";
   }
   return "?";
 }
 
 Result<Trigger> ParseTrigger(std::string_view name) {
   for (Trigger t : {Trigger::kStart, Trigger::kPoll, Trigger::kWebhook, Trigger::kApi, Trigger::kDrift, Trigger::kCli,
-                    Trigger::kRollback}) {
+                    Trigger::kRollback, Trigger::kDiff}) {
     if (TriggerName(t) == name) return t;
   }
   return InvalidArgument("trigger: unknown value \"" + std::string(name) +
-                         "\" (start, poll, webhook, api, drift, cli or rollback)");
+                         "\" (start, poll, webhook, api, drift, cli, rollback or diff)");
 }
 
 bool IsManual(Trigger t) { return t == Trigger::kApi || t == Trigger::kCli || t == Trigger::kRollback; }
@@ -40,6 +41,11 @@ std::string_view ReconcileResultName(ReconcileResult r) {
     case ReconcileResult::kError: return "error";
   }
   return "";
+}
+
+std::string_view CompareReason(Trigger trigger, const SyncOptions& options) {
+  if (trigger == Trigger::kDiff) return "stackctl diff";
+  return options.auto_sync ? "self_heal is off" : "auto_sync is off";
 }
 
 std::string_view DecisionName(Decision d) {
@@ -64,6 +70,7 @@ std::string_view SyncStateName(SyncState s) {
 }
 
 ReconcilePlan DecideReconcile(Trigger trigger, const SyncOptions& options, bool commit_failed) {
+  if (trigger == Trigger::kDiff) return {Decision::kCompare, true};
   if (IsManual(trigger)) return {Decision::kDeploy, /*respect_pin=*/false};
   if (commit_failed) return {Decision::kSkip, true};
   const bool deploy = trigger == Trigger::kDrift ? options.auto_sync && options.self_heal : options.auto_sync;

@@ -10,6 +10,7 @@
 //   drift                  on         on         no                deploy, pin respected
 //   drift                  on/off     off/any    no                compare
 //   any automatic          any        any        yes               skip (wait for a new commit)
+//   diff                   any        any        any               compare
 //
 // A pin (`stackctl deploy`/`rollback` took the stack over) is checked by the
 // Deployer under the stack lock, so "pin respected" travels with the decision.
@@ -34,9 +35,10 @@ enum class Trigger {
   kDrift,    // an engine event or the periodic full check
   kCli,      // `stackctl deploy` (manual, pins the stack)
   kRollback, // `stackctl rollback` (manual, pins the stack)
+  kDiff,     // `stackctl diff`: only compares, writes nothing
 };
 
-// "start", "poll", "webhook", "api", "drift", "cli", "rollback": the spelling
+// "start", "poll", "webhook", "api", "drift", "cli", "rollback", "diff": the spelling
 // in history records and control records (pinned_by), logs and metrics.
 std::string_view TriggerName(Trigger t);
 // The inverse of TriggerName; kInvalidArgument naming the value otherwise.
@@ -82,6 +84,10 @@ struct ReconcilePlan {
 
   bool operator==(const ReconcilePlan&) const = default;
 };
+
+// Why a reconcile of `trigger` only compared: "auto_sync is off",
+// "self_heal is off" (drift) or "stackctl diff".
+std::string_view CompareReason(Trigger trigger, const SyncOptions& options);
 
 // The table above. `commit_failed` is true when the commit to reconcile is the
 // one whose last reconcile failed for good (a rolled-back rollout, a render or

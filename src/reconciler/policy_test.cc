@@ -47,6 +47,10 @@ TEST(ReconcilePolicy, Table) {
       {Trigger::kWebhook, true, true, true, S, true},
       {Trigger::kDrift, true, true, true, S, true},
       {Trigger::kDrift, false, false, true, S, true},
+      // `stackctl diff` compares whatever the options and the commit's past.
+      {Trigger::kDiff, true, true, false, C, true},
+      {Trigger::kDiff, true, false, true, C, true},
+      {Trigger::kDiff, false, false, false, C, true},
   };
   for (const Row& r : rows) {
     ReconcilePlan got = DecideReconcile(r.trigger, {r.auto_sync, r.self_heal}, r.failed);
@@ -65,6 +69,12 @@ TEST(ReconcilePolicy, RetryKeepsTheTrigger) {
   EXPECT_EQ(RetryTrigger(Trigger::kStart), Trigger::kStart);
   EXPECT_EQ(RetryTrigger(Trigger::kApi), Trigger::kPoll);
   EXPECT_EQ(DecideReconcile(RetryTrigger(Trigger::kDrift), {true, false}, false).decision, Decision::kCompare);
+}
+
+TEST(ReconcilePolicy, CompareReasonNamesTheOptionThatIsOff) {
+  EXPECT_EQ(CompareReason(Trigger::kPoll, {false, true}), "auto_sync is off");
+  EXPECT_EQ(CompareReason(Trigger::kDrift, {true, false}), "self_heal is off");
+  EXPECT_EQ(CompareReason(Trigger::kDiff, {true, true}), "stackctl diff");
 }
 
 TEST(ReconcilePolicy, Names) {

@@ -52,13 +52,14 @@ TEST(HistoryResultTest, RoundTripsThroughTheRecordAndRejectsUnknownValues) {
 TEST(TriggerTest, RoundTripsThroughTheRecordAndRejectsUnknownValues) {
   const std::pair<Trigger, const char*> names[] = {
       {Trigger::kStart, "start"}, {Trigger::kPoll, "poll"}, {Trigger::kWebhook, "webhook"}, {Trigger::kApi, "api"},
-      {Trigger::kDrift, "drift"}, {Trigger::kCli, "cli"},   {Trigger::kRollback, "rollback"}};
+      {Trigger::kDrift, "drift"}, {Trigger::kCli, "cli"},   {Trigger::kRollback, "rollback"},
+      {Trigger::kDiff, "diff"}};
   for (const auto& [t, name] : names) {
     EXPECT_EQ(TriggerName(t), name);
     EXPECT_EQ(*ParseTrigger(name), t);
   }
   EXPECT_EQ(ParseTrigger("self-heal").status(),
-            InvalidArgument("trigger: unknown value \"self-heal\" (start, poll, webhook, api, drift, cli or rollback)"));
+            InvalidArgument("trigger: unknown value \"self-heal\" (start, poll, webhook, api, drift, cli, rollback or diff)"));
 
   HistoryRecord rec;
   rec.seq = 9;
@@ -68,8 +69,8 @@ TEST(TriggerTest, RoundTripsThroughTheRecordAndRejectsUnknownValues) {
   EXPECT_EQ(RecordFromJson(j)->trigger, Trigger::kRollback);
   j["trigger"] = "cron";
   EXPECT_EQ(RecordFromJson(j).status(),
-            InvalidArgument("history record 9: trigger: unknown value \"cron\" (start, poll, webhook, api, drift, cli or "
-                            "rollback)"));
+            InvalidArgument("history record 9: trigger: unknown value \"cron\" (start, poll, webhook, api, drift, cli, "
+                            "rollback or diff)"));
 }
 
 TEST(ReconcileResultTest, WireNames) {

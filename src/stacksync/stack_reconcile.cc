@@ -1,10 +1,11 @@
-#include "controller/stack_reconcile.h"
+#include "stacksync/stack_reconcile.h"
 
 #include <atomic>
+#include <future>
 
-#include "common/file_source.h"
+#include "reconciler/live.h"
 
-namespace stackctl::controller {
+namespace stackctl::stacksync {
 namespace {
 
 // Passes every resolution through and remembers whether one failed for good
@@ -26,30 +27,6 @@ class RefusalRecorder : public notary::ImageVerifier {
 
 }  // namespace
 
-StackTarget TargetFromConfig(const config::StackConfig& cfg) {
-  StackTarget t;
-  t.stack = cfg.name;
-  t.path = cfg.path;
-  t.render.stack = cfg.name;
-  t.render.compose_files = cfg.compose_files;
-  t.render.bundle = cfg.bundle;
-  if (!cfg.env_file.empty()) t.render.env_files = {cfg.env_file};
-  t.render.read_dotenv = true;
-  t.render.working_dir = "/";
-  t.sync = {cfg.options.auto_sync, cfg.options.self_heal};
-  t.deploy.prune = cfg.options.prune;
-  t.deploy.parallelism = cfg.options.rollout.parallelism;
-  t.deploy.delay = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.options.rollout.delay);
-  t.deploy.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.options.timeout);
-  t.deploy.images.mode = cfg.options.resolve_image;
-  t.trust = cfg.options.image_trust.Policy();
-  t.deploy.images.required = t.trust.AnyRequired();
-  t.notary.default_server = cfg.options.image_trust.server;
-  t.notary.ca_file = cfg.options.image_trust.ca_file;
-  t.registries.registries = cfg.options.image_trust.registries;
-  return t;
-}
-
 reconciler::ReconcileResult ResultOf(reconciler::Outcome o) {
   using reconciler::Outcome;
   using reconciler::ReconcileResult;
@@ -63,14 +40,23 @@ reconciler::ReconcileResult ResultOf(reconciler::Outcome o) {
   return ReconcileResult::kNone;
 }
 
-ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snapshot& snapshot,
-                               reconciler::Trigger trigger, bool commit_failed, ReconcileEnv& env) {
+RenderedStack RenderTarget(const StackTarget& target, const StackFiles& files, const secrets::Keyring& keys) {
+  RenderedStack out;
+  RecordingFileSource recording(files.files);
+  out.spec = render::RenderStack(target.render, recording, keys);
+  out.inputs = recording.paths();
+  if (!out.spec.ok()) out.spec = out.spec.status().WithPrefix("stack " + target.stack + files.origin);
+  return out;
+}
+
+ReconcileReport ApplyRendered(const StackTarget& target, const std::string& revision,
+                              const reconciler::ReconcilePlan& plan, reconciler::Trigger trigger,
+                              RenderedStack rendered, ReconcileEnv& env) {
   ReconcileReport rep;
-  rep.commit = snapshot.commit();
-  const reconciler::ReconcilePlan plan = reconciler::DecideReconcile(trigger, target.sync, commit_failed);
+  rep.revision = revision;
   rep.decision = plan.decision;
-  if (env.decided) env.decided(plan.decision);
-  if (plan.decision == reconciler::Decision::kSkip) return rep;
+  rep.inputs = std::move(rendered.inputs);
+  rep.inputs_known = true;
   auto failed = [&](Status st, bool terminal, FailedStep step) {
     rep.error = std::move(st);
     rep.terminal = terminal;
@@ -78,26 +64,22 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
     rep.sync = reconciler::SyncState::kFailed;
     return rep;
   };
-
-  // Desired state: the stack's files at the commit. What the render reads
-  // (or looks for) decides which later commits concern this stack.
-  auto stack_files = snapshot.Files(target.path);
-  RecordingFileSource files(*stack_files);
-  auto desired = render::RenderStack(target.render, files, env.keys);
-  for (const std::string& p : files.paths()) {
-    Result<std::string> repo_path = gitsource::JoinRepoPath(target.path, p);
-    if (repo_path.ok()) rep.inputs.insert(*repo_path);
-  }
-  rep.inputs_known = true;
-  if (!desired.ok()) {
-    return failed(desired.status().WithPrefix("stack " + target.stack + " at " + rep.commit.substr(0, 12)), true,
-                  FailedStep::kRender);
+  if (!rendered.spec.ok()) return failed(rendered.spec.status(), true, FailedStep::kRender);
+  std::optional<reconciler::LiveState> live;
+  if (env.live) {
+    Result<reconciler::LiveState> read = std::move(*env.live);
+    env.live.reset();
+    if (!read.ok()) {
+      return failed(read.status().WithPrefix("stack " + target.stack), !read.status().IsRetryable(),
+                    FailedStep::kDeploy);
+    }
+    live = std::move(*read);
   }
 
   notary::ImageTrustChain chain = notary::BuildImageTrustChain(target.trust, target.notary, target.registries, env.trust_roots,
                                                                env.trust_cache, env.clock, env.engine);
   reconciler::DeployOptions o = target.deploy;
-  o.revision = rep.commit;
+  o.revision = revision;
   o.trigger = trigger;
   o.respect_pin = plan.respect_pin;
   // Failures remembered across reconciles (when the controller keeps them)
@@ -109,14 +91,14 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
     images = &remembering.emplace(*chain.verifier, *env.failed_images);
   }
   RefusalRecorder recorder(*images);
-  reconciler::Deployer deployer(env.engine, env.clock, nullptr, &recorder);
+  reconciler::Deployer deployer(env.engine, env.clock, env.progress, &recorder);
 
   const bool deploy = plan.decision == reconciler::Decision::kDeploy;
   Result<reconciler::DeployResult> result = reconciler::DeployResult{};
   if (deploy) {
-    result = deployer.Deploy(std::move(*desired), o, std::move(env.live));
+    result = deployer.Deploy(std::move(*rendered.spec), o, std::move(live));
   } else {
-    auto diff = deployer.Diff(std::move(*desired), {o.prune}, o.images, std::move(env.live));
+    auto diff = deployer.Diff(std::move(*rendered.spec), {o.prune}, o.images, std::move(live));
     if (!diff.ok()) {
       result = diff.status();
     } else {
@@ -144,14 +126,13 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
   }
   rep.ok = res.outcome == reconciler::Outcome::kInSync || res.outcome == reconciler::Outcome::kSucceeded ||
            res.outcome == reconciler::Outcome::kPinned;
-  // A reconcile that only compared (auto_sync off, or drift without
-  // self_heal) and found changes applied nothing: not "in-sync".
+  // A reconcile that only compared (auto_sync off, drift without self_heal,
+  // `stackctl diff`) and found changes applied nothing: not "in-sync".
   rep.changes_not_applied = !deploy && !rep.pending.empty();
   rep.outcome = rep.changes_not_applied ? reconciler::ReconcileResult::kOutOfSync : ResultOf(res.outcome);
-  rep.message = rep.changes_not_applied
-                    ? std::to_string(rep.pending.size()) + " change(s) not applied (" +
-                          (target.sync.auto_sync ? "self_heal" : "auto_sync") + " is off)"
-                    : res.message;
+  rep.message = rep.changes_not_applied ? std::to_string(rep.pending.size()) + " change(s) not applied (" +
+                                              std::string(reconciler::CompareReason(trigger, target.sync)) + ")"
+                                        : res.message;
   if (res.outcome == reconciler::Outcome::kPinned) {
     rep.sync = reconciler::SyncState::kPinned;
   } else if (rep.changes_not_applied) {
@@ -162,4 +143,25 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
   return rep;
 }
 
-}  // namespace stackctl::controller
+ReconcileReport ReconcileStack(const StackTarget& target, const StackFiles& files, reconciler::Trigger trigger,
+                               bool commit_failed, ReconcileEnv& env) {
+  const reconciler::ReconcilePlan plan = reconciler::DecideReconcile(trigger, target.sync, commit_failed);
+  if (env.decided) env.decided(plan.decision);
+  if (plan.decision == reconciler::Decision::kSkip) {
+    ReconcileReport rep;
+    rep.revision = files.revision;
+    rep.decision = plan.decision;
+    return rep;
+  }
+  // The live state is read while the stack renders: a no-op costs the slower
+  // of the two, not their sum.
+  std::future<Result<reconciler::LiveState>> reading;
+  if (!env.live) {
+    reading = std::async(std::launch::async, [&] { return reconciler::ReadLive(env.engine, target.stack); });
+  }
+  RenderedStack rendered = RenderTarget(target, files, env.keys);
+  if (reading.valid()) env.live = reading.get();
+  return ApplyRendered(target, files.revision, plan, trigger, std::move(rendered), env);
+}
+
+}  // namespace stackctl::stacksync

@@ -1,6 +1,7 @@
-// ReconcileStack over the fake engine and fake clock: the policy of one
-// reconcile as a function of (target, snapshot, trigger, failed before).
-#include "controller/stack_reconcile.h"
+// The controller's side of one reconcile over the fake engine and fake clock:
+// a stack's configuration as a target, ReconcileStack at a commit with its
+// inputs as repository paths, and the report as the notifier sees it.
+#include "controller/stack_target.h"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,9 @@ namespace {
 using reconciler::Decision;
 using reconciler::SyncState;
 using reconciler::Trigger;
+using stacksync::FailedStep;
+using stacksync::ReconcileEnv;
+using stacksync::ReconcileReport;
 
 gitsource::Snapshot Snap(const std::string& commit, std::map<std::string, std::string> files) {
   return gitsource::Snapshot({commit, "msg", "t <t@t>", 0}, std::make_shared<MemoryFileSource>(std::move(files)));
@@ -38,7 +42,7 @@ class StackReconcileTest : public ::testing::Test {
   }
   ReconcileReport Run(const gitsource::Snapshot& snap, Trigger trigger, bool failed_before = false) {
     ReconcileEnv env{fake_, clock_, keys_, roots_, cache_, [this](Decision d) { decided_.push_back(d); }};
-    return ReconcileStack(target_, snap, trigger, failed_before, env);
+    return ReconcileAtCommit(target_, "web", snap, trigger, failed_before, env);
   }
   std::string Image() { return fake_.InspectService("web_app")->spec["TaskTemplate"]["ContainerSpec"]["Image"]; }
 
@@ -47,7 +51,7 @@ class StackReconcileTest : public ::testing::Test {
   secrets::Keyring keys_;
   notary::testing::MemoryRootStore roots_;
   notary::MemoryMetadataCache cache_;
-  StackTarget target_;
+  stacksync::StackTarget target_;
   std::vector<Decision> decided_;
   gitsource::Snapshot c1_ = Snap("c1", {{"web/docker-compose.yml", Compose("app:1")}, {"common/app.env", "A=1\n"}});
   gitsource::Snapshot c2_ = Snap("c2", {{"web/docker-compose.yml", Compose("app:2")}, {"common/app.env", "A=1\n"}});
@@ -69,7 +73,7 @@ TEST_F(StackReconcileTest, PollDeploysAndReportsWhatTheRenderRead) {
   ReconcileReport r = Run(c1_, Trigger::kPoll);
   ASSERT_FALSE(r.error) << r.error->ToString();
   EXPECT_EQ(decided_, std::vector<Decision>{Decision::kDeploy});
-  EXPECT_EQ(r.commit, "c1");
+  EXPECT_EQ(r.revision, "c1");
   EXPECT_TRUE(r.ok);
   EXPECT_EQ(r.sync, SyncState::kSynced);
   EXPECT_EQ(r.outcome, reconciler::ReconcileResult::kSucceeded);
