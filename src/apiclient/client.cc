@@ -2,16 +2,12 @@
 
 #include <curl/curl.h>
 
-#include <cctype>
 #include <memory>
+
+#include "common/http.h"
 
 namespace stackctl::apiclient {
 namespace {
-
-size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
 
 Code CodeForHttp(long status) {
   switch (status) {
@@ -41,21 +37,6 @@ bool CodeFromName(const std::string& name, Code* out) {
 
 }  // namespace
 
-std::string UrlEscape(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 Client::Client(ClientOptions options) : options_(std::move(options)) {}
 
 Result<Json> Client::Call(const std::string& method, const std::string& path,
@@ -72,6 +53,7 @@ Result<Json> Client::Call(const std::string& method, const std::string& path,
   headers = curl_slist_append(headers, "Accept: application/json");
   std::unique_ptr<curl_slist, void (*)(curl_slist*)> header_guard(headers, curl_slist_free_all);
   std::string response;
+  BodySink sink{&response, std::string::npos};  // the API's answers are not capped here
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -79,8 +61,8 @@ Result<Json> Client::Call(const std::string& method, const std::string& path,
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendToBodySink);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
   if (method == "POST") {
@@ -121,22 +103,22 @@ Result<Json> Client::Call(const std::string& method, const std::string& path,
 Result<Json> Client::ListStacks() { return Call("GET", "/api/v1/stacks", "", options_.timeout); }
 
 Result<Json> Client::GetStack(const std::string& name) {
-  return Call("GET", "/api/v1/stacks/" + UrlEscape(name), "", options_.timeout);
+  return Call("GET", "/api/v1/stacks/" + PercentEncode(name), "", options_.timeout);
 }
 
 Result<Json> Client::GetHistory(const std::string& name) {
-  return Call("GET", "/api/v1/stacks/" + UrlEscape(name) + "/history", "", options_.timeout);
+  return Call("GET", "/api/v1/stacks/" + PercentEncode(name) + "/history", "", options_.timeout);
 }
 
 Result<Json> Client::GetOperation(const std::string& id) {
-  return Call("GET", "/api/v1/operations/" + UrlEscape(id), "", options_.timeout);
+  return Call("GET", "/api/v1/operations/" + PercentEncode(id), "", options_.timeout);
 }
 
 Result<Json> Client::Sync(const std::string& stack, const std::optional<std::string>& revision,
                           bool wait, std::chrono::milliseconds wait_timeout) {
   Json body = Json::object();
   if (revision) body["revision"] = *revision;
-  std::string path = "/api/v1/stacks/" + UrlEscape(stack) + "/sync";
+  std::string path = "/api/v1/stacks/" + PercentEncode(stack) + "/sync";
   std::chrono::milliseconds timeout = options_.timeout;
   if (wait) {
     path += "?wait=true&timeout=" + std::to_string(wait_timeout.count()) + "ms";

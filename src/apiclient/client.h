@@ -46,7 +46,4 @@ class Client {
   const ClientOptions options_;
 };
 
-// Percent-encodes a path segment (stack names, operation ids).
-std::string UrlEscape(const std::string& s);
-
 }  // namespace stackctl::apiclient

@@ -122,10 +122,5 @@ TEST_F(ClientTest, ServerDownIsUnavailable) {
   EXPECT_EQ(st.message().rfind("GET " + base + "/api/v1/stacks: ", 0), 0u) << st.message();
 }
 
-TEST(UrlEscapeTest, Escapes) {
-  EXPECT_EQ(UrlEscape("web-1_a.b~"), "web-1_a.b~");
-  EXPECT_EQ(UrlEscape("a/b c"), "a%2Fb%20c");
-}
-
 }  // namespace
 }  // namespace stackctl::apiclient

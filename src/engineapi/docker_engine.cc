@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "common/http.h"
 #include "common/log.h"
 
 namespace stackctl::engine {
@@ -48,24 +49,6 @@ bool ParseApiVersion(std::string_view v, int* major, int* minor) {
   return true;
 }
 
-// Percent-encodes everything but RFC 3986 unreserved characters (and '/'
-// when keep_slash, for image names in /distribution paths).
-std::string Escape(std::string_view s, bool keep_slash = false) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
-        (keep_slash && (c == '/' || c == ':' || c == '@'))) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 // {"label":{"a=b":true}} — the engine's filter encoding.
 std::string FiltersQuery(const Filters& filters) {
   Json j = Json::object();
@@ -74,7 +57,7 @@ std::string FiltersQuery(const Filters& filters) {
     for (const auto& v : values) j[key][v] = true;
   }
   if (j.empty()) return "";
-  return "filters=" + Escape(j.dump());
+  return "filters=" + PercentEncode(j.dump());
 }
 
 std::string WithQuery(std::string path, const std::vector<std::string>& params) {
@@ -819,7 +802,7 @@ Status DockerEngine::VisitServices(const Filters& filters, bool with_status,
 
 Result<Service> DockerEngine::InspectService(const std::string& ref) {
   std::string what = What("inspect", "service", ref);
-  ASSIGN_OR_RETURN(Json j, Call("GET", "/services/" + Escape(ref) + "?insertDefaults=false",
+  ASSIGN_OR_RETURN(Json j, Call("GET", "/services/" + PercentEncode(ref) + "?insertDefaults=false",
                                 nullptr, what));
   return Convert<Service>(j, what, [](Json& j) { return ParseService(std::move(j)); });
 }
@@ -837,10 +820,10 @@ Result<std::vector<std::string>> DockerEngine::UpdateService(const std::string& 
                                                              uint64_t version, const Json& spec,
                                                              const std::string& registry_auth) {
   std::string what = What("update", "service", id);
-  ASSIGN_OR_RETURN(Json j, Call("POST",
-                                "/services/" + Escape(id) + "/update?version=" +
-                                    std::to_string(version),
-                                &spec, what, registry_auth));
+  ASSIGN_OR_RETURN(
+      Json j,
+      Call("POST", "/services/" + PercentEncode(id) + "/update?version=" + std::to_string(version),
+           &spec, what, registry_auth));
   std::vector<std::string> warnings;
   const Json& w = Sub(j, "Warnings");
   if (w.is_array())
@@ -854,7 +837,7 @@ Status DockerEngine::RollbackService(const std::string& id, uint64_t version) {
   auto current = InspectService(id);
   if (!current.ok()) return Status(current.status().code(), what + ": " + current.status().message());
   ASSIGN_OR_RETURN(Json j, Call("POST",
-                                "/services/" + Escape(id) + "/update?version=" +
+                                "/services/" + PercentEncode(id) + "/update?version=" +
                                     std::to_string(version) + "&rollback=previous",
                                 &current->spec, what));
   return OkStatus();
@@ -862,7 +845,7 @@ Status DockerEngine::RollbackService(const std::string& id, uint64_t version) {
 
 Status DockerEngine::RemoveService(const std::string& id) {
   std::string what = What("remove", "service", id);
-  ASSIGN_OR_RETURN(Json j, Call("DELETE", "/services/" + Escape(id), nullptr, what));
+  ASSIGN_OR_RETURN(Json j, Call("DELETE", "/services/" + PercentEncode(id), nullptr, what));
   return OkStatus();
 }
 
@@ -881,7 +864,8 @@ Result<std::vector<Object>> DockerEngine::ListObjects(Kind kind, const Filters& 
 
 Result<Object> DockerEngine::InspectObject(Kind kind, const std::string& ref) {
   std::string what = What("inspect", KindName(kind), ref);
-  ASSIGN_OR_RETURN(Json j, Call("GET", "/" + Plural(kind) + "/" + Escape(ref), nullptr, what));
+  ASSIGN_OR_RETURN(Json j,
+                   Call("GET", "/" + Plural(kind) + "/" + PercentEncode(ref), nullptr, what));
   return Convert<Object>(j, what, [kind](Json& j) { return ParseObject(kind, std::move(j)); });
 }
 
@@ -901,7 +885,7 @@ Status DockerEngine::UpdateObject(Kind kind, const std::string& id, uint64_t ver
   std::string what = What("update", KindName(kind), id);
   if (kind == Kind::kNetwork) return FailedPrecondition(what + ": networks cannot be updated");
   ASSIGN_OR_RETURN(Json j, Call("POST",
-                                "/" + Plural(kind) + "/" + Escape(id) +
+                                "/" + Plural(kind) + "/" + PercentEncode(id) +
                                     "/update?version=" + std::to_string(version),
                                 &spec, what));
   return OkStatus();
@@ -909,14 +893,15 @@ Status DockerEngine::UpdateObject(Kind kind, const std::string& id, uint64_t ver
 
 Status DockerEngine::RemoveObject(Kind kind, const std::string& id) {
   std::string what = What("remove", KindName(kind), id);
-  ASSIGN_OR_RETURN(Json j, Call("DELETE", "/" + Plural(kind) + "/" + Escape(id), nullptr, what));
+  ASSIGN_OR_RETURN(Json j,
+                   Call("DELETE", "/" + Plural(kind) + "/" + PercentEncode(id), nullptr, what));
   return OkStatus();
 }
 
 Result<std::string> DockerEngine::DistributionDigest(const std::string& image,
                                                      const std::string& registry_auth) {
   std::string what = "distribution " + image;
-  ASSIGN_OR_RETURN(Json j, Call("GET", "/distribution/" + Escape(image, /*keep_slash=*/true) + "/json",
+  ASSIGN_OR_RETURN(Json j, Call("GET", "/distribution/" + PercentEncode(image, "/:@") + "/json",
                                 nullptr, what, registry_auth));
   std::string digest = Str(Sub(j, "Descriptor"), "digest");
   if (digest.empty()) return Internal(what + ": engine response has no Descriptor.digest");

@@ -5,27 +5,11 @@
 #include <memory>
 #include <mutex>
 
+#include "common/http.h"
 #include "common/json.h"
 
 namespace stackctl::notary {
 namespace {
-
-struct Sink {
-  std::string* body;
-  size_t cap;
-  bool overflow = false;
-};
-
-size_t OnData(char* ptr, size_t size, size_t n, void* user) {
-  auto* sink = static_cast<Sink*>(user);
-  size_t len = size * n;
-  if (sink->body->size() + len > sink->cap) {
-    sink->overflow = true;
-    return 0;  // aborts the transfer
-  }
-  sink->body->append(ptr, len);
-  return len;
-}
 
 size_t OnHeader(char* ptr, size_t size, size_t n, void* user) {
   std::string line(ptr, size * n);
@@ -41,21 +25,6 @@ size_t OnHeader(char* ptr, size_t size, size_t n, void* user) {
     }
   }
   return size * n;
-}
-
-std::string Param(const std::string& challenge, const std::string& key) {
-  size_t pos = challenge.find(key + "=\"");
-  if (pos == std::string::npos) return "";
-  pos += key.size() + 2;
-  size_t end = challenge.find('"', pos);
-  return end == std::string::npos ? "" : challenge.substr(pos, end - pos);
-}
-
-std::string Escape(CURL* curl, const std::string& s) {
-  char* e = curl_easy_escape(curl, s.c_str(), static_cast<int>(s.size()));
-  std::string out = e ? e : "";
-  curl_free(e);
-  return out;
 }
 
 }  // namespace
@@ -98,7 +67,7 @@ Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::
   std::unique_ptr<CURL, decltype(give_back)> curl(static_cast<CURL*>(TakeHandle()), give_back);
   if (!curl) return Internal("curl_easy_init failed");
   Response resp;
-  Sink sink{&resp.body, max_bytes};
+  BodySink sink{&resp.body, max_bytes};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
   if (!bearer.empty())
@@ -113,7 +82,7 @@ Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, options_.timeout_ms);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendToBodySink);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp.www_authenticate);
@@ -141,17 +110,18 @@ Result<std::string> HttpSource::Fetch(const std::string& gun, const std::string&
                                       size_t max_bytes) {
   std::string url = options_.server + "/v2/" + gun + "/_trust/tuf/" + name + ".json";
   ASSIGN_OR_RETURN(Response resp, Get(url, "", max_bytes));
-  if (resp.status == 401 && resp.www_authenticate.rfind("Bearer ", 0) == 0) {
-    std::string realm = Param(resp.www_authenticate, "realm");
-    std::string service = Param(resp.www_authenticate, "service");
+  const std::vector<AuthChallenge> challenges = ParseWwwAuthenticate(resp.www_authenticate);
+  const AuthChallenge* bearer = FindChallenge(challenges, "bearer");
+  if (resp.status == 401 && bearer) {
+    std::string realm = bearer->Param("realm");
+    std::string service = bearer->Param("service");
     if (realm.rfind("https://", 0) != 0) {
       return Unavailable("notary server " + options_.server + ": token realm \"" + realm +
                          "\" is not https");
     }
-    std::unique_ptr<CURL, void (*)(CURL*)> esc(curl_easy_init(), curl_easy_cleanup);
     std::string token_url = realm + (realm.find('?') == std::string::npos ? "?" : "&") +
-                            "service=" + Escape(esc.get(), service) +
-                            "&scope=" + Escape(esc.get(), "repository:" + gun + ":pull");
+                            "service=" + PercentEncode(service) +
+                            "&scope=" + PercentEncode("repository:" + gun + ":pull");
     ASSIGN_OR_RETURN(Response tok, Get(token_url, "", 1 << 20));
     if (tok.status != 200) {
       return Unavailable("notary server " + options_.server + ": token request returned HTTP " +

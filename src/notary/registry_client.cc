@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "common/crypto.h"
+#include "common/http.h"
 #include "common/json.h"
 #include "common/secret_file.h"
 
@@ -22,23 +23,6 @@ constexpr const char* kManifestAccept =
     "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
     "application/vnd.docker.distribution.manifest.v2+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json";
-
-struct Sink {
-  std::string* body;
-  size_t cap;
-  bool overflow = false;
-};
-
-size_t OnData(char* ptr, size_t size, size_t n, void* user) {
-  auto* sink = static_cast<Sink*>(user);
-  size_t len = size * n;
-  if (sink->body->size() + len > sink->cap) {
-    sink->overflow = true;
-    return 0;  // aborts the transfer
-  }
-  sink->body->append(ptr, len);
-  return len;
-}
 
 struct Headers {
   std::string content_type;
@@ -61,38 +45,6 @@ size_t OnHeader(char* ptr, size_t size, size_t n, void* user) {
   if (name == "content-type") h->content_type = value;
   if (name == "www-authenticate") h->www_authenticate = value;
   return size * n;
-}
-
-// The value of key="..." (or key=token) in a WWW-Authenticate challenge.
-std::string Param(const std::string& challenge, const std::string& key) {
-  size_t pos = 0;
-  while ((pos = challenge.find(key + "=", pos)) != std::string::npos) {
-    bool at_start = pos == 0 || challenge[pos - 1] == ' ' || challenge[pos - 1] == ',';
-    pos += key.size() + 1;
-    if (!at_start) continue;
-    if (pos < challenge.size() && challenge[pos] == '"') {
-      size_t end = challenge.find('"', pos + 1);
-      return end == std::string::npos ? "" : challenge.substr(pos + 1, end - pos - 1);
-    }
-    size_t end = challenge.find(',', pos);
-    return challenge.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-  }
-  return "";
-}
-
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      static const char* kHex = "0123456789ABCDEF";
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 std::string Host(const std::string& registry) {
@@ -142,7 +94,7 @@ Result<HttpRegistry::Response> HttpRegistry::Request(const std::string& registry
   const RegistryAccess& access = options_.For(registry);
   const bool may_use_http = access.insecure || IsLoopbackRegistry(registry);
   Response resp;
-  Sink sink{&resp.body, max_bytes};
+  BodySink sink{&resp.body, max_bytes};
   Headers headers;
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_slist* list = nullptr;
@@ -163,7 +115,7 @@ Result<HttpRegistry::Response> HttpRegistry::Request(const std::string& registry
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, options_.timeout_ms);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendToBodySink);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
@@ -200,10 +152,10 @@ Result<std::string> HttpRegistry::BasicAuth(const std::string& registry) {
 }
 
 Result<std::string> HttpRegistry::Token(const std::string& registry, const std::string& repo_path,
-                                        const std::string& challenge) {
+                                        const AuthChallenge& challenge) {
   const RegistryAccess& access = options_.For(registry);
-  std::string realm = Param(challenge, "realm");
-  std::string service = Param(challenge, "service");
+  std::string realm = challenge.Param("realm");
+  std::string service = challenge.Param("service");
   bool realm_https = realm.rfind("https://", 0) == 0;
   bool realm_http_ok =
       realm.rfind("http://", 0) == 0 && (access.insecure || IsLoopbackRegistry(registry));
@@ -211,8 +163,8 @@ Result<std::string> HttpRegistry::Token(const std::string& registry, const std::
     return Unavailable("registry " + registry + ": token realm \"" + realm + "\" is not https");
   }
   std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&") +
-                    "service=" + Escape(service) +
-                    "&scope=" + Escape("repository:" + repo_path + ":pull");
+                    "service=" + PercentEncode(service) +
+                    "&scope=" + PercentEncode("repository:" + repo_path + ":pull");
   ASSIGN_OR_RETURN(std::string basic, BasicAuth(registry));
   ASSIGN_OR_RETURN(Response tok, Request(registry, url, "application/json", basic, kTokenCap));
   if (tok.status == 401 || tok.status == 403) {
@@ -273,12 +225,11 @@ Result<HttpRegistry::Response> HttpRegistry::Get(const std::string& registry,
   if (!resp.ok()) return resp.status();
   if (resp->status == 401) {
     const std::string& challenge = resp->www_authenticate;
-    std::string scheme = challenge.substr(0, challenge.find(' '));
-    for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (scheme == "bearer") {
-      ASSIGN_OR_RETURN(std::string token, Token(registry, repo_path, challenge));
+    const std::vector<AuthChallenge> challenges = ParseWwwAuthenticate(challenge);
+    if (const AuthChallenge* bearer = FindChallenge(challenges, "bearer")) {
+      ASSIGN_OR_RETURN(std::string token, Token(registry, repo_path, *bearer));
       authorization = "Bearer " + token;
-    } else if (scheme == "basic" && !access.username.empty()) {
+    } else if (FindChallenge(challenges, "basic") && !access.username.empty()) {
       ASSIGN_OR_RETURN(authorization, BasicAuth(registry));
     } else {
       return PermissionDenied("registry " + registry + ": authentication required (" +

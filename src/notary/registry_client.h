@@ -8,9 +8,10 @@
 //     (else the system roots); plain http only for registries on 127.0.0.0/8
 //     or listed as insecure, and only when https does not answer at all (a
 //     certificate that fails verification is reported, never bypassed);
-//   * anonymous, then on 401 either Basic (with the registry's credentials)
-//     or the Bearer token flow (realm, service, scope repository:PATH:pull;
-//     credentials, when configured, go to the token server as Basic auth);
+//   * anonymous, then on 401 the Bearer token flow when the WWW-Authenticate
+//     header offers a Bearer challenge (realm, service, scope
+//     repository:PATH:pull; credentials, when configured, go to the token
+//     server as Basic auth), else Basic with the registry's credentials;
 //   * size caps on every body, redirects followed (blob storage), never from
 //     https to http.
 // Status mapping: 200 body, 404 kNotFound, 401/403 kPermissionDenied,
@@ -26,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/http.h"
 #include "common/status.h"
 
 namespace stackctl::notary {
@@ -103,7 +105,7 @@ class HttpRegistry : public Registry {
                            const std::string& accept, const std::string& authorization,
                            size_t max_bytes);
   Result<std::string> Token(const std::string& registry, const std::string& repo_path,
-                            const std::string& challenge);
+                            const AuthChallenge& challenge);
   // "Basic base64(user:password)" of `registry`, "" without credentials.
   Result<std::string> BasicAuth(const std::string& registry);
 

@@ -4,17 +4,12 @@
 
 #include <mutex>
 
+#include "common/http.h"
+
 namespace stackctl::notify {
 namespace {
 
 constexpr size_t kMaxAnswer = 64 * 1024;  // what we keep of an answer's body
-
-size_t OnData(char* ptr, size_t size, size_t nmemb, void* userdata) {
-  auto* out = static_cast<std::string*>(userdata);
-  const size_t n = size * nmemb;
-  if (out->size() < kMaxAnswer) out->append(ptr, std::min(n, kMaxAnswer - out->size()));
-  return n;
-}
 
 // The first line of an answer, short: enough to tell a bad token from a typo.
 std::string Excerpt(const std::string& body) {
@@ -34,6 +29,7 @@ Status CurlSender::Send(const HttpRequest& request) {
   for (const auto& [name, value] : request.headers)
     headers = curl_slist_append(headers, (name + ": " + value).c_str());
   std::string answer;
+  BodySink sink{&answer, kMaxAnswer, BodySink::Overflow::kTruncate};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -47,8 +43,8 @@ Status CurlSender::Send(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendToBodySink);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "stackctl/" STACKCTL_VERSION);
   CURLcode rc = curl_easy_perform(c);

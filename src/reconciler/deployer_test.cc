@@ -1066,6 +1066,7 @@ class CountingVerifier : public notary::ImageVerifier {
   Result<notary::ResolvedImage> Resolve(const std::string& ref) override {
     ++calls;
     if (ref == "unsigned:1") return PermissionDenied("no trust data for unsigned");
+    if (ref == "nosig:1") return NotFound("cosign: not signed (no sha256-ab.sig in nosig)");
     notary::ResolvedImage r;
     r.digest = "sha256:" + Sha256Hex(ref + std::to_string(generation));
     r.reference = ref + "@" + r.digest;
@@ -1128,6 +1129,26 @@ TEST(Pinning, RequiredTrustBlocksTheWholeRevision) {
   EXPECT_EQ(w->warnings[0],
             "service worker: image unsigned:1 could not be pinned (no trust data for unsigned); "
             "deploying the tag unpinned");
+}
+
+// A verifier's NotFound (no cosign .sig tag, no such tag) is the revision's
+// fault: FAILED_PRECONDITION, so that the API (404) and `stackctl --server`
+// ("stack ... not found") do not read it as a missing stack.
+TEST(Pinning, RequiredImageWithoutSignatureIsAFailedPreconditionNotNotFound) {
+  FakeEngine fake;
+  FakeClock clock;
+  CountingVerifier verifier;
+  Deployer d(fake, clock, nullptr, &verifier);
+  auto stack = MakeStack("app");
+  SetImage(stack.services[1], "nosig:1");
+  DeployOptions opts;
+  opts.images.required = true;
+  auto r = d.Deploy(stack, opts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().ToString(),
+            "FAILED_PRECONDITION: service web: image nosig:1: cosign: not signed (no "
+            "sha256-ab.sig in nosig)");
+  EXPECT_EQ(fake.WriteCalls(), 0);
 }
 
 // Per-image policies (an image_trust rule per pattern): with `required`, only

@@ -83,7 +83,14 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
     const auto& services = users[ref];
     auto r = verifier.Resolve(ref);
     if (!r.ok()) {
-      if (options.required && verifier.RequiresVerification(ref)) return r.status().WithPrefix(NameServices(services) + ": image " + ref);
+      if (options.required && verifier.RequiresVerification(ref)) {
+        Status refused = r.status().WithPrefix(NameServices(services) + ": image " + ref);
+        // No signature (or no such tag) is the revision's fault, not a missing
+        // resource of the caller's: NotFound would reach API clients as 404 and
+        // `stackctl --server` as "stack ... not found".
+        if (refused.code() == Code::kNotFound) return FailedPrecondition(refused.message());
+        return refused;
+      }
       warnings.push_back(NameServices(services) + ": image " + ref + " could not be pinned (" +
                          r.status().message() + "); deploying the tag unpinned");
       continue;

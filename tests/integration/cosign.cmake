@@ -1,1 +1,3 @@
-stackctl_integration_test(NAME cosign_test SRCS integration/cosign_test.cc DEPS stackctl_notary CURL::libcurl)
+stackctl_integration_test(NAME cosign_test
+  SRCS integration/cosign_test.cc integration/registry_pusher.cc
+  DEPS stackctl_notary CURL::libcurl)

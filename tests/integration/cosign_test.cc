@@ -5,20 +5,21 @@
 // tagged sha256-<hex>.sig, base64 DER signature annotation). Keys are
 // generated when the test starts. A second registry with TLS (the bed's CA)
 // checks --registry-ca.
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <strings.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 
 #include "common/crypto.h"
+#include "integration/registry_pusher.h"
 #include "integration/testbed.h"
 #include "notary/cosign_test_signer.h"
 
@@ -29,107 +30,14 @@ using notary::testing::CosignTestKey;
 using notary::testing::SignatureLayer;
 using ::testing::HasSubstr;
 
-constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
-
-struct HttpReply {
-  long status = 0;
-  std::string body, location;
-};
-
-size_t Append(char* p, size_t s, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, s * n);
-  return s * n;
-}
-size_t Location(char* p, size_t s, size_t n, void* out) {
-  std::string line(p, s * n);
-  if (line.size() > 9 && strncasecmp(line.c_str(), "location:", 9) == 0) {
-    std::string v = line.substr(9);
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
-    while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-    *static_cast<std::string*>(out) = v;
-  }
-  return s * n;
-}
-
-// One HTTP request to a test registry (pushes go around stackctl on purpose).
-HttpReply Http(const std::string& method, const std::string& url, const std::string& body = "",
-               const std::string& content_type = "", const std::string& ca = "") {
-  HttpReply r;
-  CURL* c = curl_easy_init();
-  curl_slist* h = nullptr;
-  if (!content_type.empty()) h = curl_slist_append(h, ("Content-Type: " + content_type).c_str());
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "PUT" || method == "POST") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  if (!ca.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, Location);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.location);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return r;
-}
-
-// Pushes to one registry over the v2 API, as a client like cosign does.
-struct Pusher {
-  std::string base;  // "http://127.0.0.1:5000"
-  std::string ca;
-
-  std::string Blob(const std::string& repo, const std::string& bytes) const {
-    const std::string digest = "sha256:" + Sha256Hex(bytes);
-    HttpReply start = Http("POST", base + "/v2/" + repo + "/blobs/uploads/", "", "", ca);
-    EXPECT_EQ(start.status, 202) << start.body;
-    std::string url = start.location.rfind("http", 0) == 0 ? start.location : base + start.location;
-    url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digest;
-    HttpReply put = Http("PUT", url, bytes, "application/octet-stream", ca);
-    EXPECT_EQ(put.status, 201) << put.body;
-    return digest;
-  }
-  std::string Manifest(const std::string& repo, const std::string& ref,
-                       const std::string& body) const {
-    HttpReply put = Http("PUT", base + "/v2/" + repo + "/manifests/" + ref, body, kOciManifest, ca);
-    EXPECT_EQ(put.status, 201) << put.body;
-    return "sha256:" + Sha256Hex(body);
-  }
-  // A small image (config blob, no layers) under repo:tag; its digest.
-  std::string Image(const std::string& repo, const std::string& tag) const {
-    const std::string config =
-        R"({"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]},"comment":")" +
-        repo + ":" + tag + "\"}";
-    Json m = {{"schemaVersion", 2},
-              {"mediaType", kOciManifest},
-              {"config",
-               {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                {"size", config.size()},
-                {"digest", Blob(repo, config)}}},
-              {"layers", Json::array()}};
-    return Manifest(repo, tag, m.dump());
-  }
-  // The signatures of repo@digest: every layer's payload blob, the config
-  // blob, the manifest under sha256-<hex>.sig (replacing earlier ones, as a
-  // cosign that adds a signature re-pushes the manifest with one more layer).
-  void Sign(const std::string& repo, const std::string& digest,
-            const std::vector<SignatureLayer>& layers) const {
-    for (const auto& l : layers) Blob(repo, l.payload);
-    Blob(repo, notary::testing::kCosignConfigBlob);
-    Manifest(repo, "sha256-" + digest.substr(7) + ".sig",
-             notary::testing::SignatureManifest(layers));
-  }
-};
-
 class CosignTest : public ::testing::Test {
  protected:
   void SetUp() override {
     REQUIRE_TESTBED(tb_);
-    char tmpl[] = "/tmp/stk-cosign-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    // Inside the bed's folder, so tests/testbed/down.sh removes it whatever happens.
+    std::string tmpl = tb_.dir + "/cosign-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << tmpl << ": " << strerror(errno);
+    dir_ = tmpl;
     key_pem_ = dir_ + "/release.pub";
     other_pem_ = dir_ + "/other.pub";
     WriteFile(key_pem_, key_.PublicPem());
@@ -340,7 +248,8 @@ TEST_F(CosignTest, RegistryWithTlsIsVerifiedAgainstTheGivenCa) {
   }
   const std::string ca = tb_.tls_dir + "/ca.pem";
   Pusher tls{"https://" + host, ca};
-  ASSERT_TRUE(WaitFor([&] { return Http("GET", tls.base + "/v2/", "", "", ca).status == 200; }, 20))
+  ASSERT_TRUE(
+      WaitFor([&] { return RegistryHttp("GET", tls.base + "/v2/", "", "", ca).status == 200; }, 20))
       << "TLS registry did not start";
   const std::string digest = tls.Image("cosign/tls", "1");
   tls.Sign("cosign/tls", digest, {Layer(key_, host + "/cosign/tls", digest)});
