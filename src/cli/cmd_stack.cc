@@ -150,13 +150,12 @@ std::future<EngineRead> ConnectAndReadLive(const GlobalOptions& global, const st
   });
 }
 
-// Go-style duration flag value ("90s", "1m30s", "500ms").
+// A duration flag's value in the one duration grammar (common/duration.h:
+// "90s", "1m30s", "500ms"); the error names the flag.
 Result<std::chrono::milliseconds> ParseDurationFlag(const std::string& flag, const std::string& value) {
-  int64_t ns = 0;
-  if (!ParseGoDuration(value, &ns) || ns < 0) {
-    return InvalidArgument(flag + ": invalid duration \"" + value + "\" (e.g. 30s, 1m30s, 500ms)");
-  }
-  return std::chrono::milliseconds(ns / 1000000);
+  Result<std::chrono::milliseconds> d = ParseDurationMs(value);
+  if (!d.ok()) return d.status().WithPrefix(flag);
+  return d;
 }
 
 // 0 when the stack ends where it was asked to be, 1 otherwise (rolled back, failed).
