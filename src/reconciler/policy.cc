@@ -63,6 +63,11 @@ std::string_view SyncStateName(SyncState s) {
   return "Unknown";
 }
 
+SyncState ShownSyncState(SyncState reconciled, bool pinned) {
+  if (!pinned || reconciled == SyncState::kProgressing || reconciled == SyncState::kFailed) return reconciled;
+  return SyncState::kPinned;
+}
+
 ReconcilePlan DecideReconcile(Trigger trigger, const SyncOptions& options, bool commit_failed) {
   if (IsManual(trigger)) return {Decision::kDeploy, /*respect_pin=*/false};
   if (commit_failed) return {Decision::kSkip, true};
