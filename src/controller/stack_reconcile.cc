@@ -3,6 +3,8 @@
 #include <atomic>
 
 #include "common/file_source.h"
+#include "reconciler/history.h"
+#include "reconciler/live.h"
 
 namespace stackctl::controller {
 namespace {
@@ -109,7 +111,19 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
     images = &remembering.emplace(*chain.verifier, *env.failed_images);
   }
   RefusalRecorder recorder(*images);
-  reconciler::Deployer deployer(env.engine, env.clock, nullptr, &recorder);
+  reconciler::Deployer deployer(env.engine, env.clock, env.progress, &recorder);
+  // Read here when the caller did not (the Deployer then reads nothing
+  // more): the pin is part of what the reconcile reports.
+  if (!env.live) {
+    auto live = reconciler::ReadLive(env.engine, target.stack);
+    if (!live.ok()) {
+      const bool terminal = !live.status().IsRetryable();
+      return failed(live.status().WithPrefix("stack " + target.stack), terminal,
+                    FailedStep::kDeploy);
+    }
+    env.live = std::move(*live);
+  }
+  rep.pinned = reconciler::ControlFromObject(env.live->control).pinned;
 
   const bool deploy = plan.decision == reconciler::Decision::kDeploy;
   Result<reconciler::DeployResult> result = reconciler::DeployResult{};
@@ -153,6 +167,7 @@ ReconcileReport ReconcileStack(const StackTarget& target, const gitsource::Snaps
                           (target.sync.auto_sync ? "self_heal" : "auto_sync") + " is off)"
                     : res.message;
   if (res.outcome == reconciler::Outcome::kPinned) {
+    rep.pinned = true;  // perhaps by a manual deploy that held the lock meanwhile
     rep.sync = reconciler::SyncState::kPinned;
   } else if (rep.changes_not_applied) {
     rep.sync = reconciler::SyncState::kOutOfSync;

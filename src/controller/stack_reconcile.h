@@ -75,6 +75,8 @@ struct ReconcileEnv {
   // full check reads every stack at once); empty: the Deployer reads it.
   // Consumed by ReconcileStack.
   std::optional<reconciler::LiveState> live;
+  // Told the deploy's progress (waves, services); null: nobody is.
+  reconciler::ProgressSink* progress = nullptr;
 };
 
 // Where a failed reconcile stopped (notifications tell these apart).
@@ -109,6 +111,9 @@ struct ReconcileReport {
   reconciler::ReconcileResult outcome = reconciler::ReconcileResult::kNone;
   std::string message;
   reconciler::SyncState sync = reconciler::SyncState::kUnknown;  // what the stack is now
+  // Whether the stack's control record pins it, as this reconcile read it
+  // (false when it failed before reading the live state).
+  bool pinned = false;
 };
 
 // The Deployer's outcome as a reconcile result (kInSync for kInSync, ...).
