@@ -77,8 +77,11 @@ struct DeployResult {
   // Removed by this deploy (rollback, prune, retirement) but still listed by
   // the engine when removal_wait ran out: "network web_default".
   std::vector<std::string> still_removing;
-  // What trust verification said about every service's image (pin.h); with
-  // no verifier every one is not-checked and unchanged (`checked` false).
+  // What trust verification said about the image of every service of the
+  // specs this deploy rendered (pin.h), whatever the outcome (after
+  // kRolledBack the services run their earlier images: keep the earlier
+  // verdicts then); with no verifier every one is not-checked and unchanged
+  // (`checked` false).
   ImageVerdicts image_verdicts;
 };
 
