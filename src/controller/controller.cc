@@ -15,6 +15,19 @@
 namespace stackctl::controller {
 namespace {
 
+// Hands a deploy's wave progress to the operations it runs for.
+class OperationProgress : public reconciler::ProgressSink {
+ public:
+  explicit OperationProgress(std::function<void(const reconciler::WaveProgress&)> wave)
+      : wave_(std::move(wave)) {}
+  void Info(const std::string&) override {}
+  void Service(const std::string&, const reconciler::ServiceHealth&) override {}
+  void Wave(const reconciler::WaveProgress& progress) override { wave_(progress); }
+
+ private:
+  std::function<void(const reconciler::WaveProgress&)> wave_;
+};
+
 // How long after a reconcile engine events of its stack count as its own echo.
 constexpr std::chrono::seconds kEchoWindow{2};
 // An event stream that ran this long before it failed may have missed events.
@@ -584,6 +597,9 @@ void Controller::Reconcile(Request& r) {
                    }};
   env.failed_images = failed_images_.at(r.stack).get();
   env.live = std::move(r.live);
+  OperationProgress progress(
+      [&](const reconciler::WaveProgress& p) { NoteProgress(r.operations, p); });
+  env.progress = &progress;
   const stacksync::ReconcileReport rep =
       ReconcileAtCommit(TargetFromConfig(*cfg), cfg->path, *snap, r.trigger, commit == failed_commit, env);
   if (options_.notifier && rep.decision != reconciler::Decision::kSkip) {
@@ -625,7 +641,17 @@ void Controller::Reconcile(Request& r) {
     s.out_of_sync.clear();
     s.last_error.clear();  // this reconcile ran to its end; a failed rollout sets it below
     s.failures = 0;
-    s.sync = rep.sync;
+    s.pinned = rep.pinned;
+    // The pin is kept apart (StackState::sync): a pinned stack whose
+    // comparison found changes is OutOfSync underneath.
+    s.sync = rep.sync != reconciler::SyncState::kPinned ? rep.sync
+             : rep.pending.empty()                      ? reconciler::SyncState::kSynced
+                                                        : reconciler::SyncState::kOutOfSync;
+    if (rep.decision == reconciler::Decision::kDeploy &&
+        (res.outcome == reconciler::Outcome::kSucceeded ||
+         res.outcome == reconciler::Outcome::kInSync)) {
+      s.image_verdicts = reconciler::MergeVerdicts(s.image_verdicts, res.image_verdicts);
+    }
     if (rep.sync == reconciler::SyncState::kPinned || rep.sync == reconciler::SyncState::kOutOfSync) {
       s.out_of_sync = rep.pending;
     } else if (rep.ok) {
@@ -728,7 +754,11 @@ void Controller::RollBack(const Request& r) {
       if (op != operations_.end()) op->second.state = server::OperationState::kRunning;
     }
   }
-  Result<reconciler::DeployResult> res = deployer_->Rollback(r.stack, r.rollback_to, TargetFromConfig(*cfg).deploy);
+  OperationProgress progress(
+      [&](const reconciler::WaveProgress& p) { NoteProgress(r.operations, p); });
+  reconciler::Deployer deployer(engine_, clock_, &progress);
+  Result<reconciler::DeployResult> res =
+      deployer.Rollback(r.stack, r.rollback_to, TargetFromConfig(*cfg).deploy);
   auto log = Log();
   if (!res.ok()) {
     // Nothing was deployed (the record went away, the lock is held, ...).
@@ -749,8 +779,11 @@ void Controller::RollBack(const Request& r) {
     s.last_result = stacksync::ResultOf(res->outcome);
     s.out_of_sync.clear();
     if (ok) {
-      // The stack now runs the record's specs and stays there (pinned).
-      s.sync = reconciler::SyncState::kPinned;
+      // The stack now runs the record's specs and stays there (pinned); the
+      // verdicts of the images it ran before hold where the digest is the same.
+      s.sync = reconciler::SyncState::kSynced;
+      s.pinned = true;
+      s.image_verdicts = reconciler::MergeVerdicts(s.image_verdicts, res->image_verdicts);
       s.health = reconciler::StackHealth::kHealthy;
       s.last_error.clear();
       s.last_failed_service.clear();
@@ -774,6 +807,15 @@ void Controller::RollBack(const Request& r) {
     done.failed_service = res->failed_service;
   }
   FinishOperations(r.operations, done);
+}
+
+void Controller::NoteProgress(const std::vector<std::string>& ids,
+                              const reconciler::WaveProgress& progress) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& id : ids) {
+    auto it = operations_.find(id);
+    if (it != operations_.end()) it->second.progress = progress;
+  }
 }
 
 void Controller::FinishOperations(const std::vector<std::string>& ids, const Finished& finished) {
@@ -835,7 +877,9 @@ server::StackView Controller::StackViewLocked(const std::string& name, const Sta
   v.repository_failing_since =
       repo.failing_since == std::chrono::steady_clock::time_point{} ? "" : FormatRfc3339(repo.failing_since_wall);
   v.repository_stale = StaleLocked(repo);
-  v.sync = s.sync;
+  v.sync = reconciler::ShownSyncState(s.sync, s.pinned);
+  v.pinned = s.pinned;
+  v.image_verdicts = s.image_verdicts;
   v.health = s.health;
   v.last_result = s.last_result;
   v.last_error = s.last_error;
@@ -856,11 +900,18 @@ std::vector<server::StackView> Controller::ListStacks() {
 }
 
 Result<server::StackView> Controller::GetStack(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!stacks_.count(name)) return NotFound("stack " + name + ": not managed by this controller");
+  }
+  // The swarm first: the pin read now is kept for the stacks list too, and the
+  // view below is made from the state it updated (one ShownSyncState for both).
+  auto st = deployer_->GetStatus(name);
   server::StackView v;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = stacks_.find(name);
-    if (it == stacks_.end()) return NotFound("stack " + name + ": not managed by this controller");
+    if (st.ok()) it->second.pinned = st->control.pinned;
     v = StackViewLocked(name, it->second);
     for (const auto& [id, op] : operations_) {
       if (op.stack == name && !Done(op)) v.operations.push_back(op);
@@ -869,13 +920,11 @@ Result<server::StackView> Controller::GetStack(const std::string& name) {
       return std::stoull(a.id.substr(3)) < std::stoull(b.id.substr(3));
     });
   }
-  auto st = deployer_->GetStatus(name);
   if (st.ok()) {
     // What the swarm says now wins over what the last reconcile saw.
     std::vector<reconciler::HealthState> services;
     for (const auto& s : st->services) services.push_back(s.health.state);
     v.health = reconciler::StackHealthOf(services);
-    if (st->control.pinned) v.sync = reconciler::SyncState::kPinned;
     v.live = std::move(*st);
   } else {
     v.live_error = st.status().message();
@@ -904,12 +953,11 @@ Status Controller::SetPinned(const std::string& stack, bool pinned) {
     revision = it->second.applied_commit;
   }
   RETURN_IF_ERROR(deployer_->SetPinned(stack, pinned, "api", revision));
-  if (pinned) {
+  {
     std::lock_guard<std::mutex> l(mu_);
-    stacks_.at(stack).sync = reconciler::SyncState::kPinned;
-  } else {
-    Enqueue({stack, reconciler::Trigger::kPoll, "", {}, std::nullopt, {}, 0});
+    stacks_.at(stack).pinned = pinned;
   }
+  if (!pinned) Enqueue({stack, reconciler::Trigger::kPoll, "", {}, std::nullopt, {}, 0});
   return OkStatus();
 }
 

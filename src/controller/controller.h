@@ -160,7 +160,14 @@ class Controller : public server::ControllerApi {
     std::set<std::string> inputs;
     bool inputs_known = false;
     std::string failed_commit;   // terminal failure: not retried until a new commit
+    // What the last reconcile found, never kPinned: the pin is `pinned`, and
+    // the API shows reconciler::ShownSyncState of both.
     reconciler::SyncState sync = reconciler::SyncState::kUnknown;
+    // The control record's pin as last read (a reconcile, GetStack) or
+    // written (SetPinned, a rollback) by this controller.
+    bool pinned = false;
+    // Of the last successful deploy, merged (reconciler::MergeVerdicts).
+    reconciler::ImageVerdicts image_verdicts;
     reconciler::StackHealth health = reconciler::StackHealth::kUnknown;
     std::string last_error;
     reconciler::ReconcileResult last_result = reconciler::ReconcileResult::kNone;
@@ -216,6 +223,8 @@ class Controller : public server::ControllerApi {
   // Registers a new pending operation of `stack`; returns its id.
   std::string NewOperationLocked(const std::string& stack, const std::string& revision);
   void FinishOperations(const std::vector<std::string>& ids, const Finished& finished);
+  // A deploy for operations `ids` reached `progress`.
+  void NoteProgress(const std::vector<std::string>& ids, const reconciler::WaveProgress& progress);
   void ProcessDueRetries();
   void ProcessDueDriftChecks();
   void OnStackEvent(const std::string& stack);

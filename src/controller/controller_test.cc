@@ -778,6 +778,85 @@ TEST_F(ControllerTest, RollbackThroughTheApi) {
   EXPECT_EQ(Image("a_app"), "app:1");
 }
 
+// The stacks list and the stack's page show one sync state for a pinned
+// stack (reconciler::ShownSyncState of the same controller state): after an
+// API rollback, after a drift check compared it with its branch, after an API
+// sync over the pin, and once it is unpinned outside the controller.
+TEST_F(ControllerTest, ListAndStackShowTheSameSyncStateForAPinnedStack) {
+  Start();
+  auto listed = [&] {
+    for (const auto& v : ctl_->ListStacks()) {
+      if (v.name == "a") return v.sync;
+    }
+    return reconciler::SyncState::kUnknown;
+  };
+  const std::string second = source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                                              {"b/docker-compose.yml", Compose("other:1", "1")}});
+  auto sync = ctl_->Sync("a", std::nullopt);
+  ASSERT_TRUE(ctl_->WaitOperation(*sync, std::chrono::seconds(20)).ok());
+  auto history = ctl_->GetHistory("a");
+  ASSERT_TRUE(history.ok());
+  auto rollback = ctl_->Rollback("a", history->back().seq);
+  ASSERT_TRUE(rollback.ok());
+  ASSERT_EQ(ctl_->WaitOperation(*rollback, std::chrono::seconds(20))->state, server::OperationState::kSucceeded);
+  ASSERT_EQ(Image("a_app"), "app:1");
+  EXPECT_EQ(listed(), reconciler::SyncState::kPinned);
+  EXPECT_EQ(Stack("a").sync, reconciler::SyncState::kPinned);
+
+  // A drift check only compares the pinned stack with its branch: changes
+  // pending, still Pinned in both (the list is asked first, before a
+  // GetStack reads the swarm).
+  ctl_->CheckDrift("a");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(listed(), reconciler::SyncState::kPinned);
+  server::StackView a = Stack("a");
+  EXPECT_EQ(a.sync, reconciler::SyncState::kPinned);
+  EXPECT_TRUE(a.pinned);
+  EXPECT_EQ(a.out_of_sync, std::vector<std::string>{"service a_app: update"});
+
+  // An API sync deploys over the pin, which stays.
+  sync = ctl_->Sync("a", std::nullopt);
+  ASSERT_EQ(ctl_->WaitOperation(*sync, std::chrono::seconds(20))->state, server::OperationState::kSucceeded);
+  ASSERT_EQ(Image("a_app"), "app:2");
+  EXPECT_EQ(listed(), reconciler::SyncState::kPinned);
+  EXPECT_EQ(Stack("a").sync, reconciler::SyncState::kPinned);
+  EXPECT_EQ(Stack("a").revision, second);
+
+  // Unpinned outside the controller (`stackctl resume`): the next check of
+  // the stack reads it, and both show what the comparison found.
+  reconciler::Deployer d(fake_, clock_);
+  ASSERT_TRUE(d.SetPinned("a", false, "", "").ok());
+  ctl_->CheckDrift("a");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(listed(), reconciler::SyncState::kSynced);
+  EXPECT_EQ(Stack("a").sync, reconciler::SyncState::kSynced);
+  EXPECT_FALSE(Stack("a").pinned);
+}
+
+// Each service's image verdict of the stack's last deploy: the registry's
+// digest under the default (off) policy is not-checked; an image no registry
+// knows runs its tag with a warning; a later deploy that keeps the digest
+// keeps the verdict.
+TEST_F(ControllerTest, StackKeepsTheImageVerdictsOfItsLastDeploy) {
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  fake_.SetImageDigest("app:1", digest);
+  Start();
+  const reconciler::ImageVerdict off{reconciler::VerdictKind::kNotChecked, "app:1", digest, "trust policy off", true};
+  EXPECT_EQ(Stack("a").image_verdicts, (reconciler::ImageVerdicts{{"a_app", off}}));
+  EXPECT_EQ(ctl_->ListStacks()[0].image_verdicts.at("a_app"), off);
+  const reconciler::ImageVerdict other = Stack("b").image_verdicts.at("b_app");
+  EXPECT_EQ(other.kind, reconciler::VerdictKind::kWarned);
+  EXPECT_EQ(other.digest, "");
+  EXPECT_THAT(other.detail, ::testing::StartsWith("could not be verified or pinned: "));
+
+  source_->Commit({{"a/docker-compose.yml", Compose("app:1", "2")},
+                   {"b/docker-compose.yml", Compose("other:1", "1")}});
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  ASSERT_EQ(fake_.InspectService("a_app")->spec["TaskTemplate"]["ContainerSpec"]["Env"], Json({"LEVEL=2"}));
+  EXPECT_EQ(Stack("a").image_verdicts.at("a_app"), off);
+}
+
 // What the dashboard shows of a stack besides its state: the commit's
 // message, author and time, and the repository URL.
 TEST_F(ControllerTest, StackViewCarriesTheCommitItRendered) {

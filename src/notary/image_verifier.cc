@@ -270,16 +270,20 @@ Result<ResolvedImage> PolicyVerifier::Verify(const TrustRule& rule, const std::s
 Result<ResolvedImage> PolicyVerifier::Resolve(const std::string& image_ref) {
   ASSIGN_OR_RETURN(ImageRef ref, ParseImageRef(image_ref));
   const TrustRule& rule = policy_.For(ref.Gun());
+  auto with_policy = [](Result<ResolvedImage> r, TrustPolicy policy) {
+    if (r.ok()) r->trust_policy = TrustPolicyName(policy);
+    return r;
+  };
   if (rule.policy == TrustPolicy::kOff || !(rule.notary || rule.cosign)) {
-    return engine_.Resolve(image_ref);
+    return with_policy(engine_.Resolve(image_ref), TrustPolicy::kOff);
   }
   // Notary only, without a verifier: the legacy "warn without a server" wiring.
   if (rule.notary && !rule.cosign && !notary_ && rule.policy == TrustPolicy::kWarn) {
-    return engine_.Resolve(image_ref);
+    return with_policy(engine_.Resolve(image_ref), rule.policy);
   }
-  auto trusted = Verify(rule, image_ref);
+  auto trusted = with_policy(Verify(rule, image_ref), rule.policy);
   if (trusted.ok() || rule.policy == TrustPolicy::kRequire) return trusted;
-  auto fallback = engine_.Resolve(image_ref);
+  auto fallback = with_policy(engine_.Resolve(image_ref), rule.policy);
   if (!fallback.ok()) {
     return Status(fallback.status().code(), "trust verification failed (" +
                                                 trusted.status().message() + ") and " +

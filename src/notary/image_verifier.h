@@ -48,6 +48,10 @@ struct ResolvedImage {
   std::string tag;        // "1.0" ("" when the input was pinned by digest)
   std::string signed_by;  // "targets/releases", "targets", or "" when not trust-verified
   std::vector<std::string> warnings;
+  // The policy of the trust rule PolicyVerifier applied ("require", "warn",
+  // "off"); "" from a verifier used on its own. With signed_by it is the
+  // image's verdict (reconciler::ImageVerdict).
+  std::string trust_policy;
   bool operator==(const ResolvedImage&) const = default;
 };
 

@@ -159,7 +159,13 @@ class Deployer::Run {
   // Waits (removal_wait) for everything removed so far to leave the engine's
   // lists; what is still listed.
   std::vector<std::string> WaitRemoved();
-  Status WaitConverged(const std::vector<std::string>& names, std::string* failed_service);
+  // `wave`: the progress of the wave being waited for, told to the sink as
+  // its services converge (null: the undo's wait, nobody is told).
+  Status WaitConverged(const std::vector<std::string>& names, std::string* failed_service,
+                       WaveProgress* wave = nullptr);
+  void ReportWave(const WaveProgress& wave) {
+    if (d_.progress_) d_.progress_->Wave(wave);
+  }
   Status Cleanup(const Plan& plan, const LiveState& live);
   Status RetireSuperseded(const LiveState& live);
   void Undo();
@@ -393,7 +399,8 @@ Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& 
 // Most service names WaitConverged puts in one list filter.
 constexpr size_t kMaxNameFilters = 50;
 
-Status Deployer::Run::WaitConverged(const std::vector<std::string>& names, std::string* failed_service) {
+Status Deployer::Run::WaitConverged(const std::vector<std::string>& names, std::string* failed_service,
+                                    WaveProgress* wave) {
   auto deadline = d_.clock_.Steady() + opts_.timeout;
   std::set<std::string> pending(names.begin(), names.end());
   engine::Filters by_stack{{"label", {std::string(model::kStackNamespaceLabel) + "=" + desired_.name}}};
@@ -433,6 +440,14 @@ Status Deployer::Run::WaitConverged(const std::vector<std::string>& names, std::
         return Aborted("service " + s.name + ": " + h.message);
       }
       if (h.state == HealthState::kConverged) pending.erase(s.name);
+    }
+    if (wave) {
+      size_t converged = 0;
+      for (const auto& name : wave->services) converged += pending.count(name) ? 0 : 1;
+      if (converged != wave->converged) {
+        wave->converged = converged;
+        ReportWave(*wave);
+      }
     }
     if (pending.empty()) return OkStatus();
     if (d_.clock_.Steady() >= deadline) {
@@ -651,6 +666,9 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const S
   for (size_t w = 0; w < plan.waves.size(); ++w) {
     if (w > 0 && opts_.delay.count() > 0) d_.clock_.SleepFor(opts_.delay);
     size_t written_before = changed_services_.size();
+    WaveProgress progress{w + 1, plan.waves.size(), {}, 0};
+    for (const auto& step : plan.waves[w]) progress.services.push_back(step.name);
+    ReportWave(progress);
     Status applied = ApplyWave(plan.waves[w], *live_ptr);
     if (!applied.ok() && IsMissingReference(applied) && !retried_missing) {
       // Once per rollout, and no rollback for it: an object of the stack
@@ -682,7 +700,7 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const S
     unwaited.clear();
     for (const auto& s : plan.waves[w]) names.push_back(s.name);
     std::string failed;
-    if (Status st = WaitConverged(names, &failed); !st.ok()) return fail(st, failed);
+    if (Status st = WaitConverged(names, &failed, &progress); !st.ok()) return fail(st, failed);
   }
   if (opts_.wait && !unwaited.empty()) {
     std::string failed;
@@ -709,7 +727,8 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const S
 }
 
 Result<LiveState> Deployer::Render(model::StackSpec* desired, const PinOptions& pin,
-                                   std::optional<LiveState> read, std::vector<std::string>* warnings) {
+                                   std::optional<LiveState> read, std::vector<std::string>* warnings,
+                                   ImageVerdicts* verdicts) {
   if (read && read->stack != desired->name) {
     return Internal("stack " + desired->name + ": given the live state of stack " + read->stack);
   }
@@ -718,7 +737,9 @@ Result<LiveState> Deployer::Render(model::StackSpec* desired, const PinOptions& 
   }
   LiveState live = std::move(*read);
   if (images_) {
-    ASSIGN_OR_RETURN(*warnings, PinImages(desired, live, *images_, pin));
+    ASSIGN_OR_RETURN(*warnings, PinImages(desired, live, *images_, pin, verdicts));
+  } else if (verdicts) {
+    *verdicts = UncheckedVerdicts(*desired, "not checked: deployed as recorded");
   }
   PrepareDesired(desired);
   return live;
@@ -736,20 +757,28 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
                                       std::optional<LiveState> read) {
   DiffOptions dopts{options.prune};
   std::vector<std::string> warnings;
+  ImageVerdicts verdicts;
+  auto with_verdicts = [&](DeployResult r) {
+    r.image_verdicts = std::move(verdicts);
+    return r;
+  };
   {
     // Fast path: nothing to do means no lock and no write at all.
     // The warnings are the result's (the CLI prints them once), not progress.
-    ASSIGN_OR_RETURN(LiveState live, Render(&desired, options.images, std::move(read), &warnings));
+    ASSIGN_OR_RETURN(LiveState live,
+                     Render(&desired, options.images, std::move(read), &warnings, &verdicts));
     ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
     StackControl control = ControlFromObject(live.control);
-    if (options.respect_pin && control.pinned) return Pinned(desired.name, control, std::move(diff), warnings);
+    if (options.respect_pin && control.pinned) {
+      return with_verdicts(Pinned(desired.name, control, std::move(diff), warnings));
+    }
     bool pin_needed = NeedsPin(control, options);
     if (diff.InSync() && !pin_needed) {
       DeployResult r;
       r.diff = std::move(diff);
       r.warnings = warnings;
       r.message = "stack " + desired.name + " is in sync";
-      return r;
+      return with_verdicts(std::move(r));
     }
   }
   ASSIGN_OR_RETURN(auto lock, StackLock::Acquire(engine_, clock_, desired.name, options.lock_wait,
@@ -759,7 +788,7 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
   ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
   // A manual deploy that held the lock while we waited may have pinned the stack.
   if (StackControl control = ControlFromObject(live.control); options.respect_pin && control.pinned) {
-    return Pinned(desired.name, control, std::move(diff), warnings);
+    return with_verdicts(Pinned(desired.name, control, std::move(diff), warnings));
   }
   if (diff.InSync()) {
     DeployResult r;
@@ -772,13 +801,13 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
       RETURN_IF_ERROR(WriteControl(engine_, desired.name, control, live.control));
       r.writes = 1;
     }
-    return r;
+    return with_verdicts(std::move(r));
   }
   DropSpecsOfUntouchedServices(diff, &live);
   Run run(*this, desired, options);
   ASSIGN_OR_RETURN(DeployResult result, run.Execute(live, diff));
   result.warnings = std::move(warnings);
-  return result;
+  return with_verdicts(std::move(result));
 }
 
 Result<DeployResult> Deployer::Rollback(const std::string& stack, std::optional<int64_t> to_seq,

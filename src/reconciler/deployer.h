@@ -77,6 +77,12 @@ struct DeployResult {
   // Removed by this deploy (rollback, prune, retirement) but still listed by
   // the engine when removal_wait ran out: "network web_default".
   std::vector<std::string> still_removing;
+  // What trust verification said about the image of every service of the
+  // specs this deploy rendered (pin.h), whatever the outcome (after
+  // kRolledBack the services run their earlier images: keep the earlier
+  // verdicts then); with no verifier every one is not-checked and unchanged
+  // (`checked` false).
+  ImageVerdicts image_verdicts;
 };
 
 struct RemoveOptions {
@@ -90,11 +96,26 @@ struct RemoveResult {
   std::vector<std::string> still_removing;  // of those, still listed when removal_wait ran out
 };
 
+// Where a rollout stands: wave `wave` of `waves` (1-based; the plan's
+// service waves, plan.h) rolls out `services`, of which `converged` have
+// converged (all of them once the wave is done). A rollout that re-plans
+// after an object vanished starts again from wave 1 of the new plan.
+struct WaveProgress {
+  size_t wave = 0, waves = 0;
+  std::vector<std::string> services;  // engine names, plan order
+  size_t converged = 0;
+  bool operator==(const WaveProgress&) const = default;
+};
+
+// Told what a deploy does as it goes (the CLI prints it, the controller keeps
+// the rollout progress of its operations). Called on the deploying thread.
 class ProgressSink {
  public:
   virtual ~ProgressSink() = default;
   virtual void Info(const std::string& line) = 0;
   virtual void Service(const std::string& name, const ServiceHealth& health) = 0;
+  // When a wave starts (converged 0) and whenever its converged count grows.
+  virtual void Wave(const WaveProgress& progress) { (void)progress; }
 };
 
 struct ServiceStatusLine {
@@ -147,7 +168,8 @@ class Deployer {
   // Reads the live state (unless the caller did) and turns `desired` into
   // what would be applied: images pinned, our labels stamped.
   Result<LiveState> Render(model::StackSpec* desired, const PinOptions& pin,
-                           std::optional<LiveState> live, std::vector<std::string>* warnings);
+                           std::optional<LiveState> live, std::vector<std::string>* warnings,
+                           ImageVerdicts* verdicts = nullptr);
   void Info(const std::string& line) {
     if (progress_) progress_->Info(line);
   }

@@ -843,8 +843,39 @@ class RecordingProgress : public ProgressSink {
  public:
   void Info(const std::string& line) override { lines.push_back(line); }
   void Service(const std::string&, const ServiceHealth&) override {}
+  void Wave(const WaveProgress& p) override { waves.push_back(p); }
   std::vector<std::string> lines;
+  std::vector<WaveProgress> waves;
 };
+
+// The rollout tells its waves as they start and as their services converge:
+// db first, then web and worker (they depend on db), each wave ending with
+// all of its services converged.
+TEST_F(DeployerTest, ProgressTellsEachWaveAndItsConvergedServices) {
+  RecordingProgress progress;
+  Deployer d(fake_, clock_, &progress);
+  auto r = d.Deploy(MakeStack("app"), Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->outcome, Outcome::kSucceeded) << r->message;
+  ASSERT_GE(progress.waves.size(), 4u);
+  const std::vector<std::string> db = {"app_db"}, rest = {"app_web", "app_worker"};
+  EXPECT_EQ(progress.waves.front(), (WaveProgress{1, 2, db, 0}));
+  EXPECT_EQ(progress.waves.back(), (WaveProgress{2, 2, rest, 2}));
+  // In order, the converged count only grows within a wave.
+  auto second = std::find(progress.waves.begin(), progress.waves.end(), WaveProgress{2, 2, rest, 0});
+  ASSERT_NE(second, progress.waves.end());
+  EXPECT_EQ(*(second - 1), (WaveProgress{1, 2, db, 1}));
+  for (auto it = progress.waves.begin() + 1; it != progress.waves.end(); ++it) {
+    if (it->wave == (it - 1)->wave) {
+      EXPECT_GT(it->converged, (it - 1)->converged);
+    }
+  }
+  // A no-op rolls nothing out.
+  progress.waves.clear();
+  auto again = d.Deploy(MakeStack("app"), Opts());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(progress.waves.empty());
+}
 
 const Change* FindChange(const StackDiff& d, ResourceKind kind, const std::string& name) {
   for (const auto& c : d.changes) {
@@ -1213,6 +1244,89 @@ TEST(Pinning, EachReferenceIsResolvedOnceFailuresIncluded) {
   ASSERT_TRUE(always.ok());
   EXPECT_EQ(verifier.calls, 6);
   EXPECT_EQ(always->warnings.size(), 1u);
+}
+
+// What trust verification said about each service's image: by whom it was
+// verified, why it was not, and that an image this deploy did not ask about
+// again keeps the verdict it had (MergeVerdicts), unless its digest changed.
+TEST(Pinning, VerdictPerServiceAndKeptWhenNotCheckedAgain) {
+  class Verdicts : public CountingVerifier {
+   public:
+    Result<notary::ResolvedImage> Resolve(const std::string& ref) override {
+      auto r = CountingVerifier::Resolve(ref);
+      if (!r.ok()) return r;
+      if (ref == "web:1") {
+        r->signed_by = "cosign key release.pub";
+        r->trust_policy = "require";
+      } else if (ref == "worker:1") {
+        r->trust_policy = "warn";
+        r->warnings = {"image worker:1: not trust-verified (no signature); using the registry digest"};
+      } else {
+        r->trust_policy = "off";
+      }
+      return r;
+    }
+  };
+  FakeEngine fake;
+  FakeClock clock;
+  Verdicts verifier;
+  Deployer d(fake, clock, nullptr, &verifier);
+  DeployOptions opts;
+  opts.poll_interval = std::chrono::milliseconds(1);
+  auto first = d.Deploy(MakeStack("app"), opts);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto digest = [](const std::string& ref) { return "sha256:" + Sha256Hex(ref + "0"); };
+  const ImageVerdicts want = {
+      {"app_db", {VerdictKind::kNotChecked, "db:1", digest("db:1"), "trust policy off", true}},
+      {"app_web", {VerdictKind::kVerified, "web:1", digest("web:1"), "cosign key release.pub", true}},
+      {"app_worker",
+       {VerdictKind::kWarned, "worker:1", digest("worker:1"),
+        "image worker:1: not trust-verified (no signature); using the registry digest", true}}};
+  EXPECT_EQ(first->image_verdicts, want);
+  EXPECT_EQ(VerdictKindName(VerdictKind::kNotChecked), "not-checked");
+
+  // A no-op in "changed" mode asks nothing: every verdict is unchecked, with
+  // the digest the service runs, and the earlier verdicts still hold.
+  auto again = d.Deploy(MakeStack("app"), opts);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->outcome, Outcome::kInSync);
+  EXPECT_EQ(again->image_verdicts.at("app_web"),
+            (ImageVerdict{VerdictKind::kNotChecked, "web:1", digest("web:1"),
+                          "not checked again: the service keeps the digest it runs", false}));
+  EXPECT_EQ(MergeVerdicts(first->image_verdicts, again->image_verdicts), want);
+
+  // A digest in the file is not asked about; an image that cannot be
+  // resolved is warned about and runs its tag.
+  auto stack = MakeStack("app");
+  const std::string pinned = "sha256:" + std::string(64, 'a');
+  SetImage(stack.services[0], "db:1@" + pinned);
+  SetImage(stack.services[2], "unsigned:1");
+  auto third = d.Deploy(stack, opts);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_EQ(third->image_verdicts.at("app_db"),
+            (ImageVerdict{VerdictKind::kNotChecked, "db:1", pinned, "pinned by digest in the stack file", false}));
+  EXPECT_EQ(third->image_verdicts.at("app_worker"),
+            (ImageVerdict{VerdictKind::kWarned, "worker:1", "",
+                          "could not be verified or pinned: no trust data for unsigned", true}));
+  // Another digest: the earlier verdict no longer holds.
+  const ImageVerdicts merged = MergeVerdicts(want, third->image_verdicts);
+  EXPECT_EQ(merged.at("app_db").detail, "pinned by digest in the stack file");
+  EXPECT_EQ(merged.at("app_web"), want.at("app_web"));
+  EXPECT_EQ(merged.at("app_worker").kind, VerdictKind::kWarned);
+}
+
+// No resolution at all ("never"): not-checked, with the digest the file gives.
+TEST(Pinning, NeverResolvingChecksNothing) {
+  auto stack = MakeStack("app");
+  SetImage(stack.services[0], "db:1@sha256:" + std::string(64, 'b'));
+  CountingVerifier verifier;
+  PinOptions never{ResolveMode::kNever, false};
+  ImageVerdicts verdicts;
+  ASSERT_TRUE(PinImages(&stack, LiveState{}, verifier, never, &verdicts).ok());
+  EXPECT_EQ(verifier.calls, 0);
+  EXPECT_EQ(verdicts.at("app_db"), (ImageVerdict{VerdictKind::kNotChecked, "db:1", "sha256:" + std::string(64, 'b'),
+                                                 "not resolved (resolve_image: never)", false}));
+  EXPECT_EQ(verdicts.at("app_web").digest, "");
 }
 
 }  // namespace

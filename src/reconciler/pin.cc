@@ -12,7 +12,54 @@ Result<ResolveMode> ParseResolveMode(const std::string& s) {
   return InvalidArgument("resolve-image: must be one of always, changed, never (got \"" + s + "\")");
 }
 
+std::string_view VerdictKindName(VerdictKind k) {
+  switch (k) {
+    case VerdictKind::kVerified: return "verified";
+    case VerdictKind::kWarned: return "warned";
+    case VerdictKind::kNotChecked: return "not-checked";
+  }
+  return "unknown";
+}
+
+ImageVerdict VerdictOf(const std::string& image, const notary::ResolvedImage& resolved) {
+  ImageVerdict v;
+  v.image = image;
+  v.digest = resolved.digest;
+  if (!resolved.signed_by.empty()) {
+    v.kind = VerdictKind::kVerified;
+    v.detail = resolved.signed_by;
+  } else if (resolved.trust_policy == "warn" || resolved.trust_policy == "require") {
+    v.kind = VerdictKind::kWarned;
+    v.detail = resolved.warnings.empty() ? "not trust-verified" : resolved.warnings.front();
+  } else {
+    v.kind = VerdictKind::kNotChecked;
+    v.detail = "trust policy off";
+  }
+  return v;
+}
+
+ImageVerdicts MergeVerdicts(const ImageVerdicts& earlier, ImageVerdicts latest) {
+  for (auto& [service, v] : latest) {
+    if (v.checked) continue;
+    auto it = earlier.find(service);
+    if (it != earlier.end() && it->second.image == v.image && it->second.digest == v.digest) v = it->second;
+  }
+  return latest;
+}
+
 namespace {
+
+// The image as the stack file wrote it (the converter's label), else the spec's.
+std::string WrittenImage(const Json& spec) {
+  std::string label = spec.value("Labels", Json::object()).value(model::kStackImageLabel, "");
+  if (!label.empty()) return label;
+  return spec.value("TaskTemplate", Json::object()).value("ContainerSpec", Json::object()).value("Image", "");
+}
+
+std::string DigestOf(const std::string& ref) {
+  auto at = ref.find("@sha256:");
+  return at == std::string::npos ? "" : ref.substr(at + 1);
+}
 
 // "service web" or "services web, api, db and 297 more": the services that use one image.
 std::string NameServices(const std::vector<model::Service*>& users) {
@@ -47,11 +94,32 @@ std::optional<std::string> LiveReferenceForUnchangedTag(const std::string& ref, 
 
 }  // namespace
 
+ImageVerdicts UncheckedVerdicts(const model::StackSpec& stack, const std::string& why) {
+  ImageVerdicts out;
+  for (const auto& svc : stack.services) {
+    Json spec = svc.spec.Unpack();
+    const Json& image = spec["TaskTemplate"]["ContainerSpec"]["Image"];
+    if (!image.is_string()) continue;
+    out[svc.name] = {VerdictKind::kNotChecked, WrittenImage(spec), DigestOf(image.get<std::string>()), why, false};
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveState& live,
-                                           notary::ImageVerifier& verifier, const PinOptions& options) {
+                                           notary::ImageVerifier& verifier, const PinOptions& options,
+                                           ImageVerdicts* verdicts) {
   std::vector<std::string> warnings;
-  if (options.mode == ResolveMode::kNever && !options.required) return warnings;
+  if (options.mode == ResolveMode::kNever && !options.required) {
+    if (verdicts) *verdicts = UncheckedVerdicts(*stack, "not resolved (resolve_image: never)");
+    return warnings;
+  }
   const bool reuse_live = options.mode == ResolveMode::kChanged && !options.required;
+  // Verdicts of the services no resolution concerns; the others are set in
+  // the second pass.
+  auto unchecked = [&](const model::Service& svc, const Json& spec, const std::string& ref,
+                       const std::string& why, bool checked) {
+    if (verdicts) (*verdicts)[svc.name] = {VerdictKind::kNotChecked, WrittenImage(spec), DigestOf(ref), why, checked};
+  };
 
   // First pass: the services whose reference must be resolved, grouped by
   // reference in the order the references first appear, so each distinct
@@ -63,9 +131,13 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
     Json& image = spec["TaskTemplate"]["ContainerSpec"]["Image"];
     if (!image.is_string()) continue;
     std::string ref = image.get<std::string>();
-    if (ref.find("@sha256:") != std::string::npos && !options.required) continue;
+    if (ref.find("@sha256:") != std::string::npos && !options.required) {
+      unchecked(svc, spec, ref, "pinned by digest in the stack file", /*checked=*/false);
+      continue;
+    }
     if (reuse_live) {
       if (auto reuse = LiveReferenceForUnchangedTag(ref, spec, svc.name, live)) {
+        unchecked(svc, spec, *reuse, "not checked again: the service keeps the digest it runs", false);
         if (*reuse != ref) {
           image = *reuse;
           svc.spec = PackedJson(spec);
@@ -93,12 +165,21 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
       }
       warnings.push_back(NameServices(services) + ": image " + ref + " could not be pinned (" +
                          r.status().message() + "); deploying the tag unpinned");
+      for (model::Service* svc : services) {
+        if (verdicts) {
+          (*verdicts)[svc->name] = {VerdictKind::kWarned, WrittenImage(svc->spec.Unpack()), "",
+                                    "could not be verified or pinned: " + r.status().message(), true};
+        }
+      }
       continue;
     }
     for (const auto& w : r->warnings) warnings.push_back(NameServices(services) + ": " + w);
     const std::string pinned = ref.substr(0, ref.find('@')) + "@" + r->digest;
     for (model::Service* svc : services) {
-      svc->spec.Edit([&](Json& spec) { spec["TaskTemplate"]["ContainerSpec"]["Image"] = pinned; });
+      svc->spec.Edit([&](Json& spec) {
+        spec["TaskTemplate"]["ContainerSpec"]["Image"] = pinned;
+        if (verdicts) (*verdicts)[svc->name] = VerdictOf(WrittenImage(spec), *r);
+      });
     }
   }
   return warnings;

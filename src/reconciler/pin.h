@@ -20,10 +20,16 @@
 // revision; otherwise a failure keeps the tag and adds a warning, as docker
 // does.
 //
+// PinImages also says, per service, what trust verification said about its
+// image (ImageVerdict): the controller keeps the verdicts of a stack's last
+// deploy and the dashboard shows them.
+//
 // Thread safety: pure except for the verifier calls.
 #pragma once
 
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -42,8 +48,50 @@ struct PinOptions {
   bool required = false;
 };
 
-// Pins the images of `stack` in place; returns warnings.
+// What trust verification said about a service's image:
+//   verified     a signature the trust rule asks for verified (Notary role
+//                or cosign key in `detail`)
+//   warned       deployed without a verified signature under a warn (or, for
+//                a reference pinned by digest, require) rule; or the image
+//                could not be resolved at all and runs its tag unpinned
+//   not-checked  no signature was asked for: the rule is off, resolution is
+//                "never", the stack file pins the digest, or this deploy kept
+//                the digest the service runs (`checked` false)
+enum class VerdictKind { kVerified, kWarned, kNotChecked };
+std::string_view VerdictKindName(VerdictKind k);  // "verified" | "warned" | "not-checked"
+
+struct ImageVerdict {
+  VerdictKind kind = VerdictKind::kNotChecked;
+  std::string image;   // as the stack file writes it ("busybox:1")
+  std::string digest;  // the digest the service was given; "" = its tag, unpinned
+  // verified: who signed ("targets/releases", "cosign key release.pub");
+  // otherwise why it is not verified.
+  std::string detail;
+  // false: this deploy asked nothing about the image (it kept the digest the
+  // service runs, or a history record's); MergeVerdicts then keeps the
+  // verdict an earlier deploy gave the same image and digest.
+  bool checked = true;
+  bool operator==(const ImageVerdict&) const = default;
+};
+using ImageVerdicts = std::map<std::string, ImageVerdict>;  // by service name ("web_app")
+
+// The verdict of one resolution: verified when signed_by is set; warned when
+// a warn or require rule applied without a signature (its first warning, or
+// "not trust-verified", is the detail); not-checked when the rule was off.
+ImageVerdict VerdictOf(const std::string& image, const notary::ResolvedImage& resolved);
+
+// The verdicts of a stack after a deploy: those of `latest` (every service it
+// deployed), where an unchecked one takes the verdict `earlier` holds for the
+// same service, image and digest (nothing changed, so it still holds).
+ImageVerdicts MergeVerdicts(const ImageVerdicts& earlier, ImageVerdicts latest);
+
+// Pins the images of `stack` in place; returns warnings. With `verdicts`,
+// sets the verdict of every service that has an image (by service name).
 Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveState& live,
-                                           notary::ImageVerifier& verifier, const PinOptions& options);
+                                           notary::ImageVerifier& verifier, const PinOptions& options,
+                                           ImageVerdicts* verdicts = nullptr);
+// The verdicts of a stack deployed without any image resolution (every one
+// not-checked, `why`, its digest read from the spec's image).
+ImageVerdicts UncheckedVerdicts(const model::StackSpec& stack, const std::string& why);
 
 }  // namespace stackctl::reconciler

@@ -69,6 +69,11 @@ std::string_view SyncStateName(SyncState s) {
   return "Unknown";
 }
 
+SyncState ShownSyncState(SyncState reconciled, bool pinned) {
+  if (!pinned || reconciled == SyncState::kProgressing || reconciled == SyncState::kFailed) return reconciled;
+  return SyncState::kPinned;
+}
+
 ReconcilePlan DecideReconcile(Trigger trigger, const SyncOptions& options, bool commit_failed) {
   if (trigger == Trigger::kDiff) return {Decision::kCompare, true};
   if (IsManual(trigger)) return {Decision::kDeploy, /*respect_pin=*/false};

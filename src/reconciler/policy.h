@@ -65,6 +65,13 @@ struct SyncOptions {
 enum class SyncState { kUnknown, kSynced, kOutOfSync, kProgressing, kFailed, kPinned };
 std::string_view SyncStateName(SyncState s);
 
+// The one sync state shown for a stack (the API's stacks list and stack
+// alike): `reconciled` is what the last reconcile found (never kPinned),
+// `pinned` whether the stack's control record pins it. A deploy in progress
+// (Progressing) and a failed one (Failed) show as such; otherwise a pinned
+// stack is Pinned, whatever the comparison with its branch said.
+SyncState ShownSyncState(SyncState reconciled, bool pinned);
+
 // How the controller's last reconcile of a stack ended (the API's
 // last_result and an operation's result): the Deployer's outcome when it ran
 // ("in-sync", "succeeded", "failed", "rolled-back", "pinned"), or

@@ -83,5 +83,31 @@ TEST(ReconcilePolicy, Names) {
   EXPECT_EQ(DecisionName(Decision::kSkip), "skip");
 }
 
+// The one sync state the stacks list and a stack's page show: the pin hides
+// a comparison's finding, never a deploy in progress or a failure.
+TEST(ReconcilePolicy, ShownSyncState) {
+  struct Row {
+    SyncState reconciled;
+    bool pinned;
+    SyncState shown;
+  };
+  const Row rows[] = {
+      {SyncState::kSynced, false, SyncState::kSynced},
+      {SyncState::kOutOfSync, false, SyncState::kOutOfSync},
+      {SyncState::kUnknown, false, SyncState::kUnknown},
+      {SyncState::kSynced, true, SyncState::kPinned},
+      {SyncState::kOutOfSync, true, SyncState::kPinned},
+      {SyncState::kUnknown, true, SyncState::kPinned},
+      {SyncState::kProgressing, true, SyncState::kProgressing},
+      {SyncState::kFailed, true, SyncState::kFailed},
+      {SyncState::kProgressing, false, SyncState::kProgressing},
+      {SyncState::kFailed, false, SyncState::kFailed},
+  };
+  for (const Row& r : rows) {
+    EXPECT_EQ(ShownSyncState(r.reconciled, r.pinned), r.shown)
+        << SyncStateName(r.reconciled) << (r.pinned ? " pinned" : "");
+  }
+}
+
 }  // namespace
 }  // namespace stackctl::reconciler

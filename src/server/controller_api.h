@@ -68,10 +68,16 @@ struct Operation {
   // failed, if one did.
   std::optional<Status> error;
   std::string failed_service;
+  // The rollout's wave as last reported (reconciler::ProgressSink::Wave):
+  // set once a deploy of this operation started rolling services out, kept
+  // when it ends; empty when nothing was rolled out (in sync, failed before).
+  std::optional<reconciler::WaveProgress> progress;
 };
 
 // One managed stack. The `live`, `history`, `live_error` and `operations`
-// parts are filled by GetStack only (they read the swarm).
+// parts are filled by GetStack only (they read the swarm). `sync` is
+// reconciler::ShownSyncState of the last reconcile and the pin in both
+// ListStacks and GetStack, so the two never disagree.
 struct StackView {
   std::string name;
   std::string repository;      // its configured repository's name
@@ -92,6 +98,11 @@ struct StackView {
   std::string last_failed_service;  // the service whose rollout failed last, if one did
   std::vector<std::string> out_of_sync;  // pending changes when not applied
   bool auto_sync = false, self_heal = false, prune = false;
+  bool pinned = false;  // the stack's control record pins it (`sync` then shows it)
+  // What trust verification said about each service's image at the stack's
+  // last successful deploy by this controller, by service name; a service
+  // missing here was not deployed by it since it started.
+  reconciler::ImageVerdicts image_verdicts;
 
   std::optional<reconciler::StackStatus> live;  // pin and services, as read from the swarm
   std::string live_error;                       // why `live` could not be read

@@ -43,6 +43,32 @@ int HttpStatus(Code code) {
   return 500;
 }
 
+Json SignatureJson(const std::optional<reconciler::ImageVerdict>& verdict, const std::string& running_image) {
+  if (!verdict) {
+    return Json{{"verdict", "unknown"}, {"detail", "not deployed by this controller since it started"}};
+  }
+  const std::string& digest = verdict->digest;
+  const bool runs_it = digest.empty() || (running_image.size() > digest.size() &&
+                                          running_image.compare(running_image.size() - digest.size() - 1,
+                                                                std::string::npos, "@" + digest) == 0);
+  if (!runs_it) {
+    return Json{{"verdict", "unknown"},
+                {"detail", "the service no longer runs the digest this controller deployed (" + digest + ")"}};
+  }
+  return Json{{"verdict", std::string(reconciler::VerdictKindName(verdict->kind))},
+              {"detail", verdict->detail},
+              {"image", verdict->image},
+              {"digest", digest}};
+}
+
+Json ProgressJson(const reconciler::WaveProgress& p) {
+  return Json{{"wave", p.wave},
+              {"waves", p.waves},
+              {"services", p.services},
+              {"converged", p.converged},
+              {"total", p.services.size()}};
+}
+
 Json StackJson(const StackView& s) {
   Json j = {{"name", s.name},
             {"repository", s.repository},
@@ -65,13 +91,19 @@ Json StackJson(const StackView& s) {
             {"out_of_sync", s.out_of_sync},
             {"auto_sync", s.auto_sync},
             {"self_heal", s.self_heal},
-            {"prune", s.prune}};
+            {"prune", s.prune},
+            {"pinned", s.pinned}};
   if (s.live) {
-    j["pinned"] = s.live->control.pinned;
     j["pinned_by"] = s.live->control.pinned_by;
     j["pinned_revision"] = s.live->control.pinned_revision;
     j["services"] = Json::array();
-    for (const auto& svc : s.live->services) j["services"].push_back(reconciler::ServiceStatusJson(svc));
+    for (const auto& svc : s.live->services) {
+      Json line = reconciler::ServiceStatusJson(svc);
+      auto verdict = s.image_verdicts.find(svc.name);
+      line["signature"] = SignatureJson(
+          verdict == s.image_verdicts.end() ? std::nullopt : std::optional(verdict->second), svc.image);
+      j["services"].push_back(std::move(line));
+    }
   }
   if (!s.live_error.empty()) j["live_error"] = s.live_error;
   if (s.history) j["history"] = HistoryJson(s.name, *s.history)["history"];
@@ -96,6 +128,7 @@ Json OperationJson(const Operation& op) {
     j["changes"] = op.report->changes;
     j["still_removing"] = op.report->still_removing;
   }
+  if (op.progress) j["progress"] = ProgressJson(*op.progress);
   if (op.error) {
     j["error"] = {{"code", std::string(CodeName(op.error->code()))}, {"message", op.error->message()}};
     if (!op.failed_service.empty()) j["error"]["service"] = op.failed_service;

@@ -89,12 +89,21 @@ inline const std::vector<std::pair<std::string, std::string>> kUiSecurityHeaders
 // target_revision, repository_error, repository_failing_since,
 // repository_stale, sync, health, last_result, last_error,
 // last_failed_service, last_sync_time, out_of_sync, auto_sync, self_heal,
-// prune; GetStack adds pinned, pinned_by, pinned_revision and services (or
-// live_error), history and operations (those not finished).
+// prune, pinned; GetStack adds pinned_by, pinned_revision and services (or
+// live_error), each with its signature (SignatureJson), history and
+// operations (those not finished).
 Json StackJson(const StackView& stack);
+// A service's image verdict: {verdict, detail, image, digest} with verdict
+// "verified" | "warned" | "not-checked" (reconciler::VerdictKindName), or
+// {verdict: "unknown", detail} when this controller has none or the service
+// (`running_image`) no longer runs the digest the verdict is about.
+Json SignatureJson(const std::optional<reconciler::ImageVerdict>& verdict, const std::string& running_image);
+// {wave, waves, services, converged, total}: wave `wave` of `waves` rolls
+// out `services`, `converged` of `total` done.
+Json ProgressJson(const reconciler::WaveProgress& progress);
 // id, stack, revision, state, created_at; once finished finished_at; after a
-// reconcile result, message, history_seq, changes; when failed
-// error: {code, message[, service]}.
+// reconcile result, message, history_seq, changes; progress once a rollout
+// started; when failed error: {code, message[, service]}.
 Json OperationJson(const Operation& op);
 // {"stack": name, "history": [record without its spec, ...]}
 Json HistoryJson(const std::string& stack, const std::vector<reconciler::HistoryRecord>& records);

@@ -571,6 +571,7 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
   v.out_of_sync = {"service web_app: update"};
   reconciler::StackStatus live;
   live.control.pinned = true;
+  v.pinned = true;
   live.control.pinned_by = "deploy";
   live.control.pinned_revision = "def";
   reconciler::ServiceStatusLine svc;
@@ -596,7 +597,9 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
   EXPECT_EQ(j["pinned"], true);
   EXPECT_EQ(j["pinned_by"], "deploy");
   EXPECT_EQ(j["pinned_revision"], "def");
-  EXPECT_EQ(j["services"], Json::array({reconciler::ServiceStatusJson(svc)}));
+  Json line = reconciler::ServiceStatusJson(svc);
+  line["signature"] = {{"verdict", "unknown"}, {"detail", "not deployed by this controller since it started"}};
+  EXPECT_EQ(j["services"], Json::array({line}));
   EXPECT_FALSE(j.contains("live_error"));
   ASSERT_EQ(j["history"].size(), 1u);
   EXPECT_EQ(j["history"][0]["seq"], 3);
@@ -640,6 +643,65 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
                                      {"result", "succeeded"}, {"message", "2 services updated"},
                                      {"history_seq", 4}, {"changes", {"service web_app: update"}},
                                      {"still_removing", {"network web_old"}}}));
+}
+
+// Each service's image verdict as the dashboard shows it, and the wave
+// progress of an operation.
+TEST(ApiJsonTest, SignatureVerdictsAndRolloutProgress) {
+  StackView v = FakeController::Web();
+  reconciler::StackStatus live;
+  const std::string digest = "sha256:" + std::string(64, '1');
+  for (const char* name : {"web_app", "web_db", "web_cache", "web_moved", "web_new"}) {
+    reconciler::ServiceStatusLine svc;
+    svc.name = name;
+    svc.image = "127.0.0.1:5000/app:1@" + digest;
+    live.services.push_back(svc);
+  }
+  live.services[2].image = "cache:1";  // unpinned
+  v.live = live;
+  using reconciler::ImageVerdict;
+  using reconciler::VerdictKind;
+  v.image_verdicts = {
+      {"web_app", {VerdictKind::kVerified, "127.0.0.1:5000/app:1", digest, "cosign key release.pub", true}},
+      {"web_db", {VerdictKind::kNotChecked, "127.0.0.1:5000/app:1", digest, "trust policy off", true}},
+      {"web_cache", {VerdictKind::kWarned, "cache:1", "", "could not be verified or pinned: manifest unknown", true}},
+      {"web_moved", {VerdictKind::kVerified, "127.0.0.1:5000/app:1", "sha256:" + std::string(64, '2'), "targets", true}}};
+  Json j = StackJson(v);
+  ASSERT_EQ(j["services"].size(), 5u);
+  EXPECT_EQ(j["services"][0]["signature"], (Json{{"verdict", "verified"}, {"detail", "cosign key release.pub"},
+                                                 {"image", "127.0.0.1:5000/app:1"}, {"digest", digest}}));
+  EXPECT_EQ(j["services"][1]["signature"]["verdict"], "not-checked");
+  EXPECT_EQ(j["services"][1]["signature"]["detail"], "trust policy off");
+  EXPECT_EQ(j["services"][2]["signature"],
+            (Json{{"verdict", "warned"}, {"detail", "could not be verified or pinned: manifest unknown"},
+                  {"image", "cache:1"}, {"digest", ""}}));
+  // Runs another digest than the one verified: no verdict is claimed.
+  EXPECT_EQ(j["services"][3]["signature"],
+            (Json{{"verdict", "unknown"},
+                  {"detail", "the service no longer runs the digest this controller deployed (sha256:" +
+                                 std::string(64, '2') + ")"}}));
+  EXPECT_EQ(j["services"][4]["signature"]["verdict"], "unknown");
+  // Text goes out as data; the page escapes it.
+  v.image_verdicts["web_app"].detail = "cosign key <b>k</b>.pub";
+  EXPECT_EQ(StackJson(v)["services"][0]["signature"]["detail"], "cosign key <b>k</b>.pub");
+
+  Operation op;
+  op.id = "op-3";
+  op.stack = "web";
+  op.state = OperationState::kRunning;
+  op.created_at = "t0";
+  op.progress = reconciler::WaveProgress{2, 3, {"web_app", "web_db"}, 1};
+  EXPECT_EQ(OperationJson(op), (Json{{"id", "op-3"}, {"stack", "web"}, {"revision", ""}, {"state", "running"},
+                                     {"created_at", "t0"},
+                                     {"progress", {{"wave", 2}, {"waves", 3}, {"services", {"web_app", "web_db"}},
+                                                   {"converged", 1}, {"total", 2}}}}));
+  v.operations = {op};
+  EXPECT_EQ(StackJson(v)["operations"][0]["progress"]["wave"], 2);
+  // The list carries the pin too (the same `sync` as the stack's page).
+  v.pinned = true;
+  v.sync = reconciler::SyncState::kPinned;
+  EXPECT_EQ(StackJson(v)["pinned"], true);
+  EXPECT_EQ(StackJson(v)["sync"], "Pinned");
 }
 
 }  // namespace

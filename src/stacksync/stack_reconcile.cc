@@ -3,6 +3,7 @@
 #include <atomic>
 #include <future>
 
+#include "reconciler/history.h"
 #include "reconciler/live.h"
 
 namespace stackctl::stacksync {
@@ -65,16 +66,15 @@ ReconcileReport ApplyRendered(const StackTarget& target, const std::string& revi
     return rep;
   };
   if (!rendered.spec.ok()) return failed(rendered.spec.status(), true, FailedStep::kRender);
-  std::optional<reconciler::LiveState> live;
-  if (env.live) {
-    Result<reconciler::LiveState> read = std::move(*env.live);
-    env.live.reset();
-    if (!read.ok()) {
-      return failed(read.status().WithPrefix("stack " + target.stack), !read.status().IsRetryable(),
-                    FailedStep::kDeploy);
-    }
-    live = std::move(*read);
+  // The live state as the caller read it, else read now (the Deployer then
+  // reads nothing more outside its lock): the pin is part of the report.
+  Result<reconciler::LiveState> read = env.live ? std::move(*env.live) : reconciler::ReadLive(env.engine, target.stack);
+  env.live.reset();
+  if (!read.ok()) {
+    return failed(read.status().WithPrefix("stack " + target.stack), !read.status().IsRetryable(), FailedStep::kDeploy);
   }
+  std::optional<reconciler::LiveState> live = std::move(*read);
+  rep.pinned = reconciler::ControlFromObject(live->control).pinned;
 
   notary::ImageTrustChain chain = notary::BuildImageTrustChain(target.trust, target.notary, target.registries, env.trust_roots,
                                                                env.trust_cache, env.clock, env.engine);
@@ -134,6 +134,7 @@ ReconcileReport ApplyRendered(const StackTarget& target, const std::string& revi
                                               std::string(reconciler::CompareReason(trigger, target.sync)) + ")"
                                         : res.message;
   if (res.outcome == reconciler::Outcome::kPinned) {
+    rep.pinned = true;  // perhaps by a manual deploy that held the lock meanwhile
     rep.sync = reconciler::SyncState::kPinned;
   } else if (rep.changes_not_applied) {
     rep.sync = reconciler::SyncState::kOutOfSync;

@@ -84,7 +84,8 @@ struct ReconcileEnv {
   // The stack's live state when the caller read it already (the controller's
   // full check reads every stack at once, the CLI while it renders), or the
   // error of that read (reported as the Deployer's own read would be); empty:
-  // read while the stack renders. Consumed by ReconcileStack.
+  // ReconcileStack reads it while the stack renders (ApplyRendered before it
+  // deploys). Consumed.
   std::optional<Result<reconciler::LiveState>> live;
 };
 
@@ -121,6 +122,9 @@ struct ReconcileReport {
   reconciler::ReconcileResult outcome = reconciler::ReconcileResult::kNone;
   std::string message;
   reconciler::SyncState sync = reconciler::SyncState::kUnknown;  // what the stack is now
+  // Whether the stack's control record pins it, as this reconcile read it
+  // (false when it failed before reading the live state).
+  bool pinned = false;
 };
 
 // The Deployer's outcome as a reconcile result (kInSync for kInSync, ...).

@@ -410,7 +410,8 @@ TEST_F(VerifierTest, NotaryResolvesSignedDigest) {
                                v2_,
                                "conflict",
                                "targets/releases",
-                               {}}));
+                               {},
+                               ""}));
   EXPECT_EQ(notary_->last_fetches(), 6);
   ASSERT_TRUE(notary_->Resolve("127.0.0.1:5000/library/busybox-deleg:1.0").ok());
   EXPECT_EQ(notary_->last_fetches(), 1);
@@ -437,6 +438,7 @@ TEST_F(VerifierTest, Policies) {
   PolicyVerifier require(TrustPolicy::kRequire, notary_.get(), eng);
   EXPECT_EQ(require.Resolve(unsigned_ref).status(), NotFound(why));
   EXPECT_EQ(require.Resolve("127.0.0.1:5000/library/busybox:1.0")->signed_by, "targets");
+  EXPECT_EQ(require.Resolve("127.0.0.1:5000/library/busybox:1.0")->trust_policy, "require");
 
   PolicyVerifier warn(TrustPolicy::kWarn, notary_.get(), eng);
   auto w = warn.Resolve(unsigned_ref);
@@ -446,7 +448,8 @@ TEST_F(VerifierTest, Policies) {
                                "unsigned",
                                "",
                                {"image " + unsigned_ref + ": not trust-verified (" + why +
-                                "); using the registry digest"}}));
+                                "); using the registry digest"},
+                               "warn"}));
   EXPECT_EQ(warn.Resolve("127.0.0.1:5000/library/nope:1").status(),
             NotFound("trust verification failed (127.0.0.1:5000/library/nope: no trust data "
                      "(root.json not found on samples:remote-signer)) and image "
@@ -456,7 +459,7 @@ TEST_F(VerifierTest, Policies) {
   PolicyVerifier off(TrustPolicy::kOff, nullptr, eng);
   auto o = off.Resolve("127.0.0.1:5000/library/busybox:1.0");
   ASSERT_TRUE(o.ok());
-  EXPECT_EQ(*o, (ResolvedImage{"127.0.0.1:5000/library/busybox@" + v1_, v1_, "1.0", "", {}}));
+  EXPECT_EQ(*o, (ResolvedImage{"127.0.0.1:5000/library/busybox@" + v1_, v1_, "1.0", "", {}, "off"}));
 }
 
 }  // namespace

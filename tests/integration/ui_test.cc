@@ -39,6 +39,11 @@ class DashboardE2E : public ::testing::Test {
     port_ = FreeLoopbackPort();
     stack_ = "ui" + std::to_string(getpid() % 100000);
     Write("api-token", kToken);
+    // A cosign key nothing was signed with: under a warn rule the bed's
+    // image deploys with the registry digest and the verdict "warned".
+    std::string out;
+    ASSERT_EQ(RunCommand("cd " + dir_.string() + " && openssl ecparam -name prime256v1 -genkey -noout -out release.key"
+                         " && openssl ec -in release.key -pubout -out release.pub", &out), 0) << out;
     WriteApp("1");
     first_ = Git("init -q -b main && git add -A && git commit -qm 'web: first'");
     Write("stackctld.yml",
@@ -47,7 +52,12 @@ class DashboardE2E : public ::testing::Test {
           "http: {listen: \"127.0.0.1:" + std::to_string(port_) + "\", api_token_file: api-token}\n"
           "repositories:\n"
           "  - {name: repo, url: \"file://" + (dir_ / "repo").string() + "\", branch: main, poll_interval: 1h}\n"
-          "defaults: {timeout: 2m}\n"
+          "defaults:\n"
+          "  timeout: 2m\n"
+          "  image_trust:\n"
+          "    rules:\n"
+          "      - {images: \"" + tb_.registry + "/*\", policy: warn, signatures: [cosign], cosign_keys: [\"" +
+              (dir_ / "release.pub").string() + "\"]}\n"
           "stacks:\n"
           "  - {name: " + stack_ + ", repository: repo, path: app}\n");
     ctl_ = std::make_unique<Stackctld>(tb_, dir_.string(), port_, kToken);
@@ -72,6 +82,19 @@ class DashboardE2E : public ::testing::Test {
     Write("repo/app/docker-compose.yml", "version: \"3.8\"\nservices:\n  web:\n    image: " + tb_.image +
                                              "\n    command: [\"sleep\", \"3600\"]\n    environment:\n      LEVEL: \"" +
                                              level + "\"\n");
+  }
+  // Records every text #operation shows from now on (it is re-created on
+  // each refresh of the stack page, so the whole view is watched).
+  void RecordOperationTexts() {
+    browser_->Script(
+        "window.__opTexts = [];"
+        "new MutationObserver(() => { const e = document.getElementById('operation');"
+        "  if (e) window.__opTexts.push(e.textContent); })"
+        ".observe(document.getElementById('view'), {subtree: true, childList: true, characterData: true});");
+  }
+  std::string OperationTexts() {
+    Json v = browser_->Script("return (window.__opTexts || []).join('\\n');");
+    return v.is_string() ? v.get<std::string>() : "";
   }
   std::string Git(const std::string& cmd) {
     std::string out;
@@ -180,6 +203,17 @@ TEST_F(DashboardE2E, ListStackPageSyncRollbackAndEscaping) {
   EXPECT_THAT(TextOf(svc), HasSubstr("replicated"));
   EXPECT_EQ(TextOf(svc + " td.image"), tb_.image);
   EXPECT_EQ(TextOf(svc + " td.digest").substr(0, 15), tb_.image_digest.substr(0, 15));
+  // The image verdict of the last deploy: no signature by the rule's key,
+  // deployed under "warn" with the registry digest.
+  EXPECT_EQ(Count(svc + " td.signature[data-verdict='warned']"), 1) << Page();
+  EXPECT_EQ(TextOf(svc + " td.signature .badge"), "warned");
+  EXPECT_THAT(TextOf(svc + " td.signature .detail"), HasSubstr("not trust-verified ("));
+  EXPECT_THAT(TextOf(svc + " td.signature .detail"), HasSubstr("using the registry digest"));
+  const Json api_services = ctl_->Stack(stack_)["services"];
+  ASSERT_EQ(api_services.size(), 1u) << api_services.dump();
+  EXPECT_EQ(api_services[0]["signature"]["verdict"], "warned");
+  EXPECT_EQ(api_services[0]["signature"]["digest"], tb_.image_digest);
+  EXPECT_EQ(api_services[0]["signature"]["image"], tb_.image);
   ASSERT_EQ(Count("#history tr.record"), 1) << Page();
   EXPECT_THAT(TextOf("#history tr.record"), HasSubstr(first_.substr(0, 12)));
   EXPECT_THAT(TextOf("#history tr.record"), HasSubstr("succeeded"));
@@ -192,9 +226,20 @@ TEST_F(DashboardE2E, ListStackPageSyncRollbackAndEscaping) {
   ASSERT_TRUE(WaitFor([&] { return browser_->Script("return document.getElementById('confirm').open;") == true; }, 10));
   EXPECT_THAT(TextOf("#confirm-text"), HasSubstr("Sync stack " + stack_));
   before = TextOf("#operation");
+  RecordOperationTexts();
   ASSERT_TRUE(ClickOn("#confirm-yes")) << browser_->LastError();
   ASSERT_TRUE(WaitOperationEnd(before, "succeeded")) << TextOf("#operation") << ctl_->Log();
   EXPECT_THAT(TextOf("#operation"), HasSubstr(second.substr(0, 12)));
+  // While it ran, the page showed its rollout: the one wave, its service
+  // not converged yet (a swarm update takes its 5 s monitor period at least,
+  // the page asks every second).
+  EXPECT_THAT(OperationTexts(), HasSubstr(": running — wave 1 of 1 (" + stack_ + "_web): 0/1 converged"));
+  // The finished operation keeps its last wave.
+  const std::string op_id = TextOf("#operation").substr(0, TextOf("#operation").find(':'));
+  auto [op_status, op_body] = ctl_->Api("GET", "/api/v1/operations/" + op_id, "");
+  ASSERT_EQ(op_status, 200) << op_body;
+  EXPECT_EQ(Json::parse(op_body)["progress"],
+            (Json{{"wave", 1}, {"waves", 1}, {"services", {stack_ + "_web"}}, {"converged", 1}, {"total", 1}}));
   ASSERT_TRUE(WaitText(".facts td.revision", second.substr(0, 12))) << Page();
   EXPECT_THAT(Env(), HasSubstr("LEVEL=2"));
   ASSERT_TRUE(WaitFor([&] { return Count("#history tr.record") == 2; }, 10)) << Page();
@@ -216,13 +261,19 @@ TEST_F(DashboardE2E, ListStackPageSyncRollbackAndEscaping) {
   ASSERT_TRUE(WaitOperationEnd(before, "succeeded")) << TextOf("#operation") << ctl_->Log();
   EXPECT_THAT(Env(), HasSubstr("LEVEL=1"));
   ASSERT_TRUE(WaitText(".toolbar .badge.sync", "Pinned")) << Page();
+  // The API's list says the same (one sync state for both views).
+  const Json listed = Json::parse(ctl_->Api("GET", "/api/v1/stacks", "").second, nullptr, false);
+  ASSERT_EQ(listed["stacks"].size(), 1u) << listed.dump();
+  EXPECT_EQ(listed["stacks"][0]["sync"], "Pinned");
   ASSERT_TRUE(WaitFor([&] { return Count("#history tr.record") == 3; }, 10)) << Page();
   EXPECT_EQ(Count("#resume"), 1);
   Shot("05-rolled-back");
 
-  // Back to the list: the new revision and its message there too.
+  // Back to the list: the new revision and its message there too, and the
+  // pinned state the stack's page shows.
   ASSERT_TRUE(ClickOn("#home")) << browser_->LastError();
   ASSERT_TRUE(WaitText(row + " td.revision", second.substr(0, 12))) << Page();
+  EXPECT_EQ(TextOf(row + " td.sync"), "Pinned");
   EXPECT_EQ(TextOf(row + " td.revision .summary"), subject);
   EXPECT_EQ(browser_->Script("return window.__xss === undefined;"), true);
   Shot("06-stacks");

@@ -156,9 +156,17 @@ function table(id, headers, rows, empty) {
             el("tbody", {}, ...rows));
 }
 
+// What trust verification said about the service's image at its last deploy
+// (verified by whom, or why not), as the API reports it.
+function signatureCell(v) {
+  const sig = v.signature || {verdict: "unknown", detail: ""};
+  return el("td", {class: "signature", "data-verdict": sig.verdict}, badge("verdict", sig.verdict),
+            sig.detail ? el("div", {class: "detail"}, sig.detail) : null);
+}
+
 function servicesTable(s) {
   if (!s.services) return el("p", {class: "error"}, "Live state unavailable: " + (s.live_error || "unknown"));
-  return table("services", ["Service", "Mode", "Replicas", "Update", "Health", "Image", "Digest", "Message"],
+  return table("services", ["Service", "Mode", "Replicas", "Update", "Health", "Image", "Digest", "Signature", "Message"],
     s.services.map((v) => {
       const at = v.image.indexOf("@");
       const image = at < 0 ? v.image : v.image.slice(0, at);
@@ -169,6 +177,7 @@ function servicesTable(s) {
         el("td", {}, v.update_state || "—"), el("td", {}, badge("health", v.health)),
         el("td", {class: "image"}, image),
         el("td", {class: "digest", title: digest}, digest ? digest.slice(0, 19) + "…" : "not pinned"),
+        signatureCell(v),
         el("td", {class: "message"}, v.message || ""));
     }), "No service.");
 }
@@ -198,8 +207,15 @@ function historyTable(s) {
     "No deploy recorded yet.");
 }
 
+// "wave 1 of 2 (app_db, app_web): 1/2 converged"
+function progressText(p) {
+  return "wave " + p.wave + " of " + p.waves + " (" + p.services.join(", ") + "): " +
+         p.converged + "/" + p.total + " converged";
+}
+
 function operationLine(op) {
   const parts = [op.id + ": " + op.state];
+  if (op.progress && (op.state === "running" || op.state === "pending")) parts.push(progressText(op.progress));
   if (op.revision) parts.push("revision " + short(op.revision));
   if (op.result) parts.push(op.result);
   if (op.message) parts.push(op.message);
@@ -272,7 +288,11 @@ async function renderStack(name) {
                 ...failing.map((v) => el("div", {class: "task-error"}, el("strong", {}, v.name + ": "), v.message)))
       : null,
     ops.length ? section("Operations in progress", el("ul", {id: "operations"},
-                         ...ops.map((op) => el("li", {}, operationLine(op))))) : null,
+                         ...ops.map((op) => el("li", {"data-operation": op.id}, operationLine(op),
+                           op.progress ? el("div", {class: "progress", "data-wave": op.progress.wave,
+                                                    "data-waves": op.progress.waves},
+                                            el("progress", {max: op.progress.total, value: op.progress.converged}),
+                                            " " + progressText(op.progress)) : null)))) : null,
     section("Services", servicesTable(s)),
     section("Pending changes", (s.out_of_sync || []).length
       ? el("ul", {id: "pending"}, ...s.out_of_sync.map((c) => el("li", {}, el("code", {}, c))))
