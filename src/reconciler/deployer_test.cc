@@ -207,6 +207,29 @@ TEST_F(DeployerTest, ARefusedCreateInAWideWaveUndoesEveryWriteOfTheRollout) {
   EXPECT_EQ((*hist)[0].result, HistoryResult::kRolledBack);
 }
 
+TEST_F(DeployerTest, ALargeStackIsComparedServiceByServiceInTheFilesOrder) {
+  // 40 services: PrepareDesired and Compare work on two threads.
+  ASSERT_EQ(deployer_.Deploy(WideStack("wide", 40), Opts())->outcome, Outcome::kSucceeded);
+  auto again = deployer_.Deploy(WideStack("wide", 40), Opts());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->outcome, Outcome::kInSync);
+  EXPECT_EQ(again->writes, 0);
+  auto changed = WideStack("wide", 40);
+  SetImage(changed.services[37], "img:2");
+  changed.services[3].spec.Edit([](Json& j) { j["Labels"]["tier"] = "front"; });
+  auto diff = deployer_.Diff(changed, {});
+  ASSERT_TRUE(diff.ok()) << diff.status().ToString();
+  std::vector<std::string> services, updated;
+  for (const auto& c : diff->changes) {
+    if (c.kind != ResourceKind::kService) continue;
+    services.push_back(c.name);
+    if (c.action == Action::kUpdate) updated.push_back(c.name + " " + c.paths.at(0));
+  }
+  ASSERT_EQ(services.size(), 40u);
+  for (size_t i = 0; i < services.size(); ++i) EXPECT_EQ(services[i], changed.services[i].name);
+  EXPECT_EQ(updated, (std::vector<std::string>{"wide_s103 Labels.tier", "wide_s137 TaskTemplate.ContainerSpec.Image"}));
+}
+
 // Holds each network/secret create until a second one is in flight (at most
 // 2 s, so a deployer that creates them one at a time fails the test instead of
 // hanging) and refuses the create of one object by name.
