@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
   notify::Notifier notifier(config->notifications, dispatcher, clock);
   controller::ControllerOptions controller_options;
   controller_options.notifier = &notifier;
+  controller_options.drift_check_interval = config->controller.full_check_interval;
   dispatcher.Start();
   controller::Controller ctl(*config, **engine, clock, sources, std::move(*keys), metrics, controller_options);
   Status st = ctl.Start();

@@ -554,7 +554,7 @@ Status ParseRoot(const YAML::Node& root, const std::string& base, Config* cfg) {
   if (!root.IsMap()) return Error("(root)", "must be a mapping");
   RETURN_IF_ERROR(CheckMap(root, "", {"engine", "repositories", "stacks", "defaults", "http",
                                       "webhooks", "log", "state_dir", "cache_dir",
-                                      "age_identity_files", "notifications"}));
+                                      "age_identity_files", "notifications", "controller"}));
   if (root["notifications"]) RETURN_IF_ERROR(ParseNotifications(root["notifications"], base, &cfg->notifications));
   RETURN_IF_ERROR(ReadStringList(root, "age_identity_files", "", &cfg->age_identity_files));
   for (auto& f : cfg->age_identity_files) f = FilePath(base, f);
@@ -563,6 +563,17 @@ Status ParseRoot(const YAML::Node& root, const std::string& base, Config* cfg) {
   RETURN_IF_ERROR(ReadFileKey(root, "cache_dir", "", base, &cfg->cache_dir));
   if (cfg->cache_dir.empty()) cfg->cache_dir = (fs::path(cfg->state_dir) / "cache").string();
 
+  if (root["controller"]) {
+    const YAML::Node c = root["controller"];
+    RETURN_IF_ERROR(CheckMap(c, "controller", {"full_check_interval"}));
+    Duration& every = cfg->controller.full_check_interval;
+    RETURN_IF_ERROR(ReadDuration(c, "full_check_interval", "controller", &every));
+    // Each check lists every object kind of the swarm and renders and diffs
+    // every stack: more often than this would load the manager for little.
+    if (every < std::chrono::seconds(10)) {
+      return Error("controller.full_check_interval", "must be at least 10s");
+    }
+  }
   if (root["log"]) {
     const YAML::Node l = root["log"];
     RETURN_IF_ERROR(CheckMap(l, "log", {"level", "format"}));

@@ -140,8 +140,19 @@ struct LogConfig {
   bool operator==(const LogConfig&) const = default;
 };
 
+// How the controller watches the stacks it manages, beyond events and polls.
+struct ControllerConfig {
+  // The periodic full check: every stack's live state read (one list call
+  // per object kind for all stacks) and compared with its last render; the
+  // backstop for drift the event stream missed. At least 10s.
+  Duration full_check_interval = std::chrono::minutes(3);
+
+  bool operator==(const ControllerConfig&) const = default;
+};
+
 struct Config {
   EngineConfig engine;
+  ControllerConfig controller;
   std::vector<RepositoryConfig> repositories;
   std::vector<StackConfig> stacks;
   HttpConfig http;

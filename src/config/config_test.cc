@@ -25,6 +25,7 @@ TEST(ConfigTest, FullExample) {
   EXPECT_EQ(c->cache_dir, "/var/cache/stackctld");
   EXPECT_EQ(c->age_identity_files, std::vector<std::string>{"/run/secrets/stackctld_age_identity"});
   EXPECT_EQ(c->log, (LogConfig{"info", "json"}));
+  EXPECT_EQ(c->controller.full_check_interval, minutes(5));
   EXPECT_EQ(c->http, (HttpConfig{"0.0.0.0:9090", "/run/secrets/stackctl_api_token", 1048576}));
   EXPECT_EQ(c->webhooks, (WebhookConfig{"/run/secrets/github_webhook_secret",
                                         "/run/secrets/gitlab_webhook_token",
@@ -108,6 +109,7 @@ age_identity_files: [keys/age.txt, /run/secrets/age]
   EXPECT_EQ(c->state_dir, "/var/lib/stackctld");
   EXPECT_EQ(c->cache_dir, "/var/lib/stackctld/cache");
   EXPECT_EQ(c->log, LogConfig{});
+  EXPECT_EQ(c->controller.full_check_interval, minutes(3));
   EXPECT_EQ(c->http.listen, "127.0.0.1:9090");
   EXPECT_EQ(c->http.api_token_file, "/etc/stackctld/api-token");
   EXPECT_EQ(c->age_identity_files,
@@ -276,6 +278,13 @@ TEST(ConfigTest, ErrorsNameTheKeyPath) {
       {"log: {level: verbose}",
        "log.level: must be trace, debug, info, warn, error or off, got \"verbose\""},
       {"log: {format: xml}", "log.format: must be text or json, got \"xml\""},
+      {"controller: {full_check_interval: 3 minutes}",
+       "controller.full_check_interval: invalid duration \"3 minutes\""},
+      {"controller: {full_check_interval: 5s}", "controller.full_check_interval: must be at least 10s"},
+      {"controller: {full_check_interval: 0}", "controller.full_check_interval: must be at least 10s"},
+      {"controller: {full_check_interval: -1m}", "controller.full_check_interval: invalid duration \"-1m\""},
+      {"controller: {full_check: 1m}", "controller.full_check: unknown key"},
+      {"controller: 1m", "controller: must be a mapping"},
       {"stacks: {a: 1}", "stacks: must be a list"},
       {"engine: {host: [a]}", "engine.host: must be a string"},
       {"a: [", "line 1, column 1: end of sequence flow not found"},

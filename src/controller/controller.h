@@ -83,6 +83,8 @@ namespace stackctl::controller {
 
 struct ControllerOptions {
   int workers = 2;  // stacks reconciled concurrently (one stack never twice at once)
+  // The periodic full check; stackctld takes it from the configuration
+  // (controller.full_check_interval).
   std::chrono::milliseconds drift_check_interval{std::chrono::minutes(3)};
   std::chrono::milliseconds min_backoff{std::chrono::seconds(1)};
   std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -44,6 +45,38 @@ Status RemoveObjectWithRetry(engine::Engine& engine, Clock& clock, engine::Kind 
     if (clock.Steady() >= deadline) return st.WithPrefix(what);
     clock.SleepFor(std::chrono::milliseconds(500));
   }
+}
+
+// Overwrites the base64 content of a secret or config spec ("Data") in memory.
+void WipeData(Json* spec) {
+  auto data = spec->find("Data");
+  if (data == spec->end() || !data->is_string()) return;
+  SecureWipe(&data->get_ref<std::string&>());  // the bytes in the spec, not a copy
+  *data = "";
+}
+
+// What one of the writes of WriteConcurrently did.
+struct WriteOutcome {
+  bool attempted = false;  // false: not started, an earlier write had failed
+  Status status;
+};
+
+// Runs write(0) … write(n-1), up to kMaxWritesInFlight at once: the writes of
+// one step of a rollout are independent of each other (the services of a
+// wave, the networks, secrets and configs before them). Once one fails no
+// further write starts, since the rollout is then undone; those already in
+// flight finish. Each outcome says whether its write ran and how it ended, so
+// the caller records every write that happened (for Undo) in plan order.
+std::vector<WriteOutcome> WriteConcurrently(size_t n, const std::function<Status(size_t)>& write) {
+  std::vector<WriteOutcome> out(n);
+  std::atomic<bool> failed{false};
+  ParallelFor(n, kMaxWritesInFlight, [&](size_t i) {
+    if (failed) return;
+    out[i].attempted = true;
+    out[i].status = write(i);
+    if (!out[i].status.ok()) failed = true;
+  });
+  return out;
 }
 
 engine::Kind EngineKind(ResourceKind k) {
@@ -235,8 +268,24 @@ Status Deployer::Run::CreateObjects(const std::vector<Step>& steps, const LiveSt
   for (const auto& b : desired_.secrets) secrets[b.name] = &b;
   for (const auto& b : desired_.configs) configs[b.name] = &b;
 
-  for (const auto& step : steps) {
+  // Adoptions (rare: objects made outside stackctl) one by one, and the specs
+  // of the creates, so that a precondition fails before any create; then the
+  // creates, several in flight (no object of this step refers to another).
+  struct Create {
+    const Step* step;
+    std::string what;
     Json spec;
+    std::string id;
+  };
+  std::vector<Create> creates;
+  // Secret and config content is wiped from every spec, written or not.
+  struct WipeOnExit {
+    std::vector<Create>* creates;
+    ~WipeOnExit() {
+      for (auto& c : *creates) WipeData(&c.spec);
+    }
+  } wipe_on_exit{&creates};
+  for (const auto& step : steps) {
     std::string what = std::string(ResourceKindName(step.kind)) + " " + step.name;
     if (step.action == Action::kAdopt) {
       if (step.kind == ResourceKind::kNetwork) {
@@ -257,6 +306,7 @@ Status Deployer::Run::CreateObjects(const std::vector<Step>& steps, const LiveSt
       RETURN_IF_ERROR(Relabel(EngineKind(step.kind), objs.at(step.name), logical).WithPrefix(what));
       continue;
     }
+    Json spec;
     if (step.kind == ResourceKind::kNetwork) {
       spec = nets.at(step.name)->spec;
     } else {
@@ -271,21 +321,35 @@ Status Deployer::Run::CreateObjects(const std::vector<Step>& steps, const LiveSt
       SecureWipe(&data);
     }
     spec["Labels"][model::kRevisionLabel] = opts_.revision;
-    d_.Info("Creating " + what);
-    ++writes_;
-    auto id = e_.CreateObject(EngineKind(step.kind), spec);
-    if (spec.contains("Data")) {
-      std::string wipe = spec["Data"].get<std::string>();
-      SecureWipe(&wipe);
-      spec["Data"] = "";
-    }
-    if (!id.ok()) return id.status().WithPrefix(what);
-    created_objects_.emplace_back(EngineKind(step.kind), *id);
-    created_names_[*id] = step.name;
-    if (step.kind == ResourceKind::kSecret) secret_ids_[step.name] = *id;
-    if (step.kind == ResourceKind::kConfig) config_ids_[step.name] = *id;
+    creates.push_back({&step, std::move(what), std::move(spec), ""});
   }
-  return OkStatus();
+  for (const auto& c : creates) d_.Info("Creating " + c.what);
+  auto outcomes = WriteConcurrently(creates.size(), [&](size_t i) -> Status {
+    Create& c = creates[i];
+    auto id = e_.CreateObject(EngineKind(c.step->kind), c.spec);
+    WipeData(&c.spec);
+    if (!id.ok()) return id.status().WithPrefix(c.what);
+    c.id = std::move(*id);
+    return OkStatus();
+  });
+  // Every object that was created is recorded (so Undo removes it), in plan
+  // order; the first failure in plan order is the step's result.
+  Status first_failure;
+  for (size_t i = 0; i < creates.size(); ++i) {
+    if (!outcomes[i].attempted) continue;
+    ++writes_;
+    if (!outcomes[i].status.ok()) {
+      if (first_failure.ok()) first_failure = outcomes[i].status;
+      continue;
+    }
+    const Step& step = *creates[i].step;
+    const std::string& id = creates[i].id;
+    created_objects_.emplace_back(EngineKind(step.kind), id);
+    created_names_[id] = step.name;
+    if (step.kind == ResourceKind::kSecret) secret_ids_[step.name] = id;
+    if (step.kind == ResourceKind::kConfig) config_ids_[step.name] = id;
+  }
+  return first_failure;
 }
 
 // Adds stackctl's ownership labels to a secret or config made outside it
@@ -344,14 +408,12 @@ Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& 
                                              : "Updating service ") +
             step.name);
   }
+  // What each write did, filled by its own task only.
   struct Written {
-    bool attempted = false;
-    Status status;
     int writes = 0;
     Changed changed;
   };
   std::vector<Written> written(wave.size());
-  std::atomic<bool> failed{false};  // no new writes once one failed: the wave is undone
   // One service's write; out of sequence ("update out of sequence": someone
   // else wrote in between) re-reads the version and retries.
   auto write = [&](const Step& step, const Json& spec, Written* w) -> Status {
@@ -374,23 +436,19 @@ Status Deployer::Run::ApplyWave(const std::vector<Step>& wave, const LiveState& 
     w->changed = {step.name, cur.id, false, cur.spec};
     return OkStatus();
   };
-  ParallelFor(wave.size(), kMaxWritesInFlight, [&](size_t i) {
-    if (failed) return;
-    Written& w = written[i];
-    w.attempted = true;
-    w.status = write(wave[i], specs[i].Unpack(), &w).WithPrefix("service " + wave[i].name);
-    if (!w.status.ok()) failed = true;
+  auto outcomes = WriteConcurrently(wave.size(), [&](size_t i) {
+    return write(wave[i], specs[i].Unpack(), &written[i]).WithPrefix("service " + wave[i].name);
   });
   // Everything that was written is recorded (so Undo reverts it), in plan
   // order; the first failure in plan order is the wave's result.
   Status first_failure;
-  for (auto& w : written) {
-    if (!w.attempted) continue;
-    writes_ += w.writes;
-    if (w.status.ok()) {
-      changed_services_.push_back(std::move(w.changed));
+  for (size_t i = 0; i < wave.size(); ++i) {
+    if (!outcomes[i].attempted) continue;
+    writes_ += written[i].writes;
+    if (outcomes[i].status.ok()) {
+      changed_services_.push_back(std::move(written[i].changed));
     } else if (first_failure.ok()) {
-      first_failure = w.status;
+      first_failure = outcomes[i].status;
     }
   }
   return first_failure;

@@ -207,6 +207,116 @@ TEST_F(DeployerTest, ARefusedCreateInAWideWaveUndoesEveryWriteOfTheRollout) {
   EXPECT_EQ((*hist)[0].result, HistoryResult::kRolledBack);
 }
 
+TEST_F(DeployerTest, ALargeStackIsComparedServiceByServiceInTheFilesOrder) {
+  // 40 services: PrepareDesired and Compare work on two threads.
+  ASSERT_EQ(deployer_.Deploy(WideStack("wide", 40), Opts())->outcome, Outcome::kSucceeded);
+  auto again = deployer_.Deploy(WideStack("wide", 40), Opts());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->outcome, Outcome::kInSync);
+  EXPECT_EQ(again->writes, 0);
+  auto changed = WideStack("wide", 40);
+  SetImage(changed.services[37], "img:2");
+  changed.services[3].spec.Edit([](Json& j) { j["Labels"]["tier"] = "front"; });
+  auto diff = deployer_.Diff(changed, {});
+  ASSERT_TRUE(diff.ok()) << diff.status().ToString();
+  std::vector<std::string> services, updated;
+  for (const auto& c : diff->changes) {
+    if (c.kind != ResourceKind::kService) continue;
+    services.push_back(c.name);
+    if (c.action == Action::kUpdate) updated.push_back(c.name + " " + c.paths.at(0));
+  }
+  ASSERT_EQ(services.size(), 40u);
+  for (size_t i = 0; i < services.size(); ++i) EXPECT_EQ(services[i], changed.services[i].name);
+  EXPECT_EQ(updated, (std::vector<std::string>{"wide_s103 Labels.tier", "wide_s137 TaskTemplate.ContainerSpec.Image"}));
+}
+
+// Holds each network/secret create until a second one is in flight (at most
+// 2 s, so a deployer that creates them one at a time fails the test instead of
+// hanging) and refuses the create of one object by name.
+class ConcurrentObjectCreates : public engine::EngineWrapper {
+ public:
+  ConcurrentObjectCreates(engine::Engine& target, std::string refuse)
+      : EngineWrapper(target), refuse_(std::move(refuse)) {}
+  Result<std::string> CreateObject(engine::Kind kind, const Json& spec) override {
+    if (kind == engine::Kind::kConfig) return target().CreateObject(kind, spec);  // lock, history
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++in_flight_;
+      peak_ = std::max(peak_, in_flight_);
+      cv_.notify_all();
+      cv_.wait_for(lock, std::chrono::seconds(2), [&] { return in_flight_ >= 2 || done_ > 0; });
+      --in_flight_;
+      ++done_;
+      cv_.notify_all();
+    }
+    if (spec.value("Name", "") == refuse_) {
+      return InvalidArgument("create secret: rpc error: code = InvalidArgument desc = refused for the test");
+    }
+    return target().CreateObject(kind, spec);
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int in_flight_ = 0, peak_ = 0, done_ = 0;
+  std::string refuse_;
+};
+
+model::StackSpec ManyNetworksAndSecrets(const std::string& stack) {
+  model::StackSpec s = WideStack(stack, 4);
+  for (int i = 1; i <= 3; ++i) {
+    model::Network n = s.networks[0];
+    n.key = "net" + std::to_string(i);
+    n.name = stack + "_" + n.key;
+    n.spec["Name"] = n.name;
+    s.networks.push_back(n);
+    model::Blob b = s.secrets[0];
+    b.key = "key" + std::to_string(i);
+    b.data = "value " + std::to_string(i);
+    b.name = stack + "_" + b.key + "-" + Sha256Hex(b.data).substr(0, 12);
+    b.spec["Name"] = b.name;
+    b.spec["Labels"][model::kLogicalNameLabel] = stack + "_" + b.key;
+    s.secrets.push_back(b);
+  }
+  return s;
+}
+
+TEST_F(DeployerTest, NetworksAndSecretsAreCreatedSeveralAtATime) {
+  ConcurrentObjectCreates creates(fake_, "");
+  Deployer d(creates, clock_);
+  auto r = d.Deploy(ManyNetworksAndSecrets("objs"), Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(creates.done_, 8);  // 4 networks, 4 secrets
+  EXPECT_GE(creates.peak_, 2);
+  EXPECT_LE(creates.peak_, 8);
+  EXPECT_TRUE(fake_.InspectObject(engine::Kind::kNetwork, "objs_net3").ok());
+  auto secret = fake_.InspectObject(engine::Kind::kSecret, ManyNetworksAndSecrets("objs").secrets[3].name);
+  ASSERT_TRUE(secret.ok()) << secret.status().ToString();
+  EXPECT_EQ(secret->labels[model::kLogicalNameLabel], "objs_key3");
+}
+
+TEST_F(DeployerTest, ARefusedSecretCreateRemovesWhatTheRolloutCreatedAndWritesNoService) {
+  auto stack = ManyNetworksAndSecrets("objs");
+  const std::string refused = stack.secrets[2].name;
+  ConcurrentObjectCreates creates(fake_, refused);
+  Deployer d(creates, clock_);
+  auto r = d.Deploy(stack, Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, Outcome::kRolledBack);
+  EXPECT_EQ(r->message, "secret " + refused +
+                            ": create secret: rpc error: code = InvalidArgument desc = refused for the test");
+  EXPECT_EQ(fake_.Calls("CreateService"), 0);
+  for (const auto& n : stack.networks) {
+    EXPECT_EQ(fake_.InspectObject(engine::Kind::kNetwork, n.name).status().code(), Code::kNotFound) << n.name;
+  }
+  for (const auto& b : stack.secrets) {
+    EXPECT_EQ(fake_.InspectObject(engine::Kind::kSecret, b.name).status().code(), Code::kNotFound) << b.name;
+  }
+  auto hist = d.History("objs");
+  ASSERT_TRUE(hist.ok());
+  ASSERT_EQ(hist->size(), 1u);
+  EXPECT_EQ((*hist)[0].result, HistoryResult::kRolledBack);
+}
+
 // Records how many services each status list (the convergence wait) returned.
 class StatusListSizes : public engine::EngineWrapper {
  public:

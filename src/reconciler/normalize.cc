@@ -16,21 +16,17 @@ bool IsEmpty(const Json& j) {
   return false;
 }
 
-Json DropEmpty(const Json& j) {
+// Drops the empty values of `j` in place, depth first (an object left empty
+// by it is empty in turn); array elements stay, emptied or not.
+void DropEmpty(Json& j) {
   if (j.is_object()) {
-    Json out = Json::object();
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      Json v = DropEmpty(it.value());
-      if (!IsEmpty(v)) out[it.key()] = std::move(v);
+    for (auto it = j.begin(); it != j.end();) {
+      DropEmpty(it.value());
+      it = IsEmpty(it.value()) ? j.erase(it) : std::next(it);
     }
-    return out;
+  } else if (j.is_array()) {
+    for (auto& e : j) DropEmpty(e);
   }
-  if (j.is_array()) {
-    Json out = Json::array();
-    for (const auto& e : j) out.push_back(DropEmpty(e));
-    return out;
-  }
-  return j;
 }
 
 // Removes `key` from `obj` when it holds `dflt` (an engine default).
@@ -61,17 +57,30 @@ void EraseLabels(Json* labels, const std::vector<std::string>& keys) {
 
 void Collect(const Json& a, const Json& b, const std::string& prefix, std::vector<std::string>* out) {
   if (a.is_object() && b.is_object()) {
-    std::vector<std::string> keys;
-    for (auto it = a.begin(); it != a.end(); ++it) keys.push_back(it.key());
-    for (auto it = b.begin(); it != b.end(); ++it) {
-      if (!a.contains(it.key())) keys.push_back(it.key());
-    }
-    std::sort(keys.begin(), keys.end());
-    for (const auto& k : keys) {
-      std::string p = prefix.empty() ? k : prefix + "." + k;
-      Json va = a.contains(k) ? a[k] : Json();
-      Json vb = b.contains(k) ? b[k] : Json();
-      if (va != vb) Collect(va, vb, p, out);
+    // Both key sets are sorted (nlohmann's object is a std::map): one merge
+    // walk, no copies of the values.
+    static const Json kAbsent;
+    auto ia = a.begin(), ib = b.begin();
+    while (ia != a.end() || ib != b.end()) {
+      const Json* va = &kAbsent;
+      const Json* vb = &kAbsent;
+      std::string key;
+      if (ib == b.end() || (ia != a.end() && ia.key() < ib.key())) {
+        key = ia.key();
+        va = &ia.value();
+        ++ia;
+      } else if (ia == a.end() || ib.key() < ia.key()) {
+        key = ib.key();
+        vb = &ib.value();
+        ++ib;
+      } else {
+        key = ia.key();
+        va = &ia.value();
+        vb = &ib.value();
+        ++ia;
+        ++ib;
+      }
+      if (*va != *vb) Collect(*va, *vb, prefix.empty() ? key : prefix + "." + key, out);
     }
     return;
   }
@@ -96,8 +105,7 @@ void CollectSubset(const Json& d, const Json& l, const std::string& prefix,
 
 }  // namespace
 
-Json NormalizeTaskTemplate(const Json& templ, const NormalizeContext& ctx) {
-  Json t = templ;
+Json NormalizeTaskTemplate(Json t, const NormalizeContext& ctx) {
   DropDefault(t, "Runtime", "container");
   if (Json* rp = Find(t, {"RestartPolicy"})) {
     DropDefault(*rp, "Condition", "any");
@@ -131,14 +139,14 @@ Json NormalizeTaskTemplate(const Json& templ, const NormalizeContext& ctx) {
     }
     SortArrayBy(nets, "Target");
   }
-  return DropEmpty(t);
+  DropEmpty(t);
+  return t;
 }
 
-Json NormalizeServiceSpec(const Json& spec, const NormalizeContext& ctx) {
-  Json s = spec;
+Json NormalizeServiceSpec(Json s, const NormalizeContext& ctx) {
   s.erase("Name");  // compared by the caller, which pairs by name
   EraseLabels(Find(s, {"Labels"}), ctx.ignored_labels);
-  if (s.contains("TaskTemplate")) s["TaskTemplate"] = NormalizeTaskTemplate(s["TaskTemplate"], ctx);
+  if (auto t = s.find("TaskTemplate"); t != s.end()) *t = NormalizeTaskTemplate(std::move(*t), ctx);
   // Mode: absent means one replica; Replicas 0 must survive DropEmpty, so the
   // mode is folded into one string before that.
   {
@@ -169,7 +177,8 @@ Json NormalizeServiceSpec(const Json& spec, const NormalizeContext& ctx) {
       }
     }
   }
-  return DropEmpty(s);
+  DropEmpty(s);
+  return s;
 }
 
 Json NormalizeNetworkSpec(const Json& spec) {
@@ -183,7 +192,8 @@ Json NormalizeNetworkSpec(const Json& spec) {
     DropDefault(ipam, "Driver", "default");
     out["IPAM"] = ipam;
   }
-  return DropEmpty(out);
+  DropEmpty(out);
+  return out;
 }
 
 std::vector<std::string> SubsetChangedPaths(const Json& desired, const Json& live) {

@@ -26,11 +26,13 @@ struct NormalizeContext {
   std::vector<std::string> ignored_labels;
 };
 
-Json NormalizeServiceSpec(const Json& spec, const NormalizeContext& ctx);
+// Both take their argument by value: pass a spec that is not needed after
+// (std::move) and it is normalized in place, without a copy.
+Json NormalizeServiceSpec(Json spec, const NormalizeContext& ctx);
 Json NormalizeNetworkSpec(const Json& spec);  // NetworkCreate body or network inspect
 // A TaskTemplate (or a task's Spec, which is a copy of the template it was
 // created from), with the defaults the engine inserts on inspect removed.
-Json NormalizeTaskTemplate(const Json& templ, const NormalizeContext& ctx);
+Json NormalizeTaskTemplate(Json templ, const NormalizeContext& ctx);
 
 // Paths at which `live` does not carry what `desired` asks for: objects are
 // compared key by key over desired's keys only (the engine adds its own, e.g.

@@ -55,6 +55,25 @@ TEST(Normalize, ChangedPathsNamesLeaves) {
             (std::vector<std::string>{"Labels.u", "TaskTemplate.ContainerSpec.Image"}));
 }
 
+TEST(Normalize, ChangedPathsWalksKeysOfEitherSideInOrder) {
+  // Keys only in a, only in b, in both; a null value counts as absent.
+  Json a = Json::parse(R"({"A":1,"C":{"x":1,"y":[1]},"E":null,"G":{"k":"v"}})");
+  Json b = Json::parse(R"({"B":2,"C":{"y":[2],"z":3},"D":null,"G":{"k":"v"}})");
+  EXPECT_EQ(ChangedPaths(a, b), (std::vector<std::string>{"A", "B", "C.x", "C.y", "C.z"}));
+  EXPECT_EQ(ChangedPaths(b, a), (std::vector<std::string>{"A", "B", "C.x", "C.y", "C.z"}));
+  EXPECT_EQ(ChangedPaths(a, a), std::vector<std::string>{});
+  EXPECT_EQ(ChangedPaths(Json::parse("[1]"), Json::parse("[2]")), std::vector<std::string>{"."});
+}
+
+TEST(Normalize, EmptiedObjectsAreDroppedAndArrayElementsKept) {
+  // ContainerSpec is emptied by the defaults it held, then dropped itself;
+  // an array keeps its elements even when they end up empty.
+  Json spec = Json::parse(R"({"Name":"s_a","Labels":{},"TaskTemplate":{"ContainerSpec":{"Isolation":"default"},
+    "Runtime":"container","Networks":[{"Target":"n","Aliases":[]}]},"Mode":{"Replicated":{"Replicas":0}}})");
+  EXPECT_EQ(NormalizeServiceSpec(spec, {}),
+            Json::parse(R"({"Mode":"replicated/0","TaskTemplate":{"Networks":[{"Target":"n"}]}})"));
+}
+
 TEST(Normalize, EngineDefaultsAndIgnoredLabels) {
   NormalizeContext ctx;
   ctx.network_ids = {{"s_default", "abc"}, {"abc", "abc"}};

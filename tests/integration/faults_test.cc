@@ -338,6 +338,34 @@ TEST_F(FaultsTest, EngineErrorsMidRolloutRollBackThenRecover) {
   Remove(stack);
 }
 
+// A first deploy whose secret the engine refuses: the stack's network and
+// secret are created at once (deployer: prepare step), so the network may
+// exist when the refusal comes; it is removed again, no service is written,
+// and the next deploy starts from nothing.
+TEST_F(FaultsTest, RefusedSecretCreateLeavesNothingOfAFirstDeploy) {
+  std::string stack = "fsc" + id_;
+  EngineProxy proxy(tb_, dir_, "p");
+  proxy.SetFaults("POST /secrets/create 500\n");
+  std::string out;
+  EXPECT_EQ(Deploy(proxy.host(), Compose(1, 2), stack, "v1", &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("secret " + stack + "_token-")) << out;
+  EXPECT_EQ(Count("service", stack), 0);
+  EXPECT_EQ(Count("secret", stack), 0);
+  WaitFor([&] { return Count("network", stack) == 0; }, 30);
+  EXPECT_EQ(Count("network", stack), 0);
+  auto h = History(stack);
+  ASSERT_EQ(h.size(), 1u) << Json(h).dump();
+  EXPECT_EQ(h[0].value("result", ""), "rolled-back");
+
+  proxy.SetFaults("");
+  ASSERT_EQ(Deploy(proxy.host(), Compose(1, 2), stack, "v1", &out), 0) << out;
+  EXPECT_EQ(Gens(stack), AllGen(stack, 2, "1"));
+  EXPECT_EQ(Count("network", stack), 1);
+  ExpectNoDuplicateSecrets(stack);
+  ExpectSecretNowhere();
+  Remove(stack);
+}
+
 // Two deploys of the same stack at once: the deploy lock serializes them
 // (their writes never interleave) and the stack ends on the revision of the
 // one that ran last, complete.
