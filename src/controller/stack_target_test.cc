@@ -6,8 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "controller/report_notify.h"
-#include "engineapi/fake_engine.h"
-#include "notary/test_support.h"
+#include "stacksync/test_support.h"
 
 namespace stackctl::controller {
 namespace {
@@ -41,16 +40,13 @@ class StackReconcileTest : public ::testing::Test {
     target_ = TargetFromConfig(cfg);
   }
   ReconcileReport Run(const gitsource::Snapshot& snap, Trigger trigger, bool failed_before = false) {
-    ReconcileEnv env{fake_, clock_, keys_, roots_, cache_, [this](Decision d) { decided_.push_back(d); }};
+    ReconcileEnv env = world_.Env([this](Decision d) { decided_.push_back(d); });
     return ReconcileAtCommit(target_, "web", snap, trigger, failed_before, env);
   }
-  std::string Image() { return fake_.InspectService("web_app")->spec["TaskTemplate"]["ContainerSpec"]["Image"]; }
+  std::string Image() { return world_.Image("web_app"); }
 
-  engine::FakeEngine fake_;
-  FakeClock clock_;
-  secrets::Keyring keys_;
-  notary::testing::MemoryRootStore roots_;
-  notary::MemoryMetadataCache cache_;
+  stacksync::testing::FakeWorld world_;
+  engine::FakeEngine& fake_ = world_.engine;
   stacksync::StackTarget target_;
   std::vector<Decision> decided_;
   gitsource::Snapshot c1_ = Snap("c1", {{"web/docker-compose.yml", Compose("app:1")}, {"common/app.env", "A=1\n"}});

@@ -5,8 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engineapi/fake_engine.h"
-#include "notary/test_support.h"
+#include "stacksync/test_support.h"
 
 namespace stackctl::stacksync {
 namespace {
@@ -40,17 +39,14 @@ class StackSyncTest : public ::testing::Test {
   // The stack's directory on "disk" with `image` for its one service.
   ReconcileReport Run(const std::string& image, Trigger trigger, const std::string& revision = "manual") {
     MemoryFileSource files({{"docker-compose.yml", Compose(image)}, {"app.env", "A=1\n"}});
-    ReconcileEnv env{fake_, clock_, keys_, roots_, cache_, {}};
+    ReconcileEnv env = world_.Env();
     env.progress = &progress_;
     return ReconcileStack(target_, {files, revision, ""}, trigger, /*commit_failed=*/false, env);
   }
-  std::string Image() { return fake_.InspectService("web_app")->spec["TaskTemplate"]["ContainerSpec"]["Image"]; }
+  std::string Image() { return world_.Image("web_app"); }
 
-  engine::FakeEngine fake_;
-  FakeClock clock_;
-  secrets::Keyring keys_;
-  notary::testing::MemoryRootStore roots_;
-  notary::MemoryMetadataCache cache_;
+  testing::FakeWorld world_;
+  engine::FakeEngine& fake_ = world_.engine;
   RecordingProgress progress_;
   StackTarget target_;
 };
@@ -106,7 +102,7 @@ TEST_F(StackSyncTest, ALiveStateTheCallerReadIsUsedInsteadOfReadingAgain) {
   ASSERT_TRUE(live.ok());
   fake_.ResetCalls();
   MemoryFileSource files({{"docker-compose.yml", Compose("app:1")}, {"app.env", "A=1\n"}});
-  ReconcileEnv env{fake_, clock_, keys_, roots_, cache_, {}};
+  ReconcileEnv env = world_.Env();
   env.live = std::move(*live);
   ReconcileReport r = ReconcileStack(target_, {files, "manual", ""}, Trigger::kDiff, false, env);
   ASSERT_FALSE(r.error) << r.error->ToString();
