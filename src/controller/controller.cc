@@ -4,6 +4,7 @@
 #include "controller/stack_target.h"
 
 #include <algorithm>
+#include <cctype>
 #include <random>
 #include <utility>
 
@@ -56,6 +57,16 @@ bool FollowsRef(const gitsource::RemoteSpec& r, const std::string& ref) {
     case gitsource::RefKind::kCommit: return false;
   }
   return false;
+}
+
+// A history record's revision that may name a commit: hex, at least as long
+// as an abbreviated id. Others ("manual", any `stackctl deploy --revision`
+// text) are never looked up: the source would take them for a branch or tag
+// name and fetch the whole remote to find out.
+bool MayNameCommit(const std::string& revision) {
+  if (revision.size() < 7 || revision.size() > 64) return false;
+  return std::all_of(revision.begin(), revision.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
 }
 
 }  // namespace
@@ -736,7 +747,7 @@ Result<std::string> Controller::Rollback(const std::string& stack, int64_t seq) 
     std::lock_guard<std::mutex> l(mu_);
     id = NewOperationLocked(stack, record->revision);
   }
-  Enqueue({stack, reconciler::Trigger::kApi, "", {id}, std::nullopt, {}, seq});
+  Enqueue({stack, reconciler::Trigger::kApi, record->revision, {id}, std::nullopt, {}, seq});
   return id;
 }
 
@@ -771,7 +782,28 @@ void Controller::RollBack(const Request& r) {
     return;
   }
   const bool ok = res->outcome == reconciler::Outcome::kSucceeded || res->outcome == reconciler::Outcome::kInSync;
-  std::string revision;
+  // The stack now runs the record's revision: shown with its commit's
+  // message, author and time when the repository has that commit (from the
+  // Git cache, no network traffic for a commit deployed from it before),
+  // otherwise the revision alone (a record of `stackctl deploy`, a commit
+  // the remote no longer has).
+  std::string revision = r.revision;
+  gitsource::CommitInfo info;
+  if (ok && MayNameCommit(revision)) {
+    gitsource::Source* source;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      source = repos_.at(cfg->repository).source.get();
+    }
+    auto snap = source->Fetch(revision);
+    if (snap.ok()) {
+      info = snap->info();
+      revision = info.commit;  // a full id for an abbreviated one
+    } else {
+      log->info("stack {}: rollback to record {}: revision {} shown without its commit: {}", r.stack,
+                r.rollback_to, revision, snap.status().message());
+    }
+  }
   {
     std::lock_guard<std::mutex> l(mu_);
     StackState& s = stacks_.at(r.stack);
@@ -787,17 +819,23 @@ void Controller::RollBack(const Request& r) {
       s.health = reconciler::StackHealth::kHealthy;
       s.last_error.clear();
       s.last_failed_service.clear();
+      s.applied_commit = revision;
+      s.applied_info = info;  // empty: the view shows the revision alone
     } else {
       s.sync = reconciler::SyncState::kFailed;
       s.health = reconciler::StackHealth::kDegraded;
       s.last_error = res->message;
       s.last_failed_service = res->failed_service;
     }
-    auto op = operations_.find(r.operations.empty() ? "" : r.operations.front());
-    if (op != operations_.end()) revision = op->second.revision;
   }
   log->info("stack {}: rollback to record {}: {}: {}", r.stack, r.rollback_to, reconciler::OutcomeName(res->outcome),
             res->message);
+  // What differs between the swarm and the branch head needs the head's
+  // render, which the rollback does not have: a drift check of the stack runs
+  // right after it (the stack is pinned, so it only compares) and fills the
+  // pending changes in. Queued before the operation ends, so whoever waits on
+  // it and then for an idle controller sees them.
+  if (ok) CheckDrift(r.stack);
   Finished done{revision,
                 server::OperationReport{stacksync::ResultOf(res->outcome), res->message,
                                         res->history_seq, {}, res->still_removing},

@@ -26,7 +26,8 @@
 // changed path inside their directory or among the repository paths their
 // last render read or looked for (compose and override files, `.env`,
 // env_file, secret/config files, a bundle; gitsource::StackInputsChanged). A
-// stack keeps the commit it last rendered as its revision. One reconcile is
+// stack keeps the commit it last rendered as its revision (after an API
+// rollback: the history record's revision, see RollBack). One reconcile is
 // ReconcileAtCommit(TargetFromConfig(stack), path, snapshot, trigger, ...)
 // (stack_target.h, over stacksync::ReconcileStack): whether it deploys, only compares or skips
 // (reconciler::DecideReconcile), the render, the trust chain and the deploy
@@ -155,8 +156,10 @@ class Controller : public server::ControllerApi {
  private:
   struct StackState {
     const config::StackConfig* config = nullptr;
-    std::string applied_commit;  // last commit rendered by a finished reconcile (any result)
-    gitsource::CommitInfo applied_info;  // its message, author and time
+    // Last commit rendered by a finished reconcile (any result), or the
+    // revision of the history record a rollback deployed (maybe not a commit).
+    std::string applied_commit;
+    gitsource::CommitInfo applied_info;  // its message, author and time; empty when not known
     // Repository paths the last render read or looked for; `inputs_known`
     // false until one render ran (then any new commit reconciles the stack).
     std::set<std::string> inputs;
@@ -197,7 +200,9 @@ class Controller : public server::ControllerApi {
   struct Request {
     std::string stack;
     reconciler::Trigger trigger = reconciler::Trigger::kPoll;
-    std::string revision;  // api: explicit revision ("" = repository head)
+    // api: explicit revision ("" = repository head); a rollback: the
+    // history record's revision, which the stack runs once it succeeded.
+    std::string revision;
     std::vector<std::string> operations;  // api operations waiting on this request
     // The stack's part of a full check's read (CheckAllStacks), and when it
     // was read; empty: the reconcile reads the stack itself.
@@ -220,7 +225,9 @@ class Controller : public server::ControllerApi {
   void Enqueue(Request r);
   void Reconcile(Request& r);  // consumes r.live
   // The rollback a Request with rollback_to asks for (not a reconcile: no
-  // render, no retry; its error ends the operation).
+  // render, no retry; its error ends the operation). A successful one makes
+  // the record's revision the stack's applied one and queues a drift check
+  // of the stack, which fills in what differs from the branch head.
   void RollBack(const Request& r);
   // Registers a new pending operation of `stack`; returns its id.
   std::string NewOperationLocked(const std::string& stack, const std::string& revision);

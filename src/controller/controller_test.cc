@@ -1,5 +1,6 @@
 #include "controller/controller.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include "engineapi/fake_engine.h"
 #include "notify/dispatcher.h"
 #include "notify/notifier.h"
+#include "reconciler/history.h"
 
 namespace stackctl::controller {
 namespace {
@@ -21,11 +23,12 @@ using engine::FakeEngine;
 // An in-memory repository: commits are maps of files; head moves on Commit().
 class FakeSource : public gitsource::Source {
  public:
-  std::string Commit(std::map<std::string, std::string> files) {
+  std::string Commit(std::map<std::string, std::string> files, std::string summary = "msg") {
     std::lock_guard<std::mutex> l(mu_);
     std::string id = std::string(40 - std::to_string(commits_.size() + 1).size(), 'a') +
                      std::to_string(commits_.size() + 1);
     commits_[id] = std::move(files);
+    summaries_[id] = std::move(summary);
     head_ = id;
     return id;
   }
@@ -52,11 +55,15 @@ class FakeSource : public gitsource::Source {
     if (!fetch_error_.ok()) return fetch_error_;
     auto it = commits_.find(revision);
     if (it == commits_.end()) return NotFound("git file:///fake: unknown revision " + revision);
-    return gitsource::Snapshot({revision, "msg", "a <a@b>", 0},
+    return gitsource::Snapshot({revision, summaries_.at(revision), "a <a@b>", 0},
                                std::make_shared<MemoryFileSource>(it->second));
   }
   Result<std::vector<std::string>> ChangedPaths(const std::string& from, const std::string& to) override {
     std::lock_guard<std::mutex> l(mu_);
+    // As GitSource: a revision that is no commit of the cache is not found.
+    for (const std::string& rev : {from, to}) {
+      if (!commits_.count(rev)) return NotFound("git diff file:///fake: commit \"" + rev + "\" is not in the cache");
+    }
     const auto& a = commits_.at(from);
     const auto& b = commits_.at(to);
     std::set<std::string> out;
@@ -73,6 +80,7 @@ class FakeSource : public gitsource::Source {
  private:
   std::mutex mu_;
   std::map<std::string, std::map<std::string, std::string>> commits_;
+  std::map<std::string, std::string> summaries_;  // commit -> first line of its message
   std::string head_;
   Status fetch_error_;
   std::atomic<bool> down_{false}, fetch_down_{false};
@@ -776,6 +784,82 @@ TEST_F(ControllerTest, RollbackThroughTheApi) {
   ctl_->PollRepository("repo");
   ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
   EXPECT_EQ(Image("a_app"), "app:1");
+}
+
+// After an API rollback the stack shows the revision the swarm runs, the
+// record's, with that commit's message (not the one synced before), and what
+// the branch head would change as pending: the rollback queues a drift check
+// of the stack. A record whose revision the repository does not have (a
+// commit it no longer has, `stackctl deploy --revision manual`) is shown by
+// its revision alone.
+TEST_F(ControllerTest, RollbackShowsTheRecordsRevisionAndTheChangesToTheHead) {
+  use_fake_clock_ = true;
+  poll_interval_ = std::chrono::minutes(10);  // the poll thread stays idle
+  Start();
+  const std::string second = source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                                              {"b/docker-compose.yml", Compose("other:1", "1")}},
+                                             "second: app 2");
+  auto sync = ctl_->Sync("a", std::nullopt);
+  ASSERT_EQ(ctl_->WaitOperation(*sync, std::chrono::seconds(20))->state, server::OperationState::kSucceeded);
+  ASSERT_EQ(Stack("a").revision, second);
+  ASSERT_EQ(Stack("a").revision_summary, "second: app 2");
+  auto history = ctl_->GetHistory("a");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->back().revision, head_);
+
+  auto rollback = ctl_->Rollback("a", history->back().seq);
+  ASSERT_TRUE(rollback.ok()) << rollback.status().ToString();
+  ASSERT_EQ(ctl_->WaitOperation(*rollback, std::chrono::seconds(20))->state, server::OperationState::kSucceeded);
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  ASSERT_EQ(Image("a_app"), "app:1");
+  auto listed = [&] {
+    for (const auto& v : ctl_->ListStacks()) {
+      if (v.name == "a") return v;
+    }
+    return server::StackView{};
+  };
+  for (const server::StackView& v : {listed(), Stack("a")}) {
+    EXPECT_EQ(v.revision, head_);
+    EXPECT_EQ(v.revision_summary, "msg");
+    EXPECT_EQ(v.revision_author, "a <a@b>");
+    EXPECT_EQ(v.revision_time, "1970-01-01T00:00:00Z");
+    EXPECT_EQ(v.target_revision, second);
+    EXPECT_EQ(v.sync, reconciler::SyncState::kPinned);
+    EXPECT_EQ(v.out_of_sync, std::vector<std::string>{"service a_app: update"});
+  }
+  // The pin names the record's revision too.
+  EXPECT_EQ(Stack("a").live->control.pinned_revision, head_);
+
+  // Records whose revision names no commit of the repository: the first
+  // deploy's specs stored again under such revisions (as `stackctl deploy`
+  // writes them).
+  auto records = reconciler::HistoryStore(fake_, "a").List();
+  ASSERT_TRUE(records.ok());
+  auto deployed_first = std::find_if(records->begin(), records->end(), [&](const auto& r) {
+    return r.revision == head_ && r.trigger == reconciler::Trigger::kStart;
+  });
+  ASSERT_NE(deployed_first, records->end());
+  const std::string gone(40, 'f');
+  for (const std::string& revision : {gone, std::string("manual")}) {
+    reconciler::HistoryRecord record = *deployed_first;
+    record.revision = revision;
+    auto seq = reconciler::HistoryStore(fake_, "a").Append(record, 50);
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+    rollback = ctl_->Rollback("a", *seq);
+    ASSERT_TRUE(rollback.ok()) << rollback.status().ToString();
+    auto done = ctl_->WaitOperation(*rollback, std::chrono::seconds(20));
+    ASSERT_EQ(done->state, server::OperationState::kSucceeded) << revision;
+    EXPECT_EQ(done->revision, revision);
+    ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+    ASSERT_EQ(Image("a_app"), "app:1");
+    for (const server::StackView& v : {listed(), Stack("a")}) {
+      EXPECT_EQ(v.revision, revision);
+      EXPECT_EQ(v.revision_summary, "") << revision;
+      EXPECT_EQ(v.revision_author, "") << revision;
+      EXPECT_EQ(v.revision_time, "") << revision;
+      EXPECT_EQ(v.out_of_sync, std::vector<std::string>{"service a_app: update"}) << revision;
+    }
+  }
 }
 
 // The stacks list and the stack's page show one sync state for a pinned
