@@ -156,5 +156,25 @@ TEST_F(StackReconcileTest, ABadComposeFileIsATerminalErrorThatStillRecordsTheInp
   EXPECT_EQ(o.status_host, repo.commit_status);
 }
 
+// An image refused by its trust policy: the notifier is told which service,
+// typed (the webhook's "service" field), not only inside the message.
+TEST(StackOutcome, AnImageRefusalNamesTheRefusedService) {
+  ReconcileReport r;
+  r.revision = "c9";
+  r.error = FailedPrecondition("stack web: service app: image app:9: not signed");
+  r.terminal = true;
+  r.failed_step = FailedStep::kImages;
+  r.refused_services = {"web_app", "web_side"};
+  config::RepositoryConfig repo;
+  notify::StackOutcome o = StackOutcomeOf("web", repo, Trigger::kPoll, r);
+  EXPECT_EQ(o.ending, notify::Ending::kImageRefused);
+  EXPECT_EQ(o.service, "web_app");
+  EXPECT_EQ(o.message, "stack web: service app: image app:9: not signed");
+  EXPECT_EQ(o.commit, "c9");
+  // Other failures before a rollout name no service.
+  r.failed_step = FailedStep::kRender;
+  EXPECT_EQ(StackOutcomeOf("web", repo, Trigger::kPoll, r).service, "");
+}
+
 }  // namespace
 }  // namespace stackctl::controller
