@@ -7,6 +7,7 @@
 
 #include "controller/report_notify.h"
 #include "engineapi/fake_engine.h"
+#include "notary/failed_resolutions.h"
 #include "notary/test_support.h"
 
 namespace stackctl::controller {
@@ -154,6 +155,29 @@ TEST_F(StackReconcileTest, ABadComposeFileIsATerminalErrorThatStillRecordsTheInp
   EXPECT_FALSE(o.drift);
   EXPECT_EQ(o.message, r.error->message());
   EXPECT_EQ(o.status_host, repo.commit_status);
+}
+
+// An image a `require` rule refuses (here a refusal the controller remembers,
+// so no registry is asked): the commit fails at the images step, naming the
+// refused service typed, and the notifier hears it as image_refused for it.
+TEST_F(StackReconcileTest, ARefusedImageFailsTheImagesStepNamingItsService) {
+  notary::FailedResolutions failed(clock_, std::chrono::minutes(5));
+  failed.Remember("app:9", PermissionDenied("no trust data for app"));
+  target_.trust = notary::ImageTrustPolicy::Notary(notary::TrustPolicy::kRequire);
+  target_.deploy.images.required = true;
+  ReconcileEnv env{fake_, clock_, keys_, roots_, cache_, {}, nullptr, &failed, std::nullopt};
+  gitsource::Snapshot c9 =
+      Snap("c9", {{"web/docker-compose.yml", Compose("app:9")}, {"common/app.env", "A=1\n"}});
+  ReconcileReport r = ReconcileAtCommit(target_, "web", c9, Trigger::kPoll, false, env);
+  ASSERT_TRUE(r.error);
+  EXPECT_TRUE(r.terminal);
+  EXPECT_EQ(r.failed_step, FailedStep::kImages);
+  EXPECT_EQ(r.refused_services, std::vector<std::string>{"web_app"});
+  EXPECT_EQ(fake_.Calls("CreateService"), 0);
+  config::RepositoryConfig repo;
+  notify::StackOutcome o = StackOutcomeOf("web", repo, Trigger::kPoll, r);
+  EXPECT_EQ(o.ending, notify::Ending::kImageRefused);
+  EXPECT_EQ(o.service, "web_app");
 }
 
 // An image refused by its trust policy: the notifier is told which service,
