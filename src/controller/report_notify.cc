@@ -20,6 +20,8 @@ notify::StackOutcome StackOutcomeOf(const std::string& stack,
         break;
       case stacksync::FailedStep::kImages:
         o.ending = notify::Ending::kImageRefused;
+        // The first refused service; the message names them all.
+        if (!report.refused_services.empty()) o.service = report.refused_services.front();
         break;
       default:
         o.ending = report.terminal ? notify::Ending::kDeployFailed : notify::Ending::kRetrying;

@@ -14,7 +14,7 @@
 namespace stackctl::controller {
 
 //   error, render                -> kRenderFailed
-//   error, images (trust policy) -> kImageRefused
+//   error, images (trust policy) -> kImageRefused, service: the first refused one
 //   error, other, terminal       -> kDeployFailed; retryable -> kRetrying
 //   succeeded -> kDeployed; rolled back -> kRolledBack; failed -> kDeployFailed;
 //   pinned -> kPinned; in sync -> kInSync, or kOutOfSync when changes were

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "controller/report_notify.h"
+#include "notary/failed_resolutions.h"
 #include "stacksync/test_support.h"
 
 namespace stackctl::controller {
@@ -150,6 +151,50 @@ TEST_F(StackReconcileTest, ABadComposeFileIsATerminalErrorThatStillRecordsTheInp
   EXPECT_FALSE(o.drift);
   EXPECT_EQ(o.message, r.error->message());
   EXPECT_EQ(o.status_host, repo.commit_status);
+}
+
+// An image a `require` rule refuses (here a refusal the controller remembers,
+// so no registry is asked): the commit fails at the images step, naming the
+// refused service typed, and the notifier hears it as image_refused for it.
+TEST_F(StackReconcileTest, ARefusedImageFailsTheImagesStepNamingItsService) {
+  notary::FailedResolutions failed(world_.clock, std::chrono::minutes(5));
+  failed.Remember("app:9", PermissionDenied("no trust data for app"));
+  target_.trust = notary::ImageTrustPolicy::Notary(notary::TrustPolicy::kRequire);
+  target_.deploy.images.required = true;
+  ReconcileEnv env = world_.Env();
+  env.failed_images = &failed;
+  gitsource::Snapshot c9 =
+      Snap("c9", {{"web/docker-compose.yml", Compose("app:9")}, {"common/app.env", "A=1\n"}});
+  ReconcileReport r = ReconcileAtCommit(target_, "web", c9, Trigger::kPoll, false, env);
+  ASSERT_TRUE(r.error);
+  EXPECT_TRUE(r.terminal);
+  EXPECT_EQ(r.failed_step, FailedStep::kImages);
+  EXPECT_EQ(r.refused_services, std::vector<std::string>{"web_app"});
+  EXPECT_EQ(fake_.Calls("CreateService"), 0);
+  config::RepositoryConfig repo;
+  notify::StackOutcome o = StackOutcomeOf("web", repo, Trigger::kPoll, r);
+  EXPECT_EQ(o.ending, notify::Ending::kImageRefused);
+  EXPECT_EQ(o.service, "web_app");
+}
+
+// An image refused by its trust policy: the notifier is told which service,
+// typed (the webhook's "service" field), not only inside the message.
+TEST(StackOutcome, AnImageRefusalNamesTheRefusedService) {
+  ReconcileReport r;
+  r.revision = "c9";
+  r.error = FailedPrecondition("stack web: service app: image app:9: not signed");
+  r.terminal = true;
+  r.failed_step = FailedStep::kImages;
+  r.refused_services = {"web_app", "web_side"};
+  config::RepositoryConfig repo;
+  notify::StackOutcome o = StackOutcomeOf("web", repo, Trigger::kPoll, r);
+  EXPECT_EQ(o.ending, notify::Ending::kImageRefused);
+  EXPECT_EQ(o.service, "web_app");
+  EXPECT_EQ(o.message, "stack web: service app: image app:9: not signed");
+  EXPECT_EQ(o.commit, "c9");
+  // Other failures before a rollout name no service.
+  r.failed_step = FailedStep::kRender;
+  EXPECT_EQ(StackOutcomeOf("web", repo, Trigger::kPoll, r).service, "");
 }
 
 }  // namespace

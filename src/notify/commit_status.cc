@@ -138,7 +138,28 @@ std::string_view CommitStateOn(GitHost host, CommitState s) {
   return "failed";
 }
 
-size_t DescriptionLimit(GitHost host) { return host == GitHost::kGitHub ? 140 : 255; }
+size_t DescriptionLimit(GitHost host) {
+  switch (host) {
+    case GitHost::kGitHub:
+      // Not documented: GitHub's REST reference ("Create a commit status",
+      // docs.github.com/rest/commits/statuses) calls `description` only "a short
+      // description of the status", but the API answers a longer one with 422
+      // "description is too long (maximum is 140 characters)". 140 is that
+      // observed limit (the same one GitHub documents for deployment statuses).
+      return 140;
+    case GitHost::kGitLab:
+      // Documented: GitLab REST API, Commits, "Set the pipeline status of a
+      // commit" (docs.gitlab.com/api/commits/): "description ... Must be 255
+      // characters or fewer."
+      return 255;
+    case GitHost::kGitea:
+      // Not documented: the Gitea/Forgejo API (swagger CreateStatusOption) gives
+      // `description` as a plain string with no maxLength. 255 is a safe value
+      // that every Gitea/Forgejo database layout stores.
+      return 255;
+  }
+  return 140;  // the smallest of the above
+}
 
 std::string CutText(std::string_view text, size_t limit) {
   // Byte offsets where each code point starts.

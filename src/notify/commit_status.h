@@ -4,16 +4,16 @@
 //   github  POST {api}/repos/{owner}/{repo}/statuses/{sha}
 //           Authorization: Bearer <token>
 //           {"state": pending|success|failure|error, "context", "description"
-//            (at most 140 characters), "target_url"}
+//            (at most 140 characters; enforced, not documented), "target_url"}
 //   gitlab  POST {api}/projects/{url-encoded path}/statuses/{sha}
 //           PRIVATE-TOKEN: <token>
 //           {"state": running|success|failed, "name", "description" (at most
-//            255), "target_url"}; GitLab has no "error": both failure and
+//            255, documented), "target_url"}; GitLab has no "error": both failure and
 //           error are "failed", and a started rollout is "running"
 //   gitea   POST {api}/repos/{owner}/{repo}/statuses/{sha}    (also Forgejo)
 //           Authorization: token <token>
 //           {"state": pending|success|failure|error, "context", "description"
-//            (cut at 255), "target_url"}
+//            (no documented limit; cut at 255), "target_url"}
 //
 // The API root {api} defaults from the repository URL: github.com ->
 // https://api.github.com, gitlab.com -> https://gitlab.com/api/v4; any other
@@ -60,7 +60,8 @@ enum class CommitState { kPending, kSuccess, kFailure, kError };
 std::string_view CommitStateName(CommitState s);  // ours: pending, success, failure, error
 // The state as `host` names it (see above).
 std::string_view CommitStateOn(GitHost host, CommitState s);
-// The longest description `host` takes, in characters.
+// The longest description `host` takes, in characters (where each limit is
+// documented, or that it is not: commit_status.cc).
 size_t DescriptionLimit(GitHost host);
 // `text` cut to at most `limit` characters (UTF-8 code points), ending in
 // "..." when cut; never splits a character.

@@ -116,16 +116,49 @@ TEST(CommitStatus, StateNamesPerHost) {
   EXPECT_EQ(CommitStateOn(GitHost::kGitLab, CommitState::kError), "failed");
 }
 
+// Code points in `s` (UTF-8), to check lengths the way the hosts count them.
+size_t CodePoints(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+TEST(CommitStatus, DescriptionLimitsAreTheHostsDocumentedOnes) {
+  EXPECT_EQ(DescriptionLimit(GitHost::kGitHub), 140u);  // enforced by the API (422)
+  EXPECT_EQ(DescriptionLimit(GitHost::kGitLab), 255u);  // GitLab commits API docs
+  EXPECT_EQ(DescriptionLimit(GitHost::kGitea), 255u);   // undocumented; safe value
+}
+
 TEST(CommitStatus, DescriptionsAreCutToTheHostsLimit) {
-  std::string long_text(300, 'x');
-  CommitStatus st{"abc", CommitState::kFailure, "stackctl/web", long_text, ""};
-  StatusHost gh{GitHost::kGitHub, "https://api.github.com", "a/b", "", ""};
-  auto body = Json::parse(BuildStatusRequest(gh, "t", st).body);
-  EXPECT_EQ(body["description"].get<std::string>(), std::string(137, 'x') + "...");
-  StatusHost gl{GitHost::kGitLab, "https://gitlab.com/api/v4", "a/b", "", ""};
-  EXPECT_EQ(
-      Json::parse(BuildStatusRequest(gl, "t", st).body)["description"].get<std::string>().size(),
-      255u);
+  const std::string euro = "\xE2\x82\xAC";  // one character, three bytes
+  struct Case {
+    GitHost host;
+    std::string api;
+    size_t limit;
+  };
+  for (const Case& c : {Case{GitHost::kGitHub, "https://api.github.com", 140},
+                        Case{GitHost::kGitLab, "https://gitlab.com/api/v4", 255},
+                        Case{GitHost::kGitea, "https://git.example.com/api/v1", 255}}) {
+    SCOPED_TRACE(std::string(GitHostName(c.host)));
+    StatusHost host{c.host, c.api, "a/b", "", ""};
+    auto description = [&](const std::string& text) {
+      CommitStatus st{"abc", CommitState::kFailure, "stackctl/web", text, ""};
+      return Json::parse(BuildStatusRequest(host, "t", st).body)["description"].get<std::string>();
+    };
+    // ASCII: exactly `limit` characters, the last three "...".
+    EXPECT_EQ(description(std::string(300, 'x')), std::string(c.limit - 3, 'x') + "...");
+    // At the limit nothing is cut; one over and it is.
+    EXPECT_EQ(description(std::string(c.limit, 'y')), std::string(c.limit, 'y'));
+    EXPECT_EQ(description(std::string(c.limit + 1, 'y')), std::string(c.limit - 3, 'y') + "...");
+    // A three-byte character straddling the cut is kept whole or dropped whole:
+    // limit-4 ASCII + euro signs keeps exactly one euro sign before "...".
+    std::string mixed = std::string(c.limit - 4, 'z');
+    for (int i = 0; i < 10; ++i) mixed += euro;
+    const std::string cut = description(mixed);
+    EXPECT_EQ(cut, std::string(c.limit - 4, 'z') + euro + "...");
+    EXPECT_EQ(CodePoints(cut), c.limit);
+    EXPECT_EQ(cut.size(), c.limit + 2);  // the euro sign's two extra bytes
+  }
   // Characters, not bytes: a multi-byte character is never split.
   EXPECT_EQ(CutText("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 4), "\xC3\xA9...");
   EXPECT_EQ(CutText("\xC3\xA9\xC3\xA9", 2), "\xC3\xA9\xC3\xA9");
@@ -368,6 +401,32 @@ TEST_F(NotifierTest, RenderFailureIsAnErrorAndNeverCarriesCredentials) {
     EXPECT_EQ(r.body.find("secret"), std::string::npos) << r.body;
     EXPECT_EQ(r.body.find("gh-token"), std::string::npos) << r.body;
   }
+}
+
+// A refused image: the JSON webhook's "service" field names the refused
+// service (the report carries it typed), the status is a failure.
+TEST_F(NotifierTest, ImageRefusalCarriesTheServiceInTheWebhookBody) {
+  NotifyConfig cfg;
+  Target hook;
+  hook.name = "hook";
+  hook.type = TargetType::kWebhook;
+  hook.url = "https://hooks.example.com/in";
+  cfg.targets = {hook};
+  Notifier with_hook(cfg, dispatcher, clock);
+  StackOutcome o = Outcome(Ending::kImageRefused);
+  o.service = "web_app";
+  o.message = "stack web: service app: image app:9: not signed";
+  with_hook.Finished(o);
+  dispatcher.RunDue();
+  ASSERT_EQ(sender.sent.size(), 2u);
+  Json status = Json::parse(sender.sent[0].body);
+  EXPECT_EQ(status["state"], "failure");
+  EXPECT_EQ(status["description"],
+            "service web_app: stack web: service app: image app:9: not signed");
+  Json body = Json::parse(sender.sent[1].body);
+  EXPECT_EQ(body["event"], "image_refused");
+  EXPECT_EQ(body["service"], "web_app");
+  EXPECT_EQ(body["message"], "stack web: service app: image app:9: not signed");
 }
 
 TEST_F(NotifierTest, DriftDetectedOnceAndRevertedEachTime) {

@@ -786,7 +786,8 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const S
 
 Result<LiveState> Deployer::Render(model::StackSpec* desired, const PinOptions& pin,
                                    std::optional<LiveState> read, std::vector<std::string>* warnings,
-                                   ImageVerdicts* verdicts) {
+                                   ImageVerdicts* verdicts,
+                                   std::vector<std::string>* refused_services) {
   if (read && read->stack != desired->name) {
     return Internal("stack " + desired->name + ": given the live state of stack " + read->stack);
   }
@@ -795,7 +796,8 @@ Result<LiveState> Deployer::Render(model::StackSpec* desired, const PinOptions& 
   }
   LiveState live = std::move(*read);
   if (images_) {
-    ASSIGN_OR_RETURN(*warnings, PinImages(desired, live, *images_, pin, verdicts));
+    ASSIGN_OR_RETURN(*warnings,
+                     PinImages(desired, live, *images_, pin, verdicts, refused_services));
   } else if (verdicts) {
     *verdicts = UncheckedVerdicts(*desired, "not checked: deployed as recorded");
   }
@@ -804,15 +806,18 @@ Result<LiveState> Deployer::Render(model::StackSpec* desired, const PinOptions& 
 }
 
 Result<StackDiff> Deployer::Diff(model::StackSpec desired, const DiffOptions& options,
-                                 const PinOptions& pin, std::optional<LiveState> read) {
+                                 const PinOptions& pin, std::optional<LiveState> read,
+                                 std::vector<std::string>* refused_services) {
   std::vector<std::string> warnings;
-  ASSIGN_OR_RETURN(LiveState live, Render(&desired, pin, std::move(read), &warnings));
+  ASSIGN_OR_RETURN(LiveState live,
+                   Render(&desired, pin, std::move(read), &warnings, nullptr, refused_services));
   for (const auto& w : warnings) Info("Warning: " + w);
   return Compare(desired, live, options);
 }
 
 Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOptions& options,
-                                      std::optional<LiveState> read) {
+                                      std::optional<LiveState> read,
+                                      std::vector<std::string>* refused_services) {
   DiffOptions dopts{options.prune};
   std::vector<std::string> warnings;
   ImageVerdicts verdicts;
@@ -824,7 +829,8 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
     // Fast path: nothing to do means no lock and no write at all.
     // The warnings are the result's (the CLI prints them once), not progress.
     ASSIGN_OR_RETURN(LiveState live,
-                     Render(&desired, options.images, std::move(read), &warnings, &verdicts));
+                     Render(&desired, options.images, std::move(read), &warnings, &verdicts,
+                            refused_services));
     ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
     StackControl control = ControlFromObject(live.control);
     if (options.respect_pin && control.pinned) {

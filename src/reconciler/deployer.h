@@ -146,10 +146,14 @@ class Deployer {
   // while it rendered the stack; otherwise it is read here. Deploy reads
   // again under the stack's lock before it writes anything, so a read that
   // is a little old costs at most that second read.
+  // `refused_services` (optional): when the call fails because an image that
+  // must be verified was refused, the services using it (PinImages).
   Result<StackDiff> Diff(model::StackSpec desired, const DiffOptions& options,
-                         const PinOptions& pin = {}, std::optional<LiveState> live = std::nullopt);
+                         const PinOptions& pin = {}, std::optional<LiveState> live = std::nullopt,
+                         std::vector<std::string>* refused_services = nullptr);
   Result<DeployResult> Deploy(model::StackSpec desired, const DeployOptions& options,
-                              std::optional<LiveState> live = std::nullopt);
+                              std::optional<LiveState> live = std::nullopt,
+                              std::vector<std::string>* refused_services = nullptr);
   // Back to history record `to_seq`, or to the previous successful one.
   Result<DeployResult> Rollback(const std::string& stack, std::optional<int64_t> to_seq,
                                 DeployOptions options);
@@ -169,7 +173,7 @@ class Deployer {
   // what would be applied: images pinned, our labels stamped.
   Result<LiveState> Render(model::StackSpec* desired, const PinOptions& pin,
                            std::optional<LiveState> live, std::vector<std::string>* warnings,
-                           ImageVerdicts* verdicts = nullptr);
+                           ImageVerdicts* verdicts, std::vector<std::string>* refused_services);
   void Info(const std::string& line) {
     if (progress_) progress_->Info(line);
   }

@@ -1257,14 +1257,26 @@ TEST(Pinning, RequiredTrustBlocksTheWholeRevision) {
   SetImage(stack.services[2], "unsigned:1");
   DeployOptions opts;
   opts.images.required = true;
-  auto r = d.Deploy(stack, opts);
+  std::vector<std::string> refused;
+  auto r = d.Deploy(stack, opts, std::nullopt, &refused);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().ToString(),
             "PERMISSION_DENIED: service worker: image unsigned:1: no trust data for unsigned");
   EXPECT_EQ(fake.WriteCalls(), 0);
+  // The refused service by its engine name, typed (notifications carry it).
+  EXPECT_EQ(refused, std::vector<std::string>{"app_worker"});
+  // A diff is refused the same way; every service using the image is named.
+  SetImage(stack.services[0], "unsigned:1");
+  std::vector<std::string> diff_refused;
+  auto diff = d.Diff(stack, {}, opts.images, std::nullopt, &diff_refused);
+  ASSERT_FALSE(diff.ok());
+  EXPECT_EQ(diff_refused, (std::vector<std::string>{"app_db", "app_worker"}));
   // Without "require" the tag is deployed unpinned with a warning.
+  SetImage(stack.services[0], "db:1");
   opts.images.required = false;
-  auto w = d.Deploy(stack, opts);
+  refused.clear();
+  auto w = d.Deploy(stack, opts, std::nullopt, &refused);
+  EXPECT_TRUE(refused.empty());
   ASSERT_TRUE(w.ok());
   ASSERT_EQ(w->warnings.size(), 1u);
   EXPECT_EQ(w->warnings[0],

@@ -107,7 +107,8 @@ ImageVerdicts UncheckedVerdicts(const model::StackSpec& stack, const std::string
 
 Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveState& live,
                                            notary::ImageVerifier& verifier, const PinOptions& options,
-                                           ImageVerdicts* verdicts) {
+                                           ImageVerdicts* verdicts,
+                                           std::vector<std::string>* refused) {
   std::vector<std::string> warnings;
   if (options.mode == ResolveMode::kNever && !options.required) {
     if (verdicts) *verdicts = UncheckedVerdicts(*stack, "not resolved (resolve_image: never)");
@@ -156,12 +157,16 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
     auto r = verifier.Resolve(ref);
     if (!r.ok()) {
       if (options.required && verifier.RequiresVerification(ref)) {
-        Status refused = r.status().WithPrefix(NameServices(services) + ": image " + ref);
+        if (refused) {
+          refused->clear();
+          for (const model::Service* svc : services) refused->push_back(svc->name);
+        }
+        Status why = r.status().WithPrefix(NameServices(services) + ": image " + ref);
         // No signature (or no such tag) is the revision's fault, not a missing
         // resource of the caller's: NotFound would reach API clients as 404 and
         // `stackctl --server` as "stack ... not found".
-        if (refused.code() == Code::kNotFound) return FailedPrecondition(refused.message());
-        return refused;
+        if (why.code() == Code::kNotFound) return FailedPrecondition(why.message());
+        return why;
       }
       warnings.push_back(NameServices(services) + ": image " + ref + " could not be pinned (" +
                          r.status().message() + "); deploying the tag unpinned");

@@ -87,9 +87,13 @@ ImageVerdicts MergeVerdicts(const ImageVerdicts& earlier, ImageVerdicts latest);
 
 // Pins the images of `stack` in place; returns warnings. With `verdicts`,
 // sets the verdict of every service that has an image (by service name).
+// When an image that must be verified is refused, the error names its
+// services, and `refused` (when given) is set to their names ("app_web"), in
+// stack order, so callers need not read them out of the message.
 Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveState& live,
                                            notary::ImageVerifier& verifier, const PinOptions& options,
-                                           ImageVerdicts* verdicts = nullptr);
+                                           ImageVerdicts* verdicts = nullptr,
+                                           std::vector<std::string>* refused = nullptr);
 // The verdicts of a stack deployed without any image resolution (every one
 // not-checked, `why`, its digest read from the spec's image).
 ImageVerdicts UncheckedVerdicts(const model::StackSpec& stack, const std::string& why);

@@ -1,32 +1,11 @@
 #include "stacksync/stack_reconcile.h"
 
-#include <atomic>
 #include <future>
 
 #include "reconciler/history.h"
 #include "reconciler/live.h"
 
 namespace stackctl::stacksync {
-namespace {
-
-// Passes every resolution through and remembers whether one failed for good
-// (not an outage): a deploy that then fails was refused an image.
-class RefusalRecorder : public notary::ImageVerifier {
- public:
-  explicit RefusalRecorder(notary::ImageVerifier& inner) : inner_(inner) {}
-  Result<notary::ResolvedImage> Resolve(const std::string& image_ref) override {
-    auto r = inner_.Resolve(image_ref);
-    if (!r.ok() && !r.status().IsRetryable()) refused_ = true;
-    return r;
-  }
-  bool refused() const { return refused_; }
-
- private:
-  notary::ImageVerifier& inner_;
-  std::atomic<bool> refused_{false};
-};
-
-}  // namespace
 
 reconciler::ReconcileResult ResultOf(reconciler::Outcome o) {
   using reconciler::Outcome;
@@ -90,15 +69,17 @@ ReconcileReport ApplyRendered(const StackTarget& target, const std::string& revi
     if (trigger == reconciler::Trigger::kApi) env.failed_images->Clear();
     images = &remembering.emplace(*chain.verifier, *env.failed_images);
   }
-  RefusalRecorder recorder(*images);
-  reconciler::Deployer deployer(env.engine, env.clock, env.progress, &recorder);
+  reconciler::Deployer deployer(env.engine, env.clock, env.progress, images);
+  // Set when an image that must be verified is refused: its services.
+  std::vector<std::string> refused;
 
   const bool deploy = plan.decision == reconciler::Decision::kDeploy;
   Result<reconciler::DeployResult> result = reconciler::DeployResult{};
   if (deploy) {
-    result = deployer.Deploy(std::move(*rendered.spec), o, std::move(live));
+    result = deployer.Deploy(std::move(*rendered.spec), o, std::move(live), &refused);
   } else {
-    auto diff = deployer.Diff(std::move(*rendered.spec), {o.prune}, o.images, std::move(live));
+    auto diff = deployer.Diff(std::move(*rendered.spec), {o.prune}, o.images, std::move(live),
+                              &refused);
     if (!diff.ok()) {
       result = diff.status();
     } else {
@@ -110,8 +91,11 @@ ReconcileReport ApplyRendered(const StackTarget& target, const std::string& revi
   }
   if (!result.ok()) {
     const bool terminal = !result.status().IsRetryable();
+    // A refusal for an outage (retryable) is retried like any other.
+    const bool image_refused = terminal && !refused.empty();
+    if (image_refused) rep.refused_services = std::move(refused);
     return failed(result.status().WithPrefix("stack " + target.stack), terminal,
-                  terminal && o.images.required && recorder.refused() ? FailedStep::kImages : FailedStep::kDeploy);
+                  image_refused ? FailedStep::kImages : FailedStep::kDeploy);
   }
 
   rep.result = std::move(*result);

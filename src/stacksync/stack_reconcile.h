@@ -111,6 +111,8 @@ struct ReconcileReport {
   std::optional<Status> error;
   bool terminal = false;
   FailedStep failed_step = FailedStep::kNone;  // set with `error`
+  // kImages: the services whose image was refused (engine names, "app_web").
+  std::vector<std::string> refused_services;
   // Without `error`: what the Deployer did or found.
   reconciler::DeployResult result;
   std::vector<std::string> pending;     // "service web: update" for every change found
