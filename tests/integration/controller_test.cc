@@ -69,15 +69,7 @@ class ControllerE2E : public ::testing::Test {
           "version: \"3.8\"\nservices:\n  web:\n    image: " + tb_.image +
               "\n    command: [\"sleep\", \"3600\"]\n    environment:\n      LEVEL: \"" + level + "\"\n" + extra);
   }
-  std::string Git(const std::string& cmd) {
-    std::string out;
-    EXPECT_EQ(RunCommand("cd " + (dir_ / "repo").string() + " && git -c user.name=t -c user.email=t@t " + cmd +
-                             " && git rev-parse HEAD",
-                         &out),
-              0)
-        << out;
-    return out.substr(0, out.find('\n'));
-  }
+  std::string Git(const std::string& cmd) { return GitInRepo((dir_ / "repo").string(), cmd); }
   std::pair<int, std::string> Curl(const std::string& method, const std::string& path, const std::string& body,
                                    const std::string& headers) {
     return ctl_->Http(method, path, body, headers);

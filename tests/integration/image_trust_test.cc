@@ -149,16 +149,7 @@ class ImageTrustE2E : public ::testing::Test {
     compose += "secrets:\n  db_pass:\n    file: ./db_pass.txt\n";
     Write("repo/app/docker-compose.yml", compose);
   }
-  std::string Git(const std::string& cmd) {
-    std::string out;
-    EXPECT_EQ(
-        RunCommand("cd " + (dir_ / "repo").string() + " && git -c user.name=t -c user.email=t@t " +
-                       cmd + " && git rev-parse HEAD",
-                   &out),
-        0)
-        << out;
-    return out.substr(0, out.find('\n'));
-  }
+  std::string Git(const std::string& cmd) { return GitInRepo((dir_ / "repo").string(), cmd); }
   Json Stack() { return ctl_->Stack(stack_); }
   // POST .../sync?wait=true: {HTTP status, the operation}.
   std::pair<int, Json> Sync() {

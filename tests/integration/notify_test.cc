@@ -146,16 +146,7 @@ class NotifyE2E : public ::testing::Test {
     Write("repo/app/docker-compose.yml", "version: \"3.8\"\nservices:\n  web:\n    image: " +
                                              tb_.image + "\n    command: " + command + "\n");
   }
-  std::string Git(const std::string& cmd) {
-    std::string out;
-    EXPECT_EQ(
-        RunCommand("cd " + (dir_ / "repo").string() + " && git -c user.name=t -c user.email=t@t " +
-                       cmd + " && git rev-parse HEAD",
-                   &out),
-        0)
-        << out;
-    return out.substr(0, out.find('\n'));
-  }
+  std::string Git(const std::string& cmd) { return GitInRepo((dir_ / "repo").string(), cmd); }
   // Requests seen for `path_part`, in order.
   std::vector<Seen> Seen_(const std::string& path_part) {
     std::lock_guard<std::mutex> l(mu_);

@@ -62,15 +62,7 @@ class SelfHostE2E : public ::testing::Test {
     return "cd " + dir_.string() + " && " + env + " DOCKER_HOST=" + tb_.docker_host + " " + tb_.bin_dir +
            "/stackctl " + args;
   }
-  std::string Git(const std::string& cmd) {
-    std::string out;
-    EXPECT_EQ(RunCommand("cd " + (dir_ / "repo").string() + " && git -c user.name=t -c user.email=t@t " + cmd +
-                             " && git rev-parse HEAD",
-                         &out),
-              0)
-        << out;
-    return out.substr(0, out.find('\n'));
-  }
+  std::string Git(const std::string& cmd) { return GitInRepo((dir_ / "repo").string(), cmd); }
   void WriteApp(const std::string& level) {
     Write("repo/app/docker-compose.yml", "version: \"3.8\"\nservices:\n  web:\n    image: " + tb_.image +
                                              "\n    command: [\"sleep\", \"3600\"]\n    environment:\n      LEVEL: \"" +

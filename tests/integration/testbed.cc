@@ -32,6 +32,19 @@ bool LoadTestbed(Testbed* tb) {
   return !tb->docker_host.empty();
 }
 
+std::string GitInRepo(const std::string& repo_dir, const std::string& args, const std::string& name,
+                      const std::string& email) {
+  std::string out;
+  // Exported, so every git command of a chain ("init && add && commit") commits as them.
+  EXPECT_EQ(RunCommand("cd " + repo_dir + " && export GIT_AUTHOR_NAME='" + name + "' GIT_AUTHOR_EMAIL='" + email +
+                           "' GIT_COMMITTER_NAME='" + name + "' GIT_COMMITTER_EMAIL='" + email + "' && git " + args +
+                           " && git rev-parse HEAD",
+                       &out),
+            0)
+      << out;
+  return out.substr(0, out.find('\n'));
+}
+
 int RunCommand(const std::string& cmd, std::string* out, bool merge_stderr) {
   std::string full = merge_stderr ? cmd + " 2>&1" : cmd;
   FILE* p = popen(full.c_str(), "r");

@@ -58,6 +58,12 @@ bool LoadTestbed(Testbed* tb);
 // stderr when merge_stderr) into *out.
 int RunCommand(const std::string& cmd, std::string* out, bool merge_stderr = true);
 
+// Runs `git ARGS` in the work tree `repo_dir` as the given author (and
+// committer; ARGS may chain more git commands with &&, which commit as them
+// too), then returns HEAD's commit id; a failing command fails the test.
+std::string GitInRepo(const std::string& repo_dir, const std::string& args, const std::string& name = "t",
+                      const std::string& email = "t@t");
+
 // One row of a Notary expected.tsv (tests/testbed/notary-up.sh): what docker
 // resolves gun:tag to.
 struct NotaryExpected {

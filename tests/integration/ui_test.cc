@@ -96,17 +96,7 @@ class DashboardE2E : public ::testing::Test {
     Json v = browser_->Script("return (window.__opTexts || []).join('\\n');");
     return v.is_string() ? v.get<std::string>() : "";
   }
-  std::string Git(const std::string& cmd) {
-    std::string out;
-    EXPECT_EQ(RunCommand("cd " + (dir_ / "repo").string() +
-                             " && export GIT_AUTHOR_NAME='Ann Op' GIT_AUTHOR_EMAIL=ann@example.com"
-                             " GIT_COMMITTER_NAME='Ann Op' GIT_COMMITTER_EMAIL=ann@example.com && git " +
-                             cmd + " && git rev-parse HEAD",
-                         &out),
-              0)
-        << out;
-    return out.substr(0, out.find('\n'));
-  }
+  std::string Git(const std::string& cmd) { return GitInRepo((dir_ / "repo").string(), cmd, "Ann Op", "ann@example.com"); }
   std::string Url(const std::string& fragment = "") {
     return "http://127.0.0.1:" + std::to_string(port_) + "/" + fragment;
   }
@@ -269,12 +259,13 @@ TEST_F(DashboardE2E, ListStackPageSyncRollbackAndEscaping) {
   EXPECT_EQ(Count("#resume"), 1);
   Shot("05-rolled-back");
 
-  // Back to the list: the new revision and its message there too, and the
-  // pinned state the stack's page shows.
+  // Back to the list: the revision the stack was rolled back to (record 1's
+  // commit) and its message there too, and the pinned state the stack's page
+  // shows.
   ASSERT_TRUE(ClickOn("#home")) << browser_->LastError();
-  ASSERT_TRUE(WaitText(row + " td.revision", second.substr(0, 12))) << Page();
+  ASSERT_TRUE(WaitText(row + " td.revision", first_.substr(0, 12))) << Page();
   EXPECT_EQ(TextOf(row + " td.sync"), "Pinned");
-  EXPECT_EQ(TextOf(row + " td.revision .summary"), subject);
+  EXPECT_EQ(TextOf(row + " td.revision .summary"), "web: first");
   EXPECT_EQ(browser_->Script("return window.__xss === undefined;"), true);
   Shot("06-stacks");
 
