@@ -86,13 +86,11 @@ void AddImageTrustFlags(CLI::App* cmd, ImageTrustFlags* f) {
 Status ApplyImageTrustFlags(const ImageTrustFlags& f, stacksync::StackTarget* t) {
   ASSIGN_OR_RETURN(notary::TrustPolicy policy, notary::ParseTrustPolicy(f.policy));
   ASSIGN_OR_RETURN(t->deploy.images.mode, reconciler::ParseResolveMode(f.resolve));
-  ASSIGN_OR_RETURN(notary::TrustRule rule, BuildTrustRule(f.trust, policy));
-  t->trust.rules = {std::move(rule)};
+  ASSIGN_OR_RETURN(ImageTrustFromFlags trust, BuildImageTrust(f.trust, policy));
+  t->trust = std::move(trust.policy);
   t->deploy.images.required = t->trust.AnyRequired();
-  if (t->trust.UsesNotary()) {
-    ASSIGN_OR_RETURN(t->notary, BuildNotaryOptions(f.trust));
-  }
-  ASSIGN_OR_RETURN(t->registries, BuildRegistryOptions(f.trust));
+  t->notary = std::move(trust.notary);
+  t->registries = std::move(trust.registries);
   return OkStatus();
 }
 

@@ -45,32 +45,21 @@ void RegisterVerify(CLI::App& app, Context& ctx) {
       std::cerr << "stackctl verify: " << st.message() << "\n";
       ctx.exit_code = 2;
     };
-    auto rule = BuildTrustRule(args->trust, notary::TrustPolicy::kRequire);
-    if (!rule.ok()) return fail_flags(rule.status());
-    notary::NotaryOptions notary_options;
-    if (rule->notary) {
-      auto opts = BuildNotaryOptions(args->trust);
-      if (!opts.ok()) return fail_flags(opts.status());
-      notary_options = std::move(*opts);
-    }
-    auto registry_options = BuildRegistryOptions(args->trust);
-    if (!registry_options.ok()) return fail_flags(registry_options.status());
+    auto trust = BuildImageTrust(args->trust, notary::TrustPolicy::kRequire);
+    if (!trust.ok()) return fail_flags(trust.status());
 
     std::string dir = TrustDir(args->trust);
     notary::FileRootStore roots(dir + "/roots");
     notary::FileMetadataCache cache(dir + "/cache");
     SystemClock clock;
     std::unique_ptr<notary::NotaryVerifier> notary;
-    if (rule->notary) {
-      notary =
-          std::make_unique<notary::NotaryVerifier>(std::move(notary_options), roots, cache, clock);
+    if (trust->policy.UsesNotary()) {
+      notary = std::make_unique<notary::NotaryVerifier>(std::move(trust->notary), roots, cache, clock);
     }
-    notary::HttpRegistry registry(std::move(*registry_options));
+    notary::HttpRegistry registry(std::move(trust->registries));
     notary::CosignVerifier cosign(registry);
     NotCovered not_covered;
-    notary::ImageTrustPolicy policy;
-    policy.rules.push_back(std::move(*rule));
-    notary::PolicyVerifier verifier(std::move(policy), notary.get(), &cosign, not_covered);
+    notary::PolicyVerifier verifier(std::move(trust->policy), notary.get(), &cosign, not_covered);
     int failures = 0;
     for (const auto& image : args->images) {
       auto start = std::chrono::steady_clock::now();

@@ -147,4 +147,15 @@ Result<notary::NotaryOptions> BuildNotaryOptions(const TrustOptions& opts) {
   return o;
 }
 
+Result<ImageTrustFromFlags> BuildImageTrust(const TrustOptions& opts, notary::TrustPolicy policy) {
+  ImageTrustFromFlags out;
+  ASSIGN_OR_RETURN(notary::TrustRule rule, BuildTrustRule(opts, policy));
+  out.policy.rules.push_back(std::move(rule));
+  if (out.policy.UsesNotary()) {
+    ASSIGN_OR_RETURN(out.notary, BuildNotaryOptions(opts));
+  }
+  ASSIGN_OR_RETURN(out.registries, BuildRegistryOptions(opts));
+  return out;
+}
+
 }  // namespace stackctl::cli

@@ -66,6 +66,17 @@ Result<notary::TrustRule> BuildTrustRule(const TrustOptions& opts, notary::Trust
 // credentials flags.
 Result<notary::RegistryOptions> BuildRegistryOptions(const TrustOptions& opts);
 
+// Everything the flags say about image trust, under `policy`: the one rule
+// (BuildTrustRule), Notary's options when that rule asks Notary
+// (BuildNotaryOptions) and registry access (BuildRegistryOptions). The first
+// bad flag's InvalidArgument.
+struct ImageTrustFromFlags {
+  notary::ImageTrustPolicy policy;
+  notary::NotaryOptions notary;
+  notary::RegistryOptions registries;
+};
+Result<ImageTrustFromFlags> BuildImageTrust(const TrustOptions& opts, notary::TrustPolicy policy);
+
 // The trust directory after defaults.
 std::string TrustDir(const TrustOptions& opts);
 
