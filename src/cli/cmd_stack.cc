@@ -120,7 +120,8 @@ stacksync::ReconcileReport ReconcileOnDisk(const CliTarget& t, const std::string
   notary::SwarmRootStore roots(engine);
   notary::MemoryMetadataCache cache;
   SystemClock clock;
-  stacksync::ReconcileEnv env{engine, clock, t.keys, roots, cache, {}};
+  stacksync::ReconcileEnv env{
+      .engine = engine, .clock = clock, .keys = t.keys, .trust_roots = roots, .trust_cache = cache};
   env.progress = &progress;
   env.live = std::move(live);
   const reconciler::ReconcilePlan plan = reconciler::DecideReconcile(trigger, t.target.sync, /*commit_failed=*/false);

@@ -3,6 +3,22 @@
 #include <iomanip>
 
 namespace stackctl::cli {
+
+namespace {
+
+// One cell of a text table: `text` padded to `width`, or followed by one
+// space when it is wider (a long service name or "rollback_completed" must
+// not run into the next column).
+struct Cell {
+  std::string text;
+  size_t width;
+};
+std::ostream& operator<<(std::ostream& out, const Cell& c) {
+  out << c.text;
+  return out << std::string(c.text.size() < c.width ? c.width - c.text.size() : 1, ' ');
+}
+
+}  // namespace
 namespace {
 
 std::string Str(const Json& j, const char* key) {
@@ -85,8 +101,8 @@ Json StatusJsonFromController(const Json& stack) {
     }
   }
   j["health"] = StackHealth(service_health);
-  for (const char* key : {"sync", "target_revision", "last_error", "live_error", "repository",
-                          "repository_error", "repository_failing_since"}) {
+  for (const char* key : {"sync", "target_revision", "failed_revision", "last_error", "live_error",
+                          "repository", "repository_error", "repository_failing_since"}) {
     if (!Str(stack, key).empty()) j[key] = Str(stack, key);
   }
   for (const char* key : {"out_of_sync", "auto_sync", "repository_stale"}) {
@@ -111,6 +127,9 @@ void PrintStatusText(const Json& j, std::ostream& out) {
     if (!target.empty() && target != Str(j, "revision")) out << " (target " << target << ")";
     out << "\n";
   }
+  if (!Str(j, "failed_revision").empty() && Str(j, "failed_revision") != Str(j, "revision")) {
+    out << "Failed:    " << Str(j, "failed_revision") << " (not tried again until a new commit)\n";
+  }
   if (!Str(j, "last_error").empty()) out << "Error:     " << Str(j, "last_error") << "\n";
   if (!Str(j, "live_error").empty()) out << "Live:      " << Str(j, "live_error") << "\n";
   // The stack's repository cannot be resolved or fetched (stale: for longer
@@ -133,9 +152,10 @@ void PrintStatusText(const Json& j, std::ostream& out) {
   out << std::left << std::setw(32) << "SERVICE" << std::setw(11) << "MODE" << std::setw(10) << "REPLICAS"
       << std::setw(13) << "HEALTH" << std::setw(11) << "UPDATE" << "IMAGE\n";
   for (const auto& s : j.value("services", Json::array())) {
-    out << std::setw(32) << Str(s, "name") << std::setw(11) << OrDash(Str(s, "mode")) << std::setw(10)
-        << (std::to_string(Int(s, "running")) + "/" + std::to_string(Int(s, "desired"))) << std::setw(13)
-        << Str(s, "health") << std::setw(11) << OrDash(Str(s, "update_state")) << Str(s, "image") << "\n";
+    out << Cell{Str(s, "name"), 32} << Cell{OrDash(Str(s, "mode")), 11}
+        << Cell{std::to_string(Int(s, "running")) + "/" + std::to_string(Int(s, "desired")), 10}
+        << Cell{Str(s, "health"), 13} << Cell{OrDash(Str(s, "update_state")), 11} << Str(s, "image")
+        << "\n";
   }
 }
 
@@ -143,9 +163,9 @@ void PrintStackListText(const Json& stacks, std::ostream& out) {
   out << std::left << std::setw(24) << "STACK" << std::setw(16) << "REPOSITORY" << std::setw(14) << "REVISION"
       << std::setw(13) << "SYNC" << std::setw(11) << "HEALTH" << std::setw(22) << "LAST SYNC" << "LAST RESULT\n";
   for (const auto& s : stacks.value("stacks", Json::array())) {
-    out << std::setw(24) << Str(s, "name") << std::setw(16) << OrDash(Str(s, "repository")) << std::setw(14)
-        << OrDash(Str(s, "revision").substr(0, 12)) << std::setw(13) << OrDash(Str(s, "sync")) << std::setw(11)
-        << OrDash(Str(s, "health")) << std::setw(22) << OrDash(Str(s, "last_sync_time"))
+    out << Cell{Str(s, "name"), 24} << Cell{OrDash(Str(s, "repository")), 16}
+        << Cell{OrDash(Str(s, "revision").substr(0, 12)), 14} << Cell{OrDash(Str(s, "sync")), 13}
+        << Cell{OrDash(Str(s, "health")), 11} << Cell{OrDash(Str(s, "last_sync_time")), 22}
         << OrDash(Str(s, "last_result")) << "\n";
   }
 }
@@ -180,9 +200,10 @@ void PrintHistoryText(const std::vector<reconciler::HistoryRecord>& records, std
   out << std::left << std::setw(5) << "SEQ" << std::setw(22) << "FINISHED" << std::setw(13) << "RESULT"
       << std::setw(10) << "TRIGGER" << std::setw(14) << "REVISION" << "MESSAGE\n";
   for (const auto& r : records) {
-    out << std::setw(5) << r.seq << std::setw(22) << r.finished_at << std::setw(13)
-        << reconciler::HistoryResultName(r.result) << std::setw(10)
-        << reconciler::TriggerName(r.trigger) << std::setw(14) << r.revision.substr(0, 12) << r.message << "\n";
+    out << Cell{std::to_string(r.seq), 5} << Cell{r.finished_at, 22}
+        << Cell{std::string(reconciler::HistoryResultName(r.result)), 13}
+        << Cell{std::string(reconciler::TriggerName(r.trigger)), 10}
+        << Cell{r.revision.substr(0, 12), 14} << r.message << "\n";
   }
 }
 

@@ -8,7 +8,7 @@
 //             "last_result", "last_message", "last_finished", "health",
 //             "services": [{"name", "image", "mode", "running", "desired",
 //                           "health", "update_state", "message"}]}
-//            from a controller also "sync", "target_revision", "out_of_sync",
+//            from a controller also "sync", "target_revision", "failed_revision", "out_of_sync",
 //            "last_error", "auto_sync", and while the stack's repository is
 //            failing "repository_error", "repository_failing_since",
 //            "repository_stale" (printed when present).

@@ -64,6 +64,7 @@ Json ControllerStack() {
     "name": "web", "repository": "infra", "path": "stacks/web",
     "revision": "0123456789abcdef0123456789abcdef01234567",
     "target_revision": "fedcba9876543210fedcba9876543210fedcba98",
+    "failed_revision": "fedcba9876543210fedcba9876543210fedcba98",
     "repository_error": "", "sync": "OutOfSync", "health": "degraded",
     "last_result": "failed", "last_error": "service web_app: rolled back",
     "last_sync_time": "2026-11-22T10:05:00Z", "out_of_sync": true,
@@ -91,16 +92,19 @@ TEST(StackViewTest, ControllerStatusUsesTheSameDocument) {
   EXPECT_EQ(j["services"][0]["message"], "task exited 1");
   std::ostringstream out;
   PrintStatusText(j, out);
-  EXPECT_EQ(out.str(),
-            "Stack:     web\n"
-            "Revision:  0123456789abcdef0123456789abcdef01234567 (rolled-back at 2026-11-22T10:05:00Z)\n"
-            "Sync:      OutOfSync (target fedcba9876543210fedcba9876543210fedcba98)\n"
-            "Error:     service web_app: rolled back\n"
-            "Pinned:    no\n"
-            "Health:    degraded\n"
-            "\n"
-            "SERVICE                         MODE       REPLICAS  HEALTH       UPDATE     IMAGE\n"
-            "web_app                         replicated 1/2       progressing  rollback_completedbusybox:1\n");
+  EXPECT_EQ(
+      out.str(),
+      "Stack:     web\n"
+      "Revision:  0123456789abcdef0123456789abcdef01234567 (rolled-back at 2026-11-22T10:05:00Z)\n"
+      "Sync:      OutOfSync (target fedcba9876543210fedcba9876543210fedcba98)\n"
+      "Failed:    fedcba9876543210fedcba9876543210fedcba98 (not tried again until a new commit)\n"
+      "Error:     service web_app: rolled back\n"
+      "Pinned:    no\n"
+      "Health:    degraded\n"
+      "\n"
+      "SERVICE                         MODE       REPLICAS  HEALTH       UPDATE     IMAGE\n"
+      "web_app                         replicated 1/2       progressing  rollback_completed "
+      "busybox:1\n");
 }
 
 TEST(StackViewTest, ControllerStatusBeforeAnyDeploy) {

@@ -314,31 +314,33 @@ void Controller::PollRepository(const std::string& repository, reconciler::Trigg
   // the paths cannot be listed) is reconciled.
   bool fetched = false;
   for (const auto& name : to_reconcile) {
-    std::string applied, path;
+    std::string rendered, path;
     std::set<std::string> inputs;
     bool inputs_known;
     {
       std::lock_guard<std::mutex> l(mu_);
       const StackState& st = stacks_.at(name);
-      applied = st.applied_commit;
+      rendered = st.rendered_commit;
       path = st.config->path;
       inputs = st.inputs;
       inputs_known = st.inputs_known;
     }
     bool changed = true;
-    if (!applied.empty() && inputs_known) {
+    if (!rendered.empty() && inputs_known) {
       Status fetch = OkStatus();
       if (!fetched) {
         fetch = source->Fetch(*head).status();
         NoteRepository(repository, RepoOp::kFetch, fetch);
       }
       fetched = fetch.ok();
-      auto paths = fetch.ok() ? source->ChangedPaths(applied, *head) : Result<std::vector<std::string>>(fetch);
+      auto paths = fetch.ok() ? source->ChangedPaths(rendered, *head)
+                              : Result<std::vector<std::string>>(fetch);
       if (paths.ok()) changed = gitsource::StackInputsChanged(*paths, path, inputs);
     }
     // Otherwise the stack stays at the commit it rendered last: nothing it
     // reads differs at the new head.
-    if (changed) Enqueue({name, old_head.empty() ? reconciler::Trigger::kStart : trigger, "", {}});
+    if (changed)
+      Enqueue({.stack = name, .trigger = old_head.empty() ? reconciler::Trigger::kStart : trigger});
   }
 }
 
@@ -358,7 +360,9 @@ std::vector<std::string> Controller::OnPush(const server::RepositoryPush& push) 
   return names;
 }
 
-void Controller::CheckDrift(const std::string& stack) { Enqueue({stack, reconciler::Trigger::kDrift, "", {}}); }
+void Controller::CheckDrift(const std::string& stack) {
+  Enqueue({.stack = stack, .trigger = reconciler::Trigger::kDrift});
+}
 
 void Controller::CheckAllStacks() {
   std::set<std::string> names;
@@ -374,10 +378,10 @@ void Controller::CheckAllStacks() {
     return;
   }
   for (auto& [name, state] : *live) {
-    Request r{name, reconciler::Trigger::kDrift, "", {}};
-    r.live = std::move(state);
-    r.live_read_at = read_at;
-    Enqueue(std::move(r));
+    Enqueue({.stack = name,
+             .trigger = reconciler::Trigger::kDrift,
+             .live = std::move(state),
+             .live_read_at = read_at});
   }
 }
 
@@ -492,7 +496,7 @@ void Controller::ProcessDueRetries() {
     for (auto& [name, st] : stacks_) {
       if (st.failures > 0 && st.retry_at != std::chrono::steady_clock::time_point{} && st.retry_at <= now) {
         st.retry_at = {};
-        due.push_back({name, reconciler::RetryTrigger(st.retry_trigger), "", {}});
+        due.push_back({.stack = name, .trigger = reconciler::RetryTrigger(st.retry_trigger)});
       }
     }
   }
@@ -596,16 +600,21 @@ void Controller::Reconcile(Request& r) {
 
   const config::RepositoryConfig& repo_config = *config_.FindRepository(cfg->repository);
   // The policy: deploy, only compare or skip; render; verify; deploy or diff.
-  stacksync::ReconcileEnv env{engine_, clock_, keys_, *trust_roots_, trust_cache_,
-                   [&](reconciler::Decision d) {
-                     if (d == reconciler::Decision::kDeploy && options_.notifier) {
-                       options_.notifier->Started(r.stack, commit, repo_config.commit_status,
-                                                  r.trigger == reconciler::Trigger::kDrift);
-                     }
-                     if (d == reconciler::Decision::kSkip || r.trigger == reconciler::Trigger::kDrift) return;
-                     std::lock_guard<std::mutex> l(mu_);
-                     stacks_.at(r.stack).sync = reconciler::SyncState::kProgressing;
-                   }};
+  stacksync::ReconcileEnv env{
+      .engine = engine_,
+      .clock = clock_,
+      .keys = keys_,
+      .trust_roots = *trust_roots_,
+      .trust_cache = trust_cache_,
+      .decided = [&](reconciler::Decision d) {
+        if (d == reconciler::Decision::kDeploy && options_.notifier) {
+          options_.notifier->Started(r.stack, commit, repo_config.commit_status,
+                                     r.trigger == reconciler::Trigger::kDrift);
+        }
+        if (d == reconciler::Decision::kSkip || r.trigger == reconciler::Trigger::kDrift) return;
+        std::lock_guard<std::mutex> l(mu_);
+        stacks_.at(r.stack).sync = reconciler::SyncState::kProgressing;
+      }};
   env.failed_images = failed_images_.at(r.stack).get();
   env.live = std::move(r.live);
   OperationProgress progress(
@@ -676,9 +685,14 @@ void Controller::Reconcile(Request& r) {
       s.last_error = res.message;
       s.last_failed_service = res.failed_service;
       s.failed_commit = commit;
-      s.applied_commit = commit;
-      s.applied_info = snap->info();
+      // Rolled back: the swarm runs what it ran before. A rollout that
+      // failed without a rollback left the commit's specs in part: shown.
+      if (res.outcome != reconciler::Outcome::kRolledBack) {
+        s.applied_commit = commit;
+        s.applied_info = snap->info();
+      }
     }
+    s.rendered_commit = commit;
   }
   if (rep.ok) {
     metrics_.last_success_timestamp_seconds.With({r.stack})
@@ -728,7 +742,10 @@ Result<std::string> Controller::Sync(const std::string& stack, const std::option
     if (!stacks_.count(stack)) return NotFound("stack " + stack + ": not managed by this controller");
     id = NewOperationLocked(stack, revision.value_or(""));
   }
-  Enqueue({stack, reconciler::Trigger::kApi, revision.value_or(""), {id}});
+  Enqueue({.stack = stack,
+           .trigger = reconciler::Trigger::kApi,
+           .revision = revision.value_or(""),
+           .operations = {id}});
   return id;
 }
 
@@ -747,7 +764,11 @@ Result<std::string> Controller::Rollback(const std::string& stack, int64_t seq) 
     std::lock_guard<std::mutex> l(mu_);
     id = NewOperationLocked(stack, record->revision);
   }
-  Enqueue({stack, reconciler::Trigger::kApi, record->revision, {id}, std::nullopt, {}, seq});
+  Enqueue({.stack = stack,
+           .trigger = reconciler::Trigger::kApi,
+           .revision = record->revision,
+           .operations = {id},
+           .rollback_to = seq});
   return id;
 }
 
@@ -821,6 +842,7 @@ void Controller::RollBack(const Request& r) {
       s.last_failed_service.clear();
       s.applied_commit = revision;
       s.applied_info = info;  // empty: the view shows the revision alone
+      s.rendered_commit = revision;
     } else {
       s.sync = reconciler::SyncState::kFailed;
       s.health = reconciler::StackHealth::kDegraded;
@@ -911,6 +933,7 @@ server::StackView Controller::StackViewLocked(const std::string& name, const Sta
     v.revision_time = FormatRfc3339(Clock::TimePoint(std::chrono::seconds(s.applied_info.time)));
   }
   v.target_revision = repo.head;
+  v.failed_revision = s.failed_commit;
   v.repository_error = repo.error.empty() ? repo.fetch_error : repo.error;
   v.repository_failing_since =
       repo.failing_since == std::chrono::steady_clock::time_point{} ? "" : FormatRfc3339(repo.failing_since_wall);
@@ -995,7 +1018,7 @@ Status Controller::SetPinned(const std::string& stack, bool pinned) {
     std::lock_guard<std::mutex> l(mu_);
     stacks_.at(stack).pinned = pinned;
   }
-  if (!pinned) Enqueue({stack, reconciler::Trigger::kPoll, "", {}, std::nullopt, {}, 0});
+  if (!pinned) Enqueue({.stack = stack, .trigger = reconciler::Trigger::kPoll});
   return OkStatus();
 }
 

@@ -157,7 +157,14 @@ class Controller : public server::ControllerApi {
   struct StackState {
     const config::StackConfig* config = nullptr;
     // Last commit rendered by a finished reconcile (any result), or the
-    // revision of the history record a rollback deployed (maybe not a commit).
+    // revision of the history record a rollback deployed (maybe not a
+    // commit): a new head is compared with it to tell whether the stack's
+    // inputs changed.
+    std::string rendered_commit;
+    // What the swarm runs as far as this controller knows: the commit of the
+    // last reconcile that did not roll back (a rollout that failed and was
+    // rolled back leaves the earlier one), or the revision of the history
+    // record a rollback deployed. Empty until then.
     std::string applied_commit;
     gitsource::CommitInfo applied_info;  // its message, author and time; empty when not known
     // Repository paths the last render read or looked for; `inputs_known`
@@ -197,16 +204,18 @@ class Controller : public server::ControllerApi {
     bool push_pending = false;  // a webhook asked for a resolve (PollLoop runs it)
   };
   enum class RepoOp { kResolve, kFetch };
+  // Members have initializers so that designated initializers may leave
+  // them out (-Wmissing-field-initializers).
   struct Request {
     std::string stack;
     reconciler::Trigger trigger = reconciler::Trigger::kPoll;
     // api: explicit revision ("" = repository head); a rollback: the
     // history record's revision, which the stack runs once it succeeded.
-    std::string revision;
-    std::vector<std::string> operations;  // api operations waiting on this request
+    std::string revision{};
+    std::vector<std::string> operations{};  // api operations waiting on this request
     // The stack's part of a full check's read (CheckAllStacks), and when it
     // was read; empty: the reconcile reads the stack itself.
-    std::optional<reconciler::LiveState> live;
+    std::optional<reconciler::LiveState> live{};
     std::chrono::steady_clock::time_point live_read_at{};
     int64_t rollback_to = 0;  // api: > 0 rolls back to this history record instead
   };

@@ -83,11 +83,17 @@ struct StackView {
   std::string repository;      // its configured repository's name
   std::string repository_url;  // its URL without credentials
   std::string path;
-  std::string revision;         // the commit the stack last rendered
+  // What the swarm runs as far as the controller knows: the commit of the
+  // last reconcile that did not roll back, or the revision of the history
+  // record a rollback deployed.
+  std::string revision;
   // That commit's first message line, author ("Name <email>") and time
   // (RFC 3339); "" until a reconcile rendered it.
   std::string revision_summary, revision_author, revision_time;
   std::string target_revision;  // the repository's last resolved head
+  // The commit that failed for good (a render error, a refused image, a
+  // rollout that failed): not tried again until a new commit. "" otherwise.
+  std::string failed_revision;
   std::string repository_error;          // of the last ls-remote or fetch of the head
   std::string repository_failing_since;  // RFC 3339; "" when not failing
   bool repository_stale = false;

@@ -79,6 +79,7 @@ Json StackJson(const StackView& s) {
             {"revision_author", s.revision_author},
             {"revision_time", s.revision_time},
             {"target_revision", s.target_revision},
+            {"failed_revision", s.failed_revision},
             {"repository_error", s.repository_error},
             {"repository_failing_since", s.repository_failing_since},
             {"repository_stale", s.repository_stale},

@@ -593,6 +593,7 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
   EXPECT_EQ(j["out_of_sync"], Json::array({"service web_app: update"}));
   EXPECT_EQ(j["revision_summary"], "");
   EXPECT_EQ(j["last_failed_service"], "");
+  EXPECT_EQ(j["failed_revision"], "");
   EXPECT_FALSE(j.contains("operations"));
   EXPECT_EQ(j["pinned"], true);
   EXPECT_EQ(j["pinned_by"], "deploy");
@@ -612,6 +613,7 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
   v.revision_author = "Ann <ann@example.com>";
   v.revision_time = "2026-11-22T10:00:00Z";
   v.last_failed_service = "web_app";
+  v.failed_revision = "bad1234";
   Operation running;
   running.id = "op-9";
   running.stack = "web";
@@ -624,6 +626,7 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
   EXPECT_EQ(j["revision_author"], "Ann <ann@example.com>");
   EXPECT_EQ(j["revision_time"], "2026-11-22T10:00:00Z");
   EXPECT_EQ(j["last_failed_service"], "web_app");
+  EXPECT_EQ(j["failed_revision"], "bad1234");
   EXPECT_EQ(j["operations"], Json::array({OperationJson(running)}));
 
   Operation op;

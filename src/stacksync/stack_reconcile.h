@@ -75,7 +75,7 @@ struct ReconcileEnv {
   notary::MemoryMetadataCache& trust_cache;
   // Called once the decision is made, before anything is rendered (the
   // controller shows a deploying stack as Progressing). May be empty.
-  std::function<void(reconciler::Decision)> decided;
+  std::function<void(reconciler::Decision)> decided{};
   // Rollout progress of a deploy (the CLI prints it); may be null.
   reconciler::ProgressSink* progress = nullptr;
   // Image references of this stack that failed to resolve, remembered for a
@@ -86,7 +86,7 @@ struct ReconcileEnv {
   // error of that read (reported as the Deployer's own read would be); empty:
   // ReconcileStack reads it while the stack renders (ApplyRendered before it
   // deploys). Consumed.
-  std::optional<Result<reconciler::LiveState>> live;
+  std::optional<Result<reconciler::LiveState>> live{};
 };
 
 // Where a failed reconcile stopped (notifications tell these apart).

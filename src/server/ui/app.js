@@ -101,6 +101,12 @@ function revisionCell(s) {
   const td = el("td", {class: "revision"}, rev);
   if (s.revision_summary) td.append(" ", el("span", {class: "summary"}, s.revision_summary));
   if (s.revision_author) td.append(el("div", {class: "author"}, s.revision_author.replace(/\s*<.*>$/, "")));
+  // A commit that failed for good is not what runs: named apart, with the
+  // reason in "Last error".
+  if (s.failed_revision && s.failed_revision !== s.revision) {
+    td.append(el("div", {id: "failed-revision", class: "error"}, "Failed: ", el("code", {}, short(s.failed_revision)),
+                 " (not tried again until a new commit)"));
+  }
   return td;
 }
 
