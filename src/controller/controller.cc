@@ -242,6 +242,7 @@ void Controller::WorkerLoop() {
       std::lock_guard<std::mutex> l(mu_);
       running_.erase(r.stack);
       StackState& st = stacks_.at(r.stack);
+      st.rollout.reset();
       st.finished_at = clock_.Steady();
       st.echo_until = st.finished_at + kEchoWindow;
       if (st.drift_due != std::chrono::steady_clock::time_point{}) st.drift_due = st.echo_until;
@@ -618,7 +619,7 @@ void Controller::Reconcile(Request& r) {
   env.failed_images = failed_images_.at(r.stack).get();
   env.live = std::move(r.live);
   OperationProgress progress(
-      [&](const reconciler::WaveProgress& p) { NoteProgress(r.operations, p); });
+      [&](const reconciler::WaveProgress& p) { NoteProgress(r.stack, r.operations, p); });
   env.progress = &progress;
   const stacksync::ReconcileReport rep =
       ReconcileAtCommit(TargetFromConfig(*cfg), cfg->path, *snap, r.trigger, commit == failed_commit, env);
@@ -787,7 +788,7 @@ void Controller::RollBack(const Request& r) {
     }
   }
   OperationProgress progress(
-      [&](const reconciler::WaveProgress& p) { NoteProgress(r.operations, p); });
+      [&](const reconciler::WaveProgress& p) { NoteProgress(r.stack, r.operations, p); });
   reconciler::Deployer deployer(engine_, clock_, &progress);
   Result<reconciler::DeployResult> res =
       deployer.Rollback(r.stack, r.rollback_to, TargetFromConfig(*cfg).deploy);
@@ -869,9 +870,10 @@ void Controller::RollBack(const Request& r) {
   FinishOperations(r.operations, done);
 }
 
-void Controller::NoteProgress(const std::vector<std::string>& ids,
+void Controller::NoteProgress(const std::string& stack, const std::vector<std::string>& ids,
                               const reconciler::WaveProgress& progress) {
   std::lock_guard<std::mutex> l(mu_);
+  stacks_.at(stack).rollout = progress;
   for (const auto& id : ids) {
     auto it = operations_.find(id);
     if (it != operations_.end()) it->second.progress = progress;
@@ -941,6 +943,7 @@ server::StackView Controller::StackViewLocked(const std::string& name, const Sta
   v.sync = reconciler::ShownSyncState(s.sync, s.pinned);
   v.pinned = s.pinned;
   v.image_verdicts = s.image_verdicts;
+  v.rollout = s.rollout;
   v.health = s.health;
   v.last_result = s.last_result;
   v.last_error = s.last_error;

@@ -180,6 +180,9 @@ class Controller : public server::ControllerApi {
     bool pinned = false;
     // Of the last successful deploy, merged (reconciler::MergeVerdicts).
     reconciler::ImageVerdicts image_verdicts;
+    // The wave of the rollout running now, whatever its trigger (a push, a
+    // drift, the API); cleared when the reconcile ends.
+    std::optional<reconciler::WaveProgress> rollout;
     reconciler::StackHealth health = reconciler::StackHealth::kUnknown;
     std::string last_error;
     reconciler::ReconcileResult last_result = reconciler::ReconcileResult::kNone;
@@ -241,8 +244,9 @@ class Controller : public server::ControllerApi {
   // Registers a new pending operation of `stack`; returns its id.
   std::string NewOperationLocked(const std::string& stack, const std::string& revision);
   void FinishOperations(const std::vector<std::string>& ids, const Finished& finished);
-  // A deploy for operations `ids` reached `progress`.
-  void NoteProgress(const std::vector<std::string>& ids, const reconciler::WaveProgress& progress);
+  // A deploy of `stack` (for operations `ids`, if any) reached `progress`.
+  void NoteProgress(const std::string& stack, const std::vector<std::string>& ids,
+                    const reconciler::WaveProgress& progress);
   void ProcessDueRetries();
   void ProcessDueDriftChecks();
   void OnStackEvent(const std::string& stack);

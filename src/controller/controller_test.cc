@@ -1,6 +1,7 @@
 #include "controller/controller.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -136,6 +137,31 @@ class BreakableEvents : public engine::EngineWrapper {
     }
   }
   void Cut() { cut_ = true; }
+  // While held, task lists (a rollout's convergence wait) block until
+  // Release(): the rollout stays in its first wave for the test to look at.
+  Result<std::vector<engine::Task>> ListTasks(const engine::Filters& filters) override {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      ++task_lists_;
+      gate_.wait(l, [&] { return !held_; });
+    }
+    return target().ListTasks(filters);
+  }
+  void Hold() {
+    std::lock_guard<std::mutex> l(mu_);
+    held_ = true;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      held_ = false;
+    }
+    gate_.notify_all();
+  }
+  int TaskLists() {
+    std::lock_guard<std::mutex> l(mu_);
+    return task_lists_;
+  }
   std::vector<int64_t> Since() {
     std::lock_guard<std::mutex> l(mu_);
     return since_;
@@ -154,6 +180,9 @@ class BreakableEvents : public engine::EngineWrapper {
   engine::FakeEngine& fake_;
   std::atomic<bool> cut_{false};
   std::mutex mu_;
+  std::condition_variable gate_;
+  bool held_ = false;
+  int task_lists_ = 0;
   std::vector<int64_t> since_, timeouts_;
 };
 
@@ -241,6 +270,14 @@ class ControllerTest : public ::testing::Test {
     else delete source_;
   }
   server::StackView Stack(const std::string& name) { return *ctl_->GetStack(name); }
+  // The stack as ListStacks shows it: no engine call (GetStack lists tasks).
+  server::StackView Listed(const std::string& name) {
+    for (auto& v : ctl_->ListStacks()) {
+      if (v.name == name) return v;
+    }
+    ADD_FAILURE() << "stack " << name << " not listed";
+    return {};
+  }
   // Polls `pred` every 10 ms until it holds or `limit` passes; its last value.
   template <typename F>
   static bool Eventually(F pred, std::chrono::milliseconds limit) {
@@ -620,6 +657,32 @@ TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
   EXPECT_EQ(Image("a_app"), "app:2");
   EXPECT_EQ(Stack("a").revision, fixed);
   EXPECT_EQ(Stack("a").failed_revision, "");
+}
+
+// A rollout that a commit started (no API operation) shows its wave on the
+// stack while it runs, and nothing once it ended.
+TEST_F(ControllerTest, APushedRolloutShowsItsWaveOnTheStack) {
+  Start();
+  EXPECT_FALSE(Listed("a").rollout.has_value());
+  engine_.Hold();
+  // Released however the test ends: the controller's Stop joins the worker.
+  struct ReleaseAtExit {
+    BreakableEvents& engine;
+    ~ReleaseAtExit() { engine.Release(); }
+  } release{engine_};
+  const int lists = engine_.TaskLists();
+  source_->Commit({{"a/docker-compose.yml", Compose("app:2", "1")},
+                   {"b/docker-compose.yml", Compose("other:1", "1")}});
+  ctl_->PollRepository("repo");
+  ASSERT_TRUE(Eventually([&] { return engine_.TaskLists() > lists; }, std::chrono::seconds(10)));
+  std::optional<reconciler::WaveProgress> shown = Listed("a").rollout;
+  ASSERT_TRUE(shown.has_value());
+  EXPECT_EQ(*shown, (reconciler::WaveProgress{1, 1, {"a_app"}, 0}));
+  EXPECT_FALSE(Listed("b").rollout.has_value());  // b did not change
+  engine_.Release();
+  ASSERT_TRUE(ctl_->WaitIdle(std::chrono::seconds(20)));
+  EXPECT_EQ(Image("a_app"), "app:2");
+  EXPECT_FALSE(Listed("a").rollout.has_value());
 }
 
 // What the notifier is told: pending then failure for a rolled-back rollout

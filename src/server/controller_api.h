@@ -109,6 +109,9 @@ struct StackView {
   // last successful deploy by this controller, by service name; a service
   // missing here was not deployed by it since it started.
   reconciler::ImageVerdicts image_verdicts;
+  // The wave of the rollout running now, whatever started it (a push, a
+  // drift, the API); empty when none runs.
+  std::optional<reconciler::WaveProgress> rollout;
 
   std::optional<reconciler::StackStatus> live;  // pin and services, as read from the swarm
   std::string live_error;                       // why `live` could not be read

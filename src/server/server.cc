@@ -108,6 +108,7 @@ Json StackJson(const StackView& s) {
   }
   if (!s.live_error.empty()) j["live_error"] = s.live_error;
   if (s.history) j["history"] = HistoryJson(s.name, *s.history)["history"];
+  if (s.rollout) j["rollout"] = ProgressJson(*s.rollout);
   if (!s.operations.empty()) {
     j["operations"] = Json::array();
     for (const Operation& op : s.operations) j["operations"].push_back(OperationJson(op));

@@ -86,12 +86,12 @@ inline const std::vector<std::pair<std::string, std::string>> kUiSecurityHeaders
 
 // The API's documents. A stack: name, repository, repository_url, path,
 // revision, revision_summary, revision_author, revision_time,
-// target_revision, failed_revision, repository_error, repository_failing_since,
-// repository_stale, sync, health, last_result, last_error,
-// last_failed_service, last_sync_time, out_of_sync, auto_sync, self_heal,
-// prune, pinned; GetStack adds pinned_by, pinned_revision and services (or
-// live_error), each with its signature (SignatureJson), history and
-// operations (those not finished).
+// target_revision, failed_revision, repository_error,
+// repository_failing_since, repository_stale, sync, health, last_result,
+// last_error, last_failed_service, last_sync_time, out_of_sync, auto_sync,
+// self_heal, prune, pinned, rollout (while one runs); GetStack adds
+// pinned_by, pinned_revision and services (or live_error), each with its
+// signature (SignatureJson), history and operations (those not finished).
 Json StackJson(const StackView& stack);
 // A service's image verdict: {verdict, detail, image, digest} with verdict
 // "verified" | "warned" | "not-checked" (reconciler::VerdictKindName), or

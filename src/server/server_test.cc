@@ -627,6 +627,10 @@ TEST(ApiJsonTest, DocumentsOfTypedValues) {
   EXPECT_EQ(j["revision_time"], "2026-11-22T10:00:00Z");
   EXPECT_EQ(j["last_failed_service"], "web_app");
   EXPECT_EQ(j["failed_revision"], "bad1234");
+  EXPECT_FALSE(j.contains("rollout"));  // none runs
+  v.rollout = reconciler::WaveProgress{1, 2, {"web_db"}, 0};
+  EXPECT_EQ(StackJson(v)["rollout"],
+            (Json{{"wave", 1}, {"waves", 2}, {"services", {"web_db"}}, {"converged", 0}, {"total", 1}}));
   EXPECT_EQ(j["operations"], Json::array({OperationJson(running)}));
 
   Operation op;

@@ -226,6 +226,11 @@ TEST_F(ControllerE2E, StackctlServerStatusHistoryAndSync) {
   EXPECT_THAT(Env(), HasSubstr("LEVEL=2"));
   ASSERT_EQ(RunCommand(cli + server + "status -o json " + stack_, &out, false), 0) << out;
   EXPECT_EQ(Json::parse(out)["last_result"], "rolled-back") << out;
+  // The swarm runs c2 again: that is the stack's revision; the broken commit is named apart.
+  EXPECT_EQ(Json::parse(out)["revision"], c2) << out;
+  EXPECT_EQ(Json::parse(out)["failed_revision"], broken) << out;
+  ASSERT_EQ(RunCommand(cli + server + "status " + stack_, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("\nFailed:    " + broken + " (not tried again until a new commit)\n"));
   // Over the API: a rolled-back rollout is a terminal failure of the commit,
   // 422 FAILED_PRECONDITION (409 is for conflicts, to be retried).
   auto rolled = Curl("POST", "/api/v1/stacks/" + stack_ + "/sync?wait=true&timeout=3m",

@@ -83,13 +83,16 @@ class DashboardE2E : public ::testing::Test {
                                              "\n    command: [\"sleep\", \"3600\"]\n    environment:\n      LEVEL: \"" +
                                              level + "\"\n");
   }
-  // Records every text #operation shows from now on (it is re-created on
-  // each refresh of the stack page, so the whole view is watched).
+  // Records every text #operation and #rollout show from now on (they are
+  // re-created on each refresh of the stack page, so the whole view is
+  // watched); a #rollout text is recorded as "rollout: TEXT".
   void RecordOperationTexts() {
     browser_->Script(
         "window.__opTexts = [];"
         "new MutationObserver(() => { const e = document.getElementById('operation');"
-        "  if (e) window.__opTexts.push(e.textContent); })"
+        "  if (e) window.__opTexts.push(e.textContent);"
+        "  const r = document.getElementById('rollout');"
+        "  if (r) window.__opTexts.push('rollout: ' + r.textContent); })"
         ".observe(document.getElementById('view'), {subtree: true, childList: true, characterData: true});");
   }
   std::string OperationTexts() {
@@ -224,6 +227,9 @@ TEST_F(DashboardE2E, ListStackPageSyncRollbackAndEscaping) {
   // not converged yet (a swarm update takes its 5 s monitor period at least,
   // the page asks every second).
   EXPECT_THAT(OperationTexts(), HasSubstr(": running — wave 1 of 1 (" + stack_ + "_web): 0/1 converged"));
+  // ... and the stack's own rollout section, shown for any trigger.
+  EXPECT_THAT(OperationTexts(), HasSubstr("rollout:  wave 1 of 1 (" + stack_ + "_web): 0/1 converged"));
+  EXPECT_TRUE(WaitFor([&] { return Count("#rollout") == 0; }, 10)) << Page();  // gone once it ended
   // The finished operation keeps its last wave.
   const std::string op_id = TextOf("#operation").substr(0, TextOf("#operation").find(':'));
   auto [op_status, op_body] = ctl_->Api("GET", "/api/v1/operations/" + op_id, "");

@@ -138,7 +138,7 @@ async function renderList() {
        el("td", {class: "name"}, el("a", {href: "#/stack/" + encodeURIComponent(s.name)}, s.name)),
        el("td", {class: "repo"}, s.repository, el("div", {class: "path"}, s.path || "/")),
        revisionCell(s),
-       el("td", {class: "sync"}, badge("sync", s.sync)),
+       el("td", {class: "sync"}, badge("sync", s.sync), s.rollout ? rolloutBar(s.rollout) : null),
        el("td", {class: "health"}, badge("health", s.health)),
        el("td", {class: "last"}, s.last_result || "—", " ", time(s.last_sync_time),
           s.last_error ? el("div", {class: "error"}, s.last_error) : null)));
@@ -219,6 +219,13 @@ function progressText(p) {
          p.converged + "/" + p.total + " converged";
 }
 
+// The wave of a rollout running now, whatever started it (a push, a drift,
+// the API): a bar of the converged services and the wave's text.
+function rolloutBar(p) {
+  return el("div", {class: "progress rollout", "data-wave": p.wave, "data-waves": p.waves},
+            el("progress", {max: p.total, value: p.converged}), " " + progressText(p));
+}
+
 function operationLine(op) {
   const parts = [op.id + ": " + op.state];
   if (op.progress && (op.state === "running" || op.state === "pending")) parts.push(progressText(op.progress));
@@ -288,6 +295,7 @@ async function renderStack(name) {
       el("tr", {}, el("th", {}, "Options"), el("td", {}, ["auto_sync", "self_heal", "prune"]
                                                       .map((k) => k + " " + (s[k] ? "on" : "off")).join(", "))))),
     pinned,
+    s.rollout ? section("Rollout in progress", el("div", {id: "rollout"}, rolloutBar(s.rollout))) : null,
     token() ? actions(s) : el("p", {class: "hint"}, "Enter the API token above to sync or pin this stack."),
     lastError || failing.length
       ? section("Last error", lastError,
