@@ -87,7 +87,9 @@ Result<HttpRegistry::Response> HttpRegistry::Request(const std::string& registry
                                                      const std::string& url,
                                                      const std::string& accept,
                                                      const std::string& authorization,
-                                                     size_t max_bytes) {
+                                                     size_t max_bytes, const std::string& peer) {
+  const std::string who =
+      peer.empty() ? "registry " + registry : "registry " + registry + ": " + peer;
   CURL* c = static_cast<CURL*>(curl_);
   if (!c) return Internal("curl_easy_init failed");
   curl_easy_reset(c);  // keeps live connections
@@ -124,14 +126,13 @@ Result<HttpRegistry::Response> HttpRegistry::Request(const std::string& registry
   curl_easy_setopt(c, CURLOPT_USERAGENT, "stackctl/" STACKCTL_VERSION);
   CURLcode rc = curl_easy_perform(c);
   if (sink.overflow) {
-    return FailedPrecondition("registry " + registry + ": response exceeds " +
-                              std::to_string(max_bytes) + " bytes");
+    return FailedPrecondition(who + ": response exceeds " + std::to_string(max_bytes) + " bytes");
   }
   last_tls_verified_failure_ = rc == CURLE_PEER_FAILED_VERIFICATION;
   if (rc != CURLE_OK) {
     std::string why = curl_easy_strerror(rc);
     if (errbuf[0]) why += std::string(" (") + errbuf + ")";
-    return Unavailable("registry " + registry + " unreachable: " + why);
+    return Unavailable(who + " unreachable: " + why);
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   resp.content_type = headers.content_type;
@@ -166,15 +167,18 @@ Result<std::string> HttpRegistry::Token(const std::string& registry, const std::
                     "service=" + PercentEncode(service) +
                     "&scope=" + PercentEncode("repository:" + repo_path + ":pull");
   ASSIGN_OR_RETURN(std::string basic, BasicAuth(registry));
-  ASSIGN_OR_RETURN(Response tok, Request(registry, url, "application/json", basic, kTokenCap));
+  // Errors name the token server: it, not the registry, is what failed.
+  const std::string token_server = "token server " + realm;
+  ASSIGN_OR_RETURN(Response tok,
+                   Request(registry, url, "application/json", basic, kTokenCap, token_server));
   if (tok.status == 401 || tok.status == 403) {
     return PermissionDenied(
-        "registry " + registry + ": token server refused " +
+        "registry " + registry + ": " + token_server + " refused " +
         (basic.empty() ? "anonymous access" : "the credentials of " + access.username) + " (HTTP " +
         std::to_string(tok.status) + ")");
   }
   if (tok.status != 200) {
-    return Unavailable("registry " + registry + ": token request returned HTTP " +
+    return Unavailable("registry " + registry + ": " + token_server + " returned HTTP " +
                        std::to_string(tok.status));
   }
   std::string token;
@@ -184,7 +188,9 @@ Result<std::string> HttpRegistry::Token(const std::string& registry, const std::
     if (token.empty()) token = j.value("access_token", "");
   } catch (const Json::exception&) {
   }
-  if (token.empty()) return Unavailable("registry " + registry + ": token response has no token");
+  if (token.empty()) {
+    return Unavailable("registry " + registry + ": " + token_server + " answered without a token");
+  }
   return token;
 }
 
@@ -223,14 +229,17 @@ Result<HttpRegistry::Response> HttpRegistry::Get(const std::string& registry,
   };
   Result<Response> resp = first();
   if (!resp.ok()) return resp.status();
+  bool sent_basic = authorization.rfind("Basic ", 0) == 0;
   if (resp->status == 401) {
     const std::string& challenge = resp->www_authenticate;
     const std::vector<AuthChallenge> challenges = ParseWwwAuthenticate(challenge);
     if (const AuthChallenge* bearer = FindChallenge(challenges, "bearer")) {
       ASSIGN_OR_RETURN(std::string token, Token(registry, repo_path, *bearer));
       authorization = "Bearer " + token;
+      sent_basic = false;
     } else if (FindChallenge(challenges, "basic") && !access.username.empty()) {
       ASSIGN_OR_RETURN(authorization, BasicAuth(registry));
+      sent_basic = true;
     } else {
       return PermissionDenied("registry " + registry + ": authentication required (" +
                               (challenge.empty() ? "no challenge" : challenge) + ")" +
@@ -241,8 +250,20 @@ Result<HttpRegistry::Response> HttpRegistry::Get(const std::string& registry,
     if (!resp.ok()) return resp.status();
   }
   if (resp->status == 401 || resp->status == 403) {
-    return PermissionDenied("registry " + registry + ": access to " + repo_path + " denied (HTTP " +
-                            std::to_string(resp->status) + ")");
+    // Drop what was refused, so that the next call starts from the challenge.
+    auth_.erase(auth_key);
+    const std::string http = "HTTP " + std::to_string(resp->status);
+    if (resp->status == 401 && sent_basic) {
+      return PermissionDenied("registry " + registry + ": credentials of " + access.username +
+                              " refused for " + repo_path + " (" + http + ")");
+    }
+    // A token without the scope: the registry's challenge says why
+    // (insufficient_scope, invalid_token).
+    std::string why;
+    const std::vector<AuthChallenge> again = ParseWwwAuthenticate(resp->www_authenticate);
+    if (const AuthChallenge* bearer = FindChallenge(again, "bearer")) why = bearer->Param("error");
+    return PermissionDenied("registry " + registry + ": access to " + repo_path + " denied (" +
+                            http + (why.empty() ? "" : ", " + why) + ")");
   }
   return resp;
 }
