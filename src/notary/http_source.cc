@@ -62,7 +62,8 @@ void HttpSource::ReturnHandle(void* curl) {
 }
 
 Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::string& bearer,
-                                             size_t max_bytes) {
+                                             size_t max_bytes, const std::string& peer) {
+  const std::string who = "notary server " + options_.server + (peer.empty() ? "" : ": " + peer);
   auto give_back = [this](CURL* c) { ReturnHandle(c); };
   std::unique_ptr<CURL, decltype(give_back)> curl(static_cast<CURL*>(TakeHandle()), give_back);
   if (!curl) return Internal("curl_easy_init failed");
@@ -91,8 +92,8 @@ Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::
   curl_easy_setopt(c, CURLOPT_USERAGENT, "stackctl/" STACKCTL_VERSION);
   CURLcode rc = curl_easy_perform(c);
   if (sink.overflow) {
-    return FailedPrecondition("response from " + options_.server + " exceeds " +
-                              std::to_string(max_bytes) + " bytes");
+    return FailedPrecondition("response from " + (peer.empty() ? options_.server : peer) +
+                              " exceeds " + std::to_string(max_bytes) + " bytes");
   }
   if (rc != CURLE_OK) {
     std::string why = curl_easy_strerror(rc);
@@ -100,7 +101,7 @@ Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::
         rc == CURLE_SSL_CACERT_BADFILE) {
       why += std::string(" (") + errbuf + ")";
     }
-    return Unavailable("notary server " + options_.server + " unreachable: " + why);
+    return Unavailable(who + " unreachable: " + why);
   }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   return resp;
@@ -109,7 +110,13 @@ Result<HttpSource::Response> HttpSource::Get(const std::string& url, const std::
 Result<std::string> HttpSource::Fetch(const std::string& gun, const std::string& name,
                                       size_t max_bytes) {
   std::string url = options_.server + "/v2/" + gun + "/_trust/tuf/" + name + ".json";
-  ASSIGN_OR_RETURN(Response resp, Get(url, "", max_bytes));
+  std::string cached;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = token_.find(gun);
+    if (it != token_.end()) cached = it->second;
+  }
+  ASSIGN_OR_RETURN(Response resp, Get(url, cached, max_bytes));
   const std::vector<AuthChallenge> challenges = ParseWwwAuthenticate(resp.www_authenticate);
   const AuthChallenge* bearer = FindChallenge(challenges, "bearer");
   if (resp.status == 401 && bearer) {
@@ -122,10 +129,12 @@ Result<std::string> HttpSource::Fetch(const std::string& gun, const std::string&
     std::string token_url = realm + (realm.find('?') == std::string::npos ? "?" : "&") +
                             "service=" + PercentEncode(service) +
                             "&scope=" + PercentEncode("repository:" + gun + ":pull");
-    ASSIGN_OR_RETURN(Response tok, Get(token_url, "", 1 << 20));
+    // Errors name the token server: it, not the Notary server, failed.
+    const std::string token_server = "token server " + realm;
+    ASSIGN_OR_RETURN(Response tok, Get(token_url, "", 1 << 20, token_server));
     if (tok.status != 200) {
-      return Unavailable("notary server " + options_.server + ": token request returned HTTP " +
-                         std::to_string(tok.status));
+      return Unavailable("notary server " + options_.server + ": " + token_server +
+                         " returned HTTP " + std::to_string(tok.status));
     }
     std::string token;
     try {
@@ -134,7 +143,12 @@ Result<std::string> HttpSource::Fetch(const std::string& gun, const std::string&
     } catch (const Json::exception&) {
     }
     if (token.empty()) {
-      return Unavailable("notary server " + options_.server + ": token response has no token");
+      return Unavailable("notary server " + options_.server + ": " + token_server +
+                         " answered without a token");
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      token_[gun] = token;
     }
     ASSIGN_OR_RETURN(resp, Get(url, token, max_bytes));
   }
