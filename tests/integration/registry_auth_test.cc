@@ -13,10 +13,12 @@
 // CosignVerifier): right credentials verify, wrong or missing ones give an
 // error naming the registry and what refused them, a token server that is
 // down fails closed under `require`, and nothing deploys when refused.
+// NotaryTokenTest does the same for the Notary client's anonymous token flow
+// against a notary-server with `auth: token`.
 //
-// Prerequisites beyond the bed: htpasswd (apache2-utils) and python3 with
-// cryptography (scripts/install-deps.sh); missing, the test fails under
-// CI=true and skips elsewhere.
+// Prerequisites beyond the bed: htpasswd (apache2-utils), python3 with
+// cryptography, notary and notary-server (scripts/install-deps.sh); missing,
+// the test fails under CI=true and skips elsewhere.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -29,6 +31,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/crypto.h"
 #include "integration/registry_pusher.h"
 #include "integration/testbed.h"
 #include "notary/cosign.h"
@@ -354,6 +357,124 @@ TEST_F(TokenRegistryTest, TokenServerDownFailsClosedUnderRequire) {
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.status().code(), Code::kUnavailable);
   EXPECT_THAT(down.status().message(), HasSubstr("token server " + realm_ + " unreachable"));
+}
+
+// The Notary client's token flow (src/notary/http_source.cc): a notary-server
+// (local signing service, memory storage) with `auth: token` and the same
+// token server, which grants a publisher push and anyone pull on the GUNs.
+// The test publishes with the notary CLI (NOTARY_AUTH), then `stackctl
+// verify` reads the TUF metadata anonymously through the token flow.
+class NotaryTokenTest : public TokenRegistryTest {
+ protected:
+  void SetUp() override {
+    RegistryAuthTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    std::string out;
+    if (RunCommand("command -v notary && command -v notary-server", &out) != 0) {
+      if (Env("CI") == "true") FAIL() << "the Notary token test needs notary and notary-server";
+      GTEST_SKIP() << "missing notary / notary-server (scripts/install-deps.sh)";
+    }
+    ASSERT_EQ(
+        RunCommand("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+                   "-subj '/CN=stackctl test token issuer' -keyout " +
+                       dir_ + "/token-signing.key -out " + dir_ + "/token-signing.pem",
+                   &out),
+        0)
+        << out;
+    WriteFile(dir_ + "/token-users", "publisher:pub-s3cret-41c9\n");
+    token_port_ = FreeLoopbackPort();
+    realm_ = "https://127.0.0.1:" + std::to_string(token_port_) + "/token";
+    token_log_ = dir_ + "/token-requests.jsonl";
+    // clang-format off
+    Spawn("token", "python3 " STACKCTL_SOURCE_DIR "/tests/tools/registry_token_server.py"
+          " --listen 127.0.0.1:" + std::to_string(token_port_) +
+          " --tls-cert " + tb_.tls_dir + "/server-cert.pem --tls-key " + tb_.tls_dir + "/server-key.pem"
+          " --signing-key " + dir_ + "/token-signing.key --signing-cert " + dir_ + "/token-signing.pem"
+          " --issuer " + kIssuer + " --service notary-test --users " + dir_ + "/token-users"
+          " --push-grant 'publisher=" + tb_.registry + "/notarytoken/*'"
+          " --anonymous-pull '" + tb_.registry + "/notarytoken/*' --log " + token_log_);
+    // clang-format on
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return RegistryHttp("GET", realm_ + "?service=notary-test", "", "", ca_).status == 200;
+        },
+        20))
+        << "token server did not start: " << ReadFile(dir_ + "/token.log");
+    TokenRequests();
+    notary_url_ = "https://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+    // clang-format off
+    WriteFile(dir_ + "/notary-server.json",
+              "{\"server\": {\"http_addr\": \"" + notary_url_.substr(8) + "\", \"tls_cert_file\": \"" +
+                  tb_.tls_dir + "/server-cert.pem\", \"tls_key_file\": \"" + tb_.tls_dir + "/server-key.pem\"},\n"
+              " \"trust_service\": {\"type\": \"local\"}, \"storage\": {\"backend\": \"memory\"},\n"
+              " \"logging\": {\"level\": \"info\"},\n"
+              " \"auth\": {\"type\": \"token\", \"options\": {\"realm\": \"" + realm_ +
+                  "\", \"service\": \"notary-test\", \"issuer\": \"" + kIssuer +
+                  "\", \"rootcertbundle\": \"" + dir_ + "/token-signing.pem\"}}}\n");
+    // clang-format on
+    Spawn("notary-server", "notary-server -config " + dir_ + "/notary-server.json");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return RegistryHttp("GET", notary_url_ + "/_notary_server/health", "", "", ca_).status ==
+                 200;
+        },
+        20))
+        << "notary-server did not start: " << ReadFile(dir_ + "/notary-server.log");
+  }
+  // Publishes GUN:tag -> digest (size bytes) with the notary CLI as the publisher.
+  void Publish(const std::string& gun, const std::string& tag, const std::string& digest,
+               size_t size) {
+    const std::string notary =
+        "NOTARY_ROOT_PASSPHRASE=root-pass-8812 NOTARY_TARGETS_PASSPHRASE=targets-pass-8812 "
+        "NOTARY_SNAPSHOT_PASSPHRASE=snapshot-pass-8812 NOTARY_AUTH=" +
+        Base64Encode("publisher:pub-s3cret-41c9") + " notary -s " + notary_url_ + " -d " + dir_ +
+        "/publisher --tlscacert " + ca_ + " ";
+    std::string out;
+    ASSERT_EQ(RunCommand(notary + "init " + gun + " && " + notary + "addhash " + gun + " " + tag +
+                             " " + std::to_string(size) + " --sha256 " + digest.substr(7) + " && " +
+                             notary + "publish " + gun,
+                         &out),
+              0)
+        << out;
+  }
+  int VerifyNotary(const std::string& image, std::string* out) {
+    return RunCommand(tb_.bin_dir + "/stackctl verify --trust-dir " + dir_ +
+                          "/verifier --trust-server " + notary_url_ + " --trust-ca " + ca_ + " " +
+                          image,
+                      out);
+  }
+
+  std::string notary_url_;
+};
+
+TEST_F(NotaryTokenTest, NotaryMetadataIsReadThroughAnAnonymousToken) {
+  const std::string gun = tb_.registry + "/notarytoken/app";
+  const std::string digest = "sha256:" + Sha256Hex("a manifest signed through Notary");
+  Publish(gun, "1", digest, 321);
+  TokenRequests();
+  std::string out;
+  EXPECT_EQ(VerifyNotary(gun + ":1", &out), 0) << out;
+  EXPECT_EQ(out, gun + ":1: " + digest + " signed by targets (" + gun + "@" + digest + ")\n");
+  // Anonymous, pull on this GUN only.
+  auto requests = TokenRequests();
+  // One token for the verification's four metadata files (kept per GUN).
+  ASSERT_EQ(requests.size(), 1u) << nlohmann::json(requests).dump();
+  for (const auto& r : requests) {
+    EXPECT_EQ(r["user"], nullptr);
+    EXPECT_EQ(r["service"], "notary-test");
+    EXPECT_EQ(r["scopes"], nlohmann::json::array({"repository:" + gun + ":pull"}));
+    EXPECT_EQ(r["status"], 200);
+  }
+
+  // A GUN the token server grants nobody: Notary answers 401 with the token.
+  EXPECT_EQ(VerifyNotary(tb_.registry + "/elsewhere/app:1", &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("notary server " + notary_url_ + " returned HTTP 401 for root.json"));
+
+  // The token server down: the error names it, and verification fails closed.
+  Stop("token");
+  EXPECT_EQ(VerifyNotary(gun + ":1", &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("notary server " + notary_url_ + ": token server " + realm_ +
+                             " unreachable: "));
 }
 
 }  // namespace

@@ -9,17 +9,20 @@ credentials answers {"token": JWT, ...}. The JWT is ES256; its header carries
 `issuer`, `aud` against its `service`, exp/nbf, and finally that the token's
 `access` grants the action the request needs.
 
-Grants: only `pull`, only on repositories matching a --grant USER=GLOB of the
-authenticated user; other scopes are left out of the token (as real token
-servers do: the registry then answers 401 insufficient_scope). Wrong or
-missing credentials: 401 with a Basic challenge. Another service: 400.
+Grants: `pull` on repositories matching a --grant USER=GLOB of the
+authenticated user, also `push` and `*` (what a Notary publisher needs) on a
+--push-grant USER=GLOB, and `pull` without credentials on an --anonymous-pull
+GLOB; other scopes are left out of the token (as real token servers do: the
+registry then answers 401 insufficient_scope). Wrong credentials, or none where
+no anonymous grant exists: 401 with a Basic challenge. Another service: 400.
 
 Every request is logged to --log as one JSON line (user, service, scopes,
 granted access, status), so tests can check what the client asked for.
 
 usage: registry_token_server.py --listen 127.0.0.1:PORT --tls-cert C --tls-key K
          --signing-key EC.pem --signing-cert EC.crt --issuer I --service S
-         --users FILE (lines USER:PASSWORD) --grant USER=GLOB ... --log FILE
+         --users FILE (lines USER:PASSWORD) --grant USER=GLOB ... [--push-grant USER=GLOB ...]
+         [--anonymous-pull GLOB ...] --log FILE
 """
 import argparse
 import base64
@@ -62,6 +65,8 @@ class Issuer:
                 if sep:
                     self.users[user] = password
         self.grants = [g.split("=", 1) for g in args.grant]
+        self.push_grants = [g.split("=", 1) for g in args.push_grant]
+        self.anonymous_pull = args.anonymous_pull
 
     def authenticate(self, header):
         """The user whose Basic credentials `header` carries, else None."""
@@ -77,17 +82,25 @@ class Issuer:
         return user
 
     def grant(self, user, scopes):
-        """The `access` claim: pull on each requested repository the user may read."""
+        """The `access` claim: of the actions asked on each repository, those
+        the user (None: anonymous) holds."""
+        def holds(grants, name):
+            return any(u == user and fnmatch.fnmatchcase(name, glob) for u, glob in grants)
         access = []
         for scope in scopes:
             parts = scope.split(":")
             if len(parts) < 3 or parts[0] != "repository":
                 continue
-            name, actions = ":".join(parts[1:-1]), parts[-1].split(",")
-            if "pull" not in actions:
-                continue
-            if any(u == user and fnmatch.fnmatchcase(name, glob) for u, glob in self.grants):
-                access.append({"type": "repository", "name": name, "actions": ["pull"]})
+            name, asked = ":".join(parts[1:-1]), parts[-1].split(",")
+            if user is None:
+                held = {"pull"} if any(fnmatch.fnmatchcase(name, g) for g in self.anonymous_pull) else set()
+            elif holds(self.push_grants, name):
+                held = {"pull", "push", "*"}
+            else:
+                held = {"pull"} if holds(self.grants, name) else set()
+            actions = [a for a in asked if a in held]
+            if actions:
+                access.append({"type": "repository", "name": name, "actions": actions})
         return access
 
     def token(self, user, access):
@@ -107,6 +120,8 @@ def main():
                  "users", "log"):
         p.add_argument("--" + name, required=True)
     p.add_argument("--grant", action="append", default=[])
+    p.add_argument("--push-grant", action="append", default=[])
+    p.add_argument("--anonymous-pull", action="append", default=[])
     args = p.parse_args()
     issuer = Issuer(args)
     log = open(args.log, "a", buffering=1)
@@ -127,11 +142,13 @@ def main():
             query = urllib.parse.parse_qs(url.query)
             service = query.get("service", [""])[0]
             scopes = [s for scope in query.get("scope", []) for s in scope.split(" ")]
-            user = issuer.authenticate(self.headers.get("Authorization"))
+            credentials = self.headers.get("Authorization")
+            user = issuer.authenticate(credentials)
+            anonymous = credentials is None and bool(issuer.anonymous_pull)
             entry = {"path": url.path, "user": user, "service": service, "scopes": scopes}
             if url.path != "/token":
                 status, body, extra = 404, {"errors": [{"code": "NOT_FOUND"}]}, ()
-            elif user is None:
+            elif user is None and not anonymous:
                 status = 401
                 body = {"errors": [{"code": "UNAUTHORIZED", "message": "bad or no credentials"}]}
                 extra = [("WWW-Authenticate", 'Basic realm="registry token server"')]
@@ -141,7 +158,7 @@ def main():
                 access = issuer.grant(user, scopes)
                 entry["access"] = access
                 now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                token = issuer.token(user, access)
+                token = issuer.token(user or "", access)
                 status = 200
                 body = {"token": token, "access_token": token, "expires_in": TOKEN_LIFETIME, "issued_at": now}
                 extra = ()
