@@ -10,6 +10,7 @@
 #include "common/http.h"
 #include "common/json.h"
 #include "common/secret_file.h"
+#include "notary/tls_get.h"
 
 namespace stackctl::notary {
 namespace {
@@ -23,29 +24,6 @@ constexpr const char* kManifestAccept =
     "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
     "application/vnd.docker.distribution.manifest.v2+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json";
-
-struct Headers {
-  std::string content_type;
-  std::string www_authenticate;
-};
-
-size_t OnHeader(char* ptr, size_t size, size_t n, void* user) {
-  auto* h = static_cast<Headers*>(user);
-  std::string line(ptr, size * n);
-  // A redirect starts a new response: keep only the last one's headers.
-  if (line.rfind("HTTP/", 0) == 0) *h = Headers{};
-  size_t colon = line.find(':');
-  if (colon == std::string::npos) return size * n;
-  std::string name = line.substr(0, colon);
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string value = line.substr(colon + 1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-    value.pop_back();
-  while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-  if (name == "content-type") h->content_type = value;
-  if (name == "www-authenticate") h->www_authenticate = value;
-  return size * n;
-}
 
 std::string Host(const std::string& registry) {
   if (!registry.empty() && registry[0] == '[') {
@@ -90,54 +68,32 @@ Result<HttpRegistry::Response> HttpRegistry::Request(const std::string& registry
                                                      size_t max_bytes, const std::string& peer) {
   const std::string who =
       peer.empty() ? "registry " + registry : "registry " + registry + ": " + peer;
-  CURL* c = static_cast<CURL*>(curl_);
-  if (!c) return Internal("curl_easy_init failed");
-  curl_easy_reset(c);  // keeps live connections
+  if (!curl_) return Internal("curl_easy_init failed");
   const RegistryAccess& access = options_.For(registry);
-  const bool may_use_http = access.insecure || IsLoopbackRegistry(registry);
-  Response resp;
-  BodySink sink{&resp.body, max_bytes};
-  Headers headers;
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_slist* list = nullptr;
-  if (!accept.empty()) list = curl_slist_append(list, ("Accept: " + accept).c_str());
-  if (!authorization.empty())
-    list = curl_slist_append(list, ("Authorization: " + authorization).c_str());
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> guard(list, curl_slist_free_all);
-  const bool https = url.rfind("https://", 0) == 0;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, may_use_http ? "http,https" : "https");
-  // Blob storage may be elsewhere; never follow an https URL to plain http.
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, https || !may_use_http ? "https" : "http,https");
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!access.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, access.ca_file.c_str());
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, options_.timeout_ms);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendToBodySink);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  if (list) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "stackctl/" STACKCTL_VERSION);
-  CURLcode rc = curl_easy_perform(c);
-  if (sink.overflow) {
+  TlsGetRequest req;
+  req.url = url;
+  req.ca_file = access.ca_file;
+  req.allow_http = access.insecure || IsLoopbackRegistry(registry);
+  req.follow_redirects = true;
+  if (!accept.empty()) req.headers.push_back("Accept: " + accept);
+  if (!authorization.empty()) req.headers.push_back("Authorization: " + authorization);
+  req.max_bytes = max_bytes;
+  req.connect_timeout_ms = options_.connect_timeout_ms;
+  req.timeout_ms = options_.timeout_ms;
+  TlsGetReply reply;
+  TlsGetError error;
+  const bool ok = TlsGet(curl_, req, &reply, &error);
+  last_tls_verified_failure_ = error.tls_verify;
+  if (!ok && error.overflow) {
     return FailedPrecondition(who + ": response exceeds " + std::to_string(max_bytes) + " bytes");
   }
-  last_tls_verified_failure_ = rc == CURLE_PEER_FAILED_VERIFICATION;
-  if (rc != CURLE_OK) {
-    std::string why = curl_easy_strerror(rc);
-    if (errbuf[0]) why += std::string(" (") + errbuf + ")";
+  if (!ok) {
+    std::string why = error.reason;
+    if (!error.detail.empty()) why += " (" + error.detail + ")";
     return Unavailable(who + " unreachable: " + why);
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
-  resp.content_type = headers.content_type;
-  resp.www_authenticate = headers.www_authenticate;
-  return resp;
+  return Response{reply.status, std::move(reply.body), std::move(reply.content_type),
+                  std::move(reply.www_authenticate)};
 }
 
 Result<std::string> HttpRegistry::BasicAuth(const std::string& registry) {
