@@ -13,6 +13,7 @@ PKGS=(
   openssh-server  # gitsource integration tests: an ssh:// Git remote on loopback
   zlib1g-dev
   chromium chromium-driver  # dashboard integration test: headless Chromium driven over WebDriver
+  apache2-utils  # registry auth integration test: htpasswd -B writes the bcrypt file of docker-registry's htpasswd auth
   socat  # demo: forwards the dashboard from the demo's network namespace to this machine's loopback
 )
 missing=()

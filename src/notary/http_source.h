@@ -4,9 +4,11 @@
 // server's TLS certificate is always verified (against `ca_file` when given,
 // else the system roots); plain http:// URLs are refused. A 401 with a Bearer
 // challenge runs the anonymous registry token flow (scope
-// repository:{GUN}:pull) once. Bodies longer than the caller's cap abort the
-// transfer. Status mapping: 200 body, 404 kNotFound, anything else and
-// transport errors kUnavailable ("notary server <url>: ...").
+// repository:{GUN}:pull) once; the token is kept per GUN for the next fetches
+// until the server refuses it (then the flow runs again). Bodies longer than the caller's cap abort
+// the transfer. Status mapping: 200 body, 404 kNotFound, anything else and transport errors
+// kUnavailable ("notary server <url>: ...", "notary server <url>: token server <realm> unreachable:
+// ..." when the token server fails).
 //
 // Connections are kept alive between fetches: idle curl handles are pooled, so
 // a verification of several files pays for one TLS handshake.
@@ -15,6 +17,7 @@
 // call at a time; the pool is locked).
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -50,14 +53,18 @@ class HttpSource : public MetadataSource {
     std::string body;
     std::string www_authenticate;
   };
-  Result<Response> Get(const std::string& url, const std::string& bearer, size_t max_bytes);
+  // `peer` names the server in errors when it is not the Notary server (its
+  // token server).
+  Result<Response> Get(const std::string& url, const std::string& bearer, size_t max_bytes,
+                       const std::string& peer = "");
 
   void* TakeHandle();  // a pooled or new CURL*
   void ReturnHandle(void* curl);
 
   HttpOptions options_;
   std::mutex mu_;
-  std::vector<void*> idle_;  // CURL* handles keeping their connections
+  std::vector<void*> idle_;                   // CURL* handles keeping their connections
+  std::map<std::string, std::string> token_;  // GUN -> the last Bearer token it needed
 };
 
 }  // namespace stackctl::notary

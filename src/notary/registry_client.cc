@@ -10,6 +10,7 @@
 #include "common/http.h"
 #include "common/json.h"
 #include "common/secret_file.h"
+#include "notary/tls_get.h"
 
 namespace stackctl::notary {
 namespace {
@@ -23,29 +24,6 @@ constexpr const char* kManifestAccept =
     "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
     "application/vnd.docker.distribution.manifest.v2+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json";
-
-struct Headers {
-  std::string content_type;
-  std::string www_authenticate;
-};
-
-size_t OnHeader(char* ptr, size_t size, size_t n, void* user) {
-  auto* h = static_cast<Headers*>(user);
-  std::string line(ptr, size * n);
-  // A redirect starts a new response: keep only the last one's headers.
-  if (line.rfind("HTTP/", 0) == 0) *h = Headers{};
-  size_t colon = line.find(':');
-  if (colon == std::string::npos) return size * n;
-  std::string name = line.substr(0, colon);
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string value = line.substr(colon + 1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-    value.pop_back();
-  while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-  if (name == "content-type") h->content_type = value;
-  if (name == "www-authenticate") h->www_authenticate = value;
-  return size * n;
-}
 
 std::string Host(const std::string& registry) {
   if (!registry.empty() && registry[0] == '[') {
@@ -87,56 +65,35 @@ Result<HttpRegistry::Response> HttpRegistry::Request(const std::string& registry
                                                      const std::string& url,
                                                      const std::string& accept,
                                                      const std::string& authorization,
-                                                     size_t max_bytes) {
-  CURL* c = static_cast<CURL*>(curl_);
-  if (!c) return Internal("curl_easy_init failed");
-  curl_easy_reset(c);  // keeps live connections
+                                                     size_t max_bytes, const std::string& peer) {
+  const std::string who =
+      peer.empty() ? "registry " + registry : "registry " + registry + ": " + peer;
+  if (!curl_) return Internal("curl_easy_init failed");
   const RegistryAccess& access = options_.For(registry);
-  const bool may_use_http = access.insecure || IsLoopbackRegistry(registry);
-  Response resp;
-  BodySink sink{&resp.body, max_bytes};
-  Headers headers;
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_slist* list = nullptr;
-  if (!accept.empty()) list = curl_slist_append(list, ("Accept: " + accept).c_str());
-  if (!authorization.empty())
-    list = curl_slist_append(list, ("Authorization: " + authorization).c_str());
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> guard(list, curl_slist_free_all);
-  const bool https = url.rfind("https://", 0) == 0;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, may_use_http ? "http,https" : "https");
-  // Blob storage may be elsewhere; never follow an https URL to plain http.
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, https || !may_use_http ? "https" : "http,https");
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!access.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, access.ca_file.c_str());
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, options_.timeout_ms);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendToBodySink);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  if (list) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "stackctl/" STACKCTL_VERSION);
-  CURLcode rc = curl_easy_perform(c);
-  if (sink.overflow) {
-    return FailedPrecondition("registry " + registry + ": response exceeds " +
-                              std::to_string(max_bytes) + " bytes");
+  TlsGetRequest req;
+  req.url = url;
+  req.ca_file = access.ca_file;
+  req.allow_http = access.insecure || IsLoopbackRegistry(registry);
+  req.follow_redirects = true;
+  if (!accept.empty()) req.headers.push_back("Accept: " + accept);
+  if (!authorization.empty()) req.headers.push_back("Authorization: " + authorization);
+  req.max_bytes = max_bytes;
+  req.connect_timeout_ms = options_.connect_timeout_ms;
+  req.timeout_ms = options_.timeout_ms;
+  TlsGetReply reply;
+  TlsGetError error;
+  const bool ok = TlsGet(curl_, req, &reply, &error);
+  last_tls_verified_failure_ = error.tls_verify;
+  if (!ok && error.overflow) {
+    return FailedPrecondition(who + ": response exceeds " + std::to_string(max_bytes) + " bytes");
   }
-  last_tls_verified_failure_ = rc == CURLE_PEER_FAILED_VERIFICATION;
-  if (rc != CURLE_OK) {
-    std::string why = curl_easy_strerror(rc);
-    if (errbuf[0]) why += std::string(" (") + errbuf + ")";
-    return Unavailable("registry " + registry + " unreachable: " + why);
+  if (!ok) {
+    std::string why = error.reason;
+    if (!error.detail.empty()) why += " (" + error.detail + ")";
+    return Unavailable(who + " unreachable: " + why);
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
-  resp.content_type = headers.content_type;
-  resp.www_authenticate = headers.www_authenticate;
-  return resp;
+  return Response{reply.status, std::move(reply.body), std::move(reply.content_type),
+                  std::move(reply.www_authenticate)};
 }
 
 Result<std::string> HttpRegistry::BasicAuth(const std::string& registry) {
@@ -166,15 +123,18 @@ Result<std::string> HttpRegistry::Token(const std::string& registry, const std::
                     "service=" + PercentEncode(service) +
                     "&scope=" + PercentEncode("repository:" + repo_path + ":pull");
   ASSIGN_OR_RETURN(std::string basic, BasicAuth(registry));
-  ASSIGN_OR_RETURN(Response tok, Request(registry, url, "application/json", basic, kTokenCap));
+  // Errors name the token server: it, not the registry, is what failed.
+  const std::string token_server = "token server " + realm;
+  ASSIGN_OR_RETURN(Response tok,
+                   Request(registry, url, "application/json", basic, kTokenCap, token_server));
   if (tok.status == 401 || tok.status == 403) {
     return PermissionDenied(
-        "registry " + registry + ": token server refused " +
+        "registry " + registry + ": " + token_server + " refused " +
         (basic.empty() ? "anonymous access" : "the credentials of " + access.username) + " (HTTP " +
         std::to_string(tok.status) + ")");
   }
   if (tok.status != 200) {
-    return Unavailable("registry " + registry + ": token request returned HTTP " +
+    return Unavailable("registry " + registry + ": " + token_server + " returned HTTP " +
                        std::to_string(tok.status));
   }
   std::string token;
@@ -184,7 +144,9 @@ Result<std::string> HttpRegistry::Token(const std::string& registry, const std::
     if (token.empty()) token = j.value("access_token", "");
   } catch (const Json::exception&) {
   }
-  if (token.empty()) return Unavailable("registry " + registry + ": token response has no token");
+  if (token.empty()) {
+    return Unavailable("registry " + registry + ": " + token_server + " answered without a token");
+  }
   return token;
 }
 
@@ -223,14 +185,17 @@ Result<HttpRegistry::Response> HttpRegistry::Get(const std::string& registry,
   };
   Result<Response> resp = first();
   if (!resp.ok()) return resp.status();
+  bool sent_basic = authorization.rfind("Basic ", 0) == 0;
   if (resp->status == 401) {
     const std::string& challenge = resp->www_authenticate;
     const std::vector<AuthChallenge> challenges = ParseWwwAuthenticate(challenge);
     if (const AuthChallenge* bearer = FindChallenge(challenges, "bearer")) {
       ASSIGN_OR_RETURN(std::string token, Token(registry, repo_path, *bearer));
       authorization = "Bearer " + token;
+      sent_basic = false;
     } else if (FindChallenge(challenges, "basic") && !access.username.empty()) {
       ASSIGN_OR_RETURN(authorization, BasicAuth(registry));
+      sent_basic = true;
     } else {
       return PermissionDenied("registry " + registry + ": authentication required (" +
                               (challenge.empty() ? "no challenge" : challenge) + ")" +
@@ -241,8 +206,20 @@ Result<HttpRegistry::Response> HttpRegistry::Get(const std::string& registry,
     if (!resp.ok()) return resp.status();
   }
   if (resp->status == 401 || resp->status == 403) {
-    return PermissionDenied("registry " + registry + ": access to " + repo_path + " denied (HTTP " +
-                            std::to_string(resp->status) + ")");
+    // Drop what was refused, so that the next call starts from the challenge.
+    auth_.erase(auth_key);
+    const std::string http = "HTTP " + std::to_string(resp->status);
+    if (resp->status == 401 && sent_basic) {
+      return PermissionDenied("registry " + registry + ": credentials of " + access.username +
+                              " refused for " + repo_path + " (" + http + ")");
+    }
+    // A token without the scope: the registry's challenge says why
+    // (insufficient_scope, invalid_token).
+    std::string why;
+    const std::vector<AuthChallenge> again = ParseWwwAuthenticate(resp->www_authenticate);
+    if (const AuthChallenge* bearer = FindChallenge(again, "bearer")) why = bearer->Param("error");
+    return PermissionDenied("registry " + registry + ": access to " + repo_path + " denied (" +
+                            http + (why.empty() ? "" : ", " + why) + ")");
   }
   return resp;
 }

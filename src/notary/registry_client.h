@@ -14,8 +14,12 @@
 //     server as Basic auth), else Basic with the registry's credentials;
 //   * size caps on every body, redirects followed (blob storage), never from
 //     https to http.
-// Status mapping: 200 body, 404 kNotFound, 401/403 kPermissionDenied,
-// anything else and transport errors kUnavailable ("registry HOST: ...").
+// Status mapping: 200 body, 404 kNotFound, 401/403 kPermissionDenied (from
+// the registry: "credentials of USER refused" after Basic, "access to PATH
+// denied (HTTP 401, insufficient_scope)" after a token; from the token server:
+// "token server REALM refused ..."), anything else and transport errors
+// kUnavailable ("registry HOST unreachable: ...", "registry HOST: token
+// server REALM unreachable: ..."). A refused Authorization is not cached.
 //
 // Thread safety: HttpRegistry serializes its calls (one curl handle, one token
 // cache); FakeRegistry-style implementations decide for themselves.
@@ -100,10 +104,11 @@ class HttpRegistry : public Registry {
   // GET `url_path` on `registry` with auth as needed.
   Result<Response> Get(const std::string& registry, const std::string& repo_path,
                        const std::string& url_path, const std::string& accept, size_t max_bytes);
-  // One request; `authorization` is a full header value or "".
+  // One request; `authorization` is a full header value or "". `peer` names
+  // the server in errors when it is not the registry itself (its token server).
   Result<Response> Request(const std::string& registry, const std::string& url,
                            const std::string& accept, const std::string& authorization,
-                           size_t max_bytes);
+                           size_t max_bytes, const std::string& peer = "");
   Result<std::string> Token(const std::string& registry, const std::string& repo_path,
                             const AuthChallenge& challenge);
   // "Basic base64(user:password)" of `registry`, "" without credentials.

@@ -131,7 +131,7 @@ TEST(HttpRegistryTest, BasicAuthNeedsCredentials) {
   auto denied = wrong.GetManifest(reg.name(), "apps/web", "1.0");
   ASSERT_FALSE(denied.ok());
   EXPECT_EQ(denied.status().message(),
-            "registry " + reg.name() + ": access to apps/web denied (HTTP 401)");
+            "registry " + reg.name() + ": credentials of deploy refused for apps/web (HTTP 401)");
   EXPECT_EQ(reg.token_calls, 0);
 }
 
