@@ -48,7 +48,7 @@ struct RepositoryConfig {
   Duration poll_interval = std::chrono::minutes(1);  // 0: no polling (webhooks only)
   // Where commit statuses of this repository's stacks go (`commit_status`);
   // none = not sent.
-  std::optional<notify::StatusHost> commit_status;
+  std::optional<notify::StatusHost> commit_status{};
 
   bool operator==(const RepositoryConfig&) const = default;
 };
@@ -60,9 +60,9 @@ struct ImageTrustConfig {
   std::string ca_file;  // CA bundle for the Notary server (else system CAs)
   // image_trust.rules: per image pattern, first match wins (cosign keys are
   // read and checked when the configuration is loaded).
-  std::vector<notary::TrustRule> rules;
+  std::vector<notary::TrustRule> rules{};
   // image_trust.registries: how to reach each registry for cosign signatures.
-  std::map<std::string, notary::RegistryAccess> registries;
+  std::map<std::string, notary::RegistryAccess> registries{};
 
   // `rules`, then Notary under `policy` for every other image.
   notary::ImageTrustPolicy Policy() const;
@@ -128,7 +128,7 @@ struct HttpConfig {
   std::string listen = "127.0.0.1:9090";  // host:port
   std::string api_token_file;             // empty = CI API disabled
   uint64_t max_body_bytes = 1 << 20;
-  UiConfig ui;
+  UiConfig ui{};
 
   bool operator==(const HttpConfig&) const = default;
 };
