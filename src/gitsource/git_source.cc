@@ -13,6 +13,7 @@
 
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/secret_file.h"
 #include "gitsource/known_hosts.h"
 #include "gitsource/url.h"
 
@@ -38,14 +39,6 @@ Result<std::string> ReadTextFile(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// A secret file's content without trailing newlines/spaces.
-Result<std::string> ReadSecretFile(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string s, ReadTextFile(path));
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  if (s.empty()) return FailedPrecondition(path + ": file is empty");
-  return s;
 }
 
 // Host and port of an ssh URL (ssh://[user@]host[:port]/path or user@host:path).

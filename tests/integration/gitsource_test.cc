@@ -182,7 +182,7 @@ TEST_F(GitServerTest, HttpWithBasicAuth) {
   unreadable.password_file = dir_ + "/no-such-file";
   st = Make(url, "main", unreadable)->ResolveRemote().status();
   EXPECT_EQ(st, FailedPrecondition("git ls-remote " + url + ": " + dir_ +
-                                   "/no-such-file: cannot read file"));
+                                   "/no-such-file: cannot read secret file"));
   st = Make(base + "other.git", "main", good)->ResolveRemote().status();
   EXPECT_EQ(st.code(), Code::kNotFound) << st.ToString();
 
