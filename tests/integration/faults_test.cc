@@ -52,31 +52,12 @@ class FaultsTest : public ::testing::Test {
     secret_ = "s3cr3t-" + std::to_string(rd()) + std::to_string(rd());
   }
 
-  // A compose file of `services` services (s0, s1, ...) whose environment
-  // carries GEN=gen, all mounting one secret, written into `d` (created);
-  // returns its path.
-  std::string WriteCompose(const std::string& d, int gen, int services, int replicas = 1,
-                           const std::string& extra = "") {
-    std::string out;
-    RunCommand("mkdir -p " + d, &out);
-    WriteFile(d + "/token.txt", secret_);
-    std::ostringstream y;
-    y << "version: \"3.8\"\nsecrets:\n  token: {file: ./token.txt}\nservices:\n";
-    for (int i = 0; i < services; ++i) {
-      y << "  s" << i << ":\n    image: " << tb_.image << "\n"
-        << "    command: [\"sleep\", \"86400\"]\n"
-        << "    environment: {GEN: \"" << gen << "\"}\n"
-        << "    secrets: [token]\n"
-        << "    stop_grace_period: 1s\n"
-        << "    deploy:\n      replicas: " << replicas << "\n"
-        << "      update_config: {parallelism: 1, delay: 1s, order: stop-first}\n"
-        << extra;
-    }
-    WriteFile(d + "/docker-compose.yml", y.str());
-    return d + "/docker-compose.yml";
+  // The generated stack (WriteSleepStack) in `d`, with this test's secret.
+  std::string WriteCompose(const std::string& d, int gen, int services) {
+    return WriteSleepStack(d, tb_.image, secret_, {.services = services, .gen = gen});
   }
-  std::string Compose(int gen, int services, int replicas = 1, const std::string& extra = "") {
-    return WriteCompose(dir_ + "/gen" + std::to_string(gen), gen, services, replicas, extra);
+  std::string Compose(int gen, int services) {
+    return WriteCompose(dir_ + "/gen" + std::to_string(gen), gen, services);
   }
 
   // The stack's Git repository for stackctld: a bare dir_/repos/app.git and

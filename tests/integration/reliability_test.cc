@@ -57,27 +57,16 @@ class ReliabilityTest : public ::testing::Test {
     }
   }
 
-  // A stack file in dir_/NAME: services s0..s{n-1} running `sleep` (the first
-  // runs `first_command` instead), each with GEN=gen and the secret `token`.
+  // The generated stack (WriteSleepStack) in dir_/NAME; s0 runs
+  // `first_command` instead of sleep, and a failing command fails twice
+  // quickly (restart delay 1 s).
   std::string WriteCompose(const std::string& name, int services, int gen,
                            const std::string& first_command = "sleep") {
-    const std::string d = dir_ + "/" + name;
-    std::string out;
-    RunCommand("mkdir -p " + d, &out);
-    WriteFile(d + "/token.txt", "token-" + id_);
-    std::ostringstream y;
-    y << "version: \"3.8\"\nsecrets:\n  token: {file: ./token.txt}\nservices:\n";
-    for (int i = 0; i < services; ++i) {
-      y << "  s" << i << ":\n    image: " << tb_.image << "\n"
-        << "    command: [\"" << (i == 0 ? first_command : "sleep") << "\", \"86400\"]\n"
-        << "    environment: {GEN: \"" << gen << "\"}\n"
-        << "    secrets: [token]\n"
-        << "    stop_grace_period: 1s\n"
-        << "    deploy:\n      update_config: {parallelism: 1, delay: 1s, order: stop-first}\n"
-        << "      restart_policy: {delay: 1s}\n";  // a failing command fails twice quickly
-    }
-    WriteFile(d + "/docker-compose.yml", y.str());
-    return d + "/docker-compose.yml";
+    return WriteSleepStack(dir_ + "/" + name, tb_.image, "token-" + id_,
+                           {.services = services,
+                            .gen = gen,
+                            .first_command = first_command,
+                            .extra_deploy = "      restart_policy: {delay: 1s}\n"});
   }
 
   int Stackctl(const std::string& host, const std::string& args, std::string* out) {

@@ -45,6 +45,26 @@ std::string GitInRepo(const std::string& repo_dir, const std::string& args, cons
   return out.substr(0, out.find('\n'));
 }
 
+std::string WriteSleepStack(const std::string& dir, const std::string& image, const std::string& token,
+                            const SleepStack& s) {
+  std::filesystem::create_directories(dir);
+  WriteFile(dir + "/token.txt", token);
+  std::ostringstream y;
+  y << "version: \"3.8\"\nsecrets:\n  token: {file: ./token.txt}\nservices:\n";
+  for (int i = 0; i < s.services; ++i) {
+    y << "  s" << i << ":\n    image: " << image << "\n"
+      << "    command: [\"" << (i == 0 ? s.first_command : "sleep") << "\", \"86400\"]\n"
+      << "    environment: {GEN: \"" << s.gen << "\"}\n"
+      << "    secrets: [token]\n"
+      << "    stop_grace_period: 1s\n"
+      << "    deploy:\n"
+      << "      update_config: {parallelism: 1, delay: 1s, order: stop-first}\n"
+      << s.extra_deploy;
+  }
+  WriteFile(dir + "/docker-compose.yml", y.str());
+  return dir + "/docker-compose.yml";
+}
+
 int RunCommand(const std::string& cmd, std::string* out, bool merge_stderr) {
   std::string full = merge_stderr ? cmd + " 2>&1" : cmd;
   FILE* p = popen(full.c_str(), "r");

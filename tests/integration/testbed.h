@@ -64,6 +64,22 @@ int RunCommand(const std::string& cmd, std::string* out, bool merge_stderr = tru
 std::string GitInRepo(const std::string& repo_dir, const std::string& args, const std::string& name = "t",
                       const std::string& email = "t@t");
 
+// The generated stack of the fault and reliability tests, written as
+// DIR/docker-compose.yml (DIR created) with its secret in DIR/token.txt:
+// services s0..s{services-1} on `image` running `sleep 86400` (s0 runs
+// `first_command` instead), each with GEN=gen, the file secret `token`, a 1 s
+// stop grace period and stop-first updates one at a time 1 s apart;
+// `extra_deploy` is appended to every service's `deploy:` block (lines
+// indented by six spaces). Returns the compose file's path.
+struct SleepStack {
+  int services = 1;
+  int gen = 1;
+  std::string first_command = "sleep";
+  std::string extra_deploy{};
+};
+std::string WriteSleepStack(const std::string& dir, const std::string& image, const std::string& token,
+                            const SleepStack& s);
+
 // One row of a Notary expected.tsv (tests/testbed/notary-up.sh): what docker
 // resolves gun:tag to.
 struct NotaryExpected {
