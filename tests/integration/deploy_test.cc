@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -37,7 +38,7 @@ class DeployTest : public ::testing::Test {
     if (tb_.docker_host.empty()) return;
     std::string out;
     RunCommand(Stackctl("rm " + stack_), &out);
-    StopProxy();
+    proxy_.reset();
     fs::remove_all(dir_);
   }
 
@@ -52,29 +53,18 @@ class DeployTest : public ::testing::Test {
     int rc = RunCommand(Stackctl(args, host), out);
     return rc;
   }
-  // Starts a counting proxy in front of the engine; returns its DOCKER_HOST.
+  // Starts a counting proxy (testbed EngineProxy) in front of the engine;
+  // returns its DOCKER_HOST.
   std::string StartProxy() {
-    proxy_sock_ = (dir_ / "proxy.sock").string();
-    proxy_log_ = (dir_ / "proxy.log").string();
-    std::string sock = tb_.docker_host.substr(strlen("unix://"));
-    std::string cmd = "python3 " STACKCTL_SOURCE_DIR "/tests/tools/engine_proxy.py " + proxy_sock_ + " " +
-                      sock + " " + proxy_log_ + " >/dev/null 2>&1 & echo $!";
-    std::string out;
-    RunCommand(cmd, &out);
-    proxy_pid_ = std::stoi(out);
-    for (int i = 0; i < 100 && !fs::exists(proxy_sock_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    return "unix://" + proxy_sock_;
+    proxy_.emplace(tb_, dir_.string(), "proxy");
+    proxy_mark_ = proxy_->Mark();
+    return proxy_->host();
   }
-  void StopProxy() {
-    if (proxy_pid_ > 0) kill(proxy_pid_, SIGTERM);
-    proxy_pid_ = 0;
-  }
+  // The calls since the last ProxyCalls (or StartProxy): "METHOD TARGET".
   std::vector<std::string> ProxyCalls() {
     std::vector<std::string> calls;
-    std::ifstream in(proxy_log_);
-    std::string line;
-    while (std::getline(in, line)) calls.push_back(line);
-    std::ofstream(proxy_log_, std::ios::trunc);  // reset for the next command
+    for (const auto& c : proxy_->CallsSince(proxy_mark_)) calls.push_back(c.method + " " + c.target);
+    proxy_mark_ = proxy_->Mark();
     return calls;
   }
   static std::vector<std::string> Writes(const std::vector<std::string>& calls) {
@@ -92,8 +82,8 @@ class DeployTest : public ::testing::Test {
   Testbed tb_;
   fs::path dir_;
   std::string stack_;
-  std::string proxy_sock_, proxy_log_;
-  int proxy_pid_ = 0;
+  std::optional<EngineProxy> proxy_;
+  size_t proxy_mark_ = 0;
   static inline int counter_ = 0;
 };
 
