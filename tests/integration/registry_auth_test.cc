@@ -267,7 +267,8 @@ TEST_F(RegistryAuthTest, StackctldReadsSignaturesWithItsConfiguredCredentials) {
     WriteFile(repo + "/app/docker-compose.yml",
               "version: \"3.8\"\nservices:\n  app:\n    image: " + image +
                   "\n    command: [\"sleep\", \"3600\"]\n    deploy: {replicas: 0}\n"
-                  "    labels: {commit: " + message + "}\n");
+                  "    labels: {commit: " +
+                  message + "}\n");
     return GitInRepo(repo, "add -A && git commit -qm " + message);
   };
   const int port = FreeLoopbackPort();
@@ -299,20 +300,20 @@ TEST_F(RegistryAuthTest, StackctldReadsSignaturesWithItsConfiguredCredentials) {
     return std::make_pair(r.first, nlohmann::json::parse(r.second, nullptr, false));
   };
   auto app_spec = [&] {
-    return Trim(tb_.Docker("service inspect --format '{{.Version.Index}} {{json .Spec}}' " +
-                           stack + "_app"));
+    return Trim(tb_.Docker("service inspect --format '{{.Version.Index}} {{json .Spec}}' " + stack +
+                           "_app"));
   };
   auto app_image = [&] {
-    return Trim(tb_.Docker("service inspect --format "
-                           "'{{.Spec.TaskTemplate.ContainerSpec.Image}} {{index .Spec.Labels "
-                           "\"io.stackctl.revision\"}}' " +
-                           stack + "_app"));
+    return Trim(
+        tb_.Docker("service inspect --format "
+                   "'{{.Spec.TaskTemplate.ContainerSpec.Image}} {{index .Spec.Labels "
+                   "\"io.stackctl.revision\"}}' " +
+                   stack + "_app"));
   };
   // A refused commit: 422 on the waited sync, the stack Failed with `why`,
   // the commit not its revision, the service as it was.
-  auto expect_refused = [&](Stackctld& ctl, const std::string& commit_id,
-                            const std::string& image, const std::string& why,
-                            const std::string& spec) {
+  auto expect_refused = [&](Stackctld& ctl, const std::string& commit_id, const std::string& image,
+                            const std::string& why, const std::string& spec) {
     auto [status, op] = sync(ctl);
     EXPECT_EQ(status, 422) << op.dump() << ctl.Log();
     EXPECT_EQ(op.value("state", ""), "failed") << op.dump();
