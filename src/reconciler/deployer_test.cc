@@ -1208,6 +1208,10 @@ class CountingVerifier : public notary::ImageVerifier {
     ++calls;
     if (ref == "unsigned:1") return PermissionDenied("no trust data for unsigned");
     if (ref == "nosig:1") return NotFound("cosign: not signed (no sha256-ab.sig in nosig)");
+    if (ref == "refused-credentials:1") {
+      return PermissionDenied("cosign: registry r: credentials of alice refused for app (HTTP 401)");
+    }
+    if (ref == "down:1") return Unavailable("cosign: registry r unreachable");
     notary::ResolvedImage r;
     r.digest = "sha256:" + Sha256Hex(ref + std::to_string(generation));
     r.reference = ref + "@" + r.digest;
@@ -1261,7 +1265,7 @@ TEST(Pinning, RequiredTrustBlocksTheWholeRevision) {
   auto r = d.Deploy(stack, opts, std::nullopt, &refused);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().ToString(),
-            "PERMISSION_DENIED: service worker: image unsigned:1: no trust data for unsigned");
+            "FAILED_PRECONDITION: service worker: image unsigned:1: no trust data for unsigned");
   EXPECT_EQ(fake.WriteCalls(), 0);
   // The refused service by its engine name, typed (notifications carry it).
   EXPECT_EQ(refused, std::vector<std::string>{"app_worker"});
@@ -1284,10 +1288,11 @@ TEST(Pinning, RequiredTrustBlocksTheWholeRevision) {
             "deploying the tag unpinned");
 }
 
-// A verifier's NotFound (no cosign .sig tag, no such tag) is the revision's
-// fault: FAILED_PRECONDITION, so that the API (404) and `stackctl --server`
-// ("stack ... not found") do not read it as a missing stack.
-TEST(Pinning, RequiredImageWithoutSignatureIsAFailedPreconditionNotNotFound) {
+// A verifier's NotFound (no cosign .sig tag, no such tag) or PermissionDenied
+// (trust data or registry credentials refused) is the revision's fault:
+// FAILED_PRECONDITION, so that the API (404, 403) and `stackctl --server`
+// ("stack ... not found", a refused API token) do not read it as the caller's.
+TEST(Pinning, RequiredImageRefusedForGoodIsAFailedPrecondition) {
   FakeEngine fake;
   FakeClock clock;
   CountingVerifier verifier;
@@ -1301,6 +1306,18 @@ TEST(Pinning, RequiredImageWithoutSignatureIsAFailedPreconditionNotNotFound) {
   EXPECT_EQ(r.status().ToString(),
             "FAILED_PRECONDITION: service web: image nosig:1: cosign: not signed (no "
             "sha256-ab.sig in nosig)");
+  EXPECT_EQ(fake.WriteCalls(), 0);
+  SetImage(stack.services[1], "refused-credentials:1");
+  r = d.Deploy(stack, opts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().ToString(),
+            "FAILED_PRECONDITION: service web: image refused-credentials:1: cosign: registry r: "
+            "credentials of alice refused for app (HTTP 401)");
+  // An outage keeps its code: retried, 503 at the API.
+  SetImage(stack.services[1], "down:1");
+  r = d.Deploy(stack, opts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
   EXPECT_EQ(fake.WriteCalls(), 0);
 }
 

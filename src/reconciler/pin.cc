@@ -162,10 +162,16 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
           for (const model::Service* svc : services) refused->push_back(svc->name);
         }
         Status why = r.status().WithPrefix(NameServices(services) + ": image " + ref);
-        // No signature (or no such tag) is the revision's fault, not a missing
-        // resource of the caller's: NotFound would reach API clients as 404 and
-        // `stackctl --server` as "stack ... not found".
-        if (why.code() == Code::kNotFound) return FailedPrecondition(why.message());
+        // A refusal for good (no signature, no such tag, trust data or
+        // credentials refused by the registry or Notary) is the revision's
+        // fault as the caller sees it: FAILED_PRECONDITION (HTTP 422). NotFound
+        // would reach API clients as 404 and `stackctl --server` as "stack ...
+        // not found"; PermissionDenied / Unauthenticated as 403 / 401, read as
+        // the caller's API token being refused. Outages (retryable) keep their code.
+        if (why.code() == Code::kNotFound || why.code() == Code::kPermissionDenied ||
+            why.code() == Code::kUnauthenticated) {
+          return FailedPrecondition(why.message());
+        }
         return why;
       }
       warnings.push_back(NameServices(services) + ": image " + ref + " could not be pinned (" +

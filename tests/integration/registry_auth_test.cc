@@ -12,7 +12,9 @@
 // `stackctl deploy` binaries and through the library (HttpRegistry +
 // CosignVerifier): right credentials verify, wrong or missing ones give an
 // error naming the registry and what refused them, a token server that is
-// down fails closed under `require`, and nothing deploys when refused.
+// down fails closed under `require`, and nothing deploys when refused. The
+// real stackctld reads the htpasswd registry with the CA and credentials of
+// its `image_trust.registries` config (StackctldReadsSignatures...).
 // NotaryTokenTest does the same for the Notary client's anonymous token flow
 // against a notary-server with `auth: token`.
 //
@@ -29,7 +31,9 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <sstream>
+#include <tuple>
 
 #include "common/crypto.h"
 #include "integration/registry_pusher.h"
@@ -127,6 +131,18 @@ class RegistryAuthTest : public ::testing::Test {
     return host;
   }
 
+  // StartRegistry with `auth: htpasswd` (realm stackctl-basic) where alice
+  // has kAlicePassword, bcrypt-hashed by `htpasswd -B`.
+  std::string StartHtpasswdRegistry() {
+    std::string out;
+    EXPECT_EQ(RunCommand("htpasswd -B -b -c " + dir_ + "/htpasswd alice " + kAlicePassword, &out),
+              0)
+        << out;
+    EXPECT_THAT(ReadFile(dir_ + "/htpasswd"), HasSubstr("alice:$2y$")) << "not bcrypt";
+    return StartRegistry("basic",
+                         "  htpasswd: {realm: stackctl-basic, path: " + dir_ + "/htpasswd}\n");
+  }
+
   // Pushes a small image to the bed's open registry as PATH:1 and signs it
   // with key_ for the repository HOST/PATH; its digest.
   std::string SignedImage(const std::string& host, const std::string& path) {
@@ -185,12 +201,8 @@ class RegistryAuthTest : public ::testing::Test {
 };
 
 TEST_F(RegistryAuthTest, HtpasswdRegistryVerifiesWithTheRightCredentialsOnly) {
+  const std::string host = StartHtpasswdRegistry();
   std::string out;
-  ASSERT_EQ(RunCommand("htpasswd -B -b -c " + dir_ + "/htpasswd alice " + kAlicePassword, &out), 0)
-      << out;
-  ASSERT_THAT(ReadFile(dir_ + "/htpasswd"), HasSubstr("alice:$2y$")) << "not bcrypt";
-  const std::string host =
-      StartRegistry("basic", "  htpasswd: {realm: stackctl-basic, path: " + dir_ + "/htpasswd}\n");
   const std::string path = "auth/basic";
   const std::string digest = SignedImage(host, path);
   const std::string image = host + "/" + path + ":1";
@@ -234,6 +246,125 @@ TEST_F(RegistryAuthTest, HtpasswdRegistryVerifiesWithTheRightCredentialsOnly) {
   EXPECT_EQ(refused.status().code(), Code::kPermissionDenied);
   EXPECT_THAT(refused.status().message(),
               HasSubstr("registry " + host + ": credentials of alice refused"));
+}
+
+// The real stackctld: its `image_trust` rule requires a cosign signature by
+// key_ for the htpasswd registry's auth/* and its `image_trust.registries`
+// entry gives that registry's CA and alice's credentials. The stack names the
+// image by digest and runs 0 replicas, so stackctld alone reads the registry
+// (dockerd, which has no credentials for it, never pulls).
+TEST_F(RegistryAuthTest, StackctldReadsSignaturesWithItsConfiguredCredentials) {
+  const std::string host = StartHtpasswdRegistry();
+  const std::string path = "auth/daemon";
+  const std::string signed_image = host + "/" + path + "@" + SignedImage(host, path);
+  const std::string unsigned_digest = Pusher{"http://" + tb_.registry, ""}.Image(path, "2");
+  const std::string unsigned_image = host + "/" + path + "@" + unsigned_digest;
+
+  const std::string daemon = dir_ + "/daemon", repo = daemon + "/repo";
+  std::filesystem::create_directories(repo + "/app");
+  const std::string stack = "regauthd" + std::to_string(getpid() % 100000);
+  auto commit = [&](const std::string& image, const std::string& message) {
+    WriteFile(repo + "/app/docker-compose.yml",
+              "version: \"3.8\"\nservices:\n  app:\n    image: " + image +
+                  "\n    command: [\"sleep\", \"3600\"]\n    deploy: {replicas: 0}\n"
+                  "    labels: {commit: " +
+                  message + "}\n");
+    return GitInRepo(repo, "add -A && git commit -qm " + message);
+  };
+  const int port = FreeLoopbackPort();
+  WriteFile(daemon + "/api-token", "regauth-api-t0ken");
+  auto start = [&](const std::string& password_file) {
+    // clang-format off
+    WriteFile(daemon + "/stackctld.yml",
+              "engine: {host: \"" + tb_.docker_host + "\"}\n"
+              "state_dir: " + daemon + "/state\n"
+              "http: {listen: \"127.0.0.1:" + std::to_string(port) + "\", api_token_file: api-token}\n"
+              "repositories:\n"
+              "  - {name: repo, url: \"file://" + repo + "\", branch: main, poll_interval: 1h}\n"
+              "defaults:\n"
+              "  timeout: 1m\n"
+              "  image_trust:\n"
+              "    registries:\n"
+              "      \"" + host + "\": {ca_file: " + ca_ + ", username: alice, password_file: " + password_file + "}\n"
+              "    rules:\n"
+              "      - {images: \"" + host + "/auth/*\", policy: require, signatures: [cosign], cosign_keys: [\"" + key_pem_ + "\"]}\n"
+              "stacks:\n"
+              "  - {name: " + stack + ", repository: repo, path: app}\n");
+    // clang-format on
+    auto ctl = std::make_unique<Stackctld>(tb_, daemon, port, "regauth-api-t0ken");
+    EXPECT_TRUE(ctl->Start()) << ctl->Log();
+    return ctl;
+  };
+  auto sync = [&](Stackctld& ctl) {
+    auto r = ctl.Api("POST", "/api/v1/stacks/" + stack + "/sync?wait=true&timeout=1m");
+    return std::make_pair(r.first, nlohmann::json::parse(r.second, nullptr, false));
+  };
+  auto app_spec = [&] {
+    return Trim(tb_.Docker("service inspect --format '{{.Version.Index}} {{json .Spec}}' " + stack +
+                           "_app"));
+  };
+  auto app_image = [&] {
+    return Trim(
+        tb_.Docker("service inspect --format "
+                   "'{{.Spec.TaskTemplate.ContainerSpec.Image}} {{index .Spec.Labels "
+                   "\"io.stackctl.revision\"}}' " +
+                   stack + "_app"));
+  };
+  // A refused commit: 422 on the waited sync, the stack Failed with `why`,
+  // the commit not its revision, the service as it was.
+  auto expect_refused = [&](Stackctld& ctl, const std::string& commit_id, const std::string& image,
+                            const std::string& why, const std::string& spec) {
+    auto [status, op] = sync(ctl);
+    EXPECT_EQ(status, 422) << op.dump() << ctl.Log();
+    EXPECT_EQ(op.value("state", ""), "failed") << op.dump();
+    EXPECT_EQ(op.value("revision", ""), commit_id) << op.dump();
+    const std::string error = op["error"].value("message", "");
+    EXPECT_THAT(error, HasSubstr("service app: image " + image + ": ")) << op.dump();
+    EXPECT_THAT(error, HasSubstr(why)) << op.dump();
+    nlohmann::json s = ctl.Stack(stack);
+    EXPECT_EQ(s.value("sync", ""), "Failed") << s.dump();
+    EXPECT_THAT(s.value("last_error", ""), HasSubstr(why)) << s.dump();
+    EXPECT_NE(s.value("revision", ""), commit_id) << s.dump();
+    EXPECT_EQ(app_spec(), spec) << "a refused commit must change nothing";
+  };
+
+  std::string out;
+  ASSERT_EQ(RunCommand("git init -q -b main " + repo, &out), 0) << out;
+  const std::string c1 = commit(signed_image, "signed");
+  auto ctl = start(dir_ + "/alice.pass");
+  auto [status, op] = sync(*ctl);
+  ASSERT_EQ(status, 200) << op.dump() << ctl->Log();
+  nlohmann::json s = ctl->Stack(stack);
+  EXPECT_EQ(s.value("sync", ""), "Synced") << s.dump();
+  EXPECT_EQ(s.value("revision", ""), c1) << s.dump();
+  EXPECT_EQ(app_image(), signed_image + " " + c1);
+  const std::string spec = app_spec();
+
+  // Another digest of the same repository, never signed.
+  const std::string c2 = commit(unsigned_image, "unsigned");
+  expect_refused(*ctl, c2, unsigned_image,
+                 "cosign: not signed (no sha256-" + unsigned_digest.substr(7) + ".sig in " + host +
+                     "/" + path + ")",
+                 spec);
+
+  // Back to the signed digest, but stackctld now holds a wrong password:
+  // refused, with the registry and the refused credentials named.
+  ctl.reset();
+  const std::string c3 = commit(signed_image, "signed-again");
+  ctl = start(dir_ + "/wrong.pass");
+  expect_refused(*ctl, c3, signed_image,
+                 "registry " + host + ": credentials of alice refused for " + path + " (HTTP 401)",
+                 spec);
+
+  // The same commit with the right password: the password was the only obstacle.
+  ctl.reset();
+  ctl = start(dir_ + "/alice.pass");
+  std::tie(status, op) = sync(*ctl);
+  EXPECT_EQ(status, 200) << op.dump() << ctl->Log();
+  EXPECT_EQ(ctl->Stack(stack).value("revision", ""), c3);
+  EXPECT_EQ(app_image(), signed_image + " " + c3);
+  ctl.reset();
+  RunCommand("DOCKER_HOST=" + tb_.docker_host + " " + tb_.bin_dir + "/stackctl rm " + stack, &out);
 }
 
 class TokenRegistryTest : public RegistryAuthTest {
