@@ -573,6 +573,7 @@ void Controller::Reconcile(Request& r) {
     finish_metrics("error");
     log->error("stack {} commit {} ({}): {}", r.stack, commit.substr(0, 12), reconciler::TriggerName(r.trigger),
                st.message());
+    NoteRecordedRevision(r.stack);
     FinishOperations(r.operations, {commit, std::nullopt, st, ""});
   };
 
@@ -695,6 +696,7 @@ void Controller::Reconcile(Request& r) {
     }
     s.rendered_commit = commit;
   }
+  NoteRecordedRevision(r.stack);  // when still empty: a compare or a failure deployed nothing
   if (rep.ok) {
     metrics_.last_success_timestamp_seconds.With({r.stack})
         .Set(static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count()));
@@ -868,6 +870,25 @@ void Controller::RollBack(const Request& r) {
     done.failed_service = res->failed_service;
   }
   FinishOperations(r.operations, done);
+}
+
+void Controller::NoteRecordedRevision(const std::string& stack) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!stacks_.at(stack).applied_commit.empty()) return;
+  }
+  auto records = deployer_->History(stack);
+  if (!records.ok()) return;
+  for (const auto& rec : *records) {  // newest first
+    if (rec.result != reconciler::HistoryResult::kSucceeded) continue;
+    std::lock_guard<std::mutex> l(mu_);
+    StackState& s = stacks_.at(stack);
+    if (s.applied_commit.empty()) {
+      s.applied_commit = rec.revision;
+      s.applied_info = {};  // the view shows the revision alone
+    }
+    return;
+  }
 }
 
 void Controller::NoteProgress(const std::string& stack, const std::vector<std::string>& ids,

@@ -659,6 +659,30 @@ TEST_F(ControllerTest, SyncOperationReportsTheRolloutResult) {
   EXPECT_EQ(Stack("a").failed_revision, "");
 }
 
+// A controller that starts on a commit that fails has deployed nothing: the
+// stack's revision is what the swarm runs as recorded (its newest succeeded
+// history record), not empty.
+TEST_F(ControllerTest, AFailedFirstReconcileShowsTheRecordedRevision) {
+  reconciler::HistoryRecord before;
+  before.revision = "0123456789abcdef0123456789abcdef01234567";
+  before.result = reconciler::HistoryResult::kSucceeded;
+  reconciler::HistoryRecord failed;
+  failed.revision = "fedcba9876543210fedcba9876543210fedcba98";
+  failed.result = reconciler::HistoryResult::kRolledBack;
+  ASSERT_TRUE(reconciler::HistoryStore(fake_, "a").Append(before, 10).ok());
+  ASSERT_TRUE(reconciler::HistoryStore(fake_, "a").Append(failed, 10).ok());
+  // A file that does not render: the first reconcile fails before it deploys.
+  const std::string bad = source_->Commit(
+      {{"a/docker-compose.yml", "version: \"3.8\"\nservices:\n  app:\n    image: app:3\n    replicas: 2\n"},
+       {"b/docker-compose.yml", Compose("other:1", "1")}});
+  Start();
+  server::StackView a = Listed("a");
+  EXPECT_EQ(a.last_result, reconciler::ReconcileResult::kFailed);
+  EXPECT_EQ(a.revision, before.revision);
+  EXPECT_EQ(a.failed_revision, bad);
+  EXPECT_EQ(Listed("b").revision, bad);  // b deployed at the head
+}
+
 // A rollout that a commit started (no API operation) shows its wave on the
 // stack while it runs, and nothing once it ended.
 TEST_F(ControllerTest, APushedRolloutShowsItsWaveOnTheStack) {
