@@ -29,6 +29,18 @@ class OperationProgress : public reconciler::ProgressSink {
   std::function<void(const reconciler::WaveProgress&)> wave_;
 };
 
+// A Git source error as a reconcile reports it. The remote refusing the
+// controller's credentials or certificate (UNAUTHENTICATED,
+// PERMISSION_DENIED) becomes FAILED_PRECONDITION, same message: a waited API
+// sync then answers 422 ("fix the controller's repository settings"), and
+// 401/403 keep meaning that the caller's API token was refused.
+Status SourceError(const Status& st) {
+  if (st.code() == Code::kUnauthenticated || st.code() == Code::kPermissionDenied) {
+    return FailedPrecondition(st.message());
+  }
+  return st;
+}
+
 // How long after a reconcile engine events of its stack count as its own echo.
 constexpr std::chrono::seconds kEchoWindow{2};
 // An event stream that ran this long before it failed may have missed events.
@@ -589,7 +601,7 @@ void Controller::Reconcile(Request& r) {
   if (target.empty() || (r.trigger == reconciler::Trigger::kApi && r.revision.empty())) {
     auto head = source->ResolveRemote();
     NoteRepository(cfg->repository, RepoOp::kResolve, head.status());
-    if (!head.ok()) return fail(head.status(), "", /*terminal=*/false);
+    if (!head.ok()) return fail(SourceError(head.status()), "", /*terminal=*/false);
     target = *head;
     std::lock_guard<std::mutex> l(mu_);
     repos_.at(cfg->repository).head = *head;
@@ -597,7 +609,7 @@ void Controller::Reconcile(Request& r) {
   auto snap = source->Fetch(target);
   // An explicit revision that cannot be fetched says nothing about the repository.
   if (r.revision.empty()) NoteRepository(cfg->repository, RepoOp::kFetch, snap.status());
-  if (!snap.ok()) return fail(snap.status(), target, source_error_is_terminal(snap.status()));
+  if (!snap.ok()) return fail(SourceError(snap.status()), target, source_error_is_terminal(snap.status()));
   const std::string commit = snap->commit();
 
   const config::RepositoryConfig& repo_config = *config_.FindRepository(cfg->repository);

@@ -455,6 +455,14 @@ TEST_F(ControllerTest, RemoteErrorOnFetchIsRetriedNotMarkedFailed) {
   EXPECT_EQ(a.last_error, refused);
   EXPECT_EQ(a.revision, head_);
   EXPECT_EQ(metrics_.reconcile_errors_total.With({"a"}).Value(), 1);
+  // A waited API sync gets the refusal as FAILED_PRECONDITION (HTTP 422):
+  // 401 would read as the caller's own API token refused.
+  auto op = ctl_->Sync("a", std::nullopt);
+  ASSERT_TRUE(op.ok());
+  auto done = ctl_->WaitOperation(*op, std::chrono::seconds(20));
+  ASSERT_TRUE(done.ok());
+  ASSERT_TRUE(done->error.has_value());
+  EXPECT_EQ(*done->error, FailedPrecondition(refused));
   // Still refused: each backoff step retries (and fails) again.
   ASSERT_TRUE(Eventually(
       [&] {
