@@ -12,7 +12,7 @@
 #      10 and 100), render of 1,000 services, stackctld with 1,000 services
 #      and webhook latency, the 300-service no-op against render + engine
 #      floor (noop), stackctld with 50 stacks of 20 services (scale; waits
-#      for its 3-minute full check), counting Engine API calls with
+#      for its full check, set to every 30 s), counting Engine API calls with
 #      tests/tools/engine_proxy.py),
 #   4. writes bench/results.json and bench/results.md and prints the table.
 # The test bed is torn down afterwards. Must run as root.
