@@ -27,6 +27,7 @@
 #include "notary/swarm_root_store.h"
 #include "notary/trust_store.h"
 #include "reconciler/deployer.h"
+#include "reconciler/diff.h"
 #include "reconciler/live.h"
 #include "stacksync/stack_reconcile.h"
 #include "apiclient/client.h"
@@ -144,6 +145,9 @@ std::future<EngineRead> ConnectAndReadLive(const GlobalOptions& global, const st
     EngineRead r;
     r.engine = ConnectEngine(global);
     if (r.engine.ok()) r.live = reconciler::ReadLive(**r.engine, stack);
+    // This thread would wait for the render now: the comparison's share of
+    // the live side is done here instead.
+    if (r.live.ok()) reconciler::NormalizeLiveServices(&*r.live);
     return r;
   });
 }
