@@ -990,10 +990,17 @@ std::map<std::string, std::string> DockerDeploy(FakeEngine& fake, const model::S
 // the no-op after it.
 TEST_F(DeployerTest, LiveSpecsNormalizedAheadCompareTheSame) {
   DockerDeploy(fake_, MakeStack("app"));
+  const std::atomic<bool> go{false}, stop{true};
+  {
+    auto live = ReadLive(fake_, "app");
+    ASSERT_TRUE(live.ok());
+    NormalizeLiveServices(&*live, stop);  // the render was over before the reads
+    for (const auto& [name, s] : live->services) EXPECT_EQ(s.normalized, nullptr) << name;
+  }
   auto changes_of = [&](bool ahead) {
     auto live = ReadLive(fake_, "app");
     EXPECT_TRUE(live.ok());
-    if (ahead) NormalizeLiveServices(&*live);
+    if (ahead) NormalizeLiveServices(&*live, go);
     EXPECT_EQ(live->services.at("app_web").normalized != nullptr, ahead);
     auto desired = MakeStack("app");
     PrepareDesired(&desired);
@@ -1022,7 +1029,7 @@ TEST_F(DeployerTest, LiveSpecsNormalizedAheadCompareTheSame) {
   ASSERT_EQ(adopted->outcome, Outcome::kSucceeded) << adopted->message;
   auto live = ReadLive(fake_, "app");
   ASSERT_TRUE(live.ok());
-  NormalizeLiveServices(&*live);
+  NormalizeLiveServices(&*live, go);
   fake_.ResetCalls();
   auto again = deployer_.Deploy(MakeStack("app"), Opts(), std::move(*live));
   ASSERT_TRUE(again.ok()) << again.status().ToString();

@@ -161,9 +161,10 @@ void PrepareDesired(model::StackSpec* desired) {
   });
 }
 
-void NormalizeLiveServices(LiveState* live) {
+void NormalizeLiveServices(LiveState* live, const std::atomic<bool>& stop) {
   const NormalizeContext ctx = MakeNormalizeContext(*live);
   for (auto& [name, service] : live->services) {
+    if (stop.load(std::memory_order_relaxed)) return;
     service.normalized = std::make_shared<const Json>(NormalizeServiceSpec(service.spec.Unpack(), ctx));
   }
 }
