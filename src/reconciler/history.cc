@@ -269,10 +269,20 @@ Result<std::vector<HistoryRecord>> HistoryStore::List() {
   return out;
 }
 
+Result<std::vector<std::pair<int64_t, std::string>>> HistoryStore::ListSeqs() {
+  ASSIGN_OR_RETURN(auto objs, ListObjects());
+  std::vector<std::pair<int64_t, std::string>> out;
+  for (const auto& o : objs) {
+    auto it = o.labels.find(kSeqLabel);
+    out.emplace_back(it == o.labels.end() ? 0 : std::atoll(it->second.c_str()), o.id);
+  }
+  return out;
+}
+
 Result<HistoryStore::Prepared> HistoryStore::Prepare(const model::StackSpec& spec) {
   Prepared p;
   ASSIGN_OR_RETURN(p.spec, DeflateStackSpec(spec));
-  ASSIGN_OR_RETURN(p.listed, ListObjects());
+  ASSIGN_OR_RETURN(p.existing, ListSeqs());
   return p;
 }
 
@@ -282,20 +292,14 @@ Result<int64_t> HistoryStore::Append(HistoryRecord record, size_t keep) {
   WriteCanonicalJson(record.spec, [&](std::string_view piece) { d.Add(piece); });
   record.spec = Json();
   ASSIGN_OR_RETURN(p.spec, d.Finish(Z_SYNC_FLUSH));
-  ASSIGN_OR_RETURN(p.listed, ListObjects());
+  ASSIGN_OR_RETURN(p.existing, ListSeqs());
   return Append(std::move(record), std::move(p), keep);
 }
 
 Result<int64_t> HistoryStore::Append(HistoryRecord record, Prepared prepared, size_t keep) {
-  const std::vector<engine::Object>& objs = prepared.listed;
-  std::vector<std::pair<int64_t, std::string>> existing;  // seq, id
+  std::vector<std::pair<int64_t, std::string>>& existing = prepared.existing;
   int64_t next = 1;
-  for (const auto& o : objs) {
-    auto it = o.labels.find(kSeqLabel);
-    int64_t seq = it == o.labels.end() ? 0 : std::atoll(it->second.c_str());
-    existing.emplace_back(seq, o.id);
-    next = std::max(next, seq + 1);
-  }
+  for (const auto& [seq, id] : existing) next = std::max(next, seq + 1);
   const std::string result(HistoryResultName(record.result));
   const std::string revision = record.revision;
   record.spec = Json();  // the spec is prepared.spec's: deflated already

@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/json.h"
@@ -76,12 +77,13 @@ class HistoryStore {
  public:
   HistoryStore(engine::Engine& engine, std::string stack) : engine_(engine), stack_(std::move(stack)) {}
   // What Append needs that does not depend on how a rollout ends: the
-  // record's spec, deflated, and the stack's records as listed. A rollout
+  // record's spec, deflated, and the stack's records as listed (sequence
+  // number and ID only: their data is not kept while the rollout runs). A rollout
   // makes it while its writes are in flight (it holds the stack lock, so the
   // list stays true), leaving only the record's create for its end.
   struct Prepared {
     DeflatedText spec;
-    std::vector<engine::Object> listed;
+    std::vector<std::pair<int64_t, std::string>> existing;  // seq, config ID
   };
   Result<Prepared> Prepare(const model::StackSpec& spec);
 
@@ -97,6 +99,7 @@ class HistoryStore {
 
  private:
   Result<std::vector<engine::Object>> ListObjects();
+  Result<std::vector<std::pair<int64_t, std::string>>> ListSeqs();  // seq, ID of each record
   engine::Engine& engine_;
   std::string stack_;
 };
