@@ -158,6 +158,16 @@ TEST_F(DeployerTest, TheHistoryRecordIsTheCanonicalTextOfTheDeployedStack) {
   ASSERT_EQ(both->size(), 2u);
   EXPECT_EQ((*both)[0].seq, 2);
   EXPECT_EQ((*both)[0].spec, (*hist)[0].spec);
+
+  // Retention: the newest `keep`, the new one included.
+  auto third = HistoryStore(fake_, "app").Append(rec, 2);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_EQ(*third, 3);
+  auto kept = deployer_.History("app");
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 2u);
+  EXPECT_EQ((*kept)[0].seq, 3);
+  EXPECT_EQ((*kept)[1].seq, 2);
 }
 
 TEST_F(DeployerTest, OneServiceChangeWritesOnlyThatService) {
