@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh [--quick] [--sizes 10,100,300] [--reps N] [--replicas R]
-#              [--tools docker,stackctl] [--parts stacks,render,stackctld,noop,scale]
+#              [--tools docker,docker-local,stackctl] [--parts stacks,render,stackctld,noop,scale]
 #
 # Benchmarks stackctl against `docker stack deploy` on a private test bed:
 #   1. builds stackctl optimized if needed (build/ when it is a Release or
