@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """bench.py OUT_DIR [--quick] [--sizes 10,100,300] [--reps N] [--replicas R]
-                 [--tools docker,stackctl] [--parts stacks,render,stackctld,noop,scale]
+                 [--tools docker,docker-local,stackctl] [--parts stacks,render,stackctld,noop,scale]
 
 The benchmark driver; bench/run.sh runs it inside a fresh test bed (it reads
 the STACKCTL_TEST_* variables of tests/testbed/up.sh and STACKCTL_BIN_DIR).
 
 1. Stacks of 10, 100 and 300 services (--quick: 10 and 100) with networks,
    secrets, environment, labels and update_config, deployed alternately with
-   `docker stack deploy --resolve-image never` (Debian's /usr/bin/docker) and
-   `stackctl deploy --detach --resolve-image never`: first deploy, no-op
+   `docker stack deploy --resolve-image never` (Debian's /usr/bin/docker,
+   "docker"; also /usr/local/bin/docker, "docker-local", when the machine has
+   one) and `stackctl deploy --detach --resolve-image never`: first deploy, no-op
    redeploy, one-service change, removal (`docker stack rm` / `stackctl rm`).
    Neither waits for tasks (docker cannot). Every Engine API call goes through
    tests/tools/engine_proxy.py, which counts them.
@@ -20,12 +21,13 @@ the STACKCTL_TEST_* variables of tests/testbed/up.sh and STACKCTL_BIN_DIR).
 4. noop: the no-op of 300 services against its floor, all straight on the
    engine's socket (no proxy): `stackctl deploy --resolve-image never`, the
    render alone (`stackctl render`), the four list calls a no-op needs sent at
-   once by curl, `docker stack deploy --resolve-image never`; and the no-op
+   once by curl, `docker stack deploy --resolve-image never` (each peer); and the no-op
    with the default resolution (`changed`) of a stack whose image no registry
    knows (local/busybox:1, imported into the engine).
 5. scale: `stackctld` with one repository of 50 stacks of 20 services: time
-   to sync them all, the Engine API calls of the periodic full check (every
-   3 minutes, so this part waits for one), CPU while idle, RSS, and a
+   to sync them all, the Engine API calls of the periodic full check
+   (controller.full_check_interval set to 30 s; this part waits for one), CPU
+   while idle, RSS, and a
    webhook to the first write for one stack while the other 49 are idle.
 
 Writes OUT_DIR/results.json and OUT_DIR/results.md (the table) and prints the
@@ -47,6 +49,20 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DOCKER = os.environ.get("STACKCTL_TEST_DOCKER_CLI", "/usr/bin/docker")
+# The peers stackctl is compared with: Debian's CLI (or STACKCTL_TEST_DOCKER_CLI)
+# always, as "docker"; the newer CLI some machines also have in
+# /usr/local/bin (28.2 on the project's machines, the peer issue 19 names) as
+# "docker-local" when it exists and is another program. A fresh machine has
+# only the first; nothing is claimed against a peer that did not run.
+LOCAL_DOCKER = "/usr/local/bin/docker"
+PEERS = {"docker": DOCKER}
+if (os.path.isfile(LOCAL_DOCKER) and os.access(LOCAL_DOCKER, os.X_OK)
+        and os.path.realpath(LOCAL_DOCKER) != os.path.realpath(DOCKER)):
+    PEERS["docker-local"] = LOCAL_DOCKER
+STACK_CODE = {"docker": "d", "docker-local": "e", "stackctl": "s"}  # in stack names
+# The periodic full check of the scale part: the default is 3 minutes; the
+# setting (controller.full_check_interval, at least 10 s) makes the wait short.
+SCALE_FULL_CHECK_SECONDS = 30
 BIN = os.environ["STACKCTL_BIN_DIR"]
 STACKCTL = os.path.join(BIN, "stackctl")
 STACKCTLD = os.path.join(BIN, "stackctld")
@@ -173,13 +189,13 @@ class Tool:
         self.env.pop("DOCKER_TLS_VERIFY", None)
 
     def deploy(self, compose, stack):
-        if self.name == "docker":
-            return [DOCKER, "stack", "deploy", "--resolve-image", "never", "-c", compose, stack]
+        if self.name in PEERS:
+            return [PEERS[self.name], "stack", "deploy", "--resolve-image", "never", "-c", compose, stack]
         return [STACKCTL, "deploy", "--detach", "--resolve-image", "never", "-c", compose, stack]
 
     def rm(self, stack):
-        if self.name == "docker":
-            return [DOCKER, "stack", "rm", stack]
+        if self.name in PEERS:
+            return [PEERS[self.name], "stack", "rm", stack]
         return [STACKCTL, "rm", stack]
 
 
@@ -202,7 +218,7 @@ def bench_size(proxy, work, n, reps, replicas, tools):
         order = tools if rep % 2 == 0 else list(reversed(tools))
         for name in order:
             tool = Tool(name, proxy)
-            stack = "b%d%s" % (n, name[0])
+            stack = "b%d%s" % (n, STACK_CODE[name])
             r = results[name]
             r["first deploy"].append(measure(proxy, tool, tool.deploy(base, stack)))
             r["no-op redeploy"].append(measure(proxy, tool, tool.deploy(base, stack)))
@@ -280,7 +296,7 @@ class Stackctld:
     API token and a generic HMAC webhook secret. `stacks` maps stack name ->
     path in the repository."""
 
-    def __init__(self, work, repo, stacks, proxy, port):
+    def __init__(self, work, repo, stacks, proxy, port, full_check_seconds=None):
         self.repo, self.port = repo, port
         ctl = os.path.join(work, "ctl-%d" % port)
         os.makedirs(ctl, exist_ok=True)
@@ -299,9 +315,10 @@ webhooks:
   generic: {secret_file: %s/hook-secret}
 repositories:
   - {name: bench, url: "file://%s", branch: main, poll_interval: 1h}
-defaults: {auto_sync: true, prune: true, self_heal: false, timeout: 10m, rollout: {parallelism: 0}}
+%sdefaults: {auto_sync: true, prune: true, self_heal: false, timeout: 10m, rollout: {parallelism: 0}}
 stacks:
-""" % (proxy.host(), ctl, port, ctl, ctl, repo))
+""" % (proxy.host(), ctl, port, ctl, ctl, repo,
+       "controller: {full_check_interval: %ds}\n" % full_check_seconds if full_check_seconds else ""))
             for name, path in sorted(stacks.items()):
                 f.write("  - {name: %s, repository: bench, path: %s}\n" % (name, path))
         self.logf = open(os.path.join(TESTBED, "logs", "bench-stackctld-%d.log" % port), "w")
@@ -448,19 +465,23 @@ def bench_noop(work, proxy, n, reps, replicas):
     local = generate_stack(os.path.join(work, "noop%d-local" % n), n, replicas, image="local/busybox:1")
     direct = dict(os.environ, DOCKER_HOST="unix://" + ENGINE_SOCK)
     direct.pop("DOCKER_TLS_VERIFY", None)
-    never, docker, unknown = "n%ds" % n, "n%dd" % n, "n%du" % n
+    never, unknown = "n%ds" % n, "n%du" % n
+    peer_stack = {peer: "n%d%s" % (n, STACK_CODE[peer]) for peer in PEERS}
     sdeploy = lambda f, st, *extra: [STACKCTL, "deploy", "--detach", *extra, "-c", f, st]
-    ddeploy = [DOCKER, "stack", "deploy", "--resolve-image", "never", "-c", compose, docker]
+    ddeploy = lambda peer: [PEERS[peer], "stack", "deploy", "--resolve-image", "never", "-c",
+                            compose, peer_stack[peer]]
     first = {}
-    first["docker"], _ = run(ddeploy, env=direct)
+    for peer in PEERS:
+        first[peer], _ = run(ddeploy(peer), env=direct)
     first["stackctl"], _ = run(sdeploy(compose, never, "--resolve-image", "never"), env=direct)
     first["stackctl, default resolution, unknown image"], p = run(sdeploy(local, unknown), env=direct)
     unknown_warnings = [l for l in p.stdout.splitlines() if "could not be pinned" in l]
-    times = {k: [] for k in ("docker no-op", "stackctl no-op", "render", "engine floor",
-                             "stackctl no-op, default resolution, unknown image")}
+    times = {k: [] for k in [peer + " no-op" for peer in PEERS] + [
+        "stackctl no-op", "render", "engine floor",
+        "stackctl no-op, default resolution, unknown image"]}
     for rep in range(reps):
-        steps = [
-            ("docker no-op", lambda: run(ddeploy, env=direct)[0]),
+        steps = [(peer + " no-op", lambda peer=peer: run(ddeploy(peer), env=direct)[0])
+                 for peer in PEERS] + [
             ("stackctl no-op", lambda: run(sdeploy(compose, never, "--resolve-image", "never"),
                                            env=direct)[0]),
             ("render", lambda: render_seconds(compose, never)),
@@ -480,8 +501,9 @@ def bench_noop(work, proxy, n, reps, replicas):
     unknown_calls = [l[1] + " " + l[2] for l in proxy.lines_since(m)]
     for st in (never, unknown):
         run([STACKCTL, "rm", st], env=direct)
-    run([DOCKER, "stack", "rm", docker], env=direct)
-    for st in (never, unknown, docker):
+    for peer in PEERS:
+        run([PEERS[peer], "stack", "rm", peer_stack[peer]], env=direct)
+    for st in [never, unknown] + list(peer_stack.values()):
         wait_gone(st)
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
@@ -492,7 +514,8 @@ def bench_noop(work, proxy, n, reps, replicas):
         "seconds": {k: [round(x, 4) for x in v] for k, v in times.items()},
         "render_plus_floor_seconds": med["render"] + med["engine floor"],
         "stretch_limit_seconds": max(med["render"], med["engine floor"]) + 0.015,
-        "noop_vs_docker": med["docker no-op"] / med["stackctl no-op"],
+        "noop_vs_peer": {peer: med[peer + " no-op"] / med["stackctl no-op"] for peer in PEERS},
+        "first_deploy_vs_peer": {peer: first[peer] / first["stackctl"] for peer in PEERS},
         "unknown_image_noop_vs_never_noop":
             med["stackctl no-op, default resolution, unknown image"] / med["stackctl no-op"],
         "unknown_image_noop_calls": unknown_calls,
@@ -516,7 +539,7 @@ def bench_scale(work, proxy, n_stacks, n_services, replicas):
         generate_stack(os.path.join(repo, path), n_services, replicas, 1)
     new_repo(repo, "%d stacks" % n_stacks)
     m_start = proxy.mark()
-    d = Stackctld(work, repo, names, proxy, 9191)
+    d = Stackctld(work, repo, names, proxy, 9191, full_check_seconds=SCALE_FULL_CHECK_SECONDS)
     try:
         t0 = time.monotonic()
         d.wait_synced(names, head(repo), 900, "%d stacks" % n_stacks)
@@ -525,14 +548,15 @@ def bench_scale(work, proxy, n_stacks, n_services, replicas):
         hwm_sync = proc_status(d.pid, "VmHWM")
         log("stackctld %d x %d: synced in %.1fs (%d engine calls), peak %.1f MiB" %
             (n_stacks, n_services, first_sync, sync_calls, hwm_sync))
-        # Idle until the periodic full check (3 minutes after the start) has
-        # run and everything is quiet again; CPU and proxy lines sampled.
+        # Idle until the periodic full check (SCALE_FULL_CHECK_SECONDS after
+        # the start) has run and everything is quiet again; CPU and proxy
+        # lines sampled.
         time.sleep(5)
         m_idle = proxy.mark()
         t_idle, cpu_idle = time.monotonic(), proc_cpu_seconds(d.pid)
         rss_idle = proc_status(d.pid, "VmRSS")
         samples = []  # (time, cpu, lines so far)
-        deadline = t_idle + 400  # the check is due 3 minutes after the start
+        deadline = t_idle + SCALE_FULL_CHECK_SECONDS + 120
         check_seen_at = None
         while time.monotonic() < deadline:
             time.sleep(0.5)
@@ -543,7 +567,8 @@ def bench_scale(work, proxy, n_stacks, n_services, replicas):
             if check_seen_at is not None and time.monotonic() - check_seen_at > 10:
                 break
         if check_seen_at is None:
-            raise RuntimeError("no periodic full check within 400 s of the first sync")
+            raise RuntimeError("no periodic full check within %d s of the first sync" %
+                               (SCALE_FULL_CHECK_SECONDS + 120))
         check_lines = proxy.lines_since(m_idle)
         # CPU before the check started (the last sample without a line) and of the check.
         before = [sm for sm in samples if sm[2] == 0]
@@ -566,6 +591,7 @@ def bench_scale(work, proxy, n_stacks, n_services, replicas):
         hwm = proc_status(d.pid, "VmHWM")
         return {
             "stacks": n_stacks, "services_per_stack": n_services, "replicas": replicas,
+            "full_check_interval_seconds": SCALE_FULL_CHECK_SECONDS,
             "first_sync_seconds": first_sync, "first_sync_engine_calls": sync_calls,
             "full_check_engine_calls": len(check_lines),
             "full_check_requests": [l[1] + " " + l[2] for l in check_lines],
@@ -588,17 +614,20 @@ def fmt_s(x):
 
 
 def table(results):
-    rows = ["| services | operation | docker s | stackctl s | speed-up | docker calls (writes) "
-            "| stackctl calls (writes) |", "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    peers = results["peers"]
+    rows = ["Peers: " + "; ".join("%s = `%s` (%s)" % (p, v["cli"], v["version"])
+                                  for p, v in peers.items()) + "\n",
+            "| services | operation | peer | peer s | stackctl s | speed-up | peer calls (writes) "
+            "| stackctl calls (writes) |", "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for n, s in results["stacks"].items():
-        for op in OPS:
-            d, c = s.get("docker", {}).get(op), s.get("stackctl", {}).get(op)
+        for op, peer in [(op, peer) for op in OPS for peer in peers if peer in s]:
+            d, c = s.get(peer, {}).get(op), s.get("stackctl", {}).get(op)
             cell = lambda r: fmt_s(r["median_seconds"]) if r else "–"
             calls = lambda r: "%g (%g)" % (r["median_calls"], r["median_writes"]) if r else "–"
             ratio = ("%.1f×" % (d["median_seconds"] / c["median_seconds"])
                      if d and c and c["median_seconds"] else "–")
-            rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                n, op, cell(d), cell(c), ratio, calls(d), calls(c)))
+            rows.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                n, op, peer, cell(d), cell(c), ratio, calls(d), calls(c)))
     out = "\n".join(rows) + "\n"
     extra = []
     if "render" in results:
@@ -625,23 +654,28 @@ def table(results):
                      "| %.3f + %.3f = %.3f s (stretch: %.3f s) |" %
                      (m["render"], m["engine floor"], r["render_plus_floor_seconds"],
                       r["stretch_limit_seconds"]))
-        extra.append("| `docker stack deploy` no-op, %d services | %.3f s (stackctl %.1f× faster) |" %
-                     (n, m["docker no-op"], r["noop_vs_docker"]))
+        for peer in r["noop_vs_peer"]:
+            extra.append("| `%s stack deploy` no-op, %d services | %.3f s (stackctl %.1f× faster) |" %
+                         (peer, n, m[peer + " no-op"], r["noop_vs_peer"][peer]))
         extra.append("| no-op, default resolution, image no registry knows | %.3f s (%.2f× the "
                      "`never` no-op; %d engine calls) |" %
                      (m["stackctl no-op, default resolution, unknown image"],
                       r["unknown_image_noop_vs_never_noop"], len(r["unknown_image_noop_calls"])))
         f = r["first_deploy_seconds"]
-        extra.append("| first deploy, %d services: docker / stackctl `never` / stackctl default, "
-                     "unknown image | %.3f / %.3f / %.3f s |" %
-                     (n, f["docker"], f["stackctl"], f["stackctl, default resolution, unknown image"]))
+        for peer in r["first_deploy_vs_peer"]:
+            extra.append("| first deploy, %d services (one each): `%s` / stackctl `never` "
+                         "| %.3f / %.3f s (%.1f×) |" %
+                         (n, peer, f[peer], f["stackctl"], r["first_deploy_vs_peer"][peer]))
+        extra.append("| first deploy, %d services: stackctl default resolution, unknown image "
+                     "| %.3f s |" % (n, f["stackctl, default resolution, unknown image"]))
     if "scale" in results:
         r = results["scale"]
         what = "`stackctld`, %d stacks × %d services" % (r["stacks"], r["services_per_stack"])
         extra.append("| %s: first sync | %.1f s (%d engine calls) |" %
                      (what, r["first_sync_seconds"], r["first_sync_engine_calls"]))
-        extra.append("| %s: engine calls of the periodic full check | %d (%.3f CPU s) |" %
-                     (what, r["full_check_engine_calls"], r["full_check_cpu_seconds"]))
+        extra.append("| %s: engine calls of the periodic full check (every %d s) | %d (%.3f CPU s) |" %
+                     (what, r["full_check_interval_seconds"], r["full_check_engine_calls"],
+                      r["full_check_cpu_seconds"]))
         extra.append("| %s: CPU while idle | %.4f s per minute (over %.0f s) |" %
                      (what, r["idle_cpu_seconds_per_minute"], r["idle_seconds_measured"]))
         extra.append("| %s: peak RSS (VmHWM) / RSS idle / after the full check | "
@@ -662,12 +696,17 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--replicas", type=int, default=0)
-    ap.add_argument("--tools", default="docker,stackctl",
-                    help="docker,stackctl (both, alternating) or one of them")
+    ap.add_argument("--tools", default=",".join(list(PEERS) + ["stackctl"]),
+                    help="peers (docker, docker-local when /usr/local/bin/docker exists) and "
+                         "stackctl, alternating; default: all of them")
     ap.add_argument("--parts", default="stacks,render,stackctld,noop,scale",
                     help="comma-separated subset of stacks,render,stackctld,noop,scale")
     ap.add_argument("--sizes", default=None, help="stack sizes of the stacks part (10,100,300)")
     a = ap.parse_args()
+    unknown_tools = set(a.tools.split(",")) - set(PEERS) - {"stackctl"}
+    if unknown_tools:
+        ap.error("--tools: unknown %s (known here: %s)" % (
+            ", ".join(sorted(unknown_tools)), ", ".join(list(PEERS) + ["stackctl"])))
     sizes = [10, 100] if a.quick else [10, 100, 300]
     if a.sizes:
         sizes = [int(x) for x in a.sizes.split(",")]
@@ -678,8 +717,9 @@ def main():
     results = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()[0]},  # shared machine
-        "docker_cli": subprocess.run([DOCKER, "--version"], stdout=subprocess.PIPE,
-                                     text=True).stdout.strip(),
+        "peers": {p: {"cli": cli, "version": subprocess.run(
+            [cli, "--version"], stdout=subprocess.PIPE, text=True).stdout.strip()}
+            for p, cli in PEERS.items()},
         "replicas": a.replicas, "reps": a.reps, "quick": a.quick, "parts": a.parts,
         "stackctl_mode": "deploy --detach (no waiting, like docker)",
         "stacks": {},

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh [--quick] [--sizes 10,100,300] [--reps N] [--replicas R]
-#              [--tools docker,stackctl] [--parts stacks,render,stackctld,noop,scale]
+#              [--tools docker,docker-local,stackctl] [--parts stacks,render,stackctld,noop,scale]
 #
 # Benchmarks stackctl against `docker stack deploy` on a private test bed:
 #   1. builds stackctl optimized if needed (build/ when it is a Release or
@@ -12,7 +12,7 @@
 #      10 and 100), render of 1,000 services, stackctld with 1,000 services
 #      and webhook latency, the 300-service no-op against render + engine
 #      floor (noop), stackctld with 50 stacks of 20 services (scale; waits
-#      for its 3-minute full check), counting Engine API calls with
+#      for its full check, set to every 30 s), counting Engine API calls with
 #      tests/tools/engine_proxy.py),
 #   4. writes bench/results.json and bench/results.md and prints the table.
 # The test bed is torn down afterwards. Must run as root.

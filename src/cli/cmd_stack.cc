@@ -27,6 +27,7 @@
 #include "notary/swarm_root_store.h"
 #include "notary/trust_store.h"
 #include "reconciler/deployer.h"
+#include "reconciler/diff.h"
 #include "reconciler/live.h"
 #include "stacksync/stack_reconcile.h"
 #include "apiclient/client.h"
@@ -140,13 +141,28 @@ struct EngineRead {
   Result<reconciler::LiveState> live = Unavailable("engine: live state not read");
 };
 
-std::future<EngineRead> ConnectAndReadLive(const GlobalOptions& global, const std::string& stack) {
-  return std::async(std::launch::async, [global, stack] {
-    EngineRead r;
-    r.engine = ConnectEngine(global);
-    if (r.engine.ok()) r.live = reconciler::ReadLive(**r.engine, stack);
-    return r;
-  });
+// The reading thread. Once it has read, and until the render is over, it
+// normalizes live services for the comparison (NormalizeLiveServices): time
+// it would spend waiting otherwise. Join says the render is over and waits.
+struct EngineReading {
+  std::shared_ptr<std::atomic<bool>> rendered;
+  std::future<EngineRead> read;
+  EngineRead Join() {
+    rendered->store(true);
+    return read.get();
+  }
+  ~EngineReading() { rendered->store(true); }  // before the future waits
+};
+
+EngineReading ConnectAndReadLive(const GlobalOptions& global, const std::string& stack) {
+  auto rendered = std::make_shared<std::atomic<bool>>(false);
+  return EngineReading{rendered, std::async(std::launch::async, [global, stack, rendered] {
+                         EngineRead r;
+                         r.engine = ConnectEngine(global);
+                         if (r.engine.ok()) r.live = reconciler::ReadLive(**r.engine, stack);
+                         if (r.live.ok()) reconciler::NormalizeLiveServices(&*r.live, *rendered);
+                         return r;
+                       })};
 }
 
 // A duration flag's value in the one duration grammar (common/duration.h:
@@ -254,7 +270,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       stacksync::RenderedStack rendered = stacksync::RenderTarget(t->target, {disk, a->revision, ""}, t->keys);
       if (!rendered.spec.ok()) return void(ctx.exit_code = Fail("deploy", rendered.spec.status()));
       for (const auto& w : rendered.spec->warnings) std::cerr << "Warning: " << w << "\n";
-      EngineRead read = reading.get();
+      EngineRead read = reading.Join();
       if (!read.engine.ok()) return void(ctx.exit_code = Fail("deploy", read.engine.status()));
       ConsoleProgress progress(a->quiet);
       stacksync::ReconcileReport rep = ReconcileOnDisk(*t, a->revision, reconciler::Trigger::kCli, std::move(rendered),
@@ -304,7 +320,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       DiskFileSource disk("");
       stacksync::RenderedStack rendered = stacksync::RenderTarget(t->target, {disk, "manual", ""}, t->keys);
       if (!rendered.spec.ok()) return void(ctx.exit_code = Fail("diff", rendered.spec.status()));
-      EngineRead read = reading.get();
+      EngineRead read = reading.Join();
       if (!read.engine.ok()) return void(ctx.exit_code = Fail("diff", read.engine.status()));
       ConsoleProgress progress(a->output == "json");
       stacksync::ReconcileReport rep = ReconcileOnDisk(*t, "manual", reconciler::Trigger::kDiff, std::move(rendered),

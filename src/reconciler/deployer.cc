@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <future>
 #include <map>
 #include <set>
 
@@ -155,6 +156,7 @@ void DropSpecsOfUntouchedServices(const StackDiff& diff, LiveState* live) {
   for (auto& [name, service] : live->services) {
     if (!touched.count(name)) {
       service.spec = PackedJson();
+      service.normalized.reset();
       service.update_status = Json();
     }
   }
@@ -685,6 +687,13 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const S
     if (LabelsOnly(c)) labels_only_.insert(c.name);
   }
   AnnounceAdoption(diff);
+  // The history record's spec (deflated) and the stack's records as listed do
+  // not depend on how the rollout ends: prepared on a thread while the
+  // rollout's writes are in flight, so that its end only creates the record.
+  // desired_ is only read from here on; we hold the stack lock, so the list
+  // stays true.
+  std::future<Result<HistoryStore::Prepared>> history_ahead =
+      std::async(std::launch::async, [this] { return HistoryStore(e_, desired_.name).Prepare(desired_); });
 
   auto record = [&](HistoryResult outcome, const std::string& message) -> Status {
     HistoryRecord rec;
@@ -696,10 +705,12 @@ Result<DeployResult> Deployer::Run::Execute(const LiveState& first_live, const S
     rec.message = message;
     rec.changes = DescribeChanges(diff);
     rec.still_removing = result.still_removing;
-    // The rollout is over: its specs are moved into the record, not copied.
-    rec.spec = MoveStackSpecToJson(&desired_);
+    if (!history_ahead.valid()) return Internal("stack " + desired_.name + ": history recorded twice");
+    Result<HistoryStore::Prepared> prepared = history_ahead.get();
+    if (!prepared.ok()) return prepared.status().WithPrefix("history of stack " + desired_.name);
     ++writes_;
-    auto seq = HistoryStore(e_, desired_.name).Append(std::move(rec), opts_.history_keep);
+    auto seq = HistoryStore(e_, desired_.name)
+                   .Append(std::move(rec), std::move(*prepared), opts_.history_keep);
     if (!seq.ok()) return seq.status();
     result.history_seq = *seq;
     return OkStatus();

@@ -1,6 +1,7 @@
 #include "reconciler/deployer.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -101,6 +102,72 @@ TEST_F(DeployerTest, FirstDeployCreatesEverythingThenNoOpWritesNothing) {
   // One list call per kind, nothing else.
   EXPECT_EQ(fake_.Calls("ListServices") + fake_.Calls("ListObjects"), 4);
   EXPECT_EQ(fake_.Calls("InspectService") + fake_.Calls("InspectObject") + fake_.Calls("ListTasks"), 0);
+}
+
+// The record's spec is deflated while the rollout runs and joined with the
+// rest of the record at its end: what is stored is one zlib stream of the
+// record's canonical text, holding the deployed specs and no secret value.
+TEST_F(DeployerTest, TheHistoryRecordIsTheCanonicalTextOfTheDeployedStack) {
+  auto r = deployer_.Deploy(MakeStack("app"), Opts());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->history_seq, 1);
+  auto objs = fake_.ListObjects(engine::Kind::kConfig, {{"label", {std::string(kHistoryLabel) + "=app"}}});
+  ASSERT_TRUE(objs.ok());
+  ASSERT_EQ(objs->size(), 1u);
+  std::string packed;
+  ASSERT_TRUE(Base64Decode((*objs)[0].spec.value("Data", ""), &packed));
+  std::string text(1 << 20, '\0');
+  uLongf text_len = text.size();
+  ASSERT_EQ(uncompress(reinterpret_cast<Bytef*>(text.data()), &text_len,
+                       reinterpret_cast<const Bytef*>(packed.data()), packed.size()),
+            Z_OK);
+  text.resize(text_len);
+  EXPECT_EQ(text.find("s3cret"), std::string::npos);
+
+  auto hist = deployer_.History("app");
+  ASSERT_TRUE(hist.ok());
+  ASSERT_EQ(hist->size(), 1u);
+  std::string again;
+  WriteCanonicalJson(RecordToJson((*hist)[0]), [&](std::string_view piece) { again.append(piece); });
+  EXPECT_EQ(text, again);
+  auto spec = StackSpecFromJson((*hist)[0].spec);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const auto desired = MakeStack("app");
+  EXPECT_EQ(spec->name, "app");
+  ASSERT_EQ(spec->networks.size(), 1u);
+  EXPECT_EQ(spec->networks[0].spec["Name"], "app_default");
+  EXPECT_EQ(spec->networks[0].spec["Labels"][model::kManagedByLabel], "stackctl");  // as deployed
+  ASSERT_EQ(spec->secrets.size(), 1u);
+  EXPECT_EQ(spec->secrets[0].name, desired.secrets[0].name);
+  EXPECT_EQ(spec->secrets[0].data, "");
+  ASSERT_EQ(spec->services.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(spec->services[i].name, desired.services[i].name);
+    EXPECT_EQ(spec->services[i].depends_on, desired.services[i].depends_on);
+    EXPECT_EQ(spec->services[i].spec.Unpack()["TaskTemplate"]["ContainerSpec"]["Image"],
+              desired.services[i].spec.Unpack()["TaskTemplate"]["ContainerSpec"]["Image"]);
+  }
+
+  // A record whose spec is given as JSON is stored the same way.
+  HistoryRecord rec = (*hist)[0];
+  auto seq = HistoryStore(fake_, "app").Append(rec, 10);
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_EQ(*seq, 2);
+  auto both = deployer_.History("app");
+  ASSERT_TRUE(both.ok());
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[0].seq, 2);
+  EXPECT_EQ((*both)[0].spec, (*hist)[0].spec);
+
+  // Retention: the newest `keep`, the new one included.
+  auto third = HistoryStore(fake_, "app").Append(rec, 2);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_EQ(*third, 3);
+  auto kept = deployer_.History("app");
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 2u);
+  EXPECT_EQ((*kept)[0].seq, 3);
+  EXPECT_EQ((*kept)[1].seq, 2);
 }
 
 TEST_F(DeployerTest, OneServiceChangeWritesOnlyThatService) {
@@ -925,6 +992,59 @@ std::map<std::string, std::string> DockerDeploy(FakeEngine& fake, const model::S
     EXPECT_TRUE(fake.CreateService(spec, "").ok());
   }
   return ids;
+}
+
+// Live specs normalized ahead (stackctl deploy does it on its reading
+// thread) compare exactly as Compare's own normalization: the adoption of a
+// docker-made stack (other labels, plain secret names, derived platforms) and
+// the no-op after it.
+TEST_F(DeployerTest, LiveSpecsNormalizedAheadCompareTheSame) {
+  DockerDeploy(fake_, MakeStack("app"));
+  const std::atomic<bool> go{false}, stop{true};
+  {
+    auto live = ReadLive(fake_, "app");
+    ASSERT_TRUE(live.ok());
+    NormalizeLiveServices(&*live, stop);  // the render was over before the reads
+    for (const auto& [name, s] : live->services) EXPECT_EQ(s.normalized, nullptr) << name;
+  }
+  auto changes_of = [&](bool ahead) {
+    auto live = ReadLive(fake_, "app");
+    EXPECT_TRUE(live.ok());
+    if (ahead) NormalizeLiveServices(&*live, go);
+    EXPECT_EQ(live->services.at("app_web").normalized != nullptr, ahead);
+    auto desired = MakeStack("app");
+    PrepareDesired(&desired);
+    auto diff = Compare(desired, *live, DiffOptions{});
+    EXPECT_TRUE(diff.ok()) << diff.status().ToString();
+    std::vector<std::string> out;
+    for (const auto& c : diff->changes) {
+      std::string paths;
+      for (const auto& p : c.paths) paths += " " + p;
+      out.push_back(c.name + " " + std::to_string(static_cast<int>(c.action)) + paths);
+    }
+    return out;
+  };
+  const auto plain = changes_of(false);
+  EXPECT_EQ(changes_of(true), plain);
+  const std::string adopt = " " + std::to_string(static_cast<int>(Action::kAdopt));
+  EXPECT_EQ(plain, (std::vector<std::string>{
+                       "app_default" + adopt, "app_db_pass-1ec1c26b50d5 " +
+                       std::to_string(static_cast<int>(Action::kCreate)), "app_db_pass" + adopt,
+                       "app_db" + adopt + " Labels.io.stackctl.managed-by TaskTemplate.ContainerSpec.Secrets",
+                       "app_web" + adopt + " Labels.io.stackctl.managed-by",
+                       "app_worker" + adopt + " Labels.io.stackctl.managed-by"}));
+
+  auto adopted = deployer_.Deploy(MakeStack("app"), Opts());
+  ASSERT_TRUE(adopted.ok()) << adopted.status().ToString();
+  ASSERT_EQ(adopted->outcome, Outcome::kSucceeded) << adopted->message;
+  auto live = ReadLive(fake_, "app");
+  ASSERT_TRUE(live.ok());
+  NormalizeLiveServices(&*live, go);
+  fake_.ResetCalls();
+  auto again = deployer_.Deploy(MakeStack("app"), Opts(), std::move(*live));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->outcome, Outcome::kInSync);
+  EXPECT_EQ(fake_.WriteCalls(), 0);
 }
 
 // Adds a second network ("backend") that the worker is attached to.

@@ -84,9 +84,13 @@ std::string RestartReason(const std::vector<std::string>& paths) {
 // TaskTemplate.Placement.Platforms. No compose key sets them, so a file never
 // asks for them: live ones are kept out of the comparison (and kept on the
 // service by a label-only adoption).
-void DropDerivedPlatforms(const Json& desired, Json* live) {
+bool NeedsPlatformsDropped(const Json& desired, const Json& live) {
   const Json::json_pointer platforms("/TaskTemplate/Placement/Platforms");
-  if (desired.contains(platforms) || !live->contains(platforms)) return;
+  return !desired.contains(platforms) && live.contains(platforms);
+}
+
+void DropDerivedPlatforms(const Json& desired, Json* live) {
+  if (!NeedsPlatformsDropped(desired, *live)) return;
   Json& placement = live->at("TaskTemplate").at("Placement");
   placement.erase("Platforms");
   if (placement.empty()) live->at("TaskTemplate").erase("Placement");
@@ -155,6 +159,14 @@ void PrepareDesired(model::StackSpec* desired) {
       spec["Labels"][model::kSpecHashLabel] = HashWithoutVolatileLabels(&spec);
     });
   });
+}
+
+void NormalizeLiveServices(LiveState* live, const std::atomic<bool>& stop) {
+  const NormalizeContext ctx = MakeNormalizeContext(*live);
+  for (auto& [name, service] : live->services) {
+    if (stop.load(std::memory_order_relaxed)) return;
+    service.normalized = std::make_shared<const Json>(NormalizeServiceSpec(service.spec.Unpack(), ctx));
+  }
 }
 
 NormalizeContext MakeNormalizeContext(const LiveState& live) {
@@ -274,9 +286,14 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
       want_hash = labels->value(model::kSpecHashLabel, "");
     }
     Json want = NormalizeServiceSpec(std::move(spec), ctx);
-    Json have = NormalizeServiceSpec(it->second.spec.Unpack(), ctx);
-    DropDerivedPlatforms(want, &have);
-    c.paths = ChangedPaths(want, have);
+    Json have_here;  // unless normalized ahead as it is compared
+    const Json* have = it->second.normalized.get();
+    if (have == nullptr || NeedsPlatformsDropped(want, *have)) {
+      have_here = have ? *have : NormalizeServiceSpec(it->second.spec.Unpack(), ctx);
+      DropDerivedPlatforms(want, &have_here);
+      have = &have_here;
+    }
+    c.paths = ChangedPaths(want, *have);
     c.restarts = ReplacesTasks(c.paths);
     if (!IsManaged(it->second.labels)) {
       c.action = Action::kAdopt;

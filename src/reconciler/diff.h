@@ -18,6 +18,7 @@
 // Thread safety: pure functions over values.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -78,5 +79,14 @@ Result<StackDiff> Compare(const model::StackSpec& desired, const LiveState& live
                           const DiffOptions& options);
 
 NormalizeContext MakeNormalizeContext(const LiveState& live);
+
+// Unpacks and normalizes the live service specs ahead, as Compare would (it
+// then uses them instead), one at a time until `stop` is set (between two
+// services; the rest are left to Compare): for a caller whose reading thread
+// would otherwise wait for the files to render (stackctl deploy and diff),
+// so that the work after both is smaller, but never longer than the render.
+// Costs a DOM per service for as long as `live` holds them: not for
+// stackctld, which keeps its specs packed.
+void NormalizeLiveServices(LiveState* live, const std::atomic<bool>& stop);
 
 }  // namespace stackctl::reconciler

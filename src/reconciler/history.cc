@@ -16,41 +16,94 @@ constexpr char kPinnedByLabel[] = "io.stackctl.pinned-by";
 constexpr char kPinnedRevisionLabel[] = "io.stackctl.pinned-revision";
 constexpr char kPinnedAtLabel[] = "io.stackctl.pinned-at";
 
-// zlib (the format compress2 writes) of the canonical text of `j`, deflated
-// piece by piece as WriteCanonicalJson hands it over: the text of a
-// 1,000-service record is megabytes and is never held whole.
-Result<std::string> CompressCanonicalJson(const Json& j) {
-  z_stream zs{};
-  if (deflateInit(&zs, 6) != Z_OK) return Internal("history: deflateInit failed");
-  std::string out;
-  auto deflate_piece = [&](std::string_view in, int flush) {
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    zs.avail_in = static_cast<uInt>(in.size());
+// Raw deflate (no zlib header or trailer) of text handed over in pieces,
+// with the length and Adler-32 of the text, so that pieces deflated apart can
+// be joined into one zlib stream (ZlibOf). WriteCanonicalJson's pieces are
+// small (a key, a number): they are gathered first.
+class RawDeflater {
+ public:
+  RawDeflater() {
+    ok_ = deflateInit2(&zs_, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+  }
+  ~RawDeflater() {
+    if (ok_) deflateEnd(&zs_);
+  }
+  RawDeflater(const RawDeflater&) = delete;
+  RawDeflater& operator=(const RawDeflater&) = delete;
+
+  void Add(std::string_view piece) {
+    pending_.append(piece);
+    if (pending_.size() >= 65536) Deflate(Z_NO_FLUSH);
+  }
+  // Z_SYNC_FLUSH: ends on a byte boundary without a last block, so more
+  // deflated text may follow; Z_FINISH: ends with the last block.
+  Result<DeflatedText> Finish(int flush) {
+    Deflate(flush);
+    if (!ok_) return Internal("history: compression failed");
+    return std::move(out_);
+  }
+
+ private:
+  void Deflate(int flush) {
+    if (!ok_) return;
+    out_.length += pending_.size();
+    out_.adler = adler32(static_cast<uLong>(out_.adler), reinterpret_cast<const Bytef*>(pending_.data()),
+                         static_cast<uInt>(pending_.size()));
+    zs_.next_in = reinterpret_cast<Bytef*>(pending_.data());
+    zs_.avail_in = static_cast<uInt>(pending_.size());
     for (;;) {
       unsigned char buf[16384];
-      zs.next_out = buf;
-      zs.avail_out = sizeof buf;
-      int rc = deflate(&zs, flush);
-      if (rc == Z_STREAM_ERROR) return false;
-      out.append(reinterpret_cast<char*>(buf), sizeof buf - zs.avail_out);
-      // Z_NO_FLUSH: all input taken once the output has room to spare.
-      if (flush == Z_FINISH ? rc == Z_STREAM_END : zs.avail_out != 0) return true;
+      zs_.next_out = buf;
+      zs_.avail_out = sizeof buf;
+      int rc = deflate(&zs_, flush);
+      if (rc == Z_STREAM_ERROR) {
+        ok_ = false;
+        return;
+      }
+      out_.raw.append(reinterpret_cast<char*>(buf), sizeof buf - zs_.avail_out);
+      // Until the end: all input taken once the output has room to spare.
+      if (flush == Z_FINISH ? rc == Z_STREAM_END : zs_.avail_out != 0) break;
     }
-  };
-  // WriteCanonicalJson's pieces are small (a key, a number): gathered first.
-  std::string pending;
-  bool ok = true;
-  WriteCanonicalJson(j, [&](std::string_view piece) {
-    pending.append(piece);
-    if (pending.size() >= 65536) {
-      ok = ok && deflate_piece(pending, Z_NO_FLUSH);
-      pending.clear();
-    }
-  });
-  ok = ok && deflate_piece(pending, Z_FINISH);
-  deflateEnd(&zs);
-  if (!ok) return Internal("history: compression failed");
+    pending_.clear();
+  }
+
+  z_stream zs_{};
+  bool ok_ = false;
+  std::string pending_;
+  DeflatedText out_;
+};
+
+// One zlib stream (the format compress2 writes) of raw deflate parts, each
+// ending on a byte boundary and the last with the last block.
+std::string ZlibOf(std::initializer_list<const DeflatedText*> parts) {
+  std::string out = "\x78\x9c";  // deflate, 32 KiB window, default level
+  uLong adler = adler32(0L, Z_NULL, 0);
+  for (const DeflatedText* p : parts) {
+    out += p->raw;
+    adler = adler32_combine(adler, p->adler, static_cast<z_off_t>(p->length));
+  }
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((adler >> shift) & 0xff));
   return out;
+}
+
+// The record's text, canonical, compressed: the record `j` (whose "spec" is
+// null) around the spec deflated apart.
+Result<std::string> CompressRecord(const Json& j, const DeflatedText& spec) {
+  std::string text;
+  WriteCanonicalJson(j, [&](std::string_view piece) { text.append(piece); });
+  // "seq" sorts before "spec" and "started_at" after it, so the key is
+  // always between two others; inside a string a quote would be escaped.
+  constexpr std::string_view kHole = ",\"spec\":null,";
+  size_t at = text.find(kHole);
+  if (at == std::string::npos || text.find(kHole, at + 1) != std::string::npos) {
+    return Internal("history: record text without its spec");
+  }
+  RawDeflater head, tail;
+  head.Add(std::string_view(text).substr(0, at + kHole.size() - 5));  // up to "spec":
+  tail.Add(std::string_view(text).substr(at + kHole.size() - 1));     // from the comma on
+  ASSIGN_OR_RETURN(DeflatedText h, head.Finish(Z_SYNC_FLUSH));
+  ASSIGN_OR_RETURN(DeflatedText t, tail.Finish(Z_FINISH));
+  return ZlibOf({&h, &spec, &t});
 }
 
 Result<std::string> Decompress(const std::string& in, const std::string& what) {
@@ -79,29 +132,49 @@ Result<std::string> Decompress(const std::string& in, const std::string& what) {
   return out;
 }
 
-Json BlobToJson(model::Blob* b) {
-  return {{"key", b->key}, {"name", b->name}, {"external", b->external}, {"spec", std::move(b->spec)}};
+Json BlobToJson(const model::Blob& b) {
+  return {{"key", b.key}, {"name", b.name}, {"external", b.external}, {"spec", b.spec}};
+}
+
+// The canonical text of the stack as a record holds it (StackSpecFromJson
+// reads it back), without any secret or config content, handed over in
+// pieces: the services one at a time, so that only one service's spec is
+// ever copied (a 1,000-service stack is megabytes as a DOM).
+Status WriteStackSpec(const model::StackSpec& s, const std::function<void(std::string_view)>& out) {
+  Json j = {{"name", s.name}};
+  j["networks"] = Json::array();
+  for (const auto& n : s.networks) {
+    j["networks"].push_back({{"key", n.key}, {"name", n.name}, {"external", n.external}, {"spec", n.spec}});
+  }
+  j["secrets"] = Json::array();
+  for (const auto& b : s.secrets) j["secrets"].push_back(BlobToJson(b));
+  j["configs"] = Json::array();
+  for (const auto& b : s.configs) j["configs"].push_back(BlobToJson(b));
+  j["services"] = Json::array();
+  std::string text;
+  WriteCanonicalJson(j, [&](std::string_view piece) { text.append(piece); });
+  // "services" sorts last: the text ends with the empty list and the brace.
+  constexpr std::string_view kEnd = "\"services\":[]}";
+  if (!std::string_view(text).ends_with(kEnd)) return Internal("history: unexpected stack text");
+  out(std::string_view(text).substr(0, text.size() - 2));
+  for (size_t i = 0; i < s.services.size(); ++i) {
+    const model::Service& sv = s.services[i];
+    if (i > 0) out(",");
+    PackedJson spec = sv.spec;  // a copy of its bytes, written as the value they pack
+    WriteCanonicalJson(Json{{"key", sv.key}, {"name", sv.name}, {"spec", spec.TakeAsBinary()},
+                            {"depends_on", sv.depends_on}},
+                       out);
+  }
+  out("]}");
+  return OkStatus();
 }
 
 }  // namespace
 
-Json MoveStackSpecToJson(model::StackSpec* s) {
-  Json j = {{"name", s->name}};
-  j["networks"] = Json::array();
-  for (auto& n : s->networks) {
-    j["networks"].push_back(
-        {{"key", n.key}, {"name", n.name}, {"external", n.external}, {"spec", std::move(n.spec)}});
-  }
-  j["secrets"] = Json::array();
-  for (auto& b : s->secrets) j["secrets"].push_back(BlobToJson(&b));
-  j["configs"] = Json::array();
-  for (auto& b : s->configs) j["configs"].push_back(BlobToJson(&b));
-  j["services"] = Json::array();
-  for (auto& sv : s->services) {
-    j["services"].push_back(
-        {{"key", sv.key}, {"name", sv.name}, {"spec", sv.spec.TakeAsBinary()}, {"depends_on", sv.depends_on}});
-  }
-  return j;
+Result<DeflatedText> DeflateStackSpec(const model::StackSpec& s) {
+  RawDeflater d;
+  RETURN_IF_ERROR(WriteStackSpec(s, [&](std::string_view piece) { d.Add(piece); }));
+  return d.Finish(Z_SYNC_FLUSH);
 }
 
 Result<model::StackSpec> StackSpecFromJson(const Json& j) {
@@ -196,22 +269,44 @@ Result<std::vector<HistoryRecord>> HistoryStore::List() {
   return out;
 }
 
-Result<int64_t> HistoryStore::Append(HistoryRecord record, size_t keep) {
+Result<std::vector<std::pair<int64_t, std::string>>> HistoryStore::ListSeqs() {
   ASSIGN_OR_RETURN(auto objs, ListObjects());
-  std::vector<std::pair<int64_t, std::string>> existing;  // seq, id
-  int64_t next = 1;
+  std::vector<std::pair<int64_t, std::string>> out;
   for (const auto& o : objs) {
     auto it = o.labels.find(kSeqLabel);
-    int64_t seq = it == o.labels.end() ? 0 : std::atoll(it->second.c_str());
-    existing.emplace_back(seq, o.id);
-    next = std::max(next, seq + 1);
+    out.emplace_back(it == o.labels.end() ? 0 : std::atoll(it->second.c_str()), o.id);
   }
+  return out;
+}
+
+Result<HistoryStore::Prepared> HistoryStore::Prepare(const model::StackSpec& spec) {
+  Prepared p;
+  ASSIGN_OR_RETURN(p.spec, DeflateStackSpec(spec));
+  ASSIGN_OR_RETURN(p.existing, ListSeqs());
+  return p;
+}
+
+Result<int64_t> HistoryStore::Append(HistoryRecord record, size_t keep) {
+  Prepared p;
+  RawDeflater d;
+  WriteCanonicalJson(record.spec, [&](std::string_view piece) { d.Add(piece); });
+  record.spec = Json();
+  ASSIGN_OR_RETURN(p.spec, d.Finish(Z_SYNC_FLUSH));
+  ASSIGN_OR_RETURN(p.existing, ListSeqs());
+  return Append(std::move(record), std::move(p), keep);
+}
+
+Result<int64_t> HistoryStore::Append(HistoryRecord record, Prepared prepared, size_t keep) {
+  std::vector<std::pair<int64_t, std::string>>& existing = prepared.existing;
+  int64_t next = 1;
+  for (const auto& [seq, id] : existing) next = std::max(next, seq + 1);
   const std::string result(HistoryResultName(record.result));
   const std::string revision = record.revision;
+  record.spec = Json();  // the spec is prepared.spec's: deflated already
   Json record_json = RecordToJson(std::move(record));
   for (int attempt = 0; attempt < 5; ++attempt, ++next) {
     record_json["seq"] = next;
-    ASSIGN_OR_RETURN(std::string packed, CompressCanonicalJson(record_json));
+    ASSIGN_OR_RETURN(std::string packed, CompressRecord(record_json, prepared.spec));
     Json spec = {{"Name", "stackctl-history-" + stack_ + "-" + std::to_string(next)},
                  {"Labels",
                   {{kHistoryLabel, stack_},
@@ -228,7 +323,6 @@ Result<int64_t> HistoryStore::Append(HistoryRecord record, size_t keep) {
     }
   }
   const int64_t stored = next;
-  record_json = Json();
   // Retention: drop the oldest beyond `keep` (the new one counts).
   std::sort(existing.begin(), existing.end(), std::greater<>());
   for (size_t i = keep > 0 ? keep - 1 : 0; i < existing.size(); ++i) {

@@ -16,9 +16,12 @@
 // Thread safety: HistoryStore is not synchronized; callers hold the stack lock.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/json.h"
@@ -48,34 +51,55 @@ struct HistoryRecord {
   // Removed by the deploy but still listed by the engine when it stopped
   // waiting ("network web_default"); absent from records written before.
   std::vector<std::string> still_removing;
-  Json spec;  // MoveStackSpecToJson of the desired state of this deploy
+  // The desired state of this deploy, as StackSpecFromJson reads it. Append
+  // with a Prepared record takes it from there instead.
+  Json spec;
 };
 
 Json RecordToJson(HistoryRecord r);  // by value: the spec is moved in
 Result<HistoryRecord> RecordFromJson(const Json& j);
 
-// The stack without any secret or config content. Moves every object's spec
-// out of `s` (names and keys stay): the history record is written when a
-// rollout is over and nothing reads the specs any more, and a copy of a
-// 1,000-service stack would cost megabytes. Service specs stay packed, as
-// binary nodes: Append writes them with WriteCanonicalJson, one unpacked at a
-// time. (A record read back by List holds them as plain JSON.)
-Json MoveStackSpecToJson(model::StackSpec* s);
+// Text deflated apart from the rest of a record (raw deflate, ending on a
+// byte boundary), with what joining it into one zlib stream needs.
+struct DeflatedText {
+  std::string raw;
+  uint32_t adler = 1;   // Adler-32 of the text (1: of no text)
+  uint64_t length = 0;  // of the text
+};
+
+// The canonical text of a stack as a record holds it, without any secret or
+// config content, deflated; written from the packed service specs one at a
+// time, never as one DOM (a 1,000-service stack is megabytes as a DOM).
+Result<DeflatedText> DeflateStackSpec(const model::StackSpec& s);
 Result<model::StackSpec> StackSpecFromJson(const Json& j);
 
 class HistoryStore {
  public:
   HistoryStore(engine::Engine& engine, std::string stack) : engine_(engine), stack_(std::move(stack)) {}
+  // What Append needs that does not depend on how a rollout ends: the
+  // record's spec, deflated, and the stack's records as listed (sequence
+  // number and ID only: their data is not kept while the rollout runs). A rollout
+  // makes it while its writes are in flight (it holds the stack lock, so the
+  // list stays true), leaving only the record's create for its end.
+  struct Prepared {
+    DeflatedText spec;
+    std::vector<std::pair<int64_t, std::string>> existing;  // seq, config ID
+  };
+  Result<Prepared> Prepare(const model::StackSpec& spec);
+
   // Newest first.
   Result<std::vector<HistoryRecord>> List();
   // Stores `record` with the next sequence number (returned) and removes all
-  // but the newest `keep` records.
+  // but the newest `keep` records. The first form takes the spec from
+  // record.spec; the second from `prepared` (record.spec is ignored).
   Result<int64_t> Append(HistoryRecord record, size_t keep);
+  Result<int64_t> Append(HistoryRecord record, Prepared prepared, size_t keep);
   // Removes every record of the stack (stackctl rm).
   Status RemoveAll();
 
  private:
   Result<std::vector<engine::Object>> ListObjects();
+  Result<std::vector<std::pair<int64_t, std::string>>> ListSeqs();  // seq, ID of each record
   engine::Engine& engine_;
   std::string stack_;
 };

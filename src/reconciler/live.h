@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -44,6 +45,10 @@ struct LiveService {
   std::map<std::string, std::string> labels;
   std::string image;                          // Spec.TaskTemplate.ContainerSpec.Image
   PackedJson spec;
+  // The spec unpacked and normalized with the live state's context
+  // (NormalizeLiveServices, for a caller with a thread idle before it
+  // compares); null otherwise. Cleared with `spec`.
+  std::shared_ptr<const Json> normalized;
   Json update_status;            // UpdateStatus, null when none
   engine::ServiceStatus status;  // only filled by ReadLive(..., with_status=true)
 
