@@ -372,8 +372,23 @@ class TokenRegistryTest : public RegistryAuthTest {
   void SetUp() override {
     RegistryAuthTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
+    WriteFile(dir_ + "/token-users",
+              std::string("alice:") + kAlicePassword + "\nbob:" + kBobPassword + "\n");
+    StartTokenServer(kService, "--grant 'alice=auth/*'", "");
+    if (HasFatalFailure()) return;
+    host_ = StartRegistry("token-registry",
+                          "  token:\n    realm: " + realm_ + "\n    service: " + kService +
+                              "\n    issuer: " + kIssuer + "\n    rootcertbundle: " + dir_ +
+                              "/token-signing.pem\n");
+  }
+  // Starts tests/tools/registry_token_server.py on a free loopback port with
+  // a new ES256 signing key and its self-signed certificate
+  // (dir_/token-signing.{key,pem}: the verifier's rootcertbundle), the users
+  // of dir_/token-users and `grants` (its --grant/--push-grant/
+  // --anonymous-pull options), for `service`; waits until GET realm_ + `probe`
+  // answers (401 without credentials, or 200 for an anonymous pull).
+  void StartTokenServer(const std::string& service, const std::string& grants, const std::string& probe) {
     std::string out;
-    // The token signing key and its self-signed certificate: the registry's rootcertbundle.
     ASSERT_EQ(
         RunCommand("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
                    "-subj '/CN=stackctl test token issuer' -keyout " +
@@ -381,8 +396,6 @@ class TokenRegistryTest : public RegistryAuthTest {
                    &out),
         0)
         << out;
-    WriteFile(dir_ + "/token-users",
-              std::string("alice:") + kAlicePassword + "\nbob:" + kBobPassword + "\n");
     token_port_ = FreeLoopbackPort();
     realm_ = "https://127.0.0.1:" + std::to_string(token_port_) + "/token";
     token_log_ = dir_ + "/token-requests.jsonl";
@@ -391,16 +404,17 @@ class TokenRegistryTest : public RegistryAuthTest {
           " --listen 127.0.0.1:" + std::to_string(token_port_) +
           " --tls-cert " + tb_.tls_dir + "/server-cert.pem --tls-key " + tb_.tls_dir + "/server-key.pem"
           " --signing-key " + dir_ + "/token-signing.key --signing-cert " + dir_ + "/token-signing.pem"
-          " --issuer " + kIssuer + " --service " + kService + " --users " + dir_ + "/token-users"
-          " --grant 'alice=auth/*' --log " + token_log_);
+          " --issuer " + kIssuer + " --service " + service + " --users " + dir_ + "/token-users " +
+          grants + " --log " + token_log_);
     // clang-format on
-    ASSERT_TRUE(WaitFor([&] { return RegistryHttp("GET", realm_, "", "", ca_).status == 401; }, 20))
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const int status = RegistryHttp("GET", realm_ + probe, "", "", ca_).status;
+          return probe.empty() ? status == 401 : status == 200;
+        },
+        20))
         << "token server did not start: " << ReadFile(dir_ + "/token.log");
     TokenRequests();  // not the readiness probe
-    host_ = StartRegistry("token-registry",
-                          "  token:\n    realm: " + realm_ + "\n    service: " + kService +
-                              "\n    issuer: " + kIssuer + "\n    rootcertbundle: " + dir_ +
-                              "/token-signing.pem\n");
   }
   // The token server's log lines since the last call.
   std::vector<nlohmann::json> TokenRequests() {
@@ -505,33 +519,12 @@ class NotaryTokenTest : public TokenRegistryTest {
       if (Env("CI") == "true") FAIL() << "the Notary token test needs notary and notary-server";
       GTEST_SKIP() << "missing notary / notary-server (scripts/install-deps.sh)";
     }
-    ASSERT_EQ(
-        RunCommand("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-                   "-subj '/CN=stackctl test token issuer' -keyout " +
-                       dir_ + "/token-signing.key -out " + dir_ + "/token-signing.pem",
-                   &out),
-        0)
-        << out;
     WriteFile(dir_ + "/token-users", "publisher:pub-s3cret-41c9\n");
-    token_port_ = FreeLoopbackPort();
-    realm_ = "https://127.0.0.1:" + std::to_string(token_port_) + "/token";
-    token_log_ = dir_ + "/token-requests.jsonl";
-    // clang-format off
-    Spawn("token", "python3 " STACKCTL_SOURCE_DIR "/tests/tools/registry_token_server.py"
-          " --listen 127.0.0.1:" + std::to_string(token_port_) +
-          " --tls-cert " + tb_.tls_dir + "/server-cert.pem --tls-key " + tb_.tls_dir + "/server-key.pem"
-          " --signing-key " + dir_ + "/token-signing.key --signing-cert " + dir_ + "/token-signing.pem"
-          " --issuer " + kIssuer + " --service notary-test --users " + dir_ + "/token-users"
-          " --push-grant 'publisher=" + tb_.registry + "/notarytoken/*'"
-          " --anonymous-pull '" + tb_.registry + "/notarytoken/*' --log " + token_log_);
-    // clang-format on
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          return RegistryHttp("GET", realm_ + "?service=notary-test", "", "", ca_).status == 200;
-        },
-        20))
-        << "token server did not start: " << ReadFile(dir_ + "/token.log");
-    TokenRequests();
+    StartTokenServer("notary-test",
+                     "--push-grant 'publisher=" + tb_.registry + "/notarytoken/*' --anonymous-pull '" +
+                         tb_.registry + "/notarytoken/*'",
+                     "?service=notary-test");
+    if (HasFatalFailure()) return;
     notary_url_ = "https://127.0.0.1:" + std::to_string(FreeLoopbackPort());
     // clang-format off
     WriteFile(dir_ + "/notary-server.json",
