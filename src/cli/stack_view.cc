@@ -18,9 +18,6 @@ std::ostream& operator<<(std::ostream& out, const Cell& c) {
   return out << std::string(c.text.size() < c.width ? c.width - c.text.size() : 1, ' ');
 }
 
-}  // namespace
-namespace {
-
 std::string Str(const Json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";

@@ -889,17 +889,13 @@ void Controller::NoteRecordedRevision(const std::string& stack) {
     std::lock_guard<std::mutex> l(mu_);
     if (!stacks_.at(stack).applied_commit.empty()) return;
   }
-  auto records = deployer_->History(stack);
-  if (!records.ok()) return;
-  for (const auto& rec : *records) {  // newest first
-    if (rec.result != reconciler::HistoryResult::kSucceeded) continue;
-    std::lock_guard<std::mutex> l(mu_);
-    StackState& s = stacks_.at(stack);
-    if (s.applied_commit.empty()) {
-      s.applied_commit = rec.revision;
-      s.applied_info = {};  // the view shows the revision alone
-    }
-    return;
+  auto revision = reconciler::HistoryStore(engine_, stack).LastSucceededRevision();
+  if (!revision.ok() || !*revision) return;
+  std::lock_guard<std::mutex> l(mu_);
+  StackState& s = stacks_.at(stack);
+  if (s.applied_commit.empty()) {
+    s.applied_commit = **revision;
+    s.applied_info = {};  // the view shows the revision alone
   }
 }
 

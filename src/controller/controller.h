@@ -248,8 +248,9 @@ class Controller : public server::ControllerApi {
   // After a reconcile of `stack` that deployed nothing (it failed, or only
   // compared) and while this controller has not deployed the stack since it
   // started (applied_commit empty): what the swarm runs as recorded, i.e.
-  // the revision of its newest succeeded history record. One engine call,
-  // only then; nothing when there is none or it cannot be read.
+  // the revision of its newest succeeded history record (read from the
+  // records' labels). One engine call, only then; nothing when there is none
+  // or it cannot be read.
   void NoteRecordedRevision(const std::string& stack);
   void NoteProgress(const std::string& stack, const std::vector<std::string>& ids,
                     const reconciler::WaveProgress& progress);

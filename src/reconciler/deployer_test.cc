@@ -168,6 +168,22 @@ TEST_F(DeployerTest, TheHistoryRecordIsTheCanonicalTextOfTheDeployedStack) {
   ASSERT_EQ(kept->size(), 2u);
   EXPECT_EQ((*kept)[0].seq, 3);
   EXPECT_EQ((*kept)[1].seq, 2);
+
+  // The newest succeeded record's revision, from the labels: an older
+  // succeeded one and a newer failed one do not count.
+  HistoryRecord newer = rec;
+  newer.revision = "newer";
+  ASSERT_TRUE(HistoryStore(fake_, "app").Append(newer, 10).ok());
+  HistoryRecord failed = rec;
+  failed.revision = "bad";
+  failed.result = HistoryResult::kRolledBack;
+  ASSERT_TRUE(HistoryStore(fake_, "app").Append(failed, 10).ok());
+  auto last = HistoryStore(fake_, "app").LastSucceededRevision();
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(*last, std::optional<std::string>("newer"));
+  auto none = HistoryStore(fake_, "other").LastSucceededRevision();
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, std::nullopt);
 }
 
 TEST_F(DeployerTest, OneServiceChangeWritesOnlyThatService) {

@@ -11,6 +11,7 @@ namespace stackctl::reconciler {
 namespace {
 
 constexpr char kSeqLabel[] = "io.stackctl.seq";
+constexpr char kResultLabel[] = "io.stackctl.result";
 constexpr char kPinnedLabel[] = "io.stackctl.pinned";
 constexpr char kPinnedByLabel[] = "io.stackctl.pinned-by";
 constexpr char kPinnedRevisionLabel[] = "io.stackctl.pinned-revision";
@@ -279,6 +280,23 @@ Result<std::vector<std::pair<int64_t, std::string>>> HistoryStore::ListSeqs() {
   return out;
 }
 
+Result<std::optional<std::string>> HistoryStore::LastSucceededRevision() {
+  ASSIGN_OR_RETURN(auto objs, ListObjects());
+  std::optional<std::string> revision;
+  int64_t newest = 0;
+  for (const auto& o : objs) {
+    auto result = o.labels.find(kResultLabel);
+    if (result == o.labels.end() || result->second != HistoryResultName(HistoryResult::kSucceeded)) continue;
+    auto seq = o.labels.find(kSeqLabel);
+    const int64_t n = seq == o.labels.end() ? 0 : std::atoll(seq->second.c_str());
+    if (revision && n <= newest) continue;
+    auto rev = o.labels.find(model::kRevisionLabel);
+    revision = rev == o.labels.end() ? "" : rev->second;
+    newest = n;
+  }
+  return revision;
+}
+
 Result<HistoryStore::Prepared> HistoryStore::Prepare(const model::StackSpec& spec) {
   Prepared p;
   ASSIGN_OR_RETURN(p.spec, DeflateStackSpec(spec));
@@ -313,7 +331,7 @@ Result<int64_t> HistoryStore::Append(HistoryRecord record, Prepared prepared, si
                    {kSeqLabel, std::to_string(next)},
                    {model::kManagedByLabel, model::kManagedByValue},
                    {kKindLabel, "history"},
-                   {"io.stackctl.result", result},
+                   {kResultLabel, result},
                    {model::kRevisionLabel, revision}}},
                  {"Data", Base64Encode(packed)}};
     auto created = engine_.CreateObject(engine::Kind::kConfig, spec);

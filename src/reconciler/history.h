@@ -89,6 +89,9 @@ class HistoryStore {
 
   // Newest first.
   Result<std::vector<HistoryRecord>> List();
+  // The revision of the newest record whose result is "succeeded", from the
+  // records' labels only (no record is inflated); nullopt when there is none.
+  Result<std::optional<std::string>> LastSucceededRevision();
   // Stores `record` with the next sequence number (returned) and removes all
   // but the newest `keep` records. The first form takes the spec from
   // record.spec; the second from `prepared` (record.spec is ignored).
