@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl jq python3 procps iproute2 openssl
-  libyaml-cpp-dev libgit2-dev libcpp-httplib-dev libcurl4-openssl-dev nlohmann-json3-dev libssl-dev
+  libyaml-cpp-dev libyaml-dev libgit2-dev libcpp-httplib-dev libcurl4-openssl-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev libcli11-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   docker.io docker-registry notary lighttpd lighttpd-mod-openssl fcgiwrap age prometheus busybox-static

@@ -1,29 +1,24 @@
 #include "compose/yaml_tree.h"
 
-#include "common/yaml_text.h"
+#include <yaml.h>
 
-#include <cmath>
-#include <cstdlib>
 #include <cctype>
 #include <cerrno>
-#include <limits>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <span>
-#include <istream>
-#include <streambuf>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
-
 namespace stackctl::compose {
 
-// The document as yaml-cpp's parser reports it, before any interpretation:
+// The document as libyaml's parser reports it, before any interpretation:
 // what Marks::Find searches. It is built only when a position is asked for
 // (an error is being reported), by parsing the text again; ParseYaml builds
 // the JSON tree straight from the parser's events (JsonBuilder), so a load
@@ -65,7 +60,7 @@ struct RawTree {
     return p;
   }
   RawNode* NewNode() { return new (Bytes(sizeof(RawNode), alignof(RawNode))) RawNode(); }
-  std::string_view Text(const std::string& text) {
+  std::string_view Text(std::string_view text) {
     if (text.empty()) return {};
     char* p = static_cast<char*>(Bytes(text.size(), 1));
     std::memcpy(p, text.data(), text.size());
@@ -77,7 +72,7 @@ struct RawTree {
     std::copy(items.begin(), items.end(), p);
     return {p, items.size()};
   }
-  const std::string* Tag(const std::string& tag) { return &*tags.insert(tag).first; }
+  const std::string* Tag(std::string_view tag) { return &*tags.emplace(tag).first; }
 };
 static_assert(std::is_trivially_destructible_v<RawNode>, "RawTree never runs node destructors");
 
@@ -162,42 +157,40 @@ bool ParseFloatScalar(std::string_view s, Json* out) {
   return true;
 }
 
-class RawTreeBuilder : public YAML::EventHandler {
+// Receives the events of ForEachEvent (below), as JsonBuilder does.
+class RawTreeBuilder {
  public:
   explicit RawTreeBuilder(RawTree* tree) : tree_(tree) {}
 
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+  bool ok() const { return true; }
+  void OnNull(const Mark& mark, std::string_view anchor) {
     Add(New(RawNode::Kind::kNull, mark, "?"), anchor);
   }
-  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
-    // yaml-cpp has checked that the anchor was defined before.
-    auto it = anchors_.find(anchor);
-    Attach(it == anchors_.end() ? New(RawNode::Kind::kNull, YAML::Mark(), "?") : it->second);
+  void OnAlias(const Mark&, std::string_view anchor) {
+    // An alias of no anchor: ParseYaml has refused it before positions are asked for.
+    auto it = anchors_.find(std::string(anchor));
+    Attach(it == anchors_.end() ? New(RawNode::Kind::kNull, Mark(), "?") : it->second);
   }
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                const std::string& value) override {
+  void OnScalar(const Mark& mark, std::string_view tag, std::string_view anchor,
+                std::string_view value) {
     RawNode* n = New(RawNode::Kind::kScalar, mark, tag);
     n->value = tree_->Text(value);
     Add(n, anchor);
   }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
+  void OnSequenceStart(const Mark& mark, std::string_view tag, std::string_view anchor) {
     Open(New(RawNode::Kind::kSequence, mark, tag), anchor);
   }
-  void OnSequenceEnd() override { Close(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value) override {
+  void OnSequenceEnd() { Close(); }
+  void OnMapStart(const Mark& mark, std::string_view tag, std::string_view anchor) {
     Open(New(RawNode::Kind::kMap, mark, tag), anchor);
   }
-  void OnMapEnd() override { Close(); }
+  void OnMapEnd() { Close(); }
 
  private:
-  RawNode* New(RawNode::Kind kind, const YAML::Mark& mark, const std::string& tag) {
+  RawNode* New(RawNode::Kind kind, const Mark& mark, std::string_view tag) {
     RawNode* n = tree_->NewNode();
     n->kind = kind;
-    n->mark = Mark{mark.line + 1, mark.column + 1};
+    n->mark = mark;
     n->tag = tree_->Tag(tag);
     return n;
   }
@@ -208,11 +201,11 @@ class RawTreeBuilder : public YAML::EventHandler {
       children_[open_.size() - 1].push_back(n);
     }
   }
-  void Add(RawNode* n, YAML::anchor_t anchor) {
-    if (anchor != YAML::NullAnchor) anchors_[anchor] = n;
+  void Add(RawNode* n, std::string_view anchor) {
+    if (!anchor.empty()) anchors_[std::string(anchor)] = n;
     Attach(n);
   }
-  void Open(RawNode* n, YAML::anchor_t anchor) {
+  void Open(RawNode* n, std::string_view anchor) {
     Add(n, anchor);
     open_.push_back(n);
     if (children_.size() < open_.size()) children_.resize(open_.size());
@@ -229,10 +222,10 @@ class RawTreeBuilder : public YAML::EventHandler {
   // Children of each open node, by depth; the vectors are reused, so
   // gathering a list allocates nothing once the depth has been seen.
   std::vector<std::vector<const RawNode*>> children_;
-  std::unordered_map<YAML::anchor_t, const RawNode*> anchors_;
+  std::unordered_map<std::string, const RawNode*> anchors_;
 };
 
-Json TypedScalar(std::string_view s, const std::string& tag) {
+Json TypedScalar(std::string_view s, std::string_view tag) {
   if (tag == "!" || tag == "tag:yaml.org,2002:str") return std::string(s);  // quoted or !!str
   if (tag == "tag:yaml.org,2002:int") {
     Json v;
@@ -271,48 +264,57 @@ std::string KeyText(const RawNode& key) {
 // checked against the limits first); merge keys are applied when their map
 // ends, explicit keys first, then earlier merged maps. The first error is
 // kept and later events are ignored.
-class JsonBuilder : public YAML::EventHandler {
+class JsonBuilder {
  public:
   JsonBuilder(const std::string& filename, size_t max_nodes, std::string_view packed_section)
       : filename_(filename), max_nodes_(max_nodes), packed_section_(packed_section) {}
 
+  bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
   Json TakeRoot() { return std::move(root_); }
 
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    Deliver(Node{Json(nullptr), ToMark(mark), 1, 0, kNullKeyText, false}, anchor);
+  void OnNull(const Mark& mark, std::string_view anchor) {
+    Deliver(Node{Json(nullptr), mark, 1, 0, kNullKeyText, false}, anchor);
   }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+  void OnAlias(const Mark& mark, std::string_view anchor) {
     if (!status_.ok()) return;
-    auto it = anchors_.find(anchor);
+    auto it = anchors_.find(std::string(anchor));
     if (it == anchors_.end()) {
-      // yaml-cpp has checked that the anchor was defined: its node is still open.
-      return Fail(Where(ToMark(mark)) + ": an alias inside the node it refers to (recursive alias)");
+      for (const Frame& f : open_) {
+        if (f.anchor == anchor) {
+          return Fail(Where(mark) + ": an alias inside the node it refers to (recursive alias *" +
+                      std::string(anchor) + ")");
+        }
+      }
+      return Fail(Where(mark) + ": alias *" + std::string(anchor) + " refers to no anchor &" +
+                  std::string(anchor) + " defined before it");
     }
     const Node& a = it->second;
     // Checked before copying: a billion-laughs document is refused while small.
-    if (!Count(a.nodes) || !Deep(a.height, ToMark(mark))) return;
+    if (!Count(a.nodes) || !Deep(a.height, mark)) return;
     Node copy = a;
-    copy.mark = ToMark(mark);
-    Deliver(std::move(copy), YAML::NullAnchor, false);
+    copy.mark = mark;
+    Deliver(std::move(copy), {}, false);
   }
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                const std::string& value) override {
+  void OnScalar(const Mark& mark, std::string_view tag, std::string_view anchor,
+                std::string_view value) {
     if (!status_.ok()) return;
-    Deliver(Node{TypedScalar(value, tag), ToMark(mark), 1, 0, value, IsMergeKey(value, tag)}, anchor);
+    // A key's text is all that is kept of it; a value is typed and needs no text.
+    // An anchored scalar keeps both: its alias may be either.
+    const bool is_key = NextIsKey();
+    const bool anchored = !anchor.empty();
+    Deliver(Node{is_key && !anchored ? Json() : TypedScalar(value, tag), mark, 1, 0,
+                 is_key || anchored ? std::string(value) : std::string(), IsMergeKey(value, tag)},
+            anchor);
   }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
+  void OnSequenceStart(const Mark& mark, std::string_view, std::string_view anchor) {
     Open(Json::array(), mark, anchor);
   }
-  void OnSequenceEnd() override { Close(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value) override {
+  void OnSequenceEnd() { Close(); }
+  void OnMapStart(const Mark& mark, std::string_view, std::string_view anchor) {
     Open(Json::object(), mark, anchor);
   }
-  void OnMapEnd() override { Close(); }
+  void OnMapEnd() { Close(); }
 
  private:
   // A finished value, on its way into its parent.
@@ -327,7 +329,7 @@ class JsonBuilder : public YAML::EventHandler {
   struct Frame {
     Json value;  // the array or object being filled
     Mark mark;
-    YAML::anchor_t anchor;
+    std::string anchor;
     std::string segment;  // its key or index in its parent: error paths
     size_t nodes = 1;
     int height = 0;
@@ -337,7 +339,6 @@ class JsonBuilder : public YAML::EventHandler {
     std::vector<Node> merges;
   };
 
-  static Mark ToMark(const YAML::Mark& m) { return Mark{m.line + 1, m.column + 1}; }
   std::string Where(const Mark& m) const {
     return filename_ + ":" + std::to_string(m.line) + ":" + std::to_string(m.column);
   }
@@ -372,13 +373,13 @@ class JsonBuilder : public YAML::EventHandler {
 
   // A map or list used as a key (never valid in compose) is built like any
   // other node and then kept as the key kComplexKeyText.
-  void Open(Json value, const YAML::Mark& mark, YAML::anchor_t anchor) {
+  void Open(Json value, const Mark& mark, std::string_view anchor) {
     if (!status_.ok()) return;
-    if (!Count(1) || !Deep(0, ToMark(mark))) return;
+    if (!Count(1) || !Deep(0, mark)) return;
     std::string segment = NextIsKey() ? kComplexKeyText : NextSegment();
     Frame f;
     f.value = std::move(value);
-    f.mark = ToMark(mark);
+    f.mark = mark;
     f.anchor = anchor;
     f.segment = std::move(segment);
     open_.push_back(std::move(f));
@@ -426,11 +427,12 @@ class JsonBuilder : public YAML::EventHandler {
 
   // `count` is false for nodes already counted (containers at Open, aliases).
   // Map keys are neither counted nor converted: only their text is kept.
-  void Deliver(Node n, YAML::anchor_t anchor, bool count = true) {
+  void Deliver(Node n, std::string_view anchor, bool count = true) {
     if (!status_.ok()) return;
     const bool is_key = NextIsKey();
     if (count && !is_key && (!Count(1) || !Deep(0, n.mark))) return;
-    if (anchor != YAML::NullAnchor) anchors_[anchor] = Node{n.value, n.mark, n.nodes, n.height, n.key, false};
+    if (!anchor.empty())
+      anchors_[std::string(anchor)] = Node{n.value, n.mark, n.nodes, n.height, n.key, false};
     if (open_.empty()) {
       root_ = std::move(n.value);
       return;
@@ -469,18 +471,130 @@ class JsonBuilder : public YAML::EventHandler {
   Status status_;
   Json root_;
   std::vector<Frame> open_;
-  std::unordered_map<YAML::anchor_t, Node> anchors_;
+  std::unordered_map<std::string, Node> anchors_;
 };
 
-// yaml-cpp reads a std::istream; this one reads `content` where it is, where
-// an istringstream would copy it (half a megabyte for 1,000 services).
-class TextStreamBuf : public std::streambuf {
+// libyaml's parser over a text it reads where it lies (no copy), freed on every path.
+class LibYamlParser {
  public:
-  explicit TextStreamBuf(const std::string& text) {
-    char* begin = const_cast<char*>(text.data());  // only ever read
-    setg(begin, begin, begin + text.size());
+  explicit LibYamlParser(std::string_view text) {
+    ready_ = yaml_parser_initialize(&parser_) != 0;
+    if (ready_) {
+      yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
+                                   text.size());
+    }
   }
+  ~LibYamlParser() { yaml_parser_delete(&parser_); }
+  LibYamlParser(const LibYamlParser&) = delete;
+  LibYamlParser& operator=(const LibYamlParser&) = delete;
+
+  bool ready() const { return ready_; }
+  yaml_parser_t* get() { return &parser_; }
+
+ private:
+  yaml_parser_t parser_;
+  bool ready_ = false;
 };
+
+// One libyaml event, freed when it goes out of scope.
+struct LibYamlEvent {
+  yaml_event_t event;
+  ~LibYamlEvent() { yaml_event_delete(&event); }
+};
+
+// libyaml's syntax error as "file:line:col: yaml: problem (context)".
+std::string SyntaxError(const std::string& filename, const yaml_parser_t& p) {
+  if (p.error == YAML_MEMORY_ERROR) return filename + ": yaml: out of memory";
+  std::string problem = p.problem != nullptr ? p.problem : "syntax error";
+  if (p.error == YAML_READER_ERROR) {  // bad encoding: the reader has no line yet
+    return filename + ": yaml: " + problem + " at byte " + std::to_string(p.problem_offset);
+  }
+  std::string out = filename + ":" + std::to_string(p.problem_mark.line + 1) + ":" +
+                    std::to_string(p.problem_mark.column + 1) + ": yaml: " + problem;
+  if (p.context != nullptr) {
+    out +=
+        std::string(" (") + p.context + " at line " + std::to_string(p.context_mark.line + 1) + ")";
+  }
+  return out;
+}
+
+Mark ToMark(const yaml_mark_t& m) {
+  return Mark{static_cast<int>(m.line) + 1, static_cast<int>(m.column) + 1};
+}
+
+std::string_view Chars(const yaml_char_t* s) {
+  return s == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(s));
+}
+
+// Parses the first document of `text` with libyaml and hands its nodes to
+// `handler` (JsonBuilder or RawTreeBuilder) until the document ends or
+// handler.ok() turns false. The builders receive a node's tag as "?" for a
+// plain scalar or a collection without one, "!" for a quoted or block scalar
+// without one, else resolved ("tag:yaml.org,2002:str" for !!str); a plain
+// untagged null (~, null, empty) is OnNull. Returns whether there was a document; with `only_one`,
+// a second document is an error, found before its content is parsed.
+template <class Handler>
+Result<bool> ForEachEvent(const std::string& filename, const std::string& text, bool only_one,
+                          Handler* handler) {
+  LibYamlParser parser(text);
+  if (!parser.ready()) return InvalidArgument(filename + ": yaml: out of memory");
+  bool had_document = false;
+  while (true) {
+    LibYamlEvent e;
+    if (yaml_parser_parse(parser.get(), &e.event) == 0)
+      return InvalidArgument(SyntaxError(filename, *parser.get()));
+    const yaml_event_t& ev = e.event;
+    const Mark mark = ToMark(ev.start_mark);
+    switch (ev.type) {
+      case YAML_STREAM_END_EVENT:
+        return had_document;
+      case YAML_DOCUMENT_START_EVENT:
+        if (had_document)
+          return InvalidArgument(filename + ": expected one YAML document, found more");
+        had_document = true;
+        break;
+      case YAML_DOCUMENT_END_EVENT:
+        if (!only_one) return had_document;
+        break;
+      case YAML_ALIAS_EVENT:
+        handler->OnAlias(mark, Chars(ev.data.alias.anchor));
+        break;
+      case YAML_SCALAR_EVENT: {
+        const auto& s = ev.data.scalar;
+        std::string_view value(reinterpret_cast<const char*>(s.value), s.length);
+        std::string_view tag = s.tag != nullptr                     ? Chars(s.tag)
+                               : s.style == YAML_PLAIN_SCALAR_STYLE ? "?"
+                                                                    : "!";
+        if (tag == "?" && IsNullScalar(value)) {
+          handler->OnNull(mark, Chars(s.anchor));
+        } else {
+          handler->OnScalar(mark, tag, Chars(s.anchor), value);
+        }
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT: {
+        const auto& s = ev.data.sequence_start;
+        handler->OnSequenceStart(mark, s.tag != nullptr ? Chars(s.tag) : "?", Chars(s.anchor));
+        break;
+      }
+      case YAML_SEQUENCE_END_EVENT:
+        handler->OnSequenceEnd();
+        break;
+      case YAML_MAPPING_START_EVENT: {
+        const auto& m = ev.data.mapping_start;
+        handler->OnMapStart(mark, m.tag != nullptr ? Chars(m.tag) : "?", Chars(m.anchor));
+        break;
+      }
+      case YAML_MAPPING_END_EVENT:
+        handler->OnMapEnd();
+        break;
+      case YAML_STREAM_START_EVENT:
+      case YAML_NO_EVENT:
+        break;
+    }
+    if (!handler->ok()) return had_document;
+  }
+}
 
 // Marks::Find below: the position of `rest` under `node`.
 std::optional<Mark> FindUnder(const RawNode& node, std::string_view rest, int depth) {
@@ -537,16 +651,10 @@ struct MarksSource {
 std::optional<Mark> Marks::Find(std::string_view path) const {
   if (source_ == nullptr) return std::nullopt;
   std::call_once(source_->parsed, [this] {
-    try {
-      TextStreamBuf text(source_->content);
-      std::istream in(&text);
-      YAML::Parser parser(in);
-      RawTreeBuilder builder(&source_->tree);
-      parser.HandleNextDocument(builder);
-    } catch (const std::exception&) {
-      // ParseYaml parsed this text already; were it to fail now, there are no positions.
+    RawTreeBuilder builder(&source_->tree);
+    // ParseYaml parsed this text already; were it to fail now, there are no positions.
+    if (!ForEachEvent("", source_->content, /*only_one=*/false, &builder).ok())
       source_->tree.root = nullptr;
-    }
   });
   const RawNode* root = source_->tree.root;
   if (root == nullptr) return std::nullopt;
@@ -557,28 +665,15 @@ std::optional<Mark> Marks::Find(std::string_view path) const {
 Result<YamlDocument> ParseYaml(const std::string& filename, const std::string& content,
                                size_t max_nodes, std::string_view packed_section) {
   YamlDocument doc;
-  try {
-    // Not YAML::LoadAll: it can loop forever on malformed input (common/yaml_text.h).
-    if (HasSecondYamlDocument(content)) {
-      return InvalidArgument(filename + ": expected one YAML document, found more");
-    }
-    TextStreamBuf text(content);
-    std::istream in(&text);
-    YAML::Parser parser(in);
-    JsonBuilder builder(filename, max_nodes, packed_section);
-    if (!parser.HandleNextDocument(builder)) return doc;
-    RETURN_IF_ERROR(builder.status());
-    doc.root = builder.TakeRoot();
-    if (doc.root.is_null()) return doc;
-    auto source = std::make_shared<MarksSource>();
-    source->content = content;
-    doc.marks = Marks(std::move(source));
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(filename + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": yaml: " + e.msg);
-  } catch (const std::exception& e) {
-    return InvalidArgument(filename + ": yaml: " + e.what());
-  }
+  JsonBuilder builder(filename, max_nodes, packed_section);
+  ASSIGN_OR_RETURN(bool had_document, ForEachEvent(filename, content, /*only_one=*/true, &builder));
+  RETURN_IF_ERROR(builder.status());
+  if (!had_document) return doc;
+  doc.root = builder.TakeRoot();
+  if (doc.root.is_null()) return doc;
+  auto source = std::make_shared<MarksSource>();
+  source->content = content;
+  doc.marks = Marks(std::move(source));
   return doc;
 }
 
