@@ -26,7 +26,7 @@
 
 #include "common/json.h"
 #include "common/status.h"
-#include "compose/yaml_tree.h"
+#include "common/yaml_tree.h"
 
 namespace stackctl::compose {
 

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <set>
 
+#include "common/yaml_tree.h"
 #include "compose/interpolation.h"
 #include "compose/validate.h"
-#include "compose/yaml_tree.h"
 
 namespace stackctl::compose {
 namespace {

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/json.h"
-#include "compose/yaml_tree.h"
+#include "common/yaml_tree.h"
 
 namespace stackctl::compose {
 

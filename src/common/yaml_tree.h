@@ -1,6 +1,10 @@
-// YAML -> JSON adapter of the compose loader, on libyaml's event parser
-// (the parser that go-yaml, and so the docker CLI, is a port of; 7x faster
-// than yaml-cpp on a 1,000-service file, and most of a render was yaml-cpp).
+// The project's one YAML reader, on libyaml's event parser (the parser that
+// go-yaml, and so the docker CLI, is a port of; 7x faster than yaml-cpp on a
+// 1,000-service compose file, whose parse had been most of a render).
+//
+// ReadYamlEvents hands the events of one document to a YamlEventHandler;
+// ParseYaml builds a JSON tree from them (compose files, the stackctld
+// configuration); the SOPS reader builds its own ordered tree.
 //
 // ParseYaml turns one YAML document into a JSON tree typed like the YAML 1.2
 // core schema that the current docker CLI uses (plain `true`/`false` are
@@ -24,7 +28,7 @@
 #include "common/json.h"
 #include "common/status.h"
 
-namespace stackctl::compose {
+namespace stackctl {
 
 struct Mark {
   int line = 0;  // 1-based
@@ -52,9 +56,36 @@ class Marks {
 };
 
 struct YamlDocument {
-  Json root;    // null for an empty document
+  Json root;  // null for an empty document
   Marks marks;
 };
+
+// The nodes of one YAML document, in document order. A node's tag is "?"
+// for a plain scalar or a collection without one, "!" for a quoted or block
+// scalar without one, else resolved ("tag:yaml.org,2002:str" for !!str); a
+// plain untagged null (~, null, empty) is OnNull. `anchor` is empty when the
+// node has none. Map entries come as key node, value node.
+class YamlEventHandler {
+ public:
+  virtual ~YamlEventHandler() = default;
+  virtual bool ok() const = 0;  // false stops the reading (the handler keeps its error)
+  virtual void OnNull(const Mark& mark, std::string_view anchor) = 0;
+  virtual void OnAlias(const Mark& mark, std::string_view anchor) = 0;
+  virtual void OnScalar(const Mark& mark, std::string_view tag, std::string_view anchor,
+                        std::string_view value) = 0;
+  virtual void OnSequenceStart(const Mark& mark, std::string_view tag, std::string_view anchor) = 0;
+  virtual void OnSequenceEnd() = 0;
+  virtual void OnMapStart(const Mark& mark, std::string_view tag, std::string_view anchor) = 0;
+  virtual void OnMapEnd() = 0;
+};
+
+// Reads the first document of `text`, reading it where it lies. Returns
+// whether there was a document (an empty text or one of comments has none).
+// A syntax error is "filename:line:col: yaml: problem (context)"; a second
+// document is an error, found before its content is parsed. Aliases are
+// passed on as they are: checking that they name an anchor is the handler's.
+Result<bool> ReadYamlEvents(const std::string& filename, std::string_view text,
+                            YamlEventHandler* handler);
 
 inline constexpr size_t kDefaultMaxYamlNodes = 1000000;
 
@@ -74,4 +105,4 @@ inline std::string JoinKey(const std::string& base, const std::string& key) {
   return base.empty() ? key : base + "." + key;
 }
 
-}  // namespace stackctl::compose
+}  // namespace stackctl

@@ -1,4 +1,4 @@
-#include "compose/yaml_tree.h"
+#include "common/yaml_tree.h"
 
 #include <yaml.h>
 
@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace stackctl::compose {
+namespace stackctl {
 
 // The document as libyaml's parser reports it, before any interpretation:
 // what Marks::Find searches. It is built only when a position is asked for
@@ -28,8 +28,8 @@ struct RawNode {
   enum class Kind : uint8_t { kNull, kScalar, kSequence, kMap };
   Kind kind = Kind::kNull;
   Mark mark;
-  const std::string* tag = nullptr;  // interned: "?" plain, "!" quoted, else the resolved tag
-  std::string_view value;            // scalars
+  const std::string* tag = nullptr;       // interned: "?" plain, "!" quoted, else the resolved tag
+  std::string_view value;                 // scalars
   std::span<const RawNode* const> items;  // sequence items; map keys and values alternating
 };
 
@@ -40,7 +40,7 @@ struct RawNode {
 struct RawTree {
   static constexpr size_t kBlock = 64 * 1024;
   std::vector<std::unique_ptr<std::byte[]>> blocks;
-  size_t used = kBlock;  // in the last block
+  size_t used = kBlock;                             // in the last block
   std::vector<std::unique_ptr<std::byte[]>> large;  // one each: scalars over kBlock / 4
   std::set<std::string> tags;
   const RawNode* root = nullptr;
@@ -68,7 +68,8 @@ struct RawTree {
   }
   std::span<const RawNode* const> Items(const std::vector<const RawNode*>& items) {
     if (items.empty()) return {};
-    auto* p = static_cast<const RawNode**>(Bytes(items.size() * sizeof(RawNode*), alignof(RawNode*)));
+    auto* p =
+        static_cast<const RawNode**>(Bytes(items.size() * sizeof(RawNode*), alignof(RawNode*)));
     std::copy(items.begin(), items.end(), p);
     return {p, items.size()};
   }
@@ -157,34 +158,34 @@ bool ParseFloatScalar(std::string_view s, Json* out) {
   return true;
 }
 
-// Receives the events of ForEachEvent (below), as JsonBuilder does.
-class RawTreeBuilder {
+// Builds the RawTree that Marks::Find searches.
+class RawTreeBuilder : public YamlEventHandler {
  public:
   explicit RawTreeBuilder(RawTree* tree) : tree_(tree) {}
 
-  bool ok() const { return true; }
-  void OnNull(const Mark& mark, std::string_view anchor) {
+  bool ok() const override { return true; }
+  void OnNull(const Mark& mark, std::string_view anchor) override {
     Add(New(RawNode::Kind::kNull, mark, "?"), anchor);
   }
-  void OnAlias(const Mark&, std::string_view anchor) {
+  void OnAlias(const Mark&, std::string_view anchor) override {
     // An alias of no anchor: ParseYaml has refused it before positions are asked for.
     auto it = anchors_.find(std::string(anchor));
     Attach(it == anchors_.end() ? New(RawNode::Kind::kNull, Mark(), "?") : it->second);
   }
   void OnScalar(const Mark& mark, std::string_view tag, std::string_view anchor,
-                std::string_view value) {
+                std::string_view value) override {
     RawNode* n = New(RawNode::Kind::kScalar, mark, tag);
     n->value = tree_->Text(value);
     Add(n, anchor);
   }
-  void OnSequenceStart(const Mark& mark, std::string_view tag, std::string_view anchor) {
+  void OnSequenceStart(const Mark& mark, std::string_view tag, std::string_view anchor) override {
     Open(New(RawNode::Kind::kSequence, mark, tag), anchor);
   }
-  void OnSequenceEnd() { Close(); }
-  void OnMapStart(const Mark& mark, std::string_view tag, std::string_view anchor) {
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const Mark& mark, std::string_view tag, std::string_view anchor) override {
     Open(New(RawNode::Kind::kMap, mark, tag), anchor);
   }
-  void OnMapEnd() { Close(); }
+  void OnMapEnd() override { Close(); }
 
  private:
   RawNode* New(RawNode::Kind kind, const Mark& mark, std::string_view tag) {
@@ -264,19 +265,19 @@ std::string KeyText(const RawNode& key) {
 // checked against the limits first); merge keys are applied when their map
 // ends, explicit keys first, then earlier merged maps. The first error is
 // kept and later events are ignored.
-class JsonBuilder {
+class JsonBuilder : public YamlEventHandler {
  public:
   JsonBuilder(const std::string& filename, size_t max_nodes, std::string_view packed_section)
       : filename_(filename), max_nodes_(max_nodes), packed_section_(packed_section) {}
 
-  bool ok() const { return status_.ok(); }
+  bool ok() const override { return status_.ok(); }
   const Status& status() const { return status_; }
   Json TakeRoot() { return std::move(root_); }
 
-  void OnNull(const Mark& mark, std::string_view anchor) {
+  void OnNull(const Mark& mark, std::string_view anchor) override {
     Deliver(Node{Json(nullptr), mark, 1, 0, kNullKeyText, false}, anchor);
   }
-  void OnAlias(const Mark& mark, std::string_view anchor) {
+  void OnAlias(const Mark& mark, std::string_view anchor) override {
     if (!status_.ok()) return;
     auto it = anchors_.find(std::string(anchor));
     if (it == anchors_.end()) {
@@ -297,7 +298,7 @@ class JsonBuilder {
     Deliver(std::move(copy), {}, false);
   }
   void OnScalar(const Mark& mark, std::string_view tag, std::string_view anchor,
-                std::string_view value) {
+                std::string_view value) override {
     if (!status_.ok()) return;
     // A key's text is all that is kept of it; a value is typed and needs no text.
     // An anchored scalar keeps both: its alias may be either.
@@ -307,23 +308,23 @@ class JsonBuilder {
                  is_key || anchored ? std::string(value) : std::string(), IsMergeKey(value, tag)},
             anchor);
   }
-  void OnSequenceStart(const Mark& mark, std::string_view, std::string_view anchor) {
+  void OnSequenceStart(const Mark& mark, std::string_view, std::string_view anchor) override {
     Open(Json::array(), mark, anchor);
   }
-  void OnSequenceEnd() { Close(); }
-  void OnMapStart(const Mark& mark, std::string_view, std::string_view anchor) {
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const Mark& mark, std::string_view, std::string_view anchor) override {
     Open(Json::object(), mark, anchor);
   }
-  void OnMapEnd() { Close(); }
+  void OnMapEnd() override { Close(); }
 
  private:
   // A finished value, on its way into its parent.
   struct Node {
     Json value;
     Mark mark;
-    size_t nodes = 1;     // values in it, itself included (map keys are not counted)
-    int height = 0;       // levels below it
-    std::string key;      // its text when it is a map key
+    size_t nodes = 1;        // values in it, itself included (map keys are not counted)
+    int height = 0;          // levels below it
+    std::string key;         // its text when it is a map key
     bool merge_key = false;  // a plain "<<"
   };
   struct Frame {
@@ -389,7 +390,8 @@ class JsonBuilder {
     Frame f = std::move(open_.back());
     open_.pop_back();
     if (f.value.is_object() && !f.merges.empty() && !ApplyMerges(&f)) return;
-    Deliver(Node{std::move(f.value), f.mark, f.nodes, f.height, kComplexKeyText, false}, f.anchor, false);
+    Deliver(Node{std::move(f.value), f.mark, f.nodes, f.height, kComplexKeyText, false}, f.anchor,
+            false);
   }
   bool ApplyMerges(Frame* f) {
     auto& obj = f->value.get_ref<Json::object_t&>();
@@ -405,7 +407,8 @@ class JsonBuilder {
       bool all_maps = m.value.is_object() || m.value.is_array();
       for (Json* src : sources) all_maps = all_maps && src->is_object();
       if (!all_maps) {
-        Fail(Where(m.mark) + ": " + where + ": merge key value must be a mapping or a list of mappings");
+        Fail(Where(m.mark) + ": " + where +
+             ": merge key value must be a mapping or a list of mappings");
         return false;
       }
       for (Json* src : sources) {
@@ -423,7 +426,9 @@ class JsonBuilder {
            open_[1].segment == packed_section_;
   }
 
-  bool NextIsKey() const { return !open_.empty() && open_.back().value.is_object() && !open_.back().have_key; }
+  bool NextIsKey() const {
+    return !open_.empty() && open_.back().value.is_object() && !open_.back().have_key;
+  }
 
   // `count` is false for nodes already counted (containers at Open, aliases).
   // Map keys are neither counted nor converted: only their text is kept.
@@ -453,11 +458,12 @@ class JsonBuilder {
         return;
       }
       if (InPackedSection()) n.value = PackedJson(n.value).TakeAsBinary();
-      auto [slot, inserted] = f.value.get_ref<Json::object_t&>().try_emplace(f.key.key, std::move(n.value));
+      auto [slot, inserted] =
+          f.value.get_ref<Json::object_t&>().try_emplace(f.key.key, std::move(n.value));
       if (!inserted) {
         std::string p = Path();
-        return Fail(Where(f.key.mark) + ": " + (p.empty() ? "" : p + ": ") + "mapping key \"" + f.key.key +
-                    "\" already defined");
+        return Fail(Where(f.key.mark) + ": " + (p.empty() ? "" : p + ": ") + "mapping key \"" +
+                    f.key.key + "\" already defined");
       }
     }
     f.nodes += n.nodes;
@@ -526,16 +532,10 @@ std::string_view Chars(const yaml_char_t* s) {
   return s == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(s));
 }
 
-// Parses the first document of `text` with libyaml and hands its nodes to
-// `handler` (JsonBuilder or RawTreeBuilder) until the document ends or
-// handler.ok() turns false. The builders receive a node's tag as "?" for a
-// plain scalar or a collection without one, "!" for a quoted or block scalar
-// without one, else resolved ("tag:yaml.org,2002:str" for !!str); a plain
-// untagged null (~, null, empty) is OnNull. Returns whether there was a document; with `only_one`,
-// a second document is an error, found before its content is parsed.
-template <class Handler>
-Result<bool> ForEachEvent(const std::string& filename, const std::string& text, bool only_one,
-                          Handler* handler) {
+}  // namespace
+
+Result<bool> ReadYamlEvents(const std::string& filename, std::string_view text,
+                            YamlEventHandler* handler) {
   LibYamlParser parser(text);
   if (!parser.ready()) return InvalidArgument(filename + ": yaml: out of memory");
   bool had_document = false;
@@ -552,9 +552,6 @@ Result<bool> ForEachEvent(const std::string& filename, const std::string& text, 
         if (had_document)
           return InvalidArgument(filename + ": expected one YAML document, found more");
         had_document = true;
-        break;
-      case YAML_DOCUMENT_END_EVENT:
-        if (!only_one) return had_document;
         break;
       case YAML_ALIAS_EVENT:
         handler->OnAlias(mark, Chars(ev.data.alias.anchor));
@@ -589,12 +586,15 @@ Result<bool> ForEachEvent(const std::string& filename, const std::string& text, 
         handler->OnMapEnd();
         break;
       case YAML_STREAM_START_EVENT:
+      case YAML_DOCUMENT_END_EVENT:  // the next event tells whether a second document follows
       case YAML_NO_EVENT:
         break;
     }
     if (!handler->ok()) return had_document;
   }
 }
+
+namespace {
 
 // Marks::Find below: the position of `rest` under `node`.
 std::optional<Mark> FindUnder(const RawNode& node, std::string_view rest, int depth) {
@@ -653,8 +653,7 @@ std::optional<Mark> Marks::Find(std::string_view path) const {
   std::call_once(source_->parsed, [this] {
     RawTreeBuilder builder(&source_->tree);
     // ParseYaml parsed this text already; were it to fail now, there are no positions.
-    if (!ForEachEvent("", source_->content, /*only_one=*/false, &builder).ok())
-      source_->tree.root = nullptr;
+    if (!ReadYamlEvents("", source_->content, &builder).ok()) source_->tree.root = nullptr;
   });
   const RawNode* root = source_->tree.root;
   if (root == nullptr) return std::nullopt;
@@ -666,7 +665,7 @@ Result<YamlDocument> ParseYaml(const std::string& filename, const std::string& c
                                size_t max_nodes, std::string_view packed_section) {
   YamlDocument doc;
   JsonBuilder builder(filename, max_nodes, packed_section);
-  ASSIGN_OR_RETURN(bool had_document, ForEachEvent(filename, content, /*only_one=*/true, &builder));
+  ASSIGN_OR_RETURN(bool had_document, ReadYamlEvents(filename, content, &builder));
   RETURN_IF_ERROR(builder.status());
   if (!had_document) return doc;
   doc.root = builder.TakeRoot();
@@ -677,4 +676,4 @@ Result<YamlDocument> ParseYaml(const std::string& filename, const std::string& c
   return doc;
 }
 
-}  // namespace stackctl::compose
+}  // namespace stackctl

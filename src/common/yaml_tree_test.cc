@@ -1,13 +1,14 @@
-#include "compose/yaml_tree.h"
+#include "common/yaml_tree.h"
 
 #include <gtest/gtest.h>
 
-namespace stackctl::compose {
+namespace stackctl {
 namespace {
 
 TEST(YamlTreeTest, TypesScalarsLikeYaml12) {
-  auto doc = ParseYaml("f.yml",
-                       "a: true\nb: yes\nc: 0440\nd: 0x1f\ne: 1.5\nf: ~\ng: '42'\nh: 42\ni: n\nj: 1e3\nk:\n");
+  auto doc = ParseYaml(
+      "f.yml",
+      "a: true\nb: yes\nc: 0440\nd: 0x1f\ne: 1.5\nf: ~\ng: '42'\nh: 42\ni: n\nj: 1e3\nk:\n");
   ASSERT_TRUE(doc.ok()) << doc.status().message();
   EXPECT_EQ(doc->root, Json::parse(R"({"a":true,"b":"yes","c":288,"d":31,"e":1.5,"f":null,
                                        "g":"42","h":42,"i":"n","j":1000.0,"k":null})"));
@@ -34,24 +35,28 @@ services:
   <<: {extra: {image: merged}}
 networks:
   front: {driver: overlay}
-)", kDefaultMaxYamlNodes, "services");
+)",
+                       kDefaultMaxYamlNodes, "services");
   ASSERT_TRUE(doc.ok()) << doc.status().message();
   const Json& services = doc->root["services"];
   ASSERT_TRUE(services["web"].is_binary());
   EXPECT_EQ(PackedJson::UnpackNode(services["web"]),
             Json::parse(R"({"image":"busybox","environment":{"A":"1"},"command":["sleep","1"]})"));
   ASSERT_TRUE(services["db"].is_binary());  // an alias, packed like any value
-  EXPECT_EQ(PackedJson::UnpackNode(services["db"]), Json::parse(R"({"image":"busybox","environment":{"A":"1"}})"));
+  EXPECT_EQ(PackedJson::UnpackNode(services["db"]),
+            Json::parse(R"({"image":"busybox","environment":{"A":"1"}})"));
   // Merged into the section: not packed, and read the same way.
   EXPECT_EQ(PackedJson::UnpackNode(services["extra"]), Json::parse(R"({"image":"merged"})"));
   EXPECT_FALSE(doc->root["x-base"].is_binary());  // the anchor outside the section: a DOM
   EXPECT_EQ(doc->root["networks"], Json::parse(R"({"front":{"driver":"overlay"}})"));
-  EXPECT_EQ(PackedJson::FromNode(Json(services["web"])), PackedJson(PackedJson::UnpackNode(services["web"])));
+  EXPECT_EQ(PackedJson::FromNode(Json(services["web"])),
+            PackedJson(PackedJson::UnpackNode(services["web"])));
 
   // Errors inside a packed value keep their path.
-  auto dup = ParseYaml("f.yml", "services:\n  web:\n    image: a\n    image: b\n", kDefaultMaxYamlNodes,
-                       "services");
-  EXPECT_EQ(dup.status().message(), "f.yml:4:5: services.web: mapping key \"image\" already defined");
+  auto dup = ParseYaml("f.yml", "services:\n  web:\n    image: a\n    image: b\n",
+                       kDefaultMaxYamlNodes, "services");
+  EXPECT_EQ(dup.status().message(),
+            "f.yml:4:5: services.web: mapping key \"image\" already defined");
 }
 
 TEST(YamlTreeTest, RecordsPositionsByKeyPath) {
@@ -100,8 +105,9 @@ TEST(YamlTreeTest, RejectsBillionLaughs) {
   }
   auto doc = ParseYaml("bomb.yml", y, 100000);
   ASSERT_FALSE(doc.ok());
-  EXPECT_EQ(doc.status().message(),
-            "bomb.yml: document expands to more than 100000 nodes (YAML aliases); refusing to load it");
+  EXPECT_EQ(
+      doc.status().message(),
+      "bomb.yml: document expands to more than 100000 nodes (YAML aliases); refusing to load it");
 }
 
 TEST(YamlTreeTest, SyntaxErrorHasLineAndColumn) {
@@ -159,7 +165,8 @@ TEST(YamlTreeTest, DuplicateKeyIsAnError) {
 TEST(YamlTreeTest, ErrorsNameThePathOfTheMap) {
   auto dup = ParseYaml("f.yml", "services:\n  web:\n    image: a\n    image: b\n");
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.status().message(), "f.yml:4:5: services.web: mapping key \"image\" already defined");
+  EXPECT_EQ(dup.status().message(),
+            "f.yml:4:5: services.web: mapping key \"image\" already defined");
   auto merge = ParseYaml("f.yml", "x:\n  a:\n    <<: 3\n");
   ASSERT_FALSE(merge.ok());
   EXPECT_EQ(merge.status().message(),
@@ -205,4 +212,4 @@ z: {<<: *x, a: 5}
 }
 
 }  // namespace
-}  // namespace stackctl::compose
+}  // namespace stackctl
