@@ -260,6 +260,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       o.parallelism = a->parallelism;
       o.secret_retention = a->secret_retention;
       o.pin = true;  // a manual deploy pins the stack against the controller
+      o.image_verdicts = false;  // not printed
       auto delay = ParseDurationFlag("--delay", a->delay);
       auto timeout = ParseDurationFlag("--timeout", a->timeout);
       if (!delay.ok()) return void(ctx.exit_code = Fail("deploy", delay.status()));

@@ -840,8 +840,8 @@ Result<DeployResult> Deployer::Deploy(model::StackSpec desired, const DeployOpti
     // Fast path: nothing to do means no lock and no write at all.
     // The warnings are the result's (the CLI prints them once), not progress.
     ASSIGN_OR_RETURN(LiveState live,
-                     Render(&desired, options.images, std::move(read), &warnings, &verdicts,
-                            refused_services));
+                     Render(&desired, options.images, std::move(read), &warnings,
+                            options.image_verdicts ? &verdicts : nullptr, refused_services));
     ASSIGN_OR_RETURN(StackDiff diff, Compare(desired, live, dopts));
     StackControl control = ControlFromObject(live.control);
     if (options.respect_pin && control.pinned) {

@@ -61,6 +61,10 @@ struct DeployOptions {
   bool respect_pin = false;
   std::string registry_auth;
   PinOptions images;  // used when the Deployer has an image verifier
+  // Whether the result carries image_verdicts. The controller shows them;
+  // `stackctl deploy` does not, and with resolve_image never they would cost
+  // an unpack of every service's spec on a no-op's critical path.
+  bool image_verdicts = true;
 };
 
 enum class Outcome { kInSync, kSucceeded, kFailed, kRolledBack, kPinned };

@@ -1588,6 +1588,16 @@ TEST(Pinning, VerdictPerServiceAndKeptWhenNotCheckedAgain) {
   EXPECT_EQ(merged.at("app_db").detail, "pinned by digest in the stack file");
   EXPECT_EQ(merged.at("app_web"), want.at("app_web"));
   EXPECT_EQ(merged.at("app_worker").kind, VerdictKind::kWarned);
+
+  // A caller that does not show verdicts (stackctl deploy) gets none, and the
+  // deploy is the same.
+  opts.image_verdicts = false;
+  SetImage(stack.services[0], "db:2");
+  auto quiet = d.Deploy(stack, opts);
+  ASSERT_TRUE(quiet.ok()) << quiet.status().ToString();
+  EXPECT_EQ(quiet->outcome, Outcome::kSucceeded);
+  EXPECT_TRUE(quiet->image_verdicts.empty());
+  EXPECT_EQ(d.Deploy(stack, opts)->outcome, Outcome::kInSync);
 }
 
 // No resolution at all ("never"): not-checked, with the digest the file gives.
