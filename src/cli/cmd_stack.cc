@@ -129,6 +129,16 @@ stacksync::ReconcileReport ReconcileOnDisk(const CliTarget& t, const std::string
   return stacksync::ApplyRendered(t.target, revision, plan, trigger, std::move(rendered), env);
 }
 
+// Stamps and hashes the rendered specs (reconciler::PrepareDesired) while the
+// live state is still being read, when the image pinning that needs the live
+// state cannot change them (--resolve-image never): after the reads only the
+// comparison is left.
+void PrepareAhead(const CliTarget& t, stacksync::RenderedStack* rendered) {
+  if (!reconciler::PinLeavesSpecsAlone(t.target.deploy.images)) return;
+  reconciler::PrepareDesired(&*rendered->spec);
+  rendered->spec->prepared = true;
+}
+
 // The engine connection and the stack's live state, fetched on a thread of
 // their own while deploy or diff renders the stack's files: a no-op then
 // costs the slower of the render and the engine's answers, not their sum.
@@ -271,6 +281,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       stacksync::RenderedStack rendered = stacksync::RenderTarget(t->target, {disk, a->revision, ""}, t->keys);
       if (!rendered.spec.ok()) return void(ctx.exit_code = Fail("deploy", rendered.spec.status()));
       for (const auto& w : rendered.spec->warnings) std::cerr << "Warning: " << w << "\n";
+      PrepareAhead(*t, &rendered);
       EngineRead read = reading.Join();
       if (!read.engine.ok()) return void(ctx.exit_code = Fail("deploy", read.engine.status()));
       ConsoleProgress progress(a->quiet);
@@ -321,6 +332,7 @@ void RegisterStackCommands(CLI::App& app, Context& ctx) {
       DiskFileSource disk("");
       stacksync::RenderedStack rendered = stacksync::RenderTarget(t->target, {disk, "manual", ""}, t->keys);
       if (!rendered.spec.ok()) return void(ctx.exit_code = Fail("diff", rendered.spec.status()));
+      PrepareAhead(*t, &rendered);
       EngineRead read = reading.Join();
       if (!read.engine.ok()) return void(ctx.exit_code = Fail("diff", read.engine.status()));
       ConsoleProgress progress(a->output == "json");

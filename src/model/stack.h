@@ -78,6 +78,11 @@ struct StackSpec {
   // Non-fatal findings of the loader ("services.web: build is not supported
   // by swarm, ignored"), shown to the user like docker does.
   std::vector<std::string> warnings;
+  // Set by a caller that ran reconciler::PrepareDesired on these specs ahead
+  // of the deploy (stackctl deploy does it while the live state is being
+  // read), so the Deployer does not stamp and hash them again when pinning
+  // cannot change them. The Deployer clears it; nothing else sets it.
+  bool prepared = false;
   bool operator==(const StackSpec&) const = default;
 };
 

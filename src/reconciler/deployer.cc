@@ -812,7 +812,9 @@ Result<LiveState> Deployer::Render(model::StackSpec* desired, const PinOptions& 
   } else if (verdicts) {
     *verdicts = UncheckedVerdicts(*desired, "not checked: deployed as recorded");
   }
-  PrepareDesired(desired);
+  const bool pin_kept_specs = !images_ || PinLeavesSpecsAlone(pin);
+  if (!desired->prepared || !pin_kept_specs) PrepareDesired(desired);
+  desired->prepared = false;
   return live;
 }
 

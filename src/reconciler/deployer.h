@@ -174,7 +174,8 @@ class Deployer {
  private:
   class Run;
   // Reads the live state (unless the caller did) and turns `desired` into
-  // what would be applied: images pinned, our labels stamped.
+  // what would be applied: images pinned, our labels stamped (not again when
+  // the caller has, StackSpec::prepared, and pinning kept the specs).
   Result<LiveState> Render(model::StackSpec* desired, const PinOptions& pin,
                            std::optional<LiveState> live, std::vector<std::string>* warnings,
                            ImageVerdicts* verdicts, std::vector<std::string>* refused_services);

@@ -1388,6 +1388,53 @@ TEST(Pinning, PinsOnceAndReusesLiveDigestsForUnchangedTags) {
   EXPECT_EQ(verifier.calls, 6);
 }
 
+// Specs the caller prepared ahead (stackctl deploy, while it reads) are not
+// prepared again when pinning keeps them, and are when pinning changes them:
+// either way the stored hash is the hash of what runs.
+TEST(Pinning, SpecsPreparedAheadAreHashedAsTheyRun) {
+  auto prepared = [](model::StackSpec s) {
+    PrepareDesired(&s);
+    s.prepared = true;
+    return s;
+  };
+  auto hash_of = [](FakeEngine& fake, const std::string& name) {
+    auto svc = fake.InspectService(name);
+    Json spec = svc->spec;
+    return std::pair(svc->labels.at(model::kSpecHashLabel), ServiceSpecHash(spec));
+  };
+  FakeEngine fake;
+  FakeClock clock;
+  CountingVerifier verifier;
+  Deployer d(fake, clock, nullptr, &verifier);
+  DeployOptions opts;
+  opts.poll_interval = std::chrono::milliseconds(1);
+
+  // "changed" pins web:1 to its digest after the caller prepared the unpinned spec.
+  ASSERT_FALSE(PinLeavesSpecsAlone(opts.images));
+  ASSERT_TRUE(d.Deploy(prepared(MakeStack("app")), opts).ok());
+  auto [stored, actual] = hash_of(fake, "app_web");
+  EXPECT_EQ(stored, actual);
+  EXPECT_EQ(fake.InspectService("app_web")->spec["TaskTemplate"]["ContainerSpec"]["Image"],
+            "web:1@sha256:" + Sha256Hex("web:10"));
+  EXPECT_EQ(d.Deploy(MakeStack("app"), opts)->outcome, Outcome::kInSync);
+
+  // "never" keeps the specs: the prepared ones are deployed as they are, and
+  // a stack prepared ahead and one prepared by the Deployer compare the same.
+  opts.images.mode = ResolveMode::kNever;
+  ASSERT_TRUE(PinLeavesSpecsAlone(opts.images));
+  auto stack = MakeStack("app");
+  SetImage(stack.services[1], "web:2");
+  auto changed = d.Deploy(prepared(stack), opts);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ(changed->diff.Count(Action::kUpdate), 3u);  // all three run their tags now
+  std::tie(stored, actual) = hash_of(fake, "app_web");
+  EXPECT_EQ(stored, actual);
+  EXPECT_EQ(fake.InspectService("app_web")->spec["TaskTemplate"]["ContainerSpec"]["Image"], "web:2");
+  EXPECT_EQ(d.Deploy(prepared(stack), opts)->outcome, Outcome::kInSync);
+  EXPECT_EQ(d.Deploy(stack, opts)->outcome, Outcome::kInSync);
+  EXPECT_EQ(verifier.calls, 3);  // only the first deploy resolved
+}
+
 TEST(Pinning, RequiredTrustBlocksTheWholeRevision) {
   FakeEngine fake;
   FakeClock clock;

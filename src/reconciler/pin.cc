@@ -94,6 +94,10 @@ std::optional<std::string> LiveReferenceForUnchangedTag(const std::string& ref, 
 
 }  // namespace
 
+bool PinLeavesSpecsAlone(const PinOptions& options) {
+  return options.mode == ResolveMode::kNever && !options.required;
+}
+
 ImageVerdicts UncheckedVerdicts(const model::StackSpec& stack, const std::string& why) {
   ImageVerdicts out;
   for (const auto& svc : stack.services) {
@@ -110,7 +114,7 @@ Result<std::vector<std::string>> PinImages(model::StackSpec* stack, const LiveSt
                                            ImageVerdicts* verdicts,
                                            std::vector<std::string>* refused) {
   std::vector<std::string> warnings;
-  if (options.mode == ResolveMode::kNever && !options.required) {
+  if (PinLeavesSpecsAlone(options)) {
     if (verdicts) *verdicts = UncheckedVerdicts(*stack, "not resolved (resolve_image: never)");
     return warnings;
   }

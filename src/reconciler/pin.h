@@ -48,6 +48,10 @@ struct PinOptions {
   bool required = false;
 };
 
+// Whether PinImages with these options leaves every spec as it is (resolves
+// nothing): specs prepared before it (StackSpec::prepared) stay prepared.
+bool PinLeavesSpecsAlone(const PinOptions& options);
+
 // What trust verification said about a service's image:
 //   verified     a signature the trust rule asks for verified (Notary role
 //                or cosign key in `detail`)
