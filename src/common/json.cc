@@ -215,6 +215,16 @@ void JsonArrayStream::EndElement() {
 
 bool JsonArrayStream::Feed(std::string_view data) {
   for (size_t i = 0; i < data.size() && status_.ok(); ++i, ++offset_) {
+    if (state_ == State::kInElement && in_string_ && !escaped_) {
+      // Most of a list is string content: copied a run at a time, up to the
+      // next quote or backslash, which the state machine below then reads.
+      size_t end = i;
+      while (end < data.size() && data[end] != '"' && data[end] != '\\') ++end;
+      element_.append(data.data() + i, end - i);
+      offset_ += end - i;
+      i = end;
+      if (i == data.size()) break;
+    }
     char c = data[i];
     bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r';
     switch (state_) {
