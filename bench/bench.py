@@ -244,25 +244,34 @@ def bench_size(proxy, work, n, reps, replicas, tools):
     return summary
 
 
-def wait4_rss(cmd, env=None, timeout=300):
-    """Runs cmd; returns (seconds, peak RSS in MiB, returncode, output, CPU seconds)."""
+def measure_command(cmd, env=None, timeout=300):
+    """Runs cmd; returns (seconds, peak RSS in MiB, returncode, output, CPU seconds).
+
+    The peak RSS is measured by GNU time, which forks cmd from its own small
+    process: a child this Python process starts shares (vfork) or copies its
+    memory until the exec, and the kernel counts that in the child's
+    ru_maxrss, so wait4 here would report at least Python's own RSS (about 30
+    MiB, which the render figures up to 2026-12-03 were)."""
     out_path = os.path.join(TESTBED, "bench-cmd.out")
+    usage_path = os.path.join(TESTBED, "bench-cmd.usage")
     with open(out_path, "w") as out:
         t0 = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        _, status, ru = os.wait4(p.pid, 0)
+        p = subprocess.run(["/usr/bin/time", "-o", usage_path, "-f", "%M %U %S", *cmd],
+                           stdout=out, stderr=subprocess.STDOUT, env=env, timeout=timeout)
         dt = time.monotonic() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
     with open(out_path) as f:
         text = f.read()
-    return dt, ru.ru_maxrss / 1024.0, p.returncode, text, ru.ru_utime + ru.ru_stime
+    with open(usage_path) as f:
+        # GNU time writes "Command exited with non-zero status N" first when it did.
+        kib, user, system = f.read().splitlines()[-1].split()
+    return dt, int(kib) / 1024.0, p.returncode, text, float(user) + float(system)
 
 
 def bench_render(work, reps):
     compose = generate_stack(os.path.join(work, "render1000"), 1000, 1)
     times, rss, cpu = [], [], []
     for _ in range(reps):
-        dt, mib, rc, text, cpu_s = wait4_rss([STACKCTL, "render", "-c", compose, "big"])
+        dt, mib, rc, text, cpu_s = measure_command([STACKCTL, "render", "-c", compose, "big"])
         cpu.append(cpu_s)
         if rc != 0:
             raise RuntimeError("stackctl render failed:\n" + text[-2000:])

@@ -14,6 +14,7 @@ PKGS=(
   zlib1g-dev
   chromium chromium-driver  # dashboard integration test: headless Chromium driven over WebDriver
   apache2-utils  # registry auth integration test: htpasswd -B writes the bcrypt file of docker-registry's htpasswd auth
+  time  # benchmark: GNU time measures a command's own peak RSS (bench/bench.py wait4_rss)
   socat  # demo: forwards the dashboard from the demo's network namespace to this machine's loopback
 )
 missing=()
