@@ -1357,13 +1357,22 @@ class CountingVerifier : public notary::ImageVerifier {
   int generation = 0;
 };
 
-TEST(Pinning, PinsOnceAndReusesLiveDigestsForUnchangedTags) {
+// A Deployer with a CountingVerifier on a fake engine, polling every millisecond.
+struct PinningBed {
   FakeEngine fake;
   FakeClock clock;
   CountingVerifier verifier;
-  Deployer d(fake, clock, nullptr, &verifier);
-  DeployOptions opts;
-  opts.poll_interval = std::chrono::milliseconds(1);
+  Deployer d{fake, clock, nullptr, &verifier};
+  DeployOptions opts = [] {
+    DeployOptions o;
+    o.poll_interval = std::chrono::milliseconds(1);
+    return o;
+  }();
+};
+
+TEST(Pinning, PinsOnceAndReusesLiveDigestsForUnchangedTags) {
+  PinningBed bed;
+  auto& [fake, clock, verifier, d, opts] = bed;
   auto first = d.Deploy(MakeStack("app"), opts);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(verifier.calls, 3);
@@ -1402,12 +1411,8 @@ TEST(Pinning, SpecsPreparedAheadAreHashedAsTheyRun) {
     Json spec = svc->spec;
     return std::pair(svc->labels.at(model::kSpecHashLabel), ServiceSpecHash(spec));
   };
-  FakeEngine fake;
-  FakeClock clock;
-  CountingVerifier verifier;
-  Deployer d(fake, clock, nullptr, &verifier);
-  DeployOptions opts;
-  opts.poll_interval = std::chrono::milliseconds(1);
+  PinningBed bed;
+  auto& [fake, clock, verifier, d, opts] = bed;
 
   // "changed" pins web:1 to its digest after the caller prepared the unpinned spec.
   ASSERT_FALSE(PinLeavesSpecsAlone(opts.images));
